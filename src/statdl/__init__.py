@@ -1,0 +1,88 @@
+"""statdl: deep learning for statisticians, on PyTorch.
+
+Networks are declared as a stack of Keras-style layers, trained with ``compile``/``fit``, judged
+with caret-style statistics and tuned with tfruns-style runs.
+
+Examples
+--------
+>>> import statdl as sd
+>>> model = sd.Sequential([sd.layers.Dense(64, activation="relu"), sd.layers.Dense(1)],
+...                       input_shape=(20,))
+>>> model.count_params()
+1409
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public names and the module that defines each. Imported on first use, so ``import statdl``
+# stays fast and a part of the package (say, tuning) costs nothing until it is used.
+_EXPORTS: dict[str, str] = {
+    # core engine
+    "Sequential": "statdl.model",
+    "load_model": "statdl.model",
+    "set_seed": "statdl.utils",
+    "layers": "statdl.layers",
+    "callbacks": "statdl.training.callbacks",
+    "optimizers": "statdl.training.optimizers",
+    "regularizers": "statdl.regularizers",
+    "History": "statdl.training.history",
+    "StatdlError": "statdl.errors",
+    "NotFittedError": "statdl.errors",
+    "ShapeError": "statdl.errors",
+    "ConfigError": "statdl.errors",
+    # data and text
+    "datasets": "statdl.datasets",
+    "text": "statdl.text",
+    "model_matrix": "statdl.preprocessing",
+    "scale": "statdl.preprocessing",
+    "train_test_split": "statdl.preprocessing",
+    "to_categorical": "statdl.preprocessing",
+    # evaluation and figures
+    "confusion_matrix": "statdl.evaluation",
+    "regression_report": "statdl.evaluation",
+    "roc_curve": "statdl.evaluation",
+    "calibration_table": "statdl.evaluation",
+    "log_loss": "statdl.evaluation",
+    "compare_classifiers": "statdl.evaluation",
+    "compare_regressors": "statdl.evaluation",
+    "plots": "statdl.plots",
+    "plot_history": "statdl.plots",
+    "plot_predictions": "statdl.plots",
+    "plot_activations": "statdl.plots",
+    "plot_images": "statdl.plots",
+    "plot_filters": "statdl.plots",
+    "plot_feature_maps": "statdl.plots",
+    "plot_reconstructions": "statdl.plots",
+    "plot_error_histogram": "statdl.plots",
+    # autoencoders
+    "autoencoders": "statdl.autoencoders",
+    # tuning
+    "flags": "statdl.tuning",
+    "report": "statdl.tuning",
+    "training_run": "statdl.tuning",
+    "tuning_run": "statdl.tuning",
+    "ls_runs": "statdl.tuning",
+    "best_run": "statdl.tuning",
+    "latest_run": "statdl.tuning",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'statdl' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

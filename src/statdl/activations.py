@@ -1,0 +1,78 @@
+"""Activation functions by Keras name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import choice_error
+
+__all__ = ["get_activation", "ACTIVATIONS"]
+
+
+def _softmax(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x, dim=-1)
+
+
+def _linear(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "softmax": _softmax,
+    "linear": _linear,
+    "elu": F.elu,
+    "selu": F.selu,
+    "softplus": F.softplus,
+    "exponential": torch.exp,
+}
+
+
+def get_activation(name: str | Callable | None, argument: str = "activation") -> Callable:
+    """Return the activation function called ``name`` (``None`` means linear).
+
+    Examples
+    --------
+    >>> get_activation("relu")(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    if name is None:
+        return _linear
+    if callable(name) and not isinstance(name, str):
+        return name
+    if isinstance(name, str) and name.lower() in ACTIVATIONS:
+        return ACTIVATIONS[name.lower()]
+    raise choice_error(argument, name, list(ACTIVATIONS))
+
+
+def activation_name(fn: str | Callable | None) -> str:
+    """The Keras name of an activation given by name or function (for configs)."""
+    if fn is None:
+        return "linear"
+    if isinstance(fn, str):
+        return fn.lower()
+    for key, value in ACTIVATIONS.items():
+        if value is fn:
+            return key
+    return getattr(fn, "__name__", "custom")
+
+
+class Activation(nn.Module):
+    """A module applying a named activation (keeps modules picklable and printable)."""
+
+    def __init__(self, name: str | Callable | None):
+        super().__init__()
+        self.name = activation_name(name)
+        self.fn = get_activation(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name

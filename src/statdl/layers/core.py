@@ -1,0 +1,287 @@
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, GaussianNoise."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..activations import Activation as ActivationModule
+from ..activations import activation_name, get_activation
+from ..errors import ConfigError, ShapeError
+from ..initializers import initialize
+from ..regularizers import L1L2, get_regularizer
+from .base import Layer, Shape, check_positive_int, check_rate, format_shape, normalize_shape
+
+__all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "GaussianNoise"]
+
+
+class DenseModule(nn.Module):
+    """``activation(x @ kernel + bias)`` with a Keras-layout kernel of shape (in, units)."""
+
+    def __init__(self, n_in: int, units: int, use_bias: bool, activation):
+        super().__init__()
+        self.kernel = nn.Parameter(torch.empty(n_in, units))
+        self.bias = nn.Parameter(torch.zeros(units)) if use_bias else None
+        self.activation = ActivationModule(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is not None:
+            if x.dim() == 2:
+                y = torch.addmm(self.bias, x, self.kernel)
+            else:
+                y = torch.matmul(x, self.kernel) + self.bias
+        else:
+            y = torch.matmul(x, self.kernel)
+        return self.activation(y)
+
+
+class Dense(Layer):
+    """Fully connected layer: ``activation(x @ kernel + bias)`` on the last axis.
+
+    Parameters
+    ----------
+    units : int
+        Number of output units.
+    activation : str, optional
+        Activation name (``"relu"``, ``"softmax"`` ...); ``None`` is linear.
+    use_bias : bool
+        Whether to add a bias vector.
+    kernel_initializer, bias_initializer : str
+        Keras initialiser names (defaults ``"glorot_uniform"`` and ``"zeros"``).
+    kernel_regularizer, bias_regularizer : L1L2, optional
+        Penalties added to the training loss.
+
+    Examples
+    --------
+    >>> Dense(64, activation="relu").param_count((20,))
+    1344
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_positive_int(units, "units", "Dense")
+        get_activation(activation)
+        self.activation = activation_name(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = get_regularizer(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = get_regularizer(bias_regularizer, "bias_regularizer")
+        initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
+        initialize(torch.empty(1), bias_initializer, 1, 1, "bias_initializer")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) < 1:
+            raise ShapeError(f"Dense expects at least one feature axis; got {input_shape}.")
+        self._require_known(input_shape, -1, "last dimension (number of features)")
+        return (*input_shape[:-1], self.units)
+
+    def count_params(self, input_shape: Shape) -> int:
+        n_in = int(input_shape[-1])
+        return n_in * self.units + (self.units if self.use_bias else 0)
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        n_in = int(input_shape[-1])
+        m = DenseModule(n_in, self.units, self.use_bias, self.activation)
+        initialize(m.kernel, self.kernel_initializer, n_in, self.units)
+        if m.bias is not None:
+            initialize(m.bias, self.bias_initializer, n_in, self.units, "bias_initializer")
+        return m
+
+    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
+        out = []
+        if self.kernel_regularizer is not None:
+            out.append((self.kernel_regularizer, self.module.kernel))
+        if self.bias_regularizer is not None and self.use_bias:
+            out.append((self.bias_regularizer, self.module.bias))
+        return out
+
+    def get_config(self) -> dict:
+        return {
+            "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            "kernel_regularizer": _reg_config(self.kernel_regularizer),
+            "bias_regularizer": _reg_config(self.bias_regularizer),
+        }
+
+
+def _reg_config(reg: L1L2 | None) -> dict | None:
+    return None if reg is None else reg.get_config()
+
+
+class Activation(Layer):
+    """Apply a named activation function.
+
+    Examples
+    --------
+    >>> Activation("relu").output_shape((5,))
+    (5,)
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        get_activation(activation)
+        self.activation = activation_name(activation)
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        return ActivationModule(self.activation)
+
+    def get_config(self) -> dict:
+        return {"activation": self.activation}
+
+
+class DropoutModule(nn.Module):
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        return nn.functional.dropout(x, self.rate, True)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class Dropout(Layer):
+    """Inverted dropout: during training, zero a fraction ``rate`` of inputs and scale the rest
+    by ``1 / (1 - rate)``; identity at evaluation and prediction.
+
+    Examples
+    --------
+    >>> Dropout(0.4).param_count((64,))
+    0
+    """
+
+    def __init__(self, rate: float, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = check_rate(rate, "rate", "Dropout")
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        return DropoutModule(self.rate)
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate}
+
+
+class FlattenModule(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Flatten(Layer):
+    """Flatten each sample to a vector (row-major over the Keras layout, as Keras does).
+
+    Examples
+    --------
+    >>> Flatten().output_shape((3, 3, 64))
+    (576,)
+    """
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if any(d is None for d in input_shape):
+            raise ShapeError(
+                f"Flatten needs every dimension known; got input shape {format_shape(input_shape)}."
+                " Give the sequence length (e.g. `input_shape=(maxlen,)`) to the model."
+            )
+        return (math.prod(input_shape),)
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        return FlattenModule()
+
+
+class ReshapeModule(nn.Module):
+    def __init__(self, target: Shape):
+        super().__init__()
+        self.target = tuple(target)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.target)
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (one dimension may be -1).
+
+    Examples
+    --------
+    >>> Reshape((28, 28, 1)).output_shape((784,))
+    (28, 28, 1)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        dims = tuple(int(d) for d in (target_shape if not isinstance(target_shape, int)
+                                      else (target_shape,)))
+        if sum(d == -1 for d in dims) > 1 or any(d == 0 or d < -1 for d in dims):
+            raise ConfigError(
+                "`target_shape` of Reshape must hold positive ints and at most one -1; "
+                f"got {target_shape!r}."
+            )
+        self.target_shape = dims
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if any(d is None for d in input_shape):
+            raise ShapeError(f"Reshape needs a fully known input shape; got {input_shape}.")
+        total = math.prod(input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape:
+            if total % known:
+                raise ShapeError(
+                    f"Reshape cannot turn input shape {format_shape(input_shape)} "
+                    f"({total} values) into {self.target_shape}."
+                )
+            return tuple(total // known if d == -1 else d for d in self.target_shape)
+        if known != total:
+            raise ShapeError(
+                f"Reshape target {self.target_shape} holds {known} values but the input "
+                f"{format_shape(input_shape)} holds {total}."
+            )
+        return self.target_shape
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        return ReshapeModule(self.compute_output_shape(input_shape))
+
+    def get_config(self) -> dict:
+        return {"target_shape": list(self.target_shape)}
+
+
+class GaussianNoiseModule(nn.Module):
+    def __init__(self, stddev: float):
+        super().__init__()
+        self.stddev = stddev
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.stddev == 0:
+            return x
+        return x + torch.randn_like(x) * self.stddev
+
+
+class GaussianNoise(Layer):
+    """Add zero-mean Gaussian noise of sd ``stddev`` during training only.
+
+    Examples
+    --------
+    >>> GaussianNoise(0.1).output_shape((784,))
+    (784,)
+    """
+
+    def __init__(self, stddev: float, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, int | float) or stddev < 0:
+            raise ConfigError(f"`stddev` of GaussianNoise must be a number >= 0; got {stddev!r}.")
+        self.stddev = float(stddev)
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        return GaussianNoiseModule(self.stddev)
+
+    def get_config(self) -> dict:
+        return {"stddev": self.stddev}
+
+
+_ = normalize_shape  # re-exported helper used by models

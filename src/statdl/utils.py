@@ -1,0 +1,79 @@
+"""Small shared utilities: seeding, device choice, atomic file writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, choice_error
+
+__all__ = ["set_seed", "resolve_device", "atomic_write"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch so that CPU runs repeat bit for bit.
+
+    Examples
+    --------
+    >>> set_seed(1); a = torch.rand(2)
+    >>> set_seed(1); bool((a == torch.rand(2)).all())
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"`seed` must be an int >= 0; got {seed!r}.")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``) into a torch device."""
+    if isinstance(device, torch.device):
+        return device
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise choice_error("device", device, ["auto", "cpu", "cuda"])
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            "`device` is 'cuda' but torch sees no CUDA GPU here; use device='cpu' or 'auto'."
+        )
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    Nothing is left half-written: if the block raises, the temporary file is removed and the
+    old ``path`` (if any) is untouched.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> with atomic_write(p, "w") as f:
+    ...     _ = f.write("hello")
+    >>> open(p).read()
+    'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,28 @@
+"""Shared fixtures: where the real data lives, and a fresh name counter per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("STATDL_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real-data folder ``../shared/data``; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (needs ../shared beside the repo)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    from statdl._naming import reset_names
+
+    reset_names()
+    yield
