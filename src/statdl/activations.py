@@ -74,5 +74,9 @@ class Activation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
 
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The input itself: what this activation would be applied to."""
+        return x
+
     def extra_repr(self) -> str:
         return self.name

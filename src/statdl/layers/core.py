@@ -26,15 +26,16 @@ class DenseModule(nn.Module):
         self.bias = nn.Parameter(torch.zeros(units)) if use_bias else None
         self.activation = ActivationModule(activation)
 
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The pre-activation values ``x @ kernel + bias``."""
+        if self.bias is None:
+            return torch.matmul(x, self.kernel)
+        if x.dim() == 2:
+            return torch.addmm(self.bias, x, self.kernel)
+        return torch.matmul(x, self.kernel) + self.bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.bias is not None:
-            if x.dim() == 2:
-                y = torch.addmm(self.bias, x, self.kernel)
-            else:
-                y = torch.matmul(x, self.kernel) + self.bias
-        else:
-            y = torch.matmul(x, self.kernel)
-        return self.activation(y)
+        return self.activation(self.forward_logits(x))
 
 
 class Dense(Layer):

@@ -1,0 +1,1 @@
+"""Training machinery: losses, metrics, optimizers, callbacks, history and the loop."""

@@ -1,0 +1,195 @@
+"""The training loop: mini-batches sliced from tensors already in memory.
+
+No DataLoader and no per-sample Python: each step gathers a batch with one ``index_select``,
+runs forward and backward, and updates all weights through one flat buffer
+(``FlatParameters``). Running sums of the loss and metrics stay on the device and are read
+only when the progress display asks for them (a few times per second).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .callbacks import Callback, batch_hooks
+from .history import History
+from .progress import EpochProgress
+
+__all__ = ["run_fit", "run_evaluate", "iterate_batches"]
+
+
+def _check_int(value, argument: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ConfigError(f"`{argument}` must be an int >= {low}; got {value!r}.")
+    return int(value)
+
+
+def split_validation(x, y, w, validation_split: float):
+    """Keras rule: validation takes the *last* rows, before any shuffling."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, int | float) \
+            or not 0 <= validation_split < 1:
+        raise ConfigError(
+            f"`validation_split` must be a number in [0, 1); got {validation_split!r}."
+        )
+    n = x.shape[0]
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ConfigError(
+            f"`validation_split={validation_split}` leaves an empty training or validation set "
+            f"for {n} samples."
+        )
+    val = (x[split_at:], y[split_at:], None if w is None else w[split_at:])
+    return (x[:split_at], y[:split_at], None if w is None else w[:split_at]), val
+
+
+def iterate_batches(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield start, min(start + batch_size, n)
+
+
+def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch: int,
+            shuffle: bool, callbacks: list[Callback], verbose: int) -> History:
+    """Train ``model`` (compiled, built) on tensors ``x``, ``y`` and optional weights ``w``."""
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    epochs = _check_int(epochs, "epochs", 0)
+    initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
+    state = model._training_state()
+    module, loss, metrics = state.module, state.loss, state.metrics
+    device = state.device
+    x, y = x.to(device), y.to(device)
+    w = None if w is None else w.to(device)
+    n = x.shape[0]
+    steps = math.ceil(n / batch_size)
+    history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size,
+                       "samples": n, "verbose": verbose})
+    model.history_ = history
+    for cb in callbacks:
+        cb.set_model(model)
+    per_batch = batch_hooks(callbacks)
+    model.stop_training = False
+    progress = EpochProgress(verbose, epochs, steps)
+    optimizer, flat = state.optimizer, state.flat
+    logits = state.use_logits
+    final_act = state.final_activation
+    try:
+        for cb in callbacks:
+            cb.on_train_begin({})
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {})
+            progress.epoch_begin(epoch)
+            module.train()
+            for m in metrics:
+                m.reset()
+            loss_sum = torch.zeros((), device=device)
+            perm = torch.randperm(n, device=device) if shuffle else None
+            seen = 0
+            for step, (start, stop) in enumerate(iterate_batches(n, batch_size)):
+                if perm is not None:
+                    idx = perm[start:stop]
+                    xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+                    wb = None if w is None else w.index_select(0, idx)
+                else:
+                    xb, yb = x[start:stop], y[start:stop]
+                    wb = None if w is None else w[start:stop]
+                for cb in per_batch:
+                    cb.on_train_batch_begin(step, {})
+                flat.zero_grad()
+                out = module(xb, logits=logits)
+                per_sample = loss(out, yb, from_logits=logits)
+                if wb is None:
+                    total = per_sample.mean()
+                else:
+                    total = (per_sample * wb).sum() / per_sample.shape[0]
+                penalty = state.penalty()
+                if penalty is not None:
+                    total = total + penalty
+                total.backward()
+                optimizer.step(flat.w, flat.g)
+                nb = stop - start
+                seen += nb
+                loss_sum += total.detach() * nb
+                if metrics:
+                    detached = out.detach()
+                    probs = None
+                    for m in metrics:
+                        if m.needs_probabilities and logits:
+                            probs = final_act(detached) if probs is None else probs
+                            m.update(probs, yb, False)
+                        else:
+                            m.update(detached, yb, logits)
+                if per_batch:
+                    batch_logs = {"loss": float(total)}
+                    for cb in per_batch:
+                        cb.on_train_batch_end(step, batch_logs)
+                if progress.wants_update():
+                    progress.batch(step + 1, _running_logs(loss_sum, seen, metrics))
+                if model.stop_training:
+                    break
+            logs = {"loss": float(loss_sum) / max(seen, 1)}
+            for m in metrics:
+                logs[m.name] = m.result()
+            if val is not None:
+                val_logs = run_evaluate(model, *val, batch_size=batch_size)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            progress.epoch_end(epoch, logs)
+            history.append(epoch, logs)
+            if model.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end({})
+    finally:
+        progress.close()
+        module.eval()
+    return history
+
+
+def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
+    logs = {"loss": float(loss_sum) / max(seen, 1)}
+    for m in metrics:
+        if m.kind != "auc":
+            logs[m.name] = m.result()
+    return logs
+
+
+@torch.inference_mode()
+def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[str, float]:
+    """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``."""
+    state = model._training_state()
+    module, loss, device = state.module, state.loss, state.device
+    logits, final_act = state.use_logits, state.final_activation
+    module.eval()
+    metrics = [type(m)(m.name, m.kind) for m in state.metrics]
+    bs = max(int(batch_size or 32), 1024)
+    x = x.to(device)
+    y = y.to(device)
+    w = None if w is None else w.to(device)
+    n = x.shape[0]
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    for start, stop in iterate_batches(n, bs):
+        out = module(x[start:stop], logits=logits)
+        yb = y[start:stop]
+        per_sample = loss(out, yb, from_logits=logits)
+        if w is not None:
+            per_sample = per_sample * w[start:stop]
+        total += per_sample.double().sum()
+        probs = None
+        for m in metrics:
+            if m.needs_probabilities and logits:
+                probs = final_act(out) if probs is None else probs
+                m.update(probs, yb, False)
+            else:
+                m.update(out, yb, logits)
+        state.clear_activity()
+    logs = {"loss": float(total) / max(n, 1)}
+    penalty = state.penalty(activity=False)
+    if penalty is not None:
+        logs["loss"] += float(penalty)
+    for m in metrics:
+        logs[m.name] = m.result()
+    return logs

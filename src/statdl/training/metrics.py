@@ -1,0 +1,103 @@
+"""Metrics by Keras name, accumulated over an epoch without leaving the device.
+
+Each metric adds per-batch sums to a running state; ``result()`` returns the epoch value. As in
+Keras, ``accuracy`` means categorical, sparse-categorical or binary accuracy depending on the
+loss. ``auc`` is computed exactly (trapezoid over all distinct thresholds, i.e. the
+Mann-Whitney statistic) at the end of the epoch; Keras approximates it with 200 thresholds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import choice_error
+
+__all__ = ["Metric", "get_metric", "METRIC_NAMES"]
+
+METRIC_NAMES = ("accuracy", "acc", "mae", "mse", "auc", "binary_accuracy",
+                "categorical_accuracy", "sparse_categorical_accuracy")
+
+
+class Metric:
+    """Running metric. ``update(pred, y, logits)`` takes the batch output (probabilities, or
+    logits when ``logits`` is true) and targets; ``result()`` gives the epoch value."""
+
+    def __init__(self, name: str, kind: str):
+        self.name, self.kind = name, kind
+        self.reset()
+
+    @property
+    def needs_probabilities(self) -> bool:
+        """Whether ``update`` must get probabilities rather than logits."""
+        return self.kind in ("mae", "mse")
+
+    def reset(self) -> None:
+        self.total: torch.Tensor | float = 0.0
+        self.count = 0
+        self._scores: list[torch.Tensor] = []
+        self._labels: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def update(self, pred: torch.Tensor, y: torch.Tensor, logits: bool) -> None:
+        n = pred.shape[0]
+        kind = self.kind
+        if kind == "categorical_accuracy":
+            value = (pred.argmax(-1) == y.argmax(-1)).sum()
+        elif kind == "sparse_categorical_accuracy":
+            value = (pred.argmax(-1) == y).sum()
+        elif kind == "binary_accuracy":
+            cut = 0.0 if logits else 0.5
+            hits = ((pred > cut) == (y > 0.5)).float()
+            value = hits.reshape(n, -1).mean(dim=1).sum()
+        elif kind in ("mae", "mse"):
+            d = (pred - y).abs() if kind == "mae" else (p - y).square()
+            value = d.reshape(n, -1).mean(dim=1).sum()
+        elif kind == "auc":
+            self._scores.append(pred.detach().reshape(-1).float().cpu())
+            self._labels.append(y.detach().reshape(-1).float().cpu())
+            self.count += n
+            return
+        else:  # pragma: no cover - guarded by get_metric
+            raise RuntimeError(kind)
+        self.total = self.total + value.detach().float()
+        self.count += n
+
+    def result(self) -> float:
+        if self.kind == "auc":
+            if not self._scores:
+                return float("nan")
+            return exact_auc(torch.cat(self._labels).numpy(), torch.cat(self._scores).numpy())
+        if self.count == 0:
+            return float("nan")
+        return float(self.total) / self.count
+
+
+def exact_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve by the rank (Mann-Whitney) formula, ties counted as one half.
+
+    Examples
+    --------
+    >>> exact_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    from scipy.stats import rankdata
+
+    labels = labels > 0.5
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def get_metric(name: str, loss_target: str) -> Metric:
+    """Resolve a Keras metric name; ``accuracy`` depends on the loss's target kind."""
+    if not isinstance(name, str) or name.lower() not in METRIC_NAMES:
+        raise choice_error("metrics", name, METRIC_NAMES)
+    key = name.lower()
+    if key in ("accuracy", "acc"):
+        kind = {"onehot": "categorical_accuracy", "int": "sparse_categorical_accuracy",
+                "binary": "binary_accuracy"}.get(loss_target, "binary_accuracy")
+        return Metric(key, kind)
+    return Metric(key, key)

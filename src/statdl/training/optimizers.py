@@ -1,0 +1,226 @@
+"""Optimisers with Keras 3's default constants and update rules.
+
+They update one flat buffer holding every trainable weight (see ``FlatParameters``), so a step
+is a handful of vectorised operations whatever the number of layers.
+
+* RMSprop: ``v = rho v + (1 - rho) g^2``; ``w -= lr g / sqrt(v + eps)`` (epsilon *inside* the
+  square root, unlike torch), defaults ``lr=0.001, rho=0.9, eps=1e-7``.
+* Adam: ``m += (1-b1)(g-m)``, ``v += (1-b2)(g^2-v)``,
+  ``w -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)``, defaults ``0.001, 0.9, 0.999, 1e-7``.
+* SGD: ``m = momentum m - lr g``; ``w += m`` (Nesterov: ``w += momentum m - lr g``).
+* Adagrad: ``a += g^2``; ``w -= lr g / sqrt(a + eps)``, ``a`` starts at 0.1, ``lr=0.001``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError, choice_error
+
+__all__ = ["Optimizer", "RMSprop", "Adam", "SGD", "Adagrad", "get_optimizer"]
+
+
+def _check(value, argument: str, owner: str, low: float = 0.0, high: float | None = None,
+           low_open: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = value > low if low_open else value >= low
+        if high is not None:
+            ok = ok and value < high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and < {high}"
+        raise ConfigError(f"`{argument}` of {owner} must be a number {bound}; got {value!r}.")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. ``learning_rate`` can be changed between steps (callbacks do)."""
+
+    def __init__(self, learning_rate: float):
+        self.learning_rate = _check(learning_rate, "learning_rate", type(self).__name__,
+                                    low_open=True)
+        self.iterations = 0
+        self.state: dict[str, torch.Tensor] = {}
+
+    def _slot(self, name: str, like: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        slot = self.state.get(name)
+        if slot is None or slot.shape != like.shape or slot.device != like.device:
+            slot = torch.full_like(like, fill)
+            self.state[name] = slot
+        return slot
+
+    @torch.no_grad()
+    def step(self, w: torch.Tensor, g: torch.Tensor) -> None:
+        """Update the flat weights ``w`` in place from the flat gradient ``g``."""
+        self.iterations += 1
+        self._update(w, g)
+
+    def _update(self, w: torch.Tensor, g: torch.Tensor) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate}
+
+    def state_arrays(self) -> dict[str, torch.Tensor]:
+        return dict(self.state)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class RMSprop(Optimizer):
+    """Keras RMSprop (epsilon inside the square root).
+
+    Examples
+    --------
+    >>> opt = RMSprop()
+    >>> w, g = torch.zeros(1), torch.ones(1)
+    >>> opt.step(w, g); round(float(w), 6)  # -0.001 / sqrt(0.1 + 1e-7)
+    -0.003162
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False):
+        super().__init__(learning_rate)
+        self.rho = _check(rho, "rho", "RMSprop", 0.0, 1.0)
+        self.momentum = _check(momentum, "momentum", "RMSprop", 0.0, 1.0)
+        self.epsilon = _check(epsilon, "epsilon", "RMSprop")
+        self.centered = bool(centered)
+
+    def _update(self, w, g):
+        v = self._slot("velocity", w)
+        v.mul_(self.rho).addcmul_(g, g, value=1.0 - self.rho)
+        denom = v + self.epsilon
+        if self.centered:
+            a = self._slot("average_gradient", w)
+            a.mul_(self.rho).add_(g, alpha=1.0 - self.rho)
+            denom.addcmul_(a, a, value=-1.0)
+        denom.sqrt_()
+        if self.momentum > 0:
+            m = self._slot("momentum", w)
+            m.mul_(self.momentum).addcdiv_(g, denom, value=self.learning_rate)
+            w.sub_(m)
+        else:
+            w.addcdiv_(g, denom, value=-self.learning_rate)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Keras Adam ("epsilon hat" form: epsilon added to sqrt(v) before bias correction).
+
+    Examples
+    --------
+    >>> opt = Adam(learning_rate=0.1)
+    >>> w = torch.zeros(1); opt.step(w, torch.ones(1)); round(float(w), 5)
+    -0.1
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False):
+        super().__init__(learning_rate)
+        self.beta_1 = _check(beta_1, "beta_1", "Adam", 0.0, 1.0)
+        self.beta_2 = _check(beta_2, "beta_2", "Adam", 0.0, 1.0)
+        self.epsilon = _check(epsilon, "epsilon", "Adam")
+        self.amsgrad = bool(amsgrad)
+
+    def _update(self, w, g):
+        m, v = self._slot("m", w), self._slot("v", w)
+        t = self.iterations
+        m.lerp_(g, 1.0 - self.beta_1)
+        v.mul_(self.beta_2).addcmul_(g, g, value=1.0 - self.beta_2)
+        alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        if self.amsgrad:
+            vhat = self._slot("v_hat", w)
+            torch.maximum(vhat, v, out=vhat)
+            v = vhat
+        w.addcdiv_(m, v.sqrt().add_(self.epsilon), value=-alpha)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class SGD(Optimizer):
+    """Keras SGD with optional (Nesterov) momentum; default learning rate 0.01.
+
+    Examples
+    --------
+    >>> opt = SGD(learning_rate=0.1)
+    >>> w = torch.ones(1); opt.step(w, torch.ones(1)); round(float(w), 6)
+    0.9
+    """
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False):
+        super().__init__(learning_rate)
+        self.momentum = _check(momentum, "momentum", "SGD", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, w, g):
+        if self.momentum == 0:
+            w.add_(g, alpha=-self.learning_rate)
+            return
+        m = self._slot("momentum", w)
+        m.mul_(self.momentum).add_(g, alpha=-self.learning_rate)
+        if self.nesterov:
+            w.add_(m, alpha=self.momentum).add_(g, alpha=-self.learning_rate)
+        else:
+            w.add_(m)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum,
+                "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Keras Adagrad (accumulator starts at 0.1, epsilon inside the square root).
+
+    Examples
+    --------
+    >>> opt = Adagrad(learning_rate=0.1)
+    >>> w = torch.zeros(1); opt.step(w, torch.ones(1)); round(float(w), 5)
+    -0.09535
+    """
+
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7):
+        super().__init__(learning_rate)
+        self.initial_accumulator_value = _check(initial_accumulator_value,
+                                                "initial_accumulator_value", "Adagrad")
+        self.epsilon = _check(epsilon, "epsilon", "Adagrad")
+
+    def _update(self, w, g):
+        a = self._slot("accumulator", w, self.initial_accumulator_value)
+        a.addcmul_(g, g)
+        w.addcdiv_(g, (a + self.epsilon).sqrt_(), value=-self.learning_rate)
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"rmsprop": RMSprop, "adam": Adam, "sgd": SGD, "adagrad": Adagrad}
+
+
+def get_optimizer(optimizer) -> Optimizer:
+    """Return an optimiser from a name (Keras defaults) or pass an ``Optimizer`` through.
+
+    Examples
+    --------
+    >>> get_optimizer("rmsprop").learning_rate
+    0.001
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()]()
+    raise choice_error("optimizer", optimizer, list(OPTIMIZERS))
