@@ -51,6 +51,12 @@ def as_array(value, argument: str):
     return array
 
 
+def _tensor(array) -> torch.Tensor:
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        array = array.copy()
+    return torch.as_tensor(array)
+
+
 def _all_numeric(frame) -> bool:
     dtypes = getattr(frame, "dtypes", None)
     if dtypes is None:
@@ -74,7 +80,7 @@ def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch
     if x is None:
         raise ConfigError(f"`{argument}` is required; got None.")
     array = as_array(x, argument)
-    t = torch.as_tensor(array)
+    t = _tensor(array)
     if input_shape is not None:
         expected = tuple(input_shape)
         got = tuple(t.shape[1:])
@@ -108,7 +114,7 @@ def prepare_y(y, loss: Loss, output_shape, n: int, argument: str = "y") -> torch
     if y is None:
         raise ConfigError(f"`{argument}` is required to fit or evaluate; got None.")
     array = as_array(y, argument)
-    t = torch.as_tensor(array)
+    t = _tensor(array)
     if t.shape[0] != n:
         raise ShapeError(
             f"`{argument}` must have one row per sample of x ({n} rows); got {t.shape[0]} rows."

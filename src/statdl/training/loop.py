@@ -122,7 +122,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                         else:
                             m.update(detached, yb, logits)
                 if per_batch:
-                    batch_logs = {"loss": float(total)}
+                    batch_logs = {"loss": float(total.detach())}
                     for cb in per_batch:
                         cb.on_train_batch_end(step, batch_logs)
                 if progress.wants_update():

@@ -1,0 +1,386 @@
+"""SimpleRNN, LSTM, GRU and Bidirectional: counts, math against a numpy reference, dropout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from statdl.errors import ConfigError, ShapeError
+from statdl.layers import recurrent_cells
+from statdl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from statdl.regularizers import L1L2, L2
+
+# ----------------------------------------------------------------------------- numpy reference
+
+
+def _sig(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def ref_rnn(kind, x, weights, units, return_sequences=False, go_backwards=False,
+            reset_after=True):
+    """Keras's cell equations written out in numpy (float64), Keras weight layout."""
+    kernel, rec, bias = weights
+    u = units
+    if go_backwards:
+        x = x[:, ::-1]
+    h = np.zeros((x.shape[0], u))
+    c = np.zeros_like(h)
+    outs = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        if kind == "simple_rnn":
+            h = np.tanh(xt @ kernel + h @ rec + bias)
+        elif kind == "lstm":
+            z = xt @ kernel + h @ rec + bias
+            i, f, g, o = (z[:, j * u:(j + 1) * u] for j in range(4))
+            c = _sig(f) * c + _sig(i) * np.tanh(g)
+            h = _sig(o) * np.tanh(c)
+        else:
+            b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
+            xw = xt @ kernel + b_in
+            z = _sig(xw[:, :u] + h @ rec[:, :u] + b_rec[:u])
+            r = _sig(xw[:, u:2 * u] + h @ rec[:, u:2 * u] + b_rec[u:2 * u])
+            if reset_after:
+                hh = np.tanh(xw[:, 2 * u:] + r * (h @ rec[:, 2 * u:] + b_rec[2 * u:]))
+            else:
+                hh = np.tanh(xw[:, 2 * u:] + (r * h) @ rec[:, 2 * u:])
+            h = z * h + (1 - z) * hh
+        outs.append(h)
+    return np.stack(outs, 1) if return_sequences else h
+
+
+CASES = [
+    ("simple_rnn", SimpleRNN, {}),
+    ("lstm", LSTM, {}),
+    ("gru", GRU, {}),
+    ("gru", GRU, {"reset_after": False}),
+]
+
+
+def _random_weights(layer, rng):
+    return [rng.normal(scale=0.4, size=w.shape).astype(np.float32) for w in layer.get_weights()]
+
+
+@pytest.mark.parametrize("kind,cls,kw", CASES)
+@pytest.mark.parametrize("return_sequences,go_backwards", [(False, False), (True, True)])
+def test_matches_numpy_reference(kind, cls, kw, return_sequences, go_backwards):
+    rng = np.random.default_rng(0)
+    layer = cls(3, return_sequences=return_sequences, go_backwards=go_backwards, **kw)
+    layer.build((6, 4))
+    weights = _random_weights(layer, rng)
+    layer.set_weights(weights)
+    x = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    out = layer.module(torch.from_numpy(x)).detach().numpy()
+    expected = ref_rnn(kind, x.astype(np.float64), [w.astype(np.float64) for w in weights], 3,
+                       return_sequences, go_backwards, kw.get("reset_after", True))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    # the step loop (used with recurrent dropout or other activations) gives the same numbers
+    m = layer.module.eval()
+    loop = m._loop(torch.from_numpy(x).flip(1) if go_backwards else torch.from_numpy(x), False)
+    np.testing.assert_allclose(loop.detach().numpy(), expected, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- counts and shapes
+
+
+@pytest.mark.parametrize("n_in,u", [(1, 1), (3, 12), (32, 32), (8, 32), (100, 7)])
+def test_param_counts_are_keras(n_in, u):
+    shape = (20, n_in)
+    expected = {
+        SimpleRNN(u): u * (n_in + u + 1),
+        LSTM(u): 4 * u * (n_in + u + 1),
+        GRU(u): 3 * u * (n_in + u + 2),
+        GRU(u, reset_after=False): 3 * u * (n_in + u + 1),
+        SimpleRNN(u, use_bias=False): u * (n_in + u),
+        LSTM(u, use_bias=False): 4 * u * (n_in + u),
+        GRU(u, use_bias=False): 3 * u * (n_in + u),
+        Bidirectional(LSTM(u)): 8 * u * (n_in + u + 1),
+        Bidirectional(GRU(u), merge_mode="sum"): 6 * u * (n_in + u + 2),
+    }
+    for layer, count in expected.items():
+        assert layer.param_count(shape) == count, layer
+        module = layer.build(shape)
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        assert trainable == count, layer
+        assert sum(b.numel() for b in module.buffers()) == 0
+
+
+def test_worked_examples():
+    assert LSTM(32).param_count((None, 32)) == 8320
+    assert SimpleRNN(12).param_count((None, 3)) == 192
+    assert GRU(32).param_count((None, 32)) == 6336
+
+
+ALL_LAYERS = [
+    lambda **k: SimpleRNN(5, **k), lambda **k: LSTM(5, **k), lambda **k: GRU(5, **k),
+    lambda **k: GRU(5, reset_after=False, **k), lambda **k: SimpleRNN(5, activation="relu", **k),
+    lambda **k: LSTM(5, activation="relu", **k),
+    lambda **k: Bidirectional(LSTM(5, **k)), lambda **k: Bidirectional(GRU(5, **k), "mul"),
+]
+
+
+@pytest.mark.parametrize("make", ALL_LAYERS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("shape", [(7, 3), (None, 3)])
+@pytest.mark.parametrize("training", [False, True])
+def test_real_shape_matches_inferred(make, return_sequences, shape, training):
+    layer = make(return_sequences=return_sequences, dropout=0.2, recurrent_dropout=0.3)
+    module = layer.build(shape)
+    module.train(training)
+    out = module(torch.randn(2, 7, 3))
+    inferred = layer.output_shape(shape)
+    assert out.shape[0] == 2 and len(out.shape) == len(inferred) + 1
+    for d, r in zip(inferred, out.shape[1:]):
+        assert d is None or d == r
+
+
+def test_bidirectional_summary_shape():
+    layer = Bidirectional(LSTM(32))
+    assert layer.output_shape((100, 16)) == (64,)
+    assert Bidirectional(LSTM(32), merge_mode="ave").output_shape((100, 16)) == (32,)
+    assert Bidirectional(LSTM(8, return_sequences=True)).output_shape((None, 16)) == (None, 16)
+    assert type(layer).__name__ == "Bidirectional"
+
+
+# ----------------------------------------------------------------------------- initialisation
+
+
+def test_keras_initialisation():
+    torch.manual_seed(0)
+    lstm = LSTM(16)
+    m = lstm.build((10, 24))
+    kernel = m.kernel.detach()
+    limit = np.sqrt(6.0 / (24 + 64))  # glorot on the whole (in, 4u) kernel
+    assert kernel.abs().max() <= limit and kernel.abs().max() > 0.9 * limit
+    rec = m.recurrent_kernel.detach()
+    np.testing.assert_allclose((rec @ rec.T).numpy(), np.eye(16), atol=1e-5)  # orthogonal rows
+    bias = m.bias.detach().numpy()
+    np.testing.assert_array_equal(bias[16:32], 1.0)  # unit_forget_bias
+    np.testing.assert_array_equal(np.delete(bias, np.s_[16:32]), 0.0)
+    assert not LSTM(4, unit_forget_bias=False).build((3, 2)).bias.detach().any()
+    assert GRU(4).build((3, 2)).bias.shape == (2, 12)
+    assert GRU(4, reset_after=False).build((3, 2)).bias.shape == (12,)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("make", ALL_LAYERS)
+@pytest.mark.parametrize("rec_dropout", [0.0, 0.3])
+def test_gradients_reach_every_weight(make, rec_dropout):
+    torch.manual_seed(0)
+    layer = make(return_sequences=True, dropout=0.1, recurrent_dropout=rec_dropout)
+    module = layer.build((6, 3)).train()
+    x = torch.randn(4, 6, 3, requires_grad=True)
+    module(x).square().sum().backward()
+    for name, p in module.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_frozen_rnn_gets_no_gradient():
+    layer = LSTM(3, trainable=False)
+    module = layer.build((4, 2))
+    x = torch.randn(2, 4, 2, requires_grad=True)
+    module(x).sum().backward()
+    assert all(p.grad is None for p in module.parameters())
+    assert x.grad is not None
+
+
+# ----------------------------------------------------------------------------- dropout
+
+
+def _identity_rnn(units: int, *, rec_dropout: float = 0.0, dropout: float = 0.0):
+    """Linear SimpleRNN with h_t = x_t W + h_{t-1} U + 1 and chosen W, U."""
+    layer = SimpleRNN(units, activation="linear", return_sequences=True,
+                      dropout=dropout, recurrent_dropout=rec_dropout)
+    module = layer.build((None, units))
+    return layer, module
+
+
+def test_recurrent_dropout_same_mask_every_step():
+    torch.manual_seed(1)
+    u = 64
+    layer, module = _identity_rnn(u, rec_dropout=0.5)
+    layer.set_weights([np.zeros((u, u)), np.eye(u), np.ones(u)])
+    module.train()
+    out = module(torch.zeros(3, 12, u))  # h_t = m * h_{t-1} + 1, m in {0, 2}
+    dropped = out[:, -1] == 1.0
+    assert dropped.any() and (~dropped).any()
+    # a unit dropped at the last step was dropped at every step: h stays 1 ...
+    assert torch.all(out[:, :, :][dropped.unsqueeze(1).expand_as(out)] == 1.0)
+    # ... and a kept unit was kept at every step: h_t = 2^t + ... + 1 = 2^(t+1) - 1
+    kept = out.permute(0, 2, 1)[~dropped]
+    expected = 2.0 ** torch.arange(1, 13, dtype=torch.float32) - 1
+    assert torch.allclose(kept, expected.expand_as(kept))
+    # masks differ between sequences of the batch, and a new batch draws new masks
+    assert not torch.equal(dropped[0], dropped[1])
+    assert not torch.equal(module(torch.zeros(3, 12, u))[:, -1] == 1.0, dropped)
+
+
+def test_input_dropout_same_mask_every_step():
+    torch.manual_seed(2)
+    u = 64
+    layer, module = _identity_rnn(u, dropout=0.5)
+    layer.set_weights([np.eye(u), np.zeros((u, u)), np.zeros(u)])
+    module.train()
+    out = module(torch.ones(3, 9, u))  # fused path on x * mask: h_t = mask
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(out, out[:, :1].expand_as(out))
+
+
+def test_lstm_recurrent_dropout_draws_one_mask_per_gate(monkeypatch):
+    calls = []
+    original = recurrent_cells._dropout_mask
+
+    def spy(shape, rate, like):
+        calls.append((tuple(shape), rate))
+        return original(shape, rate, like)
+
+    monkeypatch.setattr(recurrent_cells, "_dropout_mask", spy)
+    module = LSTM(5, dropout=0.2, recurrent_dropout=0.4).build((8, 3)).train()
+    module(torch.randn(2, 8, 3))
+    assert calls == [((2, 4, 3), 0.2), ((2, 4, 5), 0.4)]  # once per sequence batch, 4 gates
+    calls.clear()
+    GRU(5, recurrent_dropout=0.4).build((8, 3)).train()(torch.randn(2, 8, 3))
+    assert calls == [((2, 3, 5), 0.4)]
+    calls.clear()
+    LSTM(5, dropout=0.2).build((8, 3)).train()(torch.randn(2, 8, 3))
+    assert calls == [((2, 1, 3), 0.2)]  # input dropout only: one mask, fused kernel
+
+
+@pytest.mark.parametrize("make", ALL_LAYERS)
+def test_eval_is_deterministic_and_dropout_free(make):
+    torch.manual_seed(0)
+    layer = make(dropout=0.5, recurrent_dropout=0.5)
+    module = layer.build((5, 3))
+    x = torch.randn(4, 5, 3)
+    module.eval()
+    a, b = module(x), module(x)
+    assert torch.equal(a, b)
+    plain = make(dropout=0.0, recurrent_dropout=0.0)
+    plain.build((5, 3)).load_state_dict(module.state_dict())
+    torch.testing.assert_close(plain.module.eval()(x), a)
+    module.train()
+    assert not torch.equal(module(x), a)
+
+
+# ----------------------------------------------------------------------------- bidirectional
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_matches_two_references(merge_mode, return_sequences):
+    rng = np.random.default_rng(3)
+    layer = Bidirectional(GRU(3, return_sequences=return_sequences), merge_mode=merge_mode)
+    layer.build((5, 2))
+    weights = _random_weights(layer, rng)
+    layer.set_weights(weights)
+    x = rng.normal(size=(2, 5, 2))
+    fwd = ref_rnn("gru", x, weights[:3], 3, return_sequences)
+    bwd = ref_rnn("gru", x, weights[3:], 3, return_sequences, go_backwards=True)
+    if return_sequences:
+        bwd = bwd[:, ::-1]
+    expected = {"concat": np.concatenate([fwd, bwd], -1), "sum": fwd + bwd,
+                "ave": (fwd + bwd) / 2, "mul": fwd * bwd}[merge_mode]
+    out = layer.module(torch.from_numpy(x.astype(np.float32))).detach().numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_bidirectional_backward_copy_and_config():
+    inner = LSTM(4, dropout=0.1, kernel_regularizer=L2(0.01))
+    bi = Bidirectional(inner, merge_mode="sum")
+    assert bi.backward_layer.go_backwards and not bi.forward_layer.go_backwards
+    assert bi.backward_layer.get_config() | {"go_backwards": False} == inner.get_config()
+    bi.build((6, 3))
+    assert len(bi.regularized_weights()) == 2
+    cfg = json.loads(json.dumps(bi.full_config()))
+    assert cfg["layer"]["class_name"] == "LSTM"
+    clone = Bidirectional(**cfg)
+    assert clone.get_config() == bi.get_config()
+    assert clone.param_count((6, 3)) == bi.param_count((6, 3)) == 2 * 4 * 4 * (3 + 4 + 1)
+
+
+def test_bidirectional_errors():
+    with pytest.raises(ConfigError, match="merge_mode.*None"):
+        Bidirectional(LSTM(3), merge_mode=None)
+    with pytest.raises(ConfigError, match="merge_mode"):
+        Bidirectional(LSTM(3), merge_mode="max")
+    with pytest.raises(ConfigError, match="SimpleRNN, LSTM or GRU"):
+        Bidirectional("lstm")
+    with pytest.raises(ConfigError, match="unknown class"):
+        Bidirectional({"class_name": "Nope", "config": {}})
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_validation_errors(cls):
+    with pytest.raises(ConfigError, match="`units` of .* int >= 1; got 0"):
+        cls(0)
+    with pytest.raises(ConfigError, match="`dropout`.*\\[0, 1\\); got 1.0"):
+        cls(3, dropout=1.0)
+    with pytest.raises(ConfigError, match="`recurrent_dropout`"):
+        cls(3, recurrent_dropout=-0.1)
+    with pytest.raises(ConfigError, match="`activation` must be one of"):
+        cls(3, activation="swishy")
+    with pytest.raises(ConfigError, match="kernel_initializer"):
+        cls(3, kernel_initializer="nope")
+    name = cls.__name__
+    with pytest.raises(ShapeError, match=rf"{name} expects input of shape \(timesteps, "
+                                         r"features\); got \(None, 20\)\. .*Embedding"):
+        cls(3).output_shape((20,))
+    with pytest.raises(ShapeError, match=r"got \(None, 4, 4, 3\)"):
+        cls(3).param_count((4, 4, 3))
+    with pytest.raises(ShapeError, match="number of features"):
+        cls(3).output_shape((10, None))
+
+
+def test_recurrent_activation_error():
+    with pytest.raises(ConfigError, match="`recurrent_activation` must be one of"):
+        LSTM(3, recurrent_activation="hard_sigmoidish")
+
+
+@pytest.mark.parametrize("layer", [
+    SimpleRNN(4, activation="relu", go_backwards=True, recurrent_regularizer=L1L2(0.1, 0.2)),
+    LSTM(4, unit_forget_bias=False, dropout=0.25, return_sequences=True),
+    GRU(4, reset_after=False, use_bias=False, recurrent_dropout=0.5),
+])
+def test_config_roundtrip(layer):
+    cfg = json.loads(json.dumps(layer.full_config()))
+    clone = type(layer)(**cfg)
+    assert clone.get_config() == layer.get_config()
+    assert clone.param_count((9, 3)) == layer.param_count((9, 3))
+
+
+def test_regularized_weights():
+    layer = GRU(3, kernel_regularizer=L2(0.1), recurrent_regularizer=L2(0.2),
+                bias_regularizer=L2(0.3))
+    m = layer.build((4, 2))
+    pairs = layer.regularized_weights()
+    assert [w for _, w in pairs] == [m.kernel, m.recurrent_kernel, m.bias]
+    assert [r.l2 for r, _ in pairs] == [0.1, 0.2, 0.3]
+
+
+def test_embedding_then_lstm_trains():
+    from statdl.layers.embedding import Embedding
+
+    torch.manual_seed(0)
+    emb, lstm = Embedding(30, 4), LSTM(6)
+    net = torch.nn.Sequential(emb.build((10,)), lstm.build((10, 4)), torch.nn.Linear(6, 1))
+    ids = torch.randint(1, 30, (32, 10))
+    y = (ids[:, -1] > 15).float()
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(ids).squeeze(-1), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]

@@ -1,0 +1,292 @@
+"""fit / evaluate / predict semantics, checked against Keras's documented rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import statdl as sd
+from statdl import callbacks as C
+from statdl import layers as L
+from statdl.regularizers import L2
+
+
+def _data(n=120, p=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p)).astype(np.float32)
+    y = (x @ np.arange(1, p + 1) + 0.1 * rng.normal(size=n)).astype(np.float32)
+    return x, y
+
+
+def _regressor(p=4, **dense_kwargs):
+    model = sd.Sequential([L.Dense(8, activation="relu", **dense_kwargs), L.Dense(1)],
+                          input_shape=(p,))
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    return model
+
+
+def test_training_reduces_the_loss():
+    sd.set_seed(1)
+    x, y = _data()
+    model = _regressor()
+    model.compile(optimizer=sd.optimizers.RMSprop(learning_rate=0.01), loss="mse")
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_validation_split_takes_the_last_rows_before_shuffling():
+    sd.set_seed(2)
+    x, y = _data(n=100)
+    model = _regressor()
+    history = model.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
+    # Keras: split_at = floor(100 * 0.8) = 80; validation = rows 80..99
+    expected = model.evaluate(x[80:], y[80:])
+    assert history.history["val_loss"][0] == pytest.approx(expected["loss"], rel=1e-6)
+    assert history.history["val_mae"][0] == pytest.approx(expected["mae"], rel=1e-6)
+    assert history.params["samples"] == 80
+
+
+def test_fit_again_continues_weights_and_optimizer_state():
+    x, y = _data()
+    sd.set_seed(3)
+    once = _regressor()
+    once.fit(x, y, epochs=3, batch_size=20, verbose=0)
+    sd.set_seed(3)
+    twice = _regressor()
+    twice.fit(x, y, epochs=2, batch_size=20, verbose=0)
+    twice.fit(x, y, epochs=3, initial_epoch=2, batch_size=20, verbose=0)
+    for a, b in zip(once.get_weights(), twice.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_seed_makes_cpu_runs_bit_for_bit_repeatable():
+    x, y = _data()
+    runs = []
+    for _ in range(2):
+        sd.set_seed(11)
+        model = sd.Sequential([L.Dense(8, activation="relu"), L.Dropout(0.3), L.Dense(1)],
+                              input_shape=(4,))
+        model.compile("adam", "mse")
+        runs.append(model.fit(x, y, epochs=3, verbose=0).history["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_reported_loss_includes_the_l2_penalty():
+    sd.set_seed(4)
+    x, y = _data()
+    model = _regressor(kernel_regularizer=L2(0.05))
+    model.fit(x, y, epochs=2, verbose=0)
+    pred = model.predict(x)[:, 0]
+    mse = float(np.mean((pred - y) ** 2))
+    kernel = model.get_layer(0).module.kernel.detach().numpy()
+    penalty = 0.05 * float(np.sum(kernel.astype(np.float64) ** 2))  # Keras: l2 * sum(w^2)
+    assert model.evaluate(x, y)["loss"] == pytest.approx(mse + penalty, rel=1e-5)
+
+
+def test_sample_weight_follows_keras_sum_over_batch_size():
+    sd.set_seed(5)
+    x, y = _data(n=40)
+    model = _regressor()
+    w = np.linspace(0.0, 2.0, 40)
+    pred = model.predict(x)[:, 0]
+    expected = float(np.sum(w * (pred - y) ** 2) / 40)
+    assert model.evaluate(x, y, sample_weight=w)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_classification_accuracy_and_predict_classes():
+    sd.set_seed(6)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(300, 2)).astype(np.float32)
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 0] > 1).astype(int)
+    onehot = np.eye(3, dtype=np.float32)[labels]
+    model = sd.Sequential([L.Dense(16, activation="relu"), L.Dense(3, activation="softmax")],
+                          input_shape=(2,))
+    model.compile(optimizer=sd.optimizers.Adam(learning_rate=0.02),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, onehot, epochs=40, batch_size=32, verbose=0)
+    probs = model.predict(x)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    classes = model.predict_classes(x)
+    accuracy = float(np.mean(classes == labels))
+    assert accuracy > 0.9
+    assert model.evaluate(x, onehot)["accuracy"] == pytest.approx(accuracy, abs=1e-9)
+    # the cross-entropy evaluate reports is the definition -mean(log p_true)
+    ce = -np.mean(np.log(probs[np.arange(300), labels].astype(np.float64)))
+    assert model.evaluate(x, onehot)["loss"] == pytest.approx(ce, rel=1e-4)
+
+
+def test_sparse_labels_and_binary_outputs():
+    sd.set_seed(7)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = sd.Sequential([L.Dense(1, activation="sigmoid")], input_shape=(3,))
+    model.compile(optimizer=sd.optimizers.RMSprop(learning_rate=0.05),
+                  loss="binary_crossentropy", metrics=["accuracy", "auc"])
+    history = model.fit(x, y, epochs=20, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    assert history.history["auc"][-1] > 0.95
+    p = model.predict(x)[:, 0].astype(np.float64)
+    bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert model.evaluate(x, y)["loss"] == pytest.approx(bce, rel=1e-4)
+
+    sparse = sd.Sequential([L.Dense(2, activation="softmax")], input_shape=(3,))
+    sparse.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    sparse.fit(x, y, epochs=2, verbose=0)
+    p2 = sparse.predict(x).astype(np.float64)
+    assert sparse.evaluate(x, y)["loss"] == pytest.approx(
+        -np.mean(np.log(p2[np.arange(200), y])), rel=1e-4)
+
+
+def test_early_stopping_follows_keras_patience_rule():
+    model = _regressor()
+    stop = C.EarlyStopping(monitor="val_loss", patience=2)
+    stop.set_model(model)
+    stop.on_train_begin()
+    model.stop_training = False
+    stopped_at = None
+    for epoch, value in enumerate([1.0, 0.9, 0.95, 0.93, 0.8]):
+        stop.on_epoch_end(epoch, {"val_loss": value})
+        if model.stop_training:
+            stopped_at = epoch
+            break
+    # wait counts epochs without improvement: 0.95 (1), 0.93 (2) -> stop at epoch 3
+    assert stopped_at == 3
+
+
+def test_early_stopping_restores_best_weights_in_a_real_fit():
+    sd.set_seed(8)
+    x, y = _data()
+    model = _regressor()
+    model.compile(optimizer=sd.optimizers.SGD(learning_rate=0.5), loss="mse")  # diverges
+    cb = C.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    history = model.fit(x, y, epochs=10, callbacks=[cb], verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) < 10
+    assert cb.best == pytest.approx(min(losses))
+
+
+def test_reduce_lr_on_plateau_halves_and_logs_the_rate():
+    sd.set_seed(9)
+    x, y = _data()
+    model = _regressor()
+    model.compile(optimizer=sd.optimizers.RMSprop(learning_rate=0.01), loss="mse")
+    cb = C.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9)
+    history = model.fit(x, y, epochs=3, callbacks=[cb], verbose=0)
+    # min_delta is huge, so no epoch after the first improves; Keras logs the rate used
+    # during the epoch, then reduces it at the epoch's end
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.005])
+    assert model.optimizer_.learning_rate == pytest.approx(0.0025)
+
+
+def test_csv_logger_and_checkpoint(tmp_path):
+    sd.set_seed(10)
+    x, y = _data()
+    model = _regressor()
+    log = tmp_path / "log.csv"
+    ckpt = tmp_path / "ckpt-{epoch:02d}.statdl"
+    model.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+              callbacks=[C.CSVLogger(log), C.ModelCheckpoint(ckpt)])
+    rows = log.read_text().splitlines()
+    assert rows[0].split(",")[0] == "epoch" and len(rows) == 3
+    loaded = sd.load_model(tmp_path / "ckpt-02.statdl")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_terminate_on_nan_and_lambda_callback():
+    x, y = _data()
+    model = _regressor()
+    model.compile(optimizer=sd.optimizers.SGD(learning_rate=1e6), loss="mse")
+    seen = []
+    model.fit(x, y * 1e15, epochs=3, verbose=0,
+              callbacks=[C.TerminateOnNaN(),
+                         C.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))])
+    assert len(seen) <= 1
+
+
+def test_freezing_stops_updates():
+    sd.set_seed(12)
+    x, y = _data()
+    model = _regressor()
+    frozen = model.get_layer(0).get_weights()
+    model.freeze(up_to=0)
+    model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(frozen, model.get_layer(0).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.unfreeze()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(frozen[0], model.get_layer(0).get_weights()[0])
+
+
+def test_layer_output_reads_intermediate_activations():
+    sd.set_seed(13)
+    model = sd.Sequential([L.Dense(5, activation="relu"), L.Dense(2)], input_shape=(3,))
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    hidden = model.layer_output(x, "dense")
+    kernel, bias = [w for w in model.get_layer("dense").get_weights()]
+    np.testing.assert_allclose(hidden, np.maximum(x @ kernel + bias, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_pandas_inputs_are_accepted():
+    pd = pytest.importorskip("pandas")
+    x, y = _data()
+    frame = pd.DataFrame(x, columns=list("abcd"))
+    model = _regressor()
+    history = model.fit(frame, pd.Series(y), epochs=1, verbose=0)
+    assert math.isfinite(history.history["loss"][0])
+
+
+def test_optimizers_follow_keras_update_rules():
+    """Five steps on f(w) = sum(w^2 / 2) (gradient w), against the Keras formulas."""
+    w0 = np.array([1.0, -2.0, 0.5])
+
+    def run(opt):
+        w = torch.tensor(w0, dtype=torch.float64)
+        for _ in range(5):
+            opt.step(w, w.clone())
+        return w.numpy()
+
+    def keras_rmsprop(lr=0.001, rho=0.9, eps=1e-7):
+        w, v = w0.copy(), np.zeros(3)
+        for _ in range(5):
+            g = w.copy()
+            v = rho * v + (1 - rho) * g**2
+            w = w - lr * g / np.sqrt(v + eps)
+        return w
+
+    def keras_adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
+        w, m, v = w0.copy(), np.zeros(3), np.zeros(3)
+        for t in range(1, 6):
+            g = w.copy()
+            m = m + (g - m) * (1 - b1)
+            v = v + (g**2 - v) * (1 - b2)
+            alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+            w = w - alpha * m / (np.sqrt(v) + eps)
+        return w
+
+    def keras_sgd(lr=0.1, momentum=0.9, nesterov=False):
+        w, m = w0.copy(), np.zeros(3)
+        for _ in range(5):
+            g = w.copy()
+            m = momentum * m - lr * g
+            w = w + momentum * m - lr * g if nesterov else w + m
+        return w
+
+    def keras_adagrad(lr=0.1, init=0.1, eps=1e-7):
+        w, a = w0.copy(), np.full(3, init)
+        for _ in range(5):
+            g = w.copy()
+            a = a + g**2
+            w = w - lr * g / np.sqrt(a + eps)
+        return w
+
+    O = sd.optimizers
+    np.testing.assert_allclose(run(O.RMSprop()), keras_rmsprop(), rtol=1e-12)
+    np.testing.assert_allclose(run(O.Adam()), keras_adam(), rtol=1e-12)
+    np.testing.assert_allclose(run(O.SGD(0.1, momentum=0.9)), keras_sgd(), rtol=1e-12)
+    np.testing.assert_allclose(run(O.SGD(0.1, momentum=0.9, nesterov=True)),
+                               keras_sgd(nesterov=True), rtol=1e-12)
+    np.testing.assert_allclose(run(O.Adagrad(0.1)), keras_adagrad(), rtol=1e-12)
