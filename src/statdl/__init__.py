@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "log_loss": "statdl.evaluation",
     "compare_classifiers": "statdl.evaluation",
     "compare_regressors": "statdl.evaluation",
+    "roc_auc": "statdl.evaluation",
+    "confusion_matrix_from_table": "statdl.evaluation",
+    "ConfusionMatrix": "statdl.evaluation",
     "plots": "statdl.plots",
     "plot_history": "statdl.plots",
     "plot_predictions": "statdl.plots",
@@ -59,6 +62,9 @@ _EXPORTS: dict[str, str] = {
     "plot_feature_maps": "statdl.plots",
     "plot_reconstructions": "statdl.plots",
     "plot_error_histogram": "statdl.plots",
+    "plot_confusion_matrix": "statdl.plots",
+    "plot_roc": "statdl.plots",
+    "plot_calibration": "statdl.plots",
     # autoencoders
     "autoencoders": "statdl.autoencoders",
     # tuning
