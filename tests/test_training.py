@@ -86,6 +86,19 @@ def test_reported_loss_includes_the_l2_penalty():
     assert model.evaluate(x, y)["loss"] == pytest.approx(mse + penalty, rel=1e-5)
 
 
+def test_regression_metrics_match_their_definitions():
+    sd.set_seed(14)
+    x, y = _data()
+    model = _regressor()
+    model.compile(optimizer="rmsprop", loss="mae", metrics=["mse", "mae"])
+    model.fit(x, y, epochs=1, verbose=0)
+    pred = model.predict(x)[:, 0].astype(np.float64)
+    logs = model.evaluate(x, y)
+    assert logs["mse"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-5)
+    assert logs["mae"] == pytest.approx(np.mean(np.abs(pred - y)), rel=1e-5)
+    assert logs["loss"] == pytest.approx(logs["mae"], rel=1e-6)
+
+
 def test_sample_weight_follows_keras_sum_over_batch_size():
     sd.set_seed(5)
     x, y = _data(n=40)
@@ -283,10 +296,10 @@ def test_optimizers_follow_keras_update_rules():
             w = w - lr * g / np.sqrt(a + eps)
         return w
 
-    O = sd.optimizers
-    np.testing.assert_allclose(run(O.RMSprop()), keras_rmsprop(), rtol=1e-12)
-    np.testing.assert_allclose(run(O.Adam()), keras_adam(), rtol=1e-12)
-    np.testing.assert_allclose(run(O.SGD(0.1, momentum=0.9)), keras_sgd(), rtol=1e-12)
-    np.testing.assert_allclose(run(O.SGD(0.1, momentum=0.9, nesterov=True)),
+    opt = sd.optimizers
+    np.testing.assert_allclose(run(opt.RMSprop()), keras_rmsprop(), rtol=1e-12)
+    np.testing.assert_allclose(run(opt.Adam()), keras_adam(), rtol=1e-12)
+    np.testing.assert_allclose(run(opt.SGD(0.1, momentum=0.9)), keras_sgd(), rtol=1e-12)
+    np.testing.assert_allclose(run(opt.SGD(0.1, momentum=0.9, nesterov=True)),
                                keras_sgd(nesterov=True), rtol=1e-12)
-    np.testing.assert_allclose(run(O.Adagrad(0.1)), keras_adagrad(), rtol=1e-12)
+    np.testing.assert_allclose(run(opt.Adagrad(0.1)), keras_adagrad(), rtol=1e-12)

@@ -60,8 +60,8 @@ def _tensor(array) -> torch.Tensor:
 def _all_numeric(frame) -> bool:
     dtypes = getattr(frame, "dtypes", None)
     if dtypes is None:
-        return np.issubdtype(frame.dtype, np.number) or frame.dtype == bool
-    return all(np.issubdtype(d, np.number) or d == bool for d in dtypes)
+        return np.issubdtype(frame.dtype, np.number) or np.issubdtype(frame.dtype, np.bool_)
+    return all(np.issubdtype(d, np.number) or np.issubdtype(d, np.bool_) for d in dtypes)
 
 
 def _check_finite(t: torch.Tensor, argument: str) -> None:

@@ -37,7 +37,7 @@ class History:
         self.epoch.append(int(epoch))
         for key, value in logs.items():
             self.history.setdefault(key, [float("nan")] * n).append(float(value))
-        for key, values in self.history.items():
+        for values in self.history.values():
             if len(values) < n + 1:
                 values.append(float("nan"))
 

@@ -51,7 +51,7 @@ class Metric:
             hits = ((pred > cut) == (y > 0.5)).float()
             value = hits.reshape(n, -1).mean(dim=1).sum()
         elif kind in ("mae", "mse"):
-            d = (pred - y).abs() if kind == "mae" else (p - y).square()
+            d = (pred - y).abs() if kind == "mae" else (pred - y).square()
             value = d.reshape(n, -1).mean(dim=1).sum()
         elif kind == "auc":
             self._scores.append(pred.detach().reshape(-1).float().cpu())

@@ -27,8 +27,13 @@ class EpochProgress:
             console = Console(file=sys.stdout)
             self._live = console.is_terminal
             if self._live:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                           TimeElapsedColumn)
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
 
                 self._progress = Progress(
                     TextColumn("{task.description}"), BarColumn(bar_width=30),
