@@ -303,3 +303,15 @@ def test_optimizers_follow_keras_update_rules():
     np.testing.assert_allclose(run(opt.SGD(0.1, momentum=0.9, nesterov=True)),
                                keras_sgd(nesterov=True), rtol=1e-12)
     np.testing.assert_allclose(run(opt.Adagrad(0.1)), keras_adagrad(), rtol=1e-12)
+
+
+def test_categorical_crossentropy_on_soft_labels_follows_the_definition():
+    sd.set_seed(15)
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(30, 3)).astype(np.float32)
+    soft = rng.dirichlet(np.ones(4), size=30).astype(np.float32)  # rows sum to one
+    model = sd.Sequential([L.Dense(4, activation="softmax")], input_shape=(3,))
+    model.compile("rmsprop", "categorical_crossentropy")
+    p = model.predict(x).astype(np.float64)
+    expected = float(np.mean(-(soft * np.log(p)).sum(axis=1)))
+    assert model.evaluate(x, soft)["loss"] == pytest.approx(expected, rel=1e-5)

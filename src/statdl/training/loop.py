@@ -16,6 +16,8 @@ import torch
 from ..errors import ConfigError
 from .callbacks import Callback, batch_hooks
 from .history import History
+from .losses import LOSSES, Loss
+from .metrics import Metric
 from .progress import EpochProgress
 
 __all__ = ["run_fit", "run_evaluate", "iterate_batches"]
@@ -45,6 +47,24 @@ def split_validation(x, y, w, validation_split: float):
     return (x[:split_at], y[:split_at], None if w is None else w[:split_at]), val
 
 
+def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
+    """Turn exact one-hot targets into class indices for a cheaper, identical loss.
+
+    Categorical cross-entropy on one-hot rows equals sparse categorical cross-entropy on the
+    row's class index, and categorical accuracy equals sparse accuracy; the index form skips a
+    pass over the (n, k) targets every step. Returns fresh metric objects either way.
+    """
+    fresh = [Metric(m.name, m.kind) for m in metrics]
+    if loss.name != "categorical_crossentropy" or y.dim() != 2 or y.shape[1] < 2:
+        return loss, fresh, y
+    if not bool(((y == 0) | (y == 1)).all()) or not bool((y.sum(dim=1) == 1).all()):
+        return loss, fresh, y
+    for m in fresh:
+        if m.kind == "categorical_accuracy":
+            m.kind = "sparse_categorical_accuracy"
+    return LOSSES["sparse_categorical_crossentropy"], fresh, y.argmax(dim=1)
+
+
 def iterate_batches(n: int, batch_size: int):
     for start in range(0, n, batch_size):
         yield start, min(start + batch_size, n)
@@ -57,9 +77,9 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     epochs = _check_int(epochs, "epochs", 0)
     initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
     state = model._training_state()
-    module, loss, metrics = state.module, state.loss, state.metrics
-    device = state.device
+    module, device = state.module, state.device
     x, y = x.to(device), y.to(device)
+    loss, metrics, y = index_targets(state.loss, state.metrics, y)
     w = None if w is None else w.to(device)
     n = x.shape[0]
     steps = math.ceil(n / batch_size)
@@ -161,13 +181,12 @@ def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
 def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[str, float]:
     """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``."""
     state = model._training_state()
-    module, loss, device = state.module, state.loss, state.device
+    module, device = state.module, state.device
     logits, final_act = state.use_logits, state.final_activation
     module.eval()
-    metrics = [type(m)(m.name, m.kind) for m in state.metrics]
     bs = max(int(batch_size or 32), 1024)
     x = x.to(device)
-    y = y.to(device)
+    loss, metrics, y = index_targets(state.loss, state.metrics, y.to(device))
     w = None if w is None else w.to(device)
     n = x.shape[0]
     total = torch.zeros((), device=device, dtype=torch.float64)

@@ -1,0 +1,238 @@
+"""Training throughput: statdl vs a plain PyTorch loop vs Keras 3 (JAX and torch backends).
+
+One epoch at batch 128 of three of the course's models on data of the course's shapes:
+
+* ``mlp``  MNIST-shaped: 784-512-256-10 with dropout 0.4/0.3, RMSprop, categorical cross-entropy
+* ``cnn``  MNIST images (28, 28, 1): the course's CNN (485,066 parameters)
+* ``lstm`` IMDB-shaped: Embedding(10000, 8) + LSTM(32) + Dense(1, sigmoid), length 500
+
+Each (model, framework) pair runs in its own process after a warm-up, so that the peak
+resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
+installed. Usage::
+
+    python bench/train_speed.py                 # all models, all frameworks available
+    python bench/train_speed.py --models mlp --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SAMPLES = {"mlp": 48_000, "cnn": 6_016, "lstm": 2_560}
+BATCH = 128
+
+
+def make_data(model: str, n: int):
+    rng = np.random.default_rng(0)
+    if model == "mlp":
+        x = rng.random((n, 784), dtype=np.float32)
+        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+    elif model == "cnn":
+        x = rng.random((n, 28, 28, 1), dtype=np.float32)
+        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+    else:
+        x = rng.integers(1, 10_000, (n, 500)).astype(np.int64)
+        y = rng.integers(0, 2, (n, 1)).astype(np.float32)
+    return x, y
+
+
+# ---------------------------------------------------------------- statdl
+def run_statdl(model: str, x, y, repeats: int) -> list[float]:
+    import statdl as sd
+    from statdl import layers as L
+
+    sd.set_seed(0)
+    if model == "mlp":
+        net = sd.Sequential([L.Dense(512, activation="relu"), L.Dropout(0.4),
+                             L.Dense(256, activation="relu"), L.Dropout(0.3),
+                             L.Dense(10, activation="softmax")], input_shape=(784,))
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    elif model == "cnn":
+        net = sd.Sequential(_statdl_cnn(L), input_shape=(28, 28, 1))
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    else:
+        net = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
+                            input_shape=(500,))
+        net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
+    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _statdl_cnn(L):
+    return [L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+            L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+            L.Conv2D(64, (3, 3), activation="relu"), L.Flatten(),
+            L.Dense(512, activation="relu"), L.Dropout(0.4),
+            L.Dense(256, activation="relu"), L.Dropout(0.2), L.Dense(10, activation="softmax")]
+
+
+# ---------------------------------------------------------------- plain torch
+def run_torch(model: str, x, y, repeats: int) -> list[float]:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256),
+                            nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 10))
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y.argmax(1))
+        loss_fn = F.cross_entropy
+    elif model == "cnn":
+        net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                            nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(576, 512), nn.ReLU(), nn.Dropout(0.4),
+                            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+        yt = torch.from_numpy(y.argmax(1))
+        loss_fn = F.cross_entropy
+    else:
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(10_000, 8)
+                self.lstm = nn.LSTM(8, 32, batch_first=True)
+                self.out = nn.Linear(32, 1)
+
+            def forward(self, ids):
+                _, (h, _) = self.lstm(self.emb(ids))
+                return self.out(h[-1])
+
+        net = Net()
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        loss_fn = F.binary_cross_entropy_with_logits
+    opt = torch.optim.RMSprop(net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
+    n = xt.shape[0]
+
+    def epoch(limit: int) -> None:
+        net.train()
+        perm = torch.randperm(limit)
+        for i in range(0, limit, BATCH):
+            idx = perm[i:i + BATCH]
+            opt.zero_grad()
+            loss = loss_fn(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+
+    epoch(4 * BATCH)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        epoch(n)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+# ---------------------------------------------------------------- Keras 3
+def run_keras(model: str, x, y, repeats: int) -> list[float]:
+    import keras
+    from keras import layers as K
+
+    keras.utils.set_random_seed(0)
+    if model == "mlp":
+        net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
+                                K.Dropout(0.4), K.Dense(256, activation="relu"), K.Dropout(0.3),
+                                K.Dense(10, activation="softmax")])
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    elif model == "cnn":
+        net = keras.Sequential([keras.Input((28, 28, 1)),
+                                K.Conv2D(32, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
+                                K.Conv2D(64, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
+                                K.Conv2D(64, (3, 3), activation="relu"), K.Flatten(),
+                                K.Dense(512, activation="relu"), K.Dropout(0.4),
+                                K.Dense(256, activation="relu"), K.Dropout(0.2),
+                                K.Dense(10, activation="softmax")])
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    else:
+        net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
+                                K.Dense(1, activation="sigmoid")])
+        net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
+    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def child(model: str, framework: str, n: int, repeats: int) -> None:
+    x, y = make_data(model, n)
+    runner = {"statdl": run_statdl, "torch": run_torch, "keras-jax": run_keras,
+              "keras-torch": run_keras}[framework]
+    times = runner(model, x, y, repeats)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
+
+
+def keras_available(backend: str) -> bool:
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    probe = subprocess.run([sys.executable, "-c", "import keras"], env=env,
+                           capture_output=True, timeout=300)
+    return probe.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="mlp,cnn,lstm")
+    parser.add_argument("--frameworks", default="statdl,torch,keras-jax,keras-torch")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], int(args.child[2]), args.repeats)
+        return
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    frameworks = args.frameworks.split(",")
+    for fw in [f for f in frameworks if f.startswith("keras")]:
+        if not keras_available(fw.split("-")[1]):
+            print(f"{fw}: keras or its backend is not installed; skipped")
+            frameworks.remove(fw)
+    rows = []
+    for model in args.models.split(","):
+        results = {}
+        for fw in frameworks:
+            n = SAMPLES[model]
+            if fw == "keras-torch" and model == "lstm":
+                n = 4 * BATCH  # about 30x slower than the others: keep the run short
+            env = dict(os.environ)
+            if fw.startswith("keras"):
+                env["KERAS_BACKEND"] = fw.split("-")[1]
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", model, fw, str(n),
+                 "--repeats", str(args.repeats)], env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{model}/{fw} failed:\n{proc.stderr[-2000:]}")
+                continue
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[fw] = (out["n"] / out["best_s"], out["peak_mb"])
+            print(f"{model:5s} {fw:12s} {results[fw][0]:9.0f} samples/s  "
+                  f"peak RSS {results[fw][1]:6.0f} MB", flush=True)
+        peers = {k: v for k, v in results.items() if k != "statdl"}
+        if "statdl" in results and peers:
+            best_name, (best, _) = max(peers.items(), key=lambda kv: kv[1][0])
+            ratio = results["statdl"][0] / best
+            rows.append((model, results["statdl"][0], best_name, best, ratio))
+    print("\nmodel  statdl samples/s  best peer          samples/s  statdl/best-peer")
+    for model, ours, name, best, ratio in rows:
+        print(f"{model:6s} {ours:16.0f}  {name:17s} {best:10.0f}  {ratio:16.2f}")
+
+
+if __name__ == "__main__":
+    main()
