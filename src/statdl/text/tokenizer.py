@@ -1,0 +1,464 @@
+"""Keras-compatible word tokenizer (the legacy ``keras.preprocessing.text.Tokenizer``).
+
+The output is identical to keras-preprocessing 1.1.2: the same word index (ranked by count,
+ties in first-seen order, index 0 reserved), the same ``num_words`` cut (the top
+``num_words - 1`` words), the same matrices. The work is done on whole corpora at once: one
+``lower``/``translate`` over the joined texts, ``collections.Counter`` for the counts and
+``map`` over dict lookups for the encoding, so no Python code runs per word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
+
+import numpy as np
+
+from ..errors import ConfigError, NotFittedError, choice_error
+
+__all__ = [
+    "Tokenizer",
+    "tokenizer_from_json",
+    "text_to_word_sequence",
+    "DEFAULT_FILTERS",
+    "load",
+]
+
+DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+MATRIX_MODES = ("binary", "count", "freq", "tfidf")
+_SEP = "\x00"  # document separator inside a joined corpus
+
+
+def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True,
+                          split: str = " ") -> list[str]:
+    """Split one text into words exactly as Keras does.
+
+    Lower-case, turn every filter character into ``split``, split on ``split`` and drop empty
+    tokens.
+
+    Examples
+    --------
+    >>> text_to_word_sequence("The cat sat on the mat.")
+    ['the', 'cat', 'sat', 'on', 'the', 'mat']
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"`text` must be a str; got {type(text).__name__}.")
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({c: split for c in filters}))
+    return [t for t in text.split(split) if t]
+
+
+def _check_texts(texts, argument: str = "texts") -> list:
+    if isinstance(texts, str):
+        raise ConfigError(
+            f"`{argument}` must be a list of strings, not a single string; wrap it: [text]."
+        )
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ConfigError(
+            f"`{argument}` must be a list of strings; got {type(texts).__name__}."
+        ) from None
+    for i, t in enumerate(texts):
+        if isinstance(t, str):
+            continue
+        if isinstance(t, list) and all(isinstance(w, str) for w in t):
+            continue  # Keras accepts pre-split texts (lists of words)
+        raise ConfigError(
+            f"`{argument}` must hold strings (or lists of word strings); item {i} is "
+            f"{type(t).__name__}: {t!r:.60}."
+        )
+    return texts
+
+
+class Tokenizer:
+    """Turn texts into integer sequences or bag-of-words matrices, like Keras.
+
+    Parameters
+    ----------
+    num_words : int, optional
+        Keep only the ``num_words - 1`` most frequent words when encoding (index 0 is reserved).
+        ``word_index`` always holds the full vocabulary.
+    filters : str
+        Characters removed from the texts (each becomes a split). Default: all ASCII
+        punctuation except the apostrophe, plus tab and newline.
+    lower : bool
+        Lower-case the texts first.
+    split : str
+        Word separator.
+    char_level : bool
+        Treat every character as a token (filters are then not applied, as in Keras).
+    oov_token : str, optional
+        Token with index 1 that replaces out-of-vocabulary words in ``texts_to_sequences``.
+
+    Attributes
+    ----------
+    word_counts : OrderedDict
+        Word -> total count, in first-seen order.
+    word_docs : dict
+        Word -> number of documents containing it.
+    word_index, index_word : dict
+        Word -> rank (1 = most frequent) and back.
+    index_docs : dict
+        Rank -> document frequency.
+    document_count : int
+        Number of documents seen by ``fit_on_texts``.
+
+    Examples
+    --------
+    >>> tok = Tokenizer(num_words=1000)
+    >>> tok.fit_on_texts(["The cat sat on the mat.", "The dog ate my homework."])
+    >>> tok.texts_to_sequences(["The cat sat on the mat.", "The dog ate my homework."])
+    [[1, 2, 3, 4, 1, 5], [1, 6, 7, 8, 9]]
+    >>> len(tok.word_index)
+    9
+    """
+
+    def __init__(self, num_words: int | None = None, filters: str = DEFAULT_FILTERS,
+                 lower: bool = True, split: str = " ", char_level: bool = False,
+                 oov_token: str | None = None, document_count: int = 0):
+        if num_words is not None and (isinstance(num_words, bool)
+                                      or not isinstance(num_words, int | np.integer)
+                                      or num_words < 1):
+            raise ConfigError(f"`num_words` must be an int >= 1 or None; got {num_words!r}.")
+        if not isinstance(filters, str):
+            raise ConfigError(f"`filters` must be a str; got {type(filters).__name__}.")
+        if not isinstance(split, str) or not split:
+            raise ConfigError(f"`split` must be a non-empty str; got {split!r}.")
+        if oov_token is not None and not isinstance(oov_token, str):
+            raise ConfigError(f"`oov_token` must be a str or None; got {oov_token!r}.")
+        self.num_words = None if num_words is None else int(num_words)
+        self.filters = filters
+        self.lower = bool(lower)
+        self.split = split
+        self.char_level = bool(char_level)
+        self.oov_token = oov_token
+        self.document_count = int(document_count)
+        self.word_counts: OrderedDict[str, int] = OrderedDict()
+        self.word_docs: defaultdict[str, int] = defaultdict(int)
+        self.index_docs: defaultdict[int, int] = defaultdict(int)
+        self.word_index: dict[str, int] = {}
+        self.index_word: dict[int, str] = {}
+
+    # ------------------------------------------------------------------ tokenising
+    def _tokenize(self, texts: list) -> list[list[str]]:
+        """Token lists per text; empty tokens may remain (callers drop them)."""
+        return list(self._iter_tokens(texts))
+
+    def _iter_tokens(self, texts: list):
+        """Yield each text's tokens; empty tokens may remain (callers drop them)."""
+        if self.char_level or not all(isinstance(t, str) for t in texts):
+            yield from map(self._tokenize_one, texts)
+            return
+        if not texts:
+            return
+        joined = _SEP.join(texts)
+        if _SEP in self.filters or _SEP in self.split or joined.count(_SEP) != len(texts) - 1:
+            yield from map(self._tokenize_one, texts)
+            return
+        if self.lower:
+            joined = joined.lower()
+        joined = _translate(joined, self.filters, self.split)
+        split = self.split
+        for doc in joined.split(_SEP):
+            yield doc.split(split)
+
+    def _tokenize_one(self, text) -> list[str]:
+        if self.char_level or isinstance(text, list):
+            if self.lower:
+                text = [w.lower() for w in text] if isinstance(text, list) else text.lower()
+            return list(text)
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    # ------------------------------------------------------------------ fitting
+    def fit_on_texts(self, texts: Sequence[str]) -> None:
+        """Update the vocabulary from a list of texts (several calls accumulate).
+
+        Examples
+        --------
+        >>> tok = Tokenizer()
+        >>> tok.fit_on_texts(["a b b", "b c"])
+        >>> tok.word_index, dict(tok.word_docs) == {"a": 1, "b": 2, "c": 1}
+        ({'b': 1, 'a': 2, 'c': 3}, True)
+        """
+        texts = _check_texts(texts)
+        self.document_count += len(texts)
+        counts: Counter[str] = Counter()
+        doc_freq: Counter[str] = Counter()
+        for tokens in self._iter_tokens(texts):  # one document at a time: cache-friendly
+            counts.update(tokens)
+            doc_freq.update(set(tokens))
+        counts.pop("", None)
+        doc_freq.pop("", None)
+        wc = self.word_counts
+        for w, c in counts.items():  # first-seen order, as Keras's OrderedDict
+            wc[w] = wc.get(w, 0) + c
+        wd = self.word_docs
+        for w, c in doc_freq.items():
+            wd[w] += c
+        self._rebuild_index()
+
+    def _rebuild_index(self) -> None:
+        wcounts = list(self.word_counts.items())
+        wcounts.sort(key=lambda x: x[1], reverse=True)  # stable: ties keep first-seen order
+        sorted_voc = [] if self.oov_token is None else [self.oov_token]
+        sorted_voc.extend(wc[0] for wc in wcounts)
+        self.word_index = dict(zip(sorted_voc, range(1, len(sorted_voc) + 1)))
+        self.index_word = {c: w for w, c in self.word_index.items()}
+        self.index_docs = defaultdict(int)
+        for w, c in self.word_docs.items():
+            self.index_docs[self.word_index[w]] = c
+
+    def fit_on_sequences(self, sequences: Sequence[Sequence[int]]) -> None:
+        """Update ``document_count`` and ``index_docs`` from integer sequences (for tfidf)."""
+        self.document_count += len(sequences)
+        for seq in sequences:
+            for i in set(seq):
+                self.index_docs[int(i)] += 1
+
+    # ------------------------------------------------------------------ encoding
+    def _lookup(self) -> dict[str, int]:
+        """Word -> output index after the ``num_words``/OOV rules (0 = drop)."""
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        nw = self.num_words
+        if not nw:
+            return self.word_index
+        return {w: (i if i < nw else (oov or 0)) for w, i in self.word_index.items()
+                if i < nw or oov is not None}
+
+    def texts_to_sequences(self, texts: Sequence[str]) -> list[list[int]]:
+        """Encode texts as lists of word indices.
+
+        Words outside the vocabulary (or ranked ``>= num_words``) are dropped, or replaced by
+        the index of ``oov_token`` when one is set.
+
+        Examples
+        --------
+        >>> tok = Tokenizer(num_words=3)
+        >>> tok.fit_on_texts(["b b b a a c"])
+        >>> tok.texts_to_sequences(["a b c d"])
+        [[2, 1]]
+        """
+        texts = _check_texts(texts)
+        lookup = dict(self._lookup())
+        lookup[""] = 0  # empty tokens (double separators) are dropped by filter(None, ...)
+        get = lookup.get
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        if oov is None:  # unknown -> None -> dropped
+            return [list(filter(None, map(get, toks))) for toks in self._iter_tokens(texts)]
+        return [list(filter(None, map(get, toks, repeat(oov))))
+                for toks in self._iter_tokens(texts)]
+
+    def _encode_flat(self, texts: list) -> tuple[np.ndarray, np.ndarray]:
+        """All tokens' indices in one int64 array (0 = dropped) plus tokens per text."""
+        docs = self._tokenize(texts)
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        total = int(lengths.sum())
+        lookup = self._lookup()
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        default = 0 if oov is None else oov
+        tokens = chain.from_iterable(docs)
+        flat = np.fromiter(map(lookup.get, tokens, repeat(default)), dtype=np.int64, count=total)
+        if oov is not None:
+            # empty tokens (double separators) must vanish, not become OOV
+            empties = np.fromiter(map(bool, chain.from_iterable(docs)), dtype=bool, count=total)
+            flat[~empties] = 0
+        return flat, lengths
+
+    def texts_to_sequences_generator(self, texts: Iterable[str]):
+        """Yield the encoding of each text in turn (Keras API)."""
+        for text in texts:
+            yield self.texts_to_sequences([text])[0]
+
+    def sequences_to_texts(self, sequences: Sequence[Sequence[int]]) -> list[str]:
+        """Turn index sequences back into space-joined texts (unknown indices dropped).
+
+        Examples
+        --------
+        >>> tok = Tokenizer()
+        >>> tok.fit_on_texts(["The cat sat."])
+        >>> tok.sequences_to_texts([[1, 3, 99]])
+        ['the sat']
+        """
+        nw = self.num_words
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        out = []
+        for seq in sequences:
+            vect = []
+            for num in seq:
+                word = self.index_word.get(int(num))
+                if word is not None:
+                    if nw and num >= nw:
+                        if oov is not None:
+                            vect.append(self.index_word[oov])
+                    else:
+                        vect.append(word)
+                elif self.oov_token is not None:
+                    vect.append(self.index_word[oov])
+            out.append(" ".join(vect))
+        return out
+
+    # ------------------------------------------------------------------ matrices
+    def _matrix_width(self) -> int:
+        if self.num_words:
+            return self.num_words
+        if self.word_index:
+            return len(self.word_index) + 1
+        raise NotFittedError(
+            "The Tokenizer has no vocabulary: give `num_words` or call fit_on_texts() first."
+        )
+
+    def texts_to_matrix(self, texts: Sequence[str], mode: str = "binary") -> np.ndarray:
+        """Bag-of-words matrix of shape ``(len(texts), num_words)`` (float64).
+
+        Examples
+        --------
+        >>> tok = Tokenizer()
+        >>> tok.fit_on_texts(["a b b", "b c"])
+        >>> tok.texts_to_matrix(["a b b"], mode="count")
+        array([[0., 2., 1., 0.]])
+        """
+        if mode not in MATRIX_MODES:
+            raise choice_error("mode", mode, MATRIX_MODES)
+        return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
+
+    def sequences_to_matrix(self, sequences: Sequence[Sequence[int]],
+                            mode: str = "binary") -> np.ndarray:
+        """Bag-of-words matrix from index sequences.
+
+        Modes: ``binary`` (1 if present), ``count``, ``freq`` (count / sequence length) and
+        ``tfidf`` (``(1 + ln c) * ln(1 + document_count / (1 + doc_freq))``). Indices
+        ``>= num_words`` are skipped.
+
+        Examples
+        --------
+        >>> Tokenizer(num_words=4).sequences_to_matrix([[1, 1, 3]], mode="freq")
+        array([[0.        , 0.66666667, 0.        , 0.33333333]])
+        """
+        if mode not in MATRIX_MODES:
+            raise choice_error("mode", mode, MATRIX_MODES)
+        width = self._matrix_width()
+        if mode == "tfidf" and not self.document_count:
+            raise NotFittedError("Fit the Tokenizer on some texts before using mode='tfidf'.")
+        n = len(sequences)
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
+        flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64,
+                           count=int(lengths.sum()))
+        if flat.size and flat.min() < 0:
+            raise ConfigError("`sequences` must hold indices >= 0; found a negative index.")
+        rows = np.repeat(np.arange(n), lengths)
+        keep = flat < width
+        x = np.zeros((n, width))
+        np.add.at(x, (rows[keep], flat[keep]), 1.0)
+        if mode == "count":
+            return x
+        present = x > 0
+        if mode == "binary":
+            return present.astype(np.float64)
+        if mode == "freq":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(present, x / np.maximum(lengths, 1)[:, None], 0.0)
+        docs = np.zeros(width)
+        for j, c in self.index_docs.items():
+            if 0 <= j < width:
+                docs[j] = c
+        idf = np.log(1 + self.document_count / (1 + docs))
+        with np.errstate(divide="ignore"):
+            tf = 1 + np.log(np.where(present, x, 1.0))
+        return np.where(present, tf * idf, 0.0)
+
+    # ------------------------------------------------------------------ JSON
+    def get_config(self) -> dict:
+        """Keras's config dict (the vocabulary tables as JSON strings)."""
+        return {
+            "num_words": self.num_words,
+            "filters": self.filters,
+            "lower": self.lower,
+            "split": self.split,
+            "char_level": self.char_level,
+            "oov_token": self.oov_token,
+            "document_count": self.document_count,
+            "word_counts": json.dumps(self.word_counts),
+            "word_docs": json.dumps(self.word_docs),
+            "index_docs": json.dumps(self.index_docs),
+            "index_word": json.dumps(self.index_word),
+            "word_index": json.dumps(self.word_index),
+        }
+
+    def to_json(self, **kwargs) -> str:
+        """JSON string readable by ``tokenizer_from_json`` here and in Keras.
+
+        Examples
+        --------
+        >>> tok = Tokenizer(); tok.fit_on_texts(["a b b"])
+        >>> tokenizer_from_json(tok.to_json()).word_index
+        {'b': 1, 'a': 2}
+        """
+        return json.dumps({"class_name": "Tokenizer", "config": self.get_config()}, **kwargs)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``to_json()`` to ``path`` atomically."""
+        from ..utils import atomic_write  # imports torch: only when writing
+
+        with atomic_write(path, "w") as fh:
+            fh.write(self.to_json())
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer(num_words={self.num_words!r}, vocabulary={len(self.word_index)}, "
+                f"document_count={self.document_count})")
+
+
+def _translate(text: str, filters: str, split: str) -> str:
+    """Map every filter character to ``split`` (bytes fast path for ASCII filters)."""
+    if not filters:
+        return text
+    if len(split) == 1 and split.isascii() and filters.isascii():
+        table = bytearray(range(256))
+        for c in filters:
+            table[ord(c)] = ord(split)
+        # UTF-8 never uses ASCII byte values inside multi-byte characters
+        return text.encode("utf-8", "surrogatepass").translate(bytes(table)).decode(
+            "utf-8", "surrogatepass")
+    return text.translate(str.maketrans({c: split for c in filters}))
+
+
+def tokenizer_from_json(json_string: str) -> Tokenizer:
+    """Rebuild a Tokenizer from ``Tokenizer.to_json()`` (or Keras's ``to_json``).
+
+    Examples
+    --------
+    >>> tok = Tokenizer(num_words=5); tok.fit_on_texts(["x y y"])
+    >>> tokenizer_from_json(tok.to_json()).num_words
+    5
+    """
+    try:
+        data = json.loads(json_string)
+        config = dict(data["config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"`json_string` is not a Tokenizer JSON (expected {{'class_name', 'config'}}): {exc}"
+        ) from None
+    word_counts = json.loads(config.pop("word_counts"), object_pairs_hook=OrderedDict)
+    word_docs = json.loads(config.pop("word_docs"))
+    index_docs = {int(k): v for k, v in json.loads(config.pop("index_docs")).items()}
+    index_word = {int(k): v for k, v in json.loads(config.pop("index_word")).items()}
+    word_index = json.loads(config.pop("word_index"))
+    tok = Tokenizer(**config)
+    tok.word_counts = word_counts
+    tok.word_docs = defaultdict(int, word_docs)
+    tok.index_docs = defaultdict(int, index_docs)
+    tok.word_index = word_index
+    tok.index_word = index_word
+    return tok
+
+
+def load(path: str | os.PathLike) -> Tokenizer:
+    """Read a tokenizer written by ``Tokenizer.save``."""
+    with open(path, encoding="utf-8") as fh:
+        return tokenizer_from_json(fh.read())
