@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "plot_confusion_matrix": "statdl.plots",
     "plot_roc": "statdl.plots",
     "plot_calibration": "statdl.plots",
+    "plot_augmented": "statdl.plots",
     # autoencoders
     "autoencoders": "statdl.autoencoders",
     # tuning

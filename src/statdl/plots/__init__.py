@@ -15,8 +15,16 @@ from .images import plot_images
 from .regression import plot_predictions
 from .training import plot_history
 
+
+def plot_augmented(*args, **kwargs):
+    """Augmented copies of one image in a grid; see ``statdl.layers.augmentation``."""
+    from ..layers.augmentation import plot_augmented as _plot
+
+    return _plot(*args, **kwargs)
+
+
 __all__ = [
-    "plot_activations", "plot_calibration", "plot_confusion_matrix", "plot_error_histogram",
+    "plot_activations", "plot_augmented", "plot_calibration", "plot_confusion_matrix", "plot_error_histogram",
     "plot_feature_maps", "plot_filters", "plot_history", "plot_images", "plot_predictions",
     "plot_reconstructions", "plot_roc",
 ]

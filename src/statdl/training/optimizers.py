@@ -95,18 +95,18 @@ class RMSprop(Optimizer):
     def _update(self, w, g):
         v = self._slot("velocity", w)
         v.mul_(self.rho).addcmul_(g, g, value=1.0 - self.rho)
-        denom = v + self.epsilon
+        inv = v + self.epsilon
         if self.centered:
             a = self._slot("average_gradient", w)
             a.mul_(self.rho).add_(g, alpha=1.0 - self.rho)
-            denom.addcmul_(a, a, value=-1.0)
-        denom.sqrt_()
+            inv.addcmul_(a, a, value=-1.0)
+        inv.rsqrt_()  # 1 / sqrt(v + eps): a multiply is cheaper than a divide
         if self.momentum > 0:
             m = self._slot("momentum", w)
-            m.mul_(self.momentum).addcdiv_(g, denom, value=self.learning_rate)
+            m.mul_(self.momentum).addcmul_(g, inv, value=self.learning_rate)
             w.sub_(m)
         else:
-            w.addcdiv_(g, denom, value=-self.learning_rate)
+            w.addcmul_(g, inv, value=-self.learning_rate)
 
     def get_config(self) -> dict:
         return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
