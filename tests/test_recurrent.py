@@ -384,3 +384,53 @@ def test_embedding_then_lstm_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def _ref_masked(kind, x, weights, u, in_m, rec_m, reset_after=True):
+    """Keras implementation 1 with given per-gate masks (in_m: (B, k, in), rec_m: (B, k, u))."""
+    kernel, rec, bias = weights
+    k = kernel.shape[1] // u
+    h = np.zeros((x.shape[0], u))
+    c = np.zeros_like(h)
+    for t in range(x.shape[1]):
+        xs = [(x[:, t] * in_m[:, g]) @ kernel[:, g * u:(g + 1) * u] for g in range(k)]
+        hs = [h * rec_m[:, g] for g in range(k)]
+        if kind == "lstm":
+            pre = [xs[g] + hs[g] @ rec[:, g * u:(g + 1) * u] + bias[g * u:(g + 1) * u]
+                   for g in range(4)]
+            c = _sig(pre[1]) * c + _sig(pre[0]) * np.tanh(pre[2])
+            h = _sig(pre[3]) * np.tanh(c)
+        else:
+            b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
+            xg = [xs[g] + b_in[g * u:(g + 1) * u] for g in range(3)]
+            z = _sig(xg[0] + hs[0] @ rec[:, :u] + b_rec[:u])
+            r = _sig(xg[1] + hs[1] @ rec[:, u:2 * u] + b_rec[u:2 * u])
+            if reset_after:
+                hh = np.tanh(xg[2] + r * (hs[2] @ rec[:, 2 * u:] + b_rec[2 * u:]))
+            else:
+                hh = np.tanh(xg[2] + (r * hs[2]) @ rec[:, 2 * u:])
+            h = z * h + (1 - z) * hh
+    return h
+
+
+@pytest.mark.parametrize("cls,kind,kw", [(LSTM, "lstm", {}), (GRU, "gru", {}),
+                                         (GRU, "gru", {"reset_after": False})])
+def test_dropout_loop_matches_reference_with_fixed_masks(monkeypatch, cls, kind, kw):
+    rng = np.random.default_rng(5)
+    masks = []
+
+    def fixed(shape, rate, like):
+        m = torch.from_numpy((rng.random(shape) > rate) / (1 - rate)).to(like.dtype)
+        masks.append(m.numpy().astype(np.float64))
+        return m
+
+    monkeypatch.setattr(recurrent_cells, "_dropout_mask", fixed)
+    layer = cls(3, dropout=0.3, recurrent_dropout=0.4, **kw)
+    layer.build((5, 4))
+    weights = _random_weights(layer, rng)
+    layer.set_weights(weights)
+    x = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    out = layer.module.train()(torch.from_numpy(x)).detach().numpy()
+    expected = _ref_masked(kind, x.astype(np.float64), [w.astype(np.float64) for w in weights],
+                           3, masks[0], masks[1], kw.get("reset_after", True))
+    np.testing.assert_allclose(out, expected, atol=1e-5)

@@ -1,0 +1,170 @@
+"""The Embedding layer: integer word ids -> dense vectors (Keras semantics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ConfigError, ShapeError
+from ..initializers import initialize
+from ..regularizers import L1L2, get_regularizer
+from .base import Layer, Shape, check_positive_int, format_shape
+
+__all__ = ["Embedding"]
+
+
+class EmbeddingModule(nn.Module):
+    """Look up rows of ``embeddings`` (shape ``(input_dim, output_dim)``) for integer ids.
+
+    Ids outside ``[0, input_dim)`` raise a ``ShapeError`` naming the offending id; the check is
+    one min/max reduction over the batch. Floating-point ids (as a model may feed them) are
+    converted to integers.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False):
+        super().__init__()
+        self.input_dim = input_dim
+        self.mask_zero = mask_zero
+        self.embeddings = nn.Parameter(torch.empty(input_dim, output_dim))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.is_floating_point() or ids.dtype != torch.long:
+            ids = ids.long()
+        if ids.numel():
+            lo, hi = torch.aminmax(ids)
+            lo, hi = int(lo), int(hi)
+            if lo < 0 or hi >= self.input_dim:
+                bad = hi if hi >= self.input_dim else lo
+                raise ShapeError(
+                    f"Embedding got word id {bad} but `input_dim` is {self.input_dim}: ids must "
+                    f"be in [0, {self.input_dim - 1}] (largest id in this batch: {hi}, smallest: "
+                    f"{lo}). Make `input_dim` at least max id + 1 (e.g. the tokenizer's "
+                    "`num_words`)."
+                )
+        return F.embedding(ids, self.embeddings)
+
+    def compute_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """Boolean ``ids != 0`` when ``mask_zero`` is set (for layers that support masks)."""
+        return (ids != 0) if self.mask_zero else None
+
+    def extra_repr(self) -> str:
+        n, d = self.embeddings.shape
+        return f"{n}, {d}" + (", mask_zero=True" if self.mask_zero else "")
+
+
+class Embedding(Layer):
+    """Turn integer ids into dense vectors: ``(timesteps,)`` -> ``(timesteps, output_dim)``.
+
+    Parameters
+    ----------
+    input_dim : int
+        Vocabulary size: ids must lie in ``[0, input_dim)``.
+    output_dim : int
+        Length of each embedding vector.
+    weights : list of one array, optional
+        ``[matrix]`` with ``matrix`` of shape ``(input_dim, output_dim)``: pretrained vectors
+        (e.g. GloVe) loaded when the layer is built.
+    trainable : bool
+        ``False`` freezes the vectors (no gradient, counted as non-trainable).
+    embeddings_initializer : str
+        Keras initialiser name; ``"uniform"`` is uniform on (-0.05, 0.05) as in Keras.
+    mask_zero : bool
+        Whether id 0 is padding. Stored in the config; ``module.compute_mask(ids)`` gives the
+        mask, but layers downstream only honour it where the model passes masks along.
+    embeddings_regularizer : L1L2, optional
+        Penalty on the embedding matrix.
+    input_length : int, optional
+        Keras 2's sequence length argument: the same as ``input_shape=(input_length,)``.
+
+    Examples
+    --------
+    >>> layer = Embedding(10000, 8, input_length=500)
+    >>> layer.output_shape((500,)), layer.param_count((500,))
+    ((500, 8), 80000)
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, weights=None, trainable: bool = True,
+                 embeddings_initializer: str = "uniform", mask_zero: bool = False,
+                 embeddings_regularizer=None, input_length: int | None = None, **kwargs):
+        if input_length is not None:
+            input_length = check_positive_int(input_length, "input_length", "Embedding")
+            given = kwargs.get("input_shape")
+            if given is None:
+                kwargs["input_shape"] = (input_length,)
+            elif tuple(given)[:1] not in ((input_length,), (None,)):
+                raise ConfigError(
+                    f"`input_length` of Embedding ({input_length}) disagrees with "
+                    f"`input_shape` {tuple(given)}."
+                )
+        super().__init__(trainable=trainable, **kwargs)
+        self.input_dim = check_positive_int(input_dim, "input_dim", "Embedding")
+        self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
+        self.input_length = input_length
+        self.embeddings_initializer = embeddings_initializer
+        initialize(torch.empty(1, 1), embeddings_initializer, 1, 1, "embeddings_initializer")
+        self.mask_zero = bool(mask_zero)
+        self.embeddings_regularizer = get_regularizer(
+            embeddings_regularizer, "embeddings_regularizer")
+        self._initial_weights = self._check_weights(weights)
+
+    def _check_weights(self, weights) -> np.ndarray | None:
+        if weights is None:
+            return None
+        if isinstance(weights, np.ndarray | torch.Tensor) and np.ndim(weights) == 2:
+            weights = [weights]
+        if not isinstance(weights, list | tuple) or len(weights) != 1:
+            raise ConfigError(
+                "`weights` of Embedding must be a list holding one matrix of shape "
+                f"({self.input_dim}, {self.output_dim}); got {type(weights).__name__}"
+                f"{'' if not isinstance(weights, list | tuple) else f' of length {len(weights)}'}."
+            )
+        matrix = weights[0]
+        if isinstance(matrix, torch.Tensor):
+            matrix = matrix.detach().cpu().numpy()
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.shape != (self.input_dim, self.output_dim):
+            raise ConfigError(
+                f"`weights[0]` of Embedding must have shape ({self.input_dim}, "
+                f"{self.output_dim}) = (input_dim, output_dim); got {matrix.shape}."
+            )
+        if not np.isfinite(matrix).all():
+            raise ConfigError("`weights[0]` of Embedding holds NaN or infinite values.")
+        return matrix
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) < 1:
+            raise ShapeError(
+                "Embedding expects input of shape (timesteps,) holding integer ids; got "
+                f"{format_shape(input_shape)}."
+            )
+        return (*input_shape, self.output_dim)
+
+    def count_params(self, input_shape: Shape) -> int:
+        return self.input_dim * self.output_dim
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        m = EmbeddingModule(self.input_dim, self.output_dim, self.mask_zero)
+        if self._initial_weights is not None:
+            with torch.no_grad():
+                m.embeddings.copy_(torch.from_numpy(self._initial_weights))
+        else:
+            initialize(m.embeddings, self.embeddings_initializer, self.input_dim,
+                       self.output_dim, "embeddings_initializer")
+        return m
+
+    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
+        if self.embeddings_regularizer is None:
+            return []
+        return [(self.embeddings_regularizer, self.module.embeddings)]
+
+    def get_config(self) -> dict:
+        return {
+            "input_dim": self.input_dim, "output_dim": self.output_dim,
+            "embeddings_initializer": self.embeddings_initializer,
+            "mask_zero": self.mask_zero,
+            "embeddings_regularizer": (None if self.embeddings_regularizer is None
+                                       else self.embeddings_regularizer.get_config()),
+            "input_length": self.input_length,
+        }

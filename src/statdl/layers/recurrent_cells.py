@@ -1,0 +1,231 @@
+"""Torch modules behind SimpleRNN, LSTM and GRU, holding Keras-layout weights.
+
+Weights are stored exactly as Keras stores them, so ``get_weights()`` lines up with Keras's:
+
+- ``kernel`` ``(features, k*units)`` and ``recurrent_kernel`` ``(units, k*units)`` with the gates
+  in Keras's order (LSTM i, f, c, o; GRU z, r, h; SimpleRNN one block, k = 1);
+- ``bias`` ``(k*units,)``, except GRU with ``reset_after=True``: ``(2, 3*units)``, input bias
+  then recurrent bias.
+
+Without recurrent dropout and with the default activations the forward pass calls torch's fused
+kernels (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``/``rnn_relu``), which take a flat
+weight list ``[w_ih, w_hh, b_ih, b_hh]``: the Keras kernels are passed as transposed views (no
+copy; GRU gates reordered to torch's r, z, n) and a zero tensor stands in for the recurrent bias
+Keras does not have. So the trainable parameters are exactly Keras's. Otherwise a lean step loop
+runs, with the input projection of all time steps done in one matrix product.
+
+Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused at every step.
+``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
+``recurrent_dropout > 0`` Keras's LSTM and GRU switch to ``implementation=1`` and draw one mask
+per gate (4 for LSTM, 3 for GRU) for the inputs and for the state; with input dropout only they
+use one input mask, which is constant over time, so the masked inputs go to the fused kernel.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..activations import activation_name, get_activation
+
+__all__ = ["RecurrentModule", "GATES"]
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _dropout_mask(shape, rate: float, like: torch.Tensor) -> torch.Tensor:
+    keep = 1.0 - rate
+    return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(keep).div_(keep)
+
+
+class RecurrentModule(nn.Module):
+    """One recurrent layer over batch-first input ``(batch, timesteps, features)``.
+
+    Returns ``(batch, units)`` (last output) or ``(batch, timesteps, units)`` when
+    ``return_sequences``. With ``go_backwards`` the input is read last step first and, as in
+    Keras, the returned sequence is in that processing (reversed) order.
+    """
+
+    def __init__(self, kind: str, n_in: int, units: int, *, activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid", use_bias: bool = True,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = False, go_backwards: bool = False,
+                 reset_after: bool = True):
+        super().__init__()
+        if kind not in GATES:
+            raise ValueError(f"unknown recurrent kind {kind!r}")
+        self.kind = kind
+        self.units = units
+        self.k = k = GATES[kind]
+        self.use_bias = use_bias
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+        self.reset_after = reset_after if kind == "gru" else False
+        self.activation_name = activation_name(activation)
+        self.recurrent_activation_name = activation_name(recurrent_activation)
+        self.act: Callable = get_activation(activation)
+        self.ract: Callable = get_activation(recurrent_activation, "recurrent_activation")
+
+        self.kernel = nn.Parameter(torch.empty(n_in, k * units))
+        self.recurrent_kernel = nn.Parameter(torch.empty(units, k * units))
+        if not use_bias:
+            self.bias = None
+        elif self.reset_after:
+            self.bias = nn.Parameter(torch.zeros(2, k * units))
+        else:
+            self.bias = nn.Parameter(torch.zeros(k * units))
+
+        if kind == "simple_rnn":
+            self._fused_ok = self.activation_name in ("tanh", "relu")
+        elif kind == "lstm":
+            self._fused_ok = (self.activation_name == "tanh"
+                              and self.recurrent_activation_name == "sigmoid")
+        else:
+            self._fused_ok = (self.reset_after and self.activation_name == "tanh"
+                              and self.recurrent_activation_name == "sigmoid")
+
+    def extra_repr(self) -> str:
+        n_in = self.kernel.shape[0]
+        extra = []
+        if self.return_sequences:
+            extra.append("return_sequences=True")
+        if self.go_backwards:
+            extra.append("go_backwards=True")
+        if self.dropout or self.recurrent_dropout:
+            extra.append(f"dropout={self.dropout}, recurrent_dropout={self.recurrent_dropout}")
+        return ", ".join([f"{self.kind}", f"{n_in} -> {self.units}", *extra])
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.go_backwards:
+            x = x.flip(1)
+        training = self.training
+        use_rec_dropout = training and self.recurrent_dropout > 0
+        if self._fused_ok and not use_rec_dropout:
+            if training and self.dropout > 0:
+                # Keras implementation 2: one input mask per sequence, constant over time.
+                x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
+            return self._fused(x)
+        return self._loop(x, training)
+
+    # torch fused kernels ---------------------------------------------------------
+    def _torch_params(self) -> tuple[list[torch.Tensor], bool]:
+        u = self.units
+        w_ih, w_hh = self.kernel, self.recurrent_kernel
+        b_ih = b_hh = None
+        if self.bias is not None:
+            if self.reset_after:
+                b_ih, b_hh = self.bias[0], self.bias[1]
+            else:
+                b_ih = self.bias
+                b_hh = torch.zeros_like(b_ih)
+        if self.kind == "gru":  # Keras z, r, h -> torch r, z, n
+            def reorder(t: torch.Tensor) -> torch.Tensor:
+                return torch.cat([t[..., u:2 * u], t[..., :u], t[..., 2 * u:]], -1)
+            w_ih, w_hh = reorder(w_ih), reorder(w_hh)
+            if b_ih is not None:
+                b_ih, b_hh = reorder(b_ih), reorder(b_hh)
+        params = [w_ih.t(), w_hh.t()]
+        if b_ih is not None:
+            params += [b_ih, b_hh]
+        return params, b_ih is not None
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        params, has_bias = self._torch_params()
+        h0 = x.new_zeros(1, x.shape[0], self.units)
+        args = (params, has_bias, 1, 0.0, False, False, True)
+        with warnings.catch_warnings():
+            if x.is_cuda:  # cuDNN warns that the weights are not one flat buffer
+                warnings.simplefilter("ignore", UserWarning)
+            if self.kind == "lstm":
+                out, h_n, _ = torch.lstm(x, (h0, h0), *args)
+            elif self.kind == "gru":
+                out, h_n = torch.gru(x, h0, *args)
+            elif self.activation_name == "tanh":
+                out, h_n = torch.rnn_tanh(x, h0, *args)
+            else:
+                out, h_n = torch.rnn_relu(x, h0, *args)
+        return out if self.return_sequences else h_n[0]
+
+    # step loop -------------------------------------------------------------------
+    def _loop(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        batch, steps, n_in = x.shape
+        u, k = self.units, self.k
+        n_masks = k if k > 1 else 1  # Keras implementation 1: one mask per gate
+        in_mask = rec_mask = None
+        if training and self.dropout > 0:
+            in_mask = _dropout_mask((batch, n_masks, n_in), self.dropout, x)
+        if training and self.recurrent_dropout > 0:
+            rec_mask = _dropout_mask((batch, n_masks, u), self.recurrent_dropout, x)
+
+        in_bias = rec_bias = None
+        if self.bias is not None:
+            if self.reset_after:
+                in_bias, rec_bias = self.bias[0], self.bias[1]
+            else:
+                in_bias = self.bias
+
+        # Input projection of every step at once -> (steps, batch, k*u), gates in blocks.
+        if in_mask is not None and n_masks > 1:
+            xm = x.unsqueeze(0) * in_mask.permute(1, 0, 2).unsqueeze(2)    # (k, B, T, in)
+            w_g = self.kernel.view(n_in, k, u).transpose(0, 1)             # (k, in, u)
+            xw = torch.bmm(xm.reshape(k, batch * steps, n_in), w_g)        # (k, B*T, u)
+            xw = xw.view(k, batch, steps, u).permute(2, 1, 0, 3).reshape(steps, batch, k * u)
+        else:
+            if in_mask is not None:
+                x = x * in_mask
+            xw = torch.matmul(x.transpose(0, 1), self.kernel)             # (T, B, k*u)
+        if in_bias is not None:
+            xw = xw + in_bias
+
+        rec = self.recurrent_kernel                                        # (u, k*u)
+        if rec_mask is not None and k > 1:
+            # h * mask_g @ U_g for every gate g as one product with a block-diagonal matrix
+            rec = torch.block_diag(*rec.view(u, k, u).unbind(1))           # (k*u, k*u)
+        act, ract = self.act, self.ract
+        kind, reset_after = self.kind, self.reset_after
+        h = x.new_zeros(batch, u)
+        c = x.new_zeros(batch, u) if kind == "lstm" else None
+        outputs = []
+        for xt in xw.unbind(0):
+            if rec_mask is None:
+                hm = h
+            elif k > 1:
+                hm = (h.unsqueeze(1) * rec_mask).reshape(batch, k * u)
+            else:
+                hm = h * rec_mask[:, 0]
+            if kind == "lstm":
+                i, f, g, o = torch.addmm(xt, hm, rec).chunk(4, 1)
+                c = ract(f) * c + ract(i) * act(g)
+                h = ract(o) * act(c)
+            elif kind == "simple_rnn":
+                h = act(torch.addmm(xt, hm, rec))
+            elif reset_after:
+                r_all = hm @ rec
+                if rec_bias is not None:
+                    r_all = r_all + rec_bias
+                x_z, x_r, x_h = xt.chunk(3, 1)
+                r_z, r_r, r_h = r_all.chunk(3, 1)
+                z = ract(x_z + r_z)
+                r = ract(x_r + r_r)
+                h = z * h + (1 - z) * act(x_h + r * r_h)
+            else:
+                zr = torch.addmm(xt[:, :2 * u], hm[:, :2 * u], rec[:2 * u, :2 * u]
+                                 if rec_mask is not None else rec[:, :2 * u])
+                z, r = ract(zr).chunk(2, 1)
+                h_h = hm[:, 2 * u:] if rec_mask is not None else h
+                hh = act(torch.addmm(xt[:, 2 * u:], r * h_h, rec[2 * u:, 2 * u:]
+                                     if rec_mask is not None else rec[:, 2 * u:]))
+                h = z * h + (1 - z) * hh
+            if self.return_sequences:
+                outputs.append(h)
+        if self.return_sequences:
+            if not outputs:
+                return x.new_zeros(batch, 0, u)
+            return torch.stack(outputs, 1)
+        return h
