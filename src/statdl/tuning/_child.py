@@ -1,0 +1,113 @@
+"""Bootstrap of a training run's child process: ``python -m statdl.tuning._child SCRIPT ARGS``.
+
+It limits torch's threads (``STATDL_NUM_THREADS``) without importing torch itself, runs the
+script as ``__main__``, records an uncaught exception (message and traceback) in
+``statdl.d/error.json``, and saves any matplotlib figures left open into ``plots/``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ._io import ENV_DECLARE, ENV_RUN_DIR, ENV_THREADS, META, write_json
+
+
+class _TorchThreads(importlib.abc.MetaPathFinder):
+    """Call ``torch.set_num_threads(n)`` right after the script imports torch."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "torch":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+        n = self.n
+
+        def exec_and_limit(module: Any) -> None:
+            exec_module(module)
+            module.set_num_threads(n)
+
+        spec.loader.exec_module = exec_and_limit  # type: ignore[method-assign]
+        return spec
+
+
+def limit_torch_threads(n: int) -> None:
+    """Make torch use ``n`` intra-op threads, now if imported, else as soon as it is."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+    else:
+        sys.meta_path.insert(0, _TorchThreads(n))
+
+
+def _save_open_figures(run: Path) -> None:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None or not plt.get_fignums():
+        return
+    plots = run / "plots"
+    plots.mkdir(exist_ok=True)
+    for i, num in enumerate(plt.get_fignums(), start=1):
+        target = plots / f"figure{i:03d}.png"
+        if not target.exists():
+            plt.figure(num).savefig(target, dpi=96)
+
+
+def _record_error(run: Path | None, exc: BaseException) -> None:
+    if run is None:
+        return
+    write_json(run / META / "error.json", {
+        "message": f"{type(exc).__name__}: {exc}",
+        "type": type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)),
+    })
+
+
+def main(argv: list[str]) -> int:
+    """Run ``argv[0]`` as ``__main__`` with ``argv[1:]`` as its arguments; return the exit code."""
+    if not argv:
+        print("usage: python -m statdl.tuning._child SCRIPT [ARGS...]", file=sys.stderr)
+        return 2
+    threads = os.environ.get(ENV_THREADS)
+    if threads and threads.isdigit() and int(threads) > 0:
+        limit_torch_threads(int(threads))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    value = os.environ.get(ENV_RUN_DIR)
+    run = Path(value) if value else None
+    script = os.path.abspath(argv[0])
+    sys.argv = [script, *argv[1:]]
+    sys.path.insert(0, os.path.dirname(script))
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        if os.environ.get(ENV_DECLARE) or exc.code in (None, 0):
+            code = 0
+        else:
+            _record_error(run, exc)
+            code = exc.code if isinstance(exc.code, int) else 1
+            if not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        if code:
+            return code
+    except BaseException as exc:  # the run failed: record why, show the traceback, exit 1
+        _record_error(run, exc)
+        traceback.print_exc()
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    if run is not None:
+        _save_open_figures(run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

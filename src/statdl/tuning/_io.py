@@ -1,0 +1,98 @@
+"""Light file helpers for run folders (no torch, numpy or pandas: the child imports them).
+
+``statdl.utils.atomic_write`` imports torch at module level; a training script that never
+touches torch must not pay for that, so the same write-then-rename is done here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "META",
+    "write_text", "write_json", "read_json", "to_jsonable", "utc_now",
+]
+
+ENV_RUN_DIR = "STATDL_RUN_DIR"          # the run folder of the current training run
+ENV_FLAGS = "STATDL_FLAGS"              # JSON of flag values passed by training_run/tuning_run
+ENV_DECLARE = "STATDL_DECLARE_FLAGS"    # path: flags() writes its declaration there and exits
+ENV_THREADS = "STATDL_NUM_THREADS"      # torch threads for the child
+META = "statdl.d"                       # metadata folder inside a run folder
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.txt"); write_text(p, "hi"); open(p).read()
+    'hi'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn numpy/torch scalars and arrays, tuples and NaN into plain JSON values.
+
+    NaN and infinities become ``None`` (JSON has no NaN), like tfruns's NA padding.
+
+    Examples
+    --------
+    >>> to_jsonable({"a": (1, float("nan")), "b": 2.5})
+    {'a': [1, None], 'b': 2.5}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "tolist"):          # numpy / torch arrays and scalars
+        return to_jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return to_jsonable(value.item())
+    return str(value)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    write_text(path, json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """Read JSON from ``path``; ``default`` when the file does not exist."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return default
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with microseconds, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

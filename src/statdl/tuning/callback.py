@@ -1,0 +1,26 @@
+"""A callback for ``Sequential.fit`` that records each epoch into the run folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..training.callbacks import Callback
+from .recording import report_epoch
+
+__all__ = ["RunMetricsCallback"]
+
+
+class RunMetricsCallback(Callback):
+    """Write each epoch's logs to ``statdl.d/metrics.json`` as training goes.
+
+    A run that is killed half-way then still shows the curves of the epochs it finished;
+    outside a training run the callback does nothing.
+
+    Examples
+    --------
+    >>> cb = RunMetricsCallback()
+    >>> cb.on_epoch_end(0, {"loss": 0.4})      # a no-op outside a run
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        report_epoch(epoch, logs or {})
