@@ -76,6 +76,16 @@ _EXPORTS: dict[str, str] = {
     "ls_runs": "statdl.tuning",
     "best_run": "statdl.tuning",
     "latest_run": "statdl.tuning",
+    "evaluate_best": "statdl.tuning",
+    "view_run": "statdl.tuning",
+    "compare_runs": "statdl.tuning",
+    "clean_runs": "statdl.tuning",
+    "purge_runs": "statdl.tuning",
+    "run_info": "statdl.tuning",
+    "flag_integer": "statdl.tuning",
+    "flag_numeric": "statdl.tuning",
+    "flag_boolean": "statdl.tuning",
+    "flag_string": "statdl.tuning",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

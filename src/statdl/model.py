@@ -476,7 +476,7 @@ class Sequential(Layer):
             verbose = 1
         if verbose not in (0, 1, 2):
             raise ConfigError(f"`verbose` must be 'auto', 0, 1 or 2; got {verbose!r}.")
-        callbacks = list(callbacks or [])
+        callbacks = _with_run_recording(list(callbacks or []))
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise ConfigError(
@@ -579,6 +579,18 @@ class Sequential(Layer):
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[x.name for x in self._layers]})"
+
+
+def _with_run_recording(callbacks: list) -> list:
+    """Inside a tuning/training run (``STATDL_RUN_DIR`` set), record every epoch to the run
+    folder as it ends, so that even a killed run keeps its curves."""
+    if not os.environ.get("STATDL_RUN_DIR"):
+        return callbacks
+    from .tuning.callback import RunMetricsCallback
+
+    if not any(isinstance(cb, RunMetricsCallback) for cb in callbacks):
+        callbacks.append(RunMetricsCallback())
+    return callbacks
 
 
 def _run_path(model: Sequential, module: nn.Module, x, path: list[int] | None, logits: bool):

@@ -8,11 +8,14 @@ import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import ConfigError, choice_error
+
+if TYPE_CHECKING:  # torch is imported where it is used, so atomic_write stays cheap to import
+    import torch
 
 __all__ = ["set_seed", "resolve_device", "atomic_write"]
 
@@ -22,10 +25,13 @@ def set_seed(seed: int) -> None:
 
     Examples
     --------
+    >>> import torch
     >>> set_seed(1); a = torch.rand(2)
     >>> set_seed(1); bool((a == torch.rand(2)).all())
     True
     """
+    import torch
+
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"`seed` must be an int >= 0; got {seed!r}.")
     random.seed(int(seed))
@@ -35,6 +41,8 @@ def set_seed(seed: int) -> None:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``) into a torch device."""
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device is None or device == "auto":
@@ -67,8 +75,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    encoding = None if "b" in mode else "utf-8"
     try:
-        with os.fdopen(fd, mode) as fh:
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

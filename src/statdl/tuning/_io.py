@@ -1,18 +1,13 @@
-"""Light file helpers for run folders (no torch, numpy or pandas: the child imports them).
-
-``statdl.utils.atomic_write`` imports torch at module level; a training script that never
-touches torch must not pay for that, so the same write-then-rename is done here.
-"""
+"""Light file helpers for run folders (no torch or pandas: the child imports them)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from ..utils import atomic_write
 
 __all__ = [
     "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "META",
@@ -35,19 +30,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     >>> p = os.path.join(tempfile.mkdtemp(), "a.txt"); write_text(p, "hi"); open(p).read()
     'hi'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
 
 
 def to_jsonable(value: Any) -> Any:
