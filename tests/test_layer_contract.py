@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import statdl as sd
+from statdl import autoencoders as AE
 from statdl import layers as L
 
 
@@ -41,6 +42,11 @@ CASES = {
     "GRU": (lambda: L.GRU(4), (7, 3), 3 * 4 * (3 + 4 + 2)),
     "Bidirectional": (lambda: L.Bidirectional(L.LSTM(4)), (7, 3), 2 * 4 * 4 * (3 + 4 + 1)),
     "RandomAugmentation": (lambda: L.RandomAugmentation(rotation=10, zoom=0.1), (8, 8, 1), 0),
+    "MaskingNoise": (lambda: AE.MaskingNoise(0.3), (6,), 0),
+    "KLSparsity": (lambda: AE.KLSparsity(0.1, beta=1.0), (6,), 0),
+    "GaussianSampling": (lambda: AE.GaussianSampling(), (6,), 0),
+    "ContractiveEncoder": (lambda: AE.ContractiveEncoder([L.Dense(4, activation="tanh")],
+                                                         contractive=0.1), (5,), 5 * 4 + 4),
 }
 
 

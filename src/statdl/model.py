@@ -55,6 +55,12 @@ class SequentialModule(nn.Module):
         self.activity = activity
         self.penalties: list[torch.Tensor] = []
 
+    @property
+    def adds_penalties(self) -> bool:
+        """Whether forward passes append loss terms to ``penalties`` (the loop collects the
+        terms of every module where this is true; subclasses with own terms return True)."""
+        return bool(self.activity)
+
     def forward(self, x: torch.Tensor, logits: bool = False, upto: int | None = None):
         n = len(self.layers) if upto is None else upto
         last = n - 1
@@ -403,8 +409,7 @@ class Sequential(Layer):
         loss = self._compiled["loss"]
         final = self._final_activation()
         use_logits = loss.logits_from is not None and final == loss.logits_from
-        activity = [m for m in module.modules()
-                    if isinstance(m, SequentialModule) and m.activity]
+        activity = [m for m in module.modules() if getattr(m, "adds_penalties", False)]
         self._state = TrainingState(
             module=module, loss=loss, metrics=self._compiled["metrics"], optimizer=optimizer,
             flat=flat, device=self.device_, use_logits=use_logits,
