@@ -14,11 +14,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..activations import Activation as ActivationModule
-from ..activations import activation_name, get_activation
 from ..errors import ShapeError, choice_error
 from ..initializers import initialize
-from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, as_pair, check_positive_int, format_shape
+from .core import KernelLayer
 
 __all__ = [
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
@@ -99,7 +98,7 @@ class Conv2DModule(_ChannelsLast):
         return self.activation(self.forward_logits(x))
 
 
-class Conv2D(Layer):
+class Conv2D(KernelLayer):
     """2-D convolution over ``(height, width, channels)`` images.
 
     Parameters
@@ -123,23 +122,21 @@ class Conv2D(Layer):
     ((26, 26, 32), 320)
     """
 
+    kernel_attribute = "weight"
+
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  activation=None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, **kwargs)
         self.filters = check_positive_int(filters, "filters", "Conv2D")
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2D")
         self.strides = as_pair(strides, "strides", "Conv2D")
         self.padding = _check_padding(padding, "Conv2D")
-        get_activation(activation)
-        self.activation = activation_name(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = get_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = get_regularizer(bias_regularizer, "bias_regularizer")
-        initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         oh, ow = _spatial_out(self, input_shape, self.kernel_size, self.strides, self.padding)
@@ -160,26 +157,9 @@ class Conv2D(Layer):
             initialize(m.bias, self.bias_initializer, 1, 1, "bias_initializer")
         return m.to(memory_format=torch.channels_last)
 
-    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
-        out = []
-        if self.kernel_regularizer is not None:
-            out.append((self.kernel_regularizer, self.module.weight))
-        if self.bias_regularizer is not None and self.use_bias:
-            out.append((self.bias_regularizer, self.module.bias))
-        return out
-
     def get_config(self) -> dict:
-        return {
-            "filters": self.filters, "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides), "padding": self.padding,
-            "activation": self.activation, "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
-            "kernel_regularizer": None if self.kernel_regularizer is None
-            else self.kernel_regularizer.get_config(),
-            "bias_regularizer": None if self.bias_regularizer is None
-            else self.bias_regularizer.get_config(),
-        }
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, **self.kernel_config()}
 
 
 class Conv2DTransposeModule(_ChannelsLast):

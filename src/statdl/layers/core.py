@@ -14,7 +14,7 @@ from ..initializers import initialize
 from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, check_positive_int, check_rate, format_shape, normalize_shape
 
-__all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "GaussianNoise"]
+__all__ = ["KernelLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "GaussianNoise"]
 
 
 class DenseModule(nn.Module):
@@ -38,7 +38,50 @@ class DenseModule(nn.Module):
         return self.activation(self.forward_logits(x))
 
 
-class Dense(Layer):
+class KernelLayer(Layer):
+    """Shared arguments of layers with a kernel and a bias (Dense, Conv2D ...): activation,
+    initialisers and weight penalties. The built module holds the kernel in the attribute
+    named by ``kernel_attribute`` and the bias in ``bias``."""
+
+    kernel_attribute = "kernel"
+
+    def __init__(self, activation=None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        get_activation(activation)
+        self.activation = activation_name(activation)
+        self.use_bias = bool(use_bias)
+        initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
+        initialize(torch.empty(1), bias_initializer, 1, 1, "bias_initializer")
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = get_regularizer(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = get_regularizer(bias_regularizer, "bias_regularizer")
+
+    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
+        out = []
+        if self.kernel_regularizer is not None:
+            out.append((self.kernel_regularizer, getattr(self.module, self.kernel_attribute)))
+        if self.bias_regularizer is not None and self.use_bias:
+            out.append((self.bias_regularizer, self.module.bias))
+        return out
+
+    def kernel_config(self) -> dict:
+        """The shared arguments, for ``get_config``."""
+        def reg(r: L1L2 | None) -> dict | None:
+            return None if r is None else r.get_config()
+
+        return {
+            "activation": self.activation, "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            "kernel_regularizer": reg(self.kernel_regularizer),
+            "bias_regularizer": reg(self.bias_regularizer),
+        }
+
+
+class Dense(KernelLayer):
     """Fully connected layer: ``activation(x @ kernel + bias)`` on the last axis.
 
     Parameters
@@ -63,17 +106,12 @@ class Dense(Layer):
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, **kwargs)
         self.units = check_positive_int(units, "units", "Dense")
-        get_activation(activation)
-        self.activation = activation_name(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = get_regularizer(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = get_regularizer(bias_regularizer, "bias_regularizer")
-        initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
-        initialize(torch.empty(1), bias_initializer, 1, 1, "bias_initializer")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) < 1:
@@ -93,26 +131,8 @@ class Dense(Layer):
             initialize(m.bias, self.bias_initializer, n_in, self.units, "bias_initializer")
         return m
 
-    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
-        out = []
-        if self.kernel_regularizer is not None:
-            out.append((self.kernel_regularizer, self.module.kernel))
-        if self.bias_regularizer is not None and self.use_bias:
-            out.append((self.bias_regularizer, self.module.bias))
-        return out
-
     def get_config(self) -> dict:
-        return {
-            "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
-            "kernel_regularizer": _reg_config(self.kernel_regularizer),
-            "bias_regularizer": _reg_config(self.bias_regularizer),
-        }
-
-
-def _reg_config(reg: L1L2 | None) -> dict | None:
-    return None if reg is None else reg.get_config()
+        return {"units": self.units, **self.kernel_config()}
 
 
 class Activation(Layer):

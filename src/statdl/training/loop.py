@@ -133,14 +133,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                 seen += nb
                 loss_sum += total.detach() * nb
                 if metrics:
-                    detached = out.detach()
-                    probs = None
-                    for m in metrics:
-                        if m.needs_probabilities and logits:
-                            probs = final_act(detached) if probs is None else probs
-                            m.update(probs, yb, False)
-                        else:
-                            m.update(detached, yb, logits)
+                    update_metrics(metrics, out.detach(), yb, logits, final_act)
                 if per_batch:
                     batch_logs = {"loss": float(total.detach())}
                     for cb in per_batch:
@@ -167,6 +160,18 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
         progress.close()
         module.eval()
     return history
+
+
+def update_metrics(metrics: list[Metric], out: torch.Tensor, y: torch.Tensor, logits: bool,
+                   final_activation) -> None:
+    """Feed a batch to each metric; those that need probabilities get them from logits."""
+    probs = None
+    for m in metrics:
+        if m.needs_probabilities and logits:
+            probs = final_activation(out) if probs is None else probs
+            m.update(probs, y, False)
+        else:
+            m.update(out, y, logits)
 
 
 def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
@@ -197,13 +202,7 @@ def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[
         if w is not None:
             per_sample = per_sample * w[start:stop]
         total += per_sample.double().sum()
-        probs = None
-        for m in metrics:
-            if m.needs_probabilities and logits:
-                probs = final_act(out) if probs is None else probs
-                m.update(probs, yb, False)
-            else:
-                m.update(out, yb, logits)
+        update_metrics(metrics, out, yb, logits, final_act)
         state.clear_activity()
     logs = {"loss": float(total) / max(n, 1)}
     penalty = state.penalty(activity=False)
