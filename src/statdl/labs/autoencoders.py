@@ -1,0 +1,142 @@
+"""Autoencoder labs (course "Autoencoders" to "Other various autoencoders").
+
+``mnist-autoencoder``: the course's 784-100-784 tanh autoencoder, Adam, MSE, batch 256; the
+codings of the first test digits (``encoded_imgs[1:10, 1:5]``) and reconstructions (Figure 18).
+``mnist-stacked-ae``, ``mnist-sparse-ae``, ``mnist-conv-ae``, ``mnist-vae`` (generated digits)
+and ``mnist-contractive-ae`` change only the builder. ``mnist-denoising`` trains on corrupted
+inputs (on/off imputation and Gaussian noise, about 30%: Figures 20 and 21); ``mnist-anomaly``
+ranks training digits by reconstruction MSE (Figures 22 and 23) and refits on the cleanest 75%.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import statdl as sd
+from statdl.autoencoders import AnomalyDetector, Autoencoder, ConvAutoencoder, corrupt
+
+from ._common import Timer, headline, mnist_data
+
+
+def build(kind: str):
+    """The autoencoder of each lab."""
+    if kind == "basic":
+        return Autoencoder(784, 100)                                   # 784-100-784, tanh
+    if kind == "stacked":
+        return Autoencoder(784, 64, hidden=(256, 128))                 # 784-256-128-64-...
+    if kind == "sparse":
+        return Autoencoder(784, 100, sparsity_l1=1e-5)
+    if kind == "contractive":
+        return Autoencoder(784, 100, contractive=1e-4)
+    if kind == "variational":
+        return Autoencoder(784, 2, hidden=(256,), activation="relu", variational=True,
+                           output_activation="sigmoid")
+    return ConvAutoencoder((28, 28, 1), filters=(16, 8))
+
+
+def _train(args: argparse.Namespace, ae, x_train: np.ndarray, timer: Timer):
+    ae.summary()
+    ae.compile(optimizer="adam", loss="mse", device=args.device)
+    with timer:
+        return ae.fit(x_train, epochs=args.epochs, batch_size=256, validation_split=0.1,
+                      verbose=args.verbose)
+
+
+def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
+                            extra: dict | None = None) -> dict:
+    recon = ae.reconstruct(x_test)
+    errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
+    mse = float(errors.mean())
+    half = 1.96 * float(errors.std(ddof=1)) / np.sqrt(len(errors))
+    print(f"\nTest reconstruction MSE: {mse:.5f} (95% CI {mse - half:.5f}-{mse + half:.5f})")
+    run.figure(sd.plot_history(history), "history")
+    run.figure(sd.plot_reconstructions(x_test[:10], recon[:10]), "reconstructions")
+    results = {"headline": headline("reconstruction MSE", mse, mse - half, mse + half,
+                                    higher_is_better=False),
+               "fit_seconds": timer.seconds, **(extra or {})}
+    run.record(results, history=history, model=ae.model, evaluation={"reconstruction_mse": mse})
+    return results
+
+
+def run(args: argparse.Namespace, run) -> dict:
+    """Train the lab's autoencoder on the training digits; reconstruct the test digits."""
+    x_train, _, x_test, _ = mnist_data(args, "image" if args.kind == "convolutional" else "flat")
+    ae = build(args.kind)
+    timer = Timer()
+    history = _train(args, ae, x_train, timer)
+    extra: dict = {}
+    if args.kind != "convolutional":
+        codings = ae.codings(x_test)
+        print("\nCodings of the test set, encoded_imgs[1:10, 1:5]:")
+        print(np.array2string(codings[:10, :5], precision=8, suppress_small=False))
+        extra["codings_head"] = codings[:10, :5].tolist()
+    if args.kind == "variational":
+        run.figure(sd.plot_images(ae.sample(16, seed=args.seed), ncol=8,
+                                  title="Digits generated from N(0, I) codings"), "generated")
+    return _reconstruction_results(run, ae, x_test, history, timer, extra)
+
+
+def run_denoising(args: argparse.Namespace, run) -> dict:
+    """Denoising autoencoders with on/off imputation and with Gaussian noise (rate 0.3)."""
+    x_train, _, x_test, _ = mnist_data(args)
+    examples = [x_test[:1], corrupt(x_test[:1], "masking", 0.3, seed=args.seed),
+                corrupt(x_test[:1], "gaussian", 0.3, seed=args.seed)]
+    run.figure(sd.plot_images(np.concatenate(examples), ["original", "on/off imputation",
+                                                         "Gaussian noise"], ncol=3),
+               "corruptions")                                        # Figure 20
+    out: dict = {}
+    timer = Timer()
+    for kind in ("masking", "gaussian"):
+        print(f"\n=== denoising autoencoder, {kind} corruption ===")
+        ae = Autoencoder(784, 100, corruption=kind, corruption_rate=0.3)
+        history = _train(args, ae, x_train, timer)
+        noisy = corrupt(x_test[:10], kind, 0.3, seed=args.seed)
+        recon = ae.reconstruct(noisy)
+        run.figure(sd.plot_reconstructions(x_test[:10], recon, corrupted=noisy),
+                   f"denoised_{kind}")                               # Figure 21
+        test_noisy = corrupt(x_test, kind, 0.3, seed=args.seed)
+        mse = float(((ae.reconstruct(test_noisy) - x_test) ** 2).mean())
+        print(f"Test MSE between clean digits and reconstructions of corrupted ones: {mse:.5f}")
+        out[kind] = {"denoising_mse": mse}
+        run.record(history=history, model=ae.model)
+    results = {"headline": headline("denoising MSE (on/off)", out["masking"]["denoising_mse"],
+                                    higher_is_better=False), "fit_seconds": timer.seconds,
+               **out}
+    run.record(results, evaluation={f"{k}_mse": v["denoising_mse"] for k, v in out.items()})
+    return results
+
+
+def run_anomaly(args: argparse.Namespace, run) -> dict:
+    """Reconstruction errors of the training digits; worst 10; refit on the cleanest 75%."""
+    x_train, y_train, x_test, _ = mnist_data(args)
+    timer = Timer()
+    ae = Autoencoder(784, 100)
+    ae.summary()
+    ae.compile(optimizer="adam", loss="mse", device=args.device)
+    fit = {"epochs": args.epochs, "batch_size": 256, "verbose": args.verbose}
+    with timer:
+        detector = AnomalyDetector(ae, quantile=0.99).fit(x_train, **fit)
+    run.figure(detector.plot_errors(), "error_histogram")                    # Figure 22
+    run.figure(detector.plot_worst(x_train, 10), "worst_10")                 # Figure 23
+    idx, worst = detector.worst(x_train, 10)
+    print("\nThe 10 training digits with the largest reconstruction MSE:")
+    for i, e in zip(idx, worst):
+        print(f"  row {i + 1:>6}  label {y_train[i]}  MSE {e:.4f}")
+    print("\nRefit on the training digits within the 75th percentile of the error:")
+    ae2 = Autoencoder(784, 100)
+    ae2.compile(optimizer="adam", loss="mse", device=args.device)
+    with timer:
+        clean = AnomalyDetector(ae2, quantile=0.99, refit_on_clean=0.75).fit(x_train, **fit)
+    flagged = clean.predict(x_test)
+    share = float(flagged.mean())
+    print(f"Threshold (99th percentile of the clean digits' errors): {clean.threshold_:.4f}; "
+          f"{int(flagged.sum())} of {len(x_test)} test digits ({100 * share:.1f}%) flagged.")
+    run.figure(clean.plot_errors(x_test), "test_error_histogram")
+    results = {"headline": headline("test digits flagged", share, higher_is_better=False),
+               "worst_rows": (idx + 1).tolist(), "worst_errors": worst.tolist(),
+               "threshold": clean.threshold_, "fit_seconds": timer.seconds}
+    run.record(results, history=clean.history_, model=ae2.model,
+               evaluation={"threshold": clean.threshold_, "test_flagged": share})
+    return results

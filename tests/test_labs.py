@@ -1,0 +1,133 @@
+"""Fast tier of the labs: listing, argument parsing, clear errors, two quick labs end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from statdl.cli import main
+from statdl.errors import ConfigError
+from statdl.labs import LABS, get_lab, run_lab
+from statdl.labs._registry import parse_lab_args
+from statdl.labs._rsample import r_sample
+from statdl.labs.hitters import lasso, least_squares
+from statdl.tuning import ls_runs
+
+
+def test_labs_lists_every_lab(capsys):
+    assert main(["labs"]) == 0
+    out = capsys.readouterr().out
+    for name in LABS:
+        assert name in out
+    assert len(LABS) >= 22
+
+
+def test_lab_modules_import():
+    import importlib
+
+    for lab in LABS.values():
+        module = importlib.import_module(f"statdl.labs.{lab.module}")
+        assert callable(getattr(module, lab.function)), lab.name
+
+
+def test_unknown_option_names_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"does not take '--bogus'.*--epochs"):
+        parse_lab_args(get_lab("mnist-cnn"), ["--bogus"])
+    with pytest.raises(ConfigError, match="--padding"):
+        parse_lab_args(get_lab("mnist-cnn"), ["--padding", "full"])
+    with pytest.raises(ConfigError, match="--maxlen"):
+        parse_lab_args(get_lab("mnist-cnn"), ["--maxlen", "20"])     # not an option of the CNN
+
+
+def test_options_parse():
+    args = parse_lab_args(get_lab("imdb-lstm"), ["--maxlen", "100", "--dropout", "0.2",
+                                                 "--quick", "--epochs", "3"])
+    assert (args.maxlen, args.dropout, args.quick, args.epochs) == (100, 0.2, True, 3)
+    with pytest.raises(ConfigError, match="--dropout"):
+        parse_lab_args(get_lab("imdb-lstm"), ["--dropout", "1.5"])
+    with pytest.raises(ConfigError, match="--epochs"):
+        parse_lab_args(get_lab("imdb-lstm"), ["--epochs", "many"])
+
+
+def test_unknown_lab_and_option_through_the_cli(capsys):
+    assert main(["lab", "mnist-cnnn"]) == 2
+    err = capsys.readouterr().err
+    assert "no lab named 'mnist-cnnn'" in err and "Did you mean 'mnist-cnn'" in err
+    assert main(["lab", "hitters-nn", "--epoch", "3"]) == 2
+    assert "does not take" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="has no option 'colour'"):
+        run_lab("hitters-nn", colour="red")
+
+
+def test_lab_help(capsys):
+    assert main(["lab", "imdb-lstm", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--recurrent-dropout" in out and "--quick" in out
+
+
+def test_missing_data_says_which_file_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STATDL_OFFLINE", "1")
+    monkeypatch.delenv("STATDL_DATA", raising=False)
+    empty = tmp_path / "data"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz.*Put it in"):
+        run_lab("mnist-logit", data_dir=str(empty), epochs=1, runs_dir=str(tmp_path / "runs"),
+                no_view=True, verbose=0)
+    with pytest.raises(ConfigError, match="--data-dir"):
+        run_lab("mnist-logit", data_dir=str(tmp_path / "nope"), runs_dir=str(tmp_path))
+
+
+def test_failed_lab_is_a_failed_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STATDL_OFFLINE", "1")
+    monkeypatch.delenv("STATDL_DATA", raising=False)
+    with pytest.raises(FileNotFoundError):
+        run_lab("mnist-logit", epochs=1, runs_dir=str(tmp_path / "runs"), no_view=True)
+    runs = ls_runs(tmp_path / "runs")
+    assert list(runs["status"]) == ["failed"]
+
+
+def test_imdb_tokenizer_prints_the_course_output(tmp_path, capsys):
+    res = run_lab("imdb-tokenizer", runs_dir=str(tmp_path))
+    assert res["sequences"] == [[1, 2, 3, 4, 1, 5], [1, 6, 7, 8, 9]]
+    assert res["unique_tokens"] == 9
+    assert list(res["word_index"]) == ["the", "cat", "sat", "on", "mat", "dog", "ate", "my",
+                                       "homework"]
+    out = capsys.readouterr().out
+    assert "[[1]]\n[1] 1 2 3 4 1 5" in out and "Found 9 unique tokens." in out
+
+
+def test_hitters_quick_writes_a_run_folder(tmp_path):
+    res = run_lab("hitters-nn", quick=True, epochs=5, runs_dir=str(tmp_path), verbose=0)
+    run = tmp_path / res["run_dir"].split("/")[-1]
+    assert (run / "view.html").stat().st_size > 1000
+    assert {p.name for p in (run / "plots").glob("*.png")} >= {"history.png",
+                                                                "predicted_vs_observed.png"}
+    results = json.loads((run / "results.json").read_text())
+    assert results["headline"]["name"] == "MSE" and results["lasso"]["lambda"] > 0
+    assert results["headline"]["lower"] < results["headline"]["value"] < \
+        results["headline"]["upper"]
+    row = ls_runs(tmp_path).iloc[0]
+    assert row["status"] == "completed" and row["flag_epochs"] == 5
+    assert "Total params: 1,409" in row["model"]
+    assert "Regression report" in (run / "statdl.d" / "output.txt").read_text()
+
+
+def test_course_split_is_r_sample():
+    # R 4: set.seed(1001); sample(1:263, round(263 * 0.3))
+    idx = r_sample(263, 79, 1001)
+    assert idx[:6] == [87, 203, 204, 156, 68, 157] and idx[-3:] == [66, 211, 42]
+    assert len(set(idx)) == 79
+
+
+def test_lasso_limits():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 4))
+    y = x @ np.array([1.0, -2.0, 0.0, 0.5]) + 3 + rng.normal(scale=0.1, size=100)
+    b0, b = lasso(x, y, 1e-9)
+    l0, lb = least_squares(x, y)
+    assert np.allclose(b, lb, atol=1e-4) and abs(b0 - l0) < 1e-4
+    assert np.all(lasso(x, y, 100.0)[1] == 0)
