@@ -146,7 +146,7 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
         net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
                                 K.Dropout(0.4), K.Dense(256, activation="relu"), K.Dropout(0.3),
                                 K.Dense(10, activation="softmax")])
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+        net.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     elif model == "cnn":
         net = keras.Sequential([keras.Input((28, 28, 1)),
                                 K.Conv2D(32, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
@@ -155,11 +155,11 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
                                 K.Dense(512, activation="relu"), K.Dropout(0.4),
                                 K.Dense(256, activation="relu"), K.Dropout(0.2),
                                 K.Dense(10, activation="softmax")])
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+        net.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     else:
         net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
                                 K.Dense(1, activation="sigmoid")])
-        net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
+        net.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
     times = []
     for _ in range(repeats):
