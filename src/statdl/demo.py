@@ -1,9 +1,9 @@
-"""``statdl demo``: a short, real end-to-end run on data shipped inside the package.
+"""``statdl demo``: a quick tour of the course on data shipped inside the package.
 
-1. Hitters (ISLR2): log salary from 19 predictors with the course's Dense(64) network,
-   test MSE and MAE with intervals.
-2. MNIST sample (6,000 training and 1,000 test digits shipped with statdl): the course's
-   512-unit network, caret-style confusion statistics on the test digits.
+Runs a few labs with ``--quick`` (Hitters, the MNIST sample of 6,000 training and 1,000 test
+digits, the tokenizer example): each prints its model summary, a progress bar and its
+statistics, and writes a run folder with figures and an HTML report. About a minute on 2 cores.
+`statdl lab NAME` runs any lab at the course's full settings.
 """
 
 from __future__ import annotations
@@ -11,65 +11,50 @@ from __future__ import annotations
 import argparse
 import time
 
-
-def run_hitters(epochs: int = 100, seed: int = 1001, verbose: int = 1) -> dict:
-    """The course's Hitters network; returns the test-set regression report as a dict."""
-    import statdl as sd
-    from statdl import layers as L
-
-    sd.set_seed(seed)
-    x, y = sd.datasets.hitters(response="log_salary")
-    (x_train, y_train), (x_test, y_test) = sd.train_test_split(x, y, test_size=0.3, seed=seed)
-    scaled = sd.scale(x_train)
-    x_train, x_test = scaled.x, scaled.apply(x_test)
-    model = sd.Sequential([L.Dense(64, activation="relu"), L.Dense(1)],
-                          input_shape=(x_train.shape[1],), name="hitters_nn")
-    model.summary()
-    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
-    model.fit(x_train, y_train, epochs=epochs, batch_size=32,
-              validation_data=(x_test, y_test), verbose=verbose)
-    report = sd.regression_report(y_test, model.predict(x_test)[:, 0])
-    print("\nHitters, log(Salary), test set (course: MSE 0.353):")
-    print(report)
-    return report
+TOUR = (
+    ("hitters-nn", "a regression network on Hitters, against linear regression and the lasso"),
+    ("mnist-mlp2", "a dense network with dropout on the MNIST sample, caret statistics"),
+    ("mnist-cnn", "the course's CNN on the MNIST sample, filters and feature maps"),
+    ("imdb-tokenizer", "the course's tokenizer example"),
+    ("mnist-autoencoder", "the 784-100-784 autoencoder, codings and reconstructions"),
+    ("mnist-anomaly", "anomaly detection from reconstruction errors"),
+)
 
 
-def run_mnist_sample(epochs: int = 5, seed: int = 1, verbose: int = 1):
-    """The course's one-hidden-layer MNIST network on the shipped 6,000-digit sample."""
-    import statdl as sd
-    from statdl import layers as L
+def run_tour(runs_dir: str = "runs", labs: tuple[str, ...] | None = None) -> list[dict]:
+    """Run the tour's labs with ``quick=True``; return each lab's results.
 
-    sd.set_seed(seed)
-    (x_train, y_train), (x_test, y_test) = sd.datasets.mnist_sample()
-    x_train = x_train.reshape(len(x_train), 784).astype("float32") / 255
-    x_test = x_test.reshape(len(x_test), 784).astype("float32") / 255
-    model = sd.Sequential([L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")],
-                          input_shape=(784,), name="mnist_mlp")
-    model.summary()
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, sd.to_categorical(y_train, 10), epochs=epochs, batch_size=128,
-              validation_split=0.2, verbose=verbose)
-    cm = sd.confusion_matrix(model.predict_classes(x_test), y_test)
-    print("\nMNIST sample (6,000 training digits), 1,000 test digits:")
-    print(cm)
-    return cm
+    Examples
+    --------
+    >>> results = run_tour(labs=("imdb-tokenizer",))   # doctest: +SKIP
+    """
+    from .labs._registry import run_lab
+
+    chosen = [(name, what) for name, what in TOUR if labs is None or name in labs]
+    results = []
+    for i, (name, what) in enumerate(chosen, 1):
+        print(f"\n{'=' * 65}\n[{i}/{len(chosen)}] statdl lab {name} --quick: {what}\n"
+              f"{'=' * 65}", flush=True)
+        results.append(run_lab(name, quick=True, runs_dir=runs_dir))
+    return results
 
 
 def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    run_hitters(epochs=args.epochs_hitters, verbose=args.verbose)
-    print()
-    run_mnist_sample(epochs=args.epochs_mnist, verbose=args.verbose)
-    print(f"\nDemo finished in {time.perf_counter() - start:.0f} s.")
+    labs = tuple(args.labs.split(",")) if args.labs else None
+    run_tour(args.runs_dir, labs)
+    print(f"\nTour finished in {time.perf_counter() - start:.0f} s. Each lab's run folder, "
+          f"figures and HTML report (view.html) are under '{args.runs_dir}/': list them with "
+          "`statdl runs ls`, open one with `statdl runs view RUN`.")
     return 0
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="train and evaluate two small real models end to end (a minute or two)",
+        "demo", help="a quick tour: a few labs on the data shipped with statdl (about a minute)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--epochs-hitters", type=int, default=100)
-    parser.add_argument("--epochs-mnist", type=int, default=5)
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--runs-dir", default="runs", help="where the labs' run folders go")
+    parser.add_argument("--labs", default=None,
+                        help="comma-separated subset of: " + ", ".join(n for n, _ in TOUR))
     parser.set_defaults(func=main)

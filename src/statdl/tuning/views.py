@@ -177,10 +177,17 @@ def _run_sections(run: Path, info: dict[str, Any], selection: str = "") -> list[
 def _selection_note(run: Path) -> str:
     """How the run ranks among its siblings (the number compared makes its score optimistic)."""
     runs = ls_runs(run.parent)
+    script = read_run(run).get("script")
+
+    def same_script(frame):  # only runs of the same script were competing with this one
+        return frame["script"] == script if "script" in frame.columns else frame.index >= 0
+
+    runs = runs[same_script(runs)]
     done = runs[runs["completed"]] if "completed" in runs.columns else runs.iloc[0:0]
-    if "metric_val_loss" not in done.columns or done["metric_val_loss"].isna().all():
+    if len(done) < 2 or "metric_val_loss" not in done.columns \
+            or done["metric_val_loss"].isna().all():
         return ""
-    best = best_run(run.parent, "val_loss", "min")
+    best = best_run(run.parent, "val_loss", "min", filter=same_script)
     if Path(best["run_dir"]).resolve() != run.resolve():
         return (f"{len(done)} completed runs in {run.parent}; the best by val_loss is "
                 f"{Path(best['run_dir']).name}.")
