@@ -222,3 +222,86 @@ def test_load_embeddings_wrong_dim(tmp_path):
     p.write_text("the 1 2 3\n")
     with pytest.raises(ConfigError, match="Line 1 .* expected `dim` = 2"):
         load_embeddings(p, {"the": 1}, dim=2)
+
+
+# ---------------------------------------------------------------------- fast paths
+LONG_CORPUS = [
+    "Short words and extraordinarily long ones: internationalization, counterrevolutionaries.",
+    "ABCDEFGH abcdefgh abcdefghi ABCDEFGHIJKLMNOP abcdefghijklmnopq " * 2,
+    "ΣΟΦΟΣ σοφος ΟΔΥΣΣΕΥΣ café CAFÉ naïve İstanbul ﬁne",
+    "", "   ", "tab\tseparated\nlines\r\nand\x0bvertical\x0cfeed",
+    "the the the", "x" * 40, "y" * 16 + " " + "y" * 17 + " " + "y" * 9,
+]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"num_words": 6, "oov_token": "<oov>"}, {"lower": False}, {"split": "a"},
+    {"filters": "aé", "split": "é"}, {"filters": "", "split": "\t"},
+])
+def test_fast_tokenising_equals_keras_on_long_and_unicode_words(keras_text, kwargs):
+    ours, ref = Tokenizer(**kwargs), keras_text.Tokenizer(**kwargs)
+    texts = LONG_CORPUS * 30  # > 64 texts: several blocks of the document counts
+    for tok in (ours, ref):
+        tok.fit_on_texts(texts)
+        tok.fit_on_texts(CORPUS)
+    assert list(ours.word_counts.items()) == list(ref.word_counts.items())
+    assert dict(ours.word_docs) == dict(ref.word_docs)
+    assert dict(ours.index_docs) == dict(ref.index_docs)
+    assert ours.word_index == ref.word_index and ours.index_word == ref.index_word
+    assert ours.texts_to_sequences(texts) == ref.texts_to_sequences(texts)
+    assert ours.texts_to_sequences(CORPUS) == ref.texts_to_sequences(CORPUS)
+
+
+def test_nul_characters_fall_back_to_text_by_text(keras_text):
+    texts = ["a\x00b c", "c\x00 d d", "plain text"]
+    ours, ref = Tokenizer(), keras_text.Tokenizer()
+    ours.fit_on_texts(texts)
+    ref.fit_on_texts(texts)
+    assert list(ours.word_counts.items()) == list(ref.word_counts.items())
+    assert ours.texts_to_sequences(texts) == ref.texts_to_sequences(texts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz ,\nΣσé", max_size=60),
+                max_size=150),
+       st.integers(1, 30))
+def test_fast_tokenising_equals_keras_on_random_corpora(texts, num_words):
+    keras_text = pytest.importorskip("keras_preprocessing.text")
+    ours, ref = Tokenizer(num_words=num_words), keras_text.Tokenizer(num_words=num_words)
+    ours.fit_on_texts(texts)
+    ref.fit_on_texts(texts)
+    assert list(ours.word_counts.items()) == list(ref.word_counts.items())
+    assert dict(ours.word_docs) == dict(ref.word_docs)
+    assert ours.word_index == ref.word_index
+    assert ours.texts_to_sequences(texts) == ref.texts_to_sequences(texts)
+
+
+def test_document_counts_agree_with_the_sorting_fallback():
+    tok = Tokenizer()
+    texts = [" ".join(f"w{(i * j) % 97}" for j in range(i % 40)) for i in range(300)]
+    corpus = tok._encode(texts)
+    np.testing.assert_array_equal(corpus.doc_counts(), corpus._doc_counts_by_sorting())
+
+
+def test_encoding_reuses_the_fit_only_for_the_same_texts_and_options(keras_text):
+    texts = ["The cat, the hat.", "A dog; a log."]
+    ours, ref = Tokenizer(), keras_text.Tokenizer()
+    for tok in (ours, ref):
+        tok.fit_on_texts(texts)
+    assert ours._encode(list(texts)) is ours._fitted[2]  # same strings: no re-tokenising
+    assert ours.texts_to_sequences(texts) == ref.texts_to_sequences(texts)
+    for tok in (ours, ref):
+        tok.filters = ""  # a different tokenising: the cache must not be used
+    assert ours.texts_to_sequences(texts) == ref.texts_to_sequences(texts)
+    copies = ["".join(t) for t in texts]  # equal but different objects: tokenised again
+    assert ours.texts_to_sequences(copies) == ref.texts_to_sequences(copies)
+
+
+def test_pickling_drops_the_fit_cache():
+    import pickle
+
+    tok = Tokenizer()
+    tok.fit_on_texts(["a b", "b c"])
+    back = pickle.loads(pickle.dumps(tok))
+    assert back._fitted is None and back.word_index == tok.word_index
+    assert back.texts_to_sequences(["a b c"]) == tok.texts_to_sequences(["a b c"])

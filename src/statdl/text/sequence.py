@@ -80,17 +80,28 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
         return _pad_general(sequences, maxlen, dtype, padding, truncating, value)
     x = np.full((n, maxlen), value, dtype=dtype)
     keep = np.minimum(lengths, maxlen)
-    total = int(keep.sum())
-    if total == 0:
+    if not keep.any():
         return x
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    src_start = offsets + (lengths - keep if truncating == "pre" else 0)
-    dst_start = maxlen - keep if padding == "pre" else np.zeros(n, dtype=np.int64)
-    row_first = np.concatenate([[0], np.cumsum(keep)[:-1]])
-    k = np.arange(total) - np.repeat(row_first, keep)
-    rows = np.repeat(np.arange(n), keep)
-    x[rows, np.repeat(dst_start, keep) + k] = flat[np.repeat(src_start, keep) + k]
+    if (lengths > maxlen).any():
+        flat = flat[~_cut_items(lengths, maxlen, truncating)]
+    cols = np.arange(maxlen)
+    if padding == "pre":
+        x[cols >= (maxlen - keep)[:, None]] = flat  # row-major: the items in order
+    else:
+        x[cols < keep[:, None]] = flat
     return x
+
+
+def _cut_items(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
+    """Mask of the items of the concatenated sequences that truncation removes."""
+    offsets = np.cumsum(lengths) - lengths
+    long = np.flatnonzero(lengths > maxlen)
+    excess = lengths[long] - maxlen
+    first = offsets[long] if truncating == "pre" else offsets[long] + maxlen
+    edges = np.zeros(int(lengths.sum()) + 1, dtype=np.int8)  # +1 opens, -1 closes a cut
+    edges[first] += 1
+    edges[first + excess] -= 1
+    return np.cumsum(edges[:-1], dtype=np.int8).astype(bool)
 
 
 def _flat_scalars(sequences, lengths: np.ndarray, dtype: np.dtype) -> np.ndarray | None:

@@ -2,22 +2,26 @@
 
 The output is identical to keras-preprocessing 1.1.2: the same word index (ranked by count,
 ties in first-seen order, index 0 reserved), the same ``num_words`` cut (the top
-``num_words - 1`` words), the same matrices. The work is done on whole corpora at once: one
-``lower``/``translate`` over the joined texts, ``collections.Counter`` for the counts and
-``map`` over dict lookups for the encoding, so no Python code runs per word.
+``num_words - 1`` words), the same matrices. The work is done on whole corpora at once
+(:mod:`._corpus`): one ``lower``/``translate``/``split`` over the joined texts, every token
+mapped to an integer id in C, and numpy for counts, document frequencies and encodings.
+``fit_on_texts`` keeps the ids of the texts it saw, so ``texts_to_sequences`` on those same
+texts (the usual fit-then-encode of a training set) does not tokenise them again.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
+from itertools import chain, pairwise
+from operator import is_
 
 import numpy as np
 
 from ..errors import ConfigError, NotFittedError, choice_error
+from ._corpus import Corpus, encode, translate
 
 __all__ = [
     "Tokenizer",
@@ -145,6 +149,12 @@ class Tokenizer:
         self.index_docs: defaultdict[int, int] = defaultdict(int)
         self.word_index: dict[str, int] = {}
         self.index_word: dict[int, str] = {}
+        self._fitted: tuple | None = None  # (texts, tokenising options, Corpus) of last fit
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_fitted"] = None  # a cache, not state: never pickled
+        return state
 
     # ------------------------------------------------------------------ tokenising
     def _tokenize(self, texts: list) -> list[list[str]]:
@@ -164,7 +174,7 @@ class Tokenizer:
             return
         if self.lower:
             joined = joined.lower()
-        joined = _translate(joined, self.filters, self.split)
+        joined = translate(joined, self.filters, self.split)
         split = self.split
         for doc in joined.split(_SEP):
             yield doc.split(split)
@@ -189,31 +199,37 @@ class Tokenizer:
         """
         texts = _check_texts(texts)
         self.document_count += len(texts)
-        counts: Counter[str] = Counter()
-        doc_freq: Counter[str] = Counter()
-        for tokens in self._iter_tokens(texts):  # one document at a time: cache-friendly
-            counts.update(tokens)
-            doc_freq.update(set(tokens))
-        counts.pop("", None)
-        doc_freq.pop("", None)
-        wc = self.word_counts
-        for w, c in counts.items():  # first-seen order, as Keras's OrderedDict
-            wc[w] = wc.get(w, 0) + c
-        wd = self.word_docs
-        for w, c in doc_freq.items():
-            wd[w] += c
+        corpus = self._encode(texts)
+        _accumulate(self.word_counts, corpus.words, corpus.counts())  # first-seen order
+        _accumulate(self.word_docs, corpus.words, corpus.doc_counts())
+        if all(isinstance(t, str) for t in texts):  # immutable: safe to recognise later
+            self._fitted = (texts, self._options(), corpus)
         self._rebuild_index()
 
+    def _options(self) -> tuple:
+        return (self.filters, self.lower, self.split, self.char_level)
+
+    def _encode(self, texts: list) -> Corpus:
+        """``texts`` as word ids; reuses ``fit_on_texts``'s work when they are its texts."""
+        if self._fitted is not None:
+            seen, options, corpus = self._fitted
+            if (len(seen) == len(texts) and options == self._options()
+                    and all(map(is_, seen, texts))):
+                return corpus
+        return encode(texts, self._tokenize_one, self.filters, self.lower, self.split,
+                      self.char_level)
+
     def _rebuild_index(self) -> None:
-        wcounts = list(self.word_counts.items())
-        wcounts.sort(key=lambda x: x[1], reverse=True)  # stable: ties keep first-seen order
+        """Rank words by count (ties in first-seen order, like Keras's stable sort)."""
+        words = list(self.word_counts)
+        counts = np.fromiter(self.word_counts.values(), dtype=np.float64, count=len(words))
+        order = np.argsort(-counts, kind="stable").tolist()
         sorted_voc = [] if self.oov_token is None else [self.oov_token]
-        sorted_voc.extend(wc[0] for wc in wcounts)
+        sorted_voc.extend(map(words.__getitem__, order))
         self.word_index = dict(zip(sorted_voc, range(1, len(sorted_voc) + 1)))
-        self.index_word = {c: w for w, c in self.word_index.items()}
-        self.index_docs = defaultdict(int)
-        for w, c in self.word_docs.items():
-            self.index_docs[self.word_index[w]] = c
+        self.index_word = dict(zip(self.word_index.values(), self.word_index))
+        self.index_docs = defaultdict(int, zip(map(self.word_index.__getitem__, self.word_docs),
+                                               self.word_docs.values()))
 
     def fit_on_sequences(self, sequences: Sequence[Sequence[int]]) -> None:
         """Update ``document_count`` and ``index_docs`` from integer sequences (for tfidf)."""
@@ -246,30 +262,16 @@ class Tokenizer:
         [[2, 1]]
         """
         texts = _check_texts(texts)
-        lookup = dict(self._lookup())
-        lookup[""] = 0  # empty tokens (double separators) are dropped by filter(None, ...)
-        get = lookup.get
-        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
-        if oov is None:  # unknown -> None -> dropped
-            return [list(filter(None, map(get, toks))) for toks in self._iter_tokens(texts)]
-        return [list(filter(None, map(get, toks, repeat(oov))))
-                for toks in self._iter_tokens(texts)]
+        corpus = self._encode(texts)
+        encoded = self._index_table(corpus.words)[corpus.ids]
+        return _split_rows(encoded, corpus.lengths)
 
-    def _encode_flat(self, texts: list) -> tuple[np.ndarray, np.ndarray]:
-        """All tokens' indices in one int64 array (0 = dropped) plus tokens per text."""
-        docs = self._tokenize(texts)
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-        total = int(lengths.sum())
+    def _index_table(self, words: list) -> np.ndarray:
+        """Output index of each of ``words`` (0 = dropped), after the num_words/OOV rules."""
         lookup = self._lookup()
         oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
-        default = 0 if oov is None else oov
-        tokens = chain.from_iterable(docs)
-        flat = np.fromiter(map(lookup.get, tokens, repeat(default)), dtype=np.int64, count=total)
-        if oov is not None:
-            # empty tokens (double separators) must vanish, not become OOV
-            empties = np.fromiter(map(bool, chain.from_iterable(docs)), dtype=bool, count=total)
-            flat[~empties] = 0
-        return flat, lengths
+        return np.fromiter(map(lookup.get, words, [oov or 0] * len(words)),
+                           dtype=np.int64, count=len(words))
 
     def texts_to_sequences_generator(self, texts: Iterable[str]):
         """Yield the encoding of each text in turn (Keras API)."""
@@ -414,18 +416,26 @@ class Tokenizer:
                 f"document_count={self.document_count})")
 
 
-def _translate(text: str, filters: str, split: str) -> str:
-    """Map every filter character to ``split`` (bytes fast path for ASCII filters)."""
-    if not filters:
-        return text
-    if len(split) == 1 and split.isascii() and filters.isascii():
-        table = bytearray(range(256))
-        for c in filters:
-            table[ord(c)] = ord(split)
-        # UTF-8 never uses ASCII byte values inside multi-byte characters
-        return text.encode("utf-8", "surrogatepass").translate(bytes(table)).decode(
-            "utf-8", "surrogatepass")
-    return text.translate(str.maketrans({c: split for c in filters}))
+def _accumulate(table: dict, words: list, values: np.ndarray) -> None:
+    """``table[w] += v`` for each word (new words appended in order)."""
+    values = values.tolist()
+    if not table:
+        table.update(zip(words, values))
+        return
+    get = table.get
+    for w, v in zip(words, values):
+        table[w] = get(w, 0) + v
+
+
+def _split_rows(encoded: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """Lists of the non-zero entries of ``encoded``, ``lengths[i]`` entries per row."""
+    keep = encoded != 0
+    if not keep.all():
+        lengths = np.diff(np.searchsorted(np.flatnonzero(keep), np.cumsum(lengths)), prepend=0)
+        encoded = encoded[keep]
+    bounds = [0]
+    bounds.extend(np.cumsum(lengths).tolist())
+    return [encoded[a:b].tolist() for a, b in pairwise(bounds)]
 
 
 def tokenizer_from_json(json_string: str) -> Tokenizer:
