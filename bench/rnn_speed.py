@@ -5,6 +5,12 @@ sequences of length 500, batch 128, binary cross-entropy, RMSprop. One training 
 backward and update. Prints samples per second for both and their ratio (ours / torch).
 
 Run ``python bench/rnn_speed.py [--steps 20] [--repeats 3] [--seq-len 500]``.
+
+``--simple-rnn`` instead times one training step (forward, backward, RMSprop update) of
+``Embedding(10000, 8) -> SimpleRNN(32) -> Dense(1, sigmoid)`` with SimpleRNN's own kernel
+(hand-written BPTT, the default) against torch's fused ``rnn_tanh`` (the old path), for every
+``--seq-lens`` x ``--batches``, plus the no-gradient forward pass (inference) of the SimpleRNN
+module alone, old against new.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import time
 import torch
 from torch import nn
 
+from statdl.layers import recurrent_cells
 from statdl.layers.core import Dense
 from statdl.layers.embedding import Embedding
-from statdl.layers.recurrent import LSTM
+from statdl.layers.recurrent import LSTM, SimpleRNN
 
 VOCAB, DIM, UNITS = 10000, 8, 32
 
@@ -61,13 +68,84 @@ def samples_per_second(net: nn.Module, ids: torch.Tensor, y: torch.Tensor, steps
     return steps * ids.shape[0] / (time.perf_counter() - start)
 
 
+def simple_rnn_net(seq_len: int) -> nn.Module:
+    """Embedding(10000, 8) -> SimpleRNN(32) -> Dense(1, sigmoid)."""
+    emb, rnn, head = Embedding(VOCAB, DIM), SimpleRNN(UNITS), Dense(1, activation="sigmoid")
+    return nn.Sequential(emb.build((seq_len,)), rnn.build((seq_len, DIM)),
+                         head.build((UNITS,)))
+
+
+def _best_ms(fn, steps: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return 1000 * (time.perf_counter() - start) / steps
+
+
+def _time_simple_rnn(seq_len: int, batch: int, steps: int, repeats: int) -> dict[str, float]:
+    """Best ms per call over ``repeats`` interleaved runs of ``steps`` calls each."""
+    torch.manual_seed(0)
+    ids = torch.randint(0, VOCAB, (batch, seq_len))
+    y = torch.randint(0, 2, (batch,)).float()
+    net = simple_rnn_net(seq_len)
+    opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    loss_fn = nn.BCELoss()
+    net.train()
+    rnn = net[1]
+    x = net[0](ids).detach()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(ids).squeeze(-1), y).backward()
+        opt.step()
+
+    def forward() -> None:
+        with torch.no_grad():
+            rnn(x)
+
+    times: dict[str, list[float]] = {"old": [], "new": [], "inf_old": [], "inf_new": []}
+    try:
+        for _ in range(repeats):  # interleaved, to share any drift of the machine
+            for use_kernel, key in ((False, "old"), (True, "new")):
+                recurrent_cells.RecurrentModule.simple_rnn_kernel = use_kernel
+                times[key].append(_best_ms(step, steps))
+                times["inf_" + key].append(_best_ms(forward, steps))
+    finally:
+        recurrent_cells.RecurrentModule.simple_rnn_kernel = True
+    return {k: min(v) for k, v in times.items()}
+
+
+def compare_simple_rnn(seq_lens: list[int], batches: list[int], steps: int,
+                       repeats: int) -> list[tuple[int, int, dict[str, float]]]:
+    """ms per training step, old (torch fused) vs new (kernel), for each length and batch."""
+    rows = []
+    for seq_len in seq_lens:
+        for batch in batches:
+            best = _time_simple_rnn(seq_len, batch, steps, repeats)
+            rows.append((seq_len, batch, best))
+            print(f"len {seq_len:4d} batch {batch:4d}: train step old {best['old']:7.2f} ms, "
+                  f"new {best['new']:7.2f} ms, speed-up {best['old'] / best['new']:5.2f}x | "
+                  f"no-grad forward old {best['inf_old']:6.2f} ms, new "
+                  f"{best['inf_new']:6.2f} ms", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=500)
+    parser.add_argument("--simple-rnn", action="store_true",
+                        help="time SimpleRNN's kernel against torch's fused rnn_tanh")
+    parser.add_argument("--seq-lens", type=int, nargs="+", default=[100, 20])
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     args = parser.parse_args(argv)
+    if args.simple_rnn:
+        print(f"torch threads: {torch.get_num_threads()}")
+        rows = compare_simple_rnn(args.seq_lens, args.batches, args.steps, args.repeats)
+        return min(best["old"] / best["new"] for _, _, best in rows)
     torch.manual_seed(0)
     ids = torch.randint(0, VOCAB, (args.batch, args.seq_len))
     y = torch.randint(0, 2, (args.batch,)).float()

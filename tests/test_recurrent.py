@@ -434,3 +434,119 @@ def test_dropout_loop_matches_reference_with_fixed_masks(monkeypatch, cls, kind,
     expected = _ref_masked(kind, x.astype(np.float64), [w.astype(np.float64) for w in weights],
                            3, masks[0], masks[1], kw.get("reset_after", True))
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- SimpleRNN kernel
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("mask,bias", [(False, True), (True, True), (False, False)])
+def test_simple_rnn_kernel_gradcheck(relu, return_sequences, mask, bias):
+    from statdl.layers._simple_rnn_kernel import simple_rnn
+
+    g = torch.Generator().manual_seed(3)
+    kw = {"dtype": torch.float64, "generator": g}
+    x = torch.randn(3, 5, 2, **kw).requires_grad_()
+    w = (0.6 * torch.randn(2, 4, **kw)).requires_grad_()
+    u = (0.6 * torch.randn(4, 4, **kw)).requires_grad_()
+    b = (0.3 * torch.randn(4, **kw)).requires_grad_()
+    m = (torch.rand(3, 4, **kw) > 0.3).double() / 0.7 if mask else None
+
+    def f(x, w, u, *b):
+        return simple_rnn(x, w, u, b[0] if b else None, m, relu=relu,
+                          return_sequences=return_sequences)
+
+    assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
+
+
+def test_simple_rnn_kernel_empty_sequence():
+    from statdl.layers._simple_rnn_kernel import simple_rnn
+
+    x = torch.zeros(2, 0, 3, requires_grad=True)
+    w, u, b = (torch.ones(*s, requires_grad=True) for s in ((3, 4), (4, 4), (4,)))
+    out = simple_rnn(x, w, u, b)
+    assert out.shape == (2, 4) and not out.any()
+    out.sum().backward()
+    assert not w.grad.any() and not u.grad.any() and not b.grad.any()
+    assert simple_rnn(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
+
+
+def _run_simple_rnn(monkeypatch, use_kernel, layer, x, seed=None):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", use_kernel)
+    module = layer.module.train()
+    for p in module.parameters():
+        p.grad = None
+    x = x.clone().requires_grad_()
+    if seed is not None:
+        torch.manual_seed(seed)
+    out = module(x)
+    torch.manual_seed(0)
+    out.backward(torch.randn(out.shape))  # randn_like would follow out's strides
+    return out.detach(), [x.grad, *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_simple_rnn_kernel_matches_torch_fused(monkeypatch, activation, return_sequences,
+                                               go_backwards, use_bias):
+    torch.manual_seed(4)
+    layer = SimpleRNN(6, activation=activation, return_sequences=return_sequences,
+                      go_backwards=go_backwards, use_bias=use_bias)
+    layer.build((9, 3))
+    if use_bias:
+        with torch.no_grad():
+            layer.module.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(4, 9, 3)
+    calls = []
+    original = recurrent_cells.simple_rnn
+    monkeypatch.setattr(recurrent_cells, "simple_rnn",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    new_out, new_grads = _run_simple_rnn(monkeypatch, True, layer, x)
+    assert calls == [1]
+    old_out, old_grads = _run_simple_rnn(monkeypatch, False, layer, x)  # torch.rnn_tanh/relu
+    assert calls == [1]
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    assert len(new_grads) == len(old_grads) == (4 if use_bias else 3)  # x, W, U (, b)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activation,
+                                                          return_sequences):
+    torch.manual_seed(5)
+    layer = SimpleRNN(6, activation=activation, dropout=0.3, recurrent_dropout=0.4,
+                      return_sequences=return_sequences, go_backwards=True)
+    layer.build((7, 3))
+    x = torch.randn(5, 7, 3)
+    # same seed -> the same masks: both draw (B, 1, in) then (B, 1, u)
+    new_out, new_grads = _run_simple_rnn(monkeypatch, True, layer, x, seed=11)
+    old_out, old_grads = _run_simple_rnn(monkeypatch, False, layer, x, seed=11)  # step loop
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+def test_simple_rnn_kernel_dispatch(monkeypatch):
+    calls = []
+    original = recurrent_cells.simple_rnn
+    monkeypatch.setattr(recurrent_cells, "simple_rnn",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    module = SimpleRNN(4).build((5, 3))
+    x = torch.randn(2, 5, 3)
+    module.train()(x)
+    assert calls == [1]                        # training on CPU: the kernel
+    with torch.no_grad():
+        inference = module.eval()(x)           # inference on CPU: the kernel too
+    assert calls == [1, 1]
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", False)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), inference)  # torch's fused kernel
+    assert calls == [1, 1]
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
+    SimpleRNN(4, activation="linear").build((5, 3))(x)  # other activations: the step loop
+    assert calls == [1, 1]
