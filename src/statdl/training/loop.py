@@ -131,7 +131,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                 optimizer.step(flat.w, flat.g)
                 nb = stop - start
                 seen += nb
-                loss_sum += total.detach() * nb
+                loss_sum.add_(total.detach(), alpha=nb)
                 if metrics:
                     update_metrics(metrics, out.detach(), yb, logits, final_act)
                 if per_batch:

@@ -48,8 +48,11 @@ class Metric:
             value = (pred.argmax(-1) == y).sum()
         elif kind == "binary_accuracy":
             cut = 0.0 if logits else 0.5
-            hits = ((pred > cut) == (y > 0.5)).float()
-            value = hits.reshape(n, -1).mean(dim=1).sum()
+            hits = (pred > cut) == (y > 0.5)
+            if hits.dim() == 1 or hits.shape[1:].numel() == 1:
+                value = hits.sum()  # one output per sample: no per-row mean needed
+            else:
+                value = hits.float().reshape(n, -1).mean(dim=1).sum()
         elif kind in ("mae", "mse"):
             d = (pred - y).abs() if kind == "mae" else (pred - y).square()
             value = d.reshape(n, -1).mean(dim=1).sum()
