@@ -11,6 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("STATDL_SHARED", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 
+# training scripts used as fixtures run on import: never collect them (doctests included)
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture
 def shared_data() -> Path:

@@ -21,7 +21,7 @@ class L1L2:
 
     Examples
     --------
-    >>> float(L1L2(l1=0.1, l2=0.5)(torch.tensor([1.0, -2.0])))
+    >>> round(float(L1L2(l1=0.1, l2=0.5)(torch.tensor([1.0, -2.0]))), 6)  # 0.1*3 + 0.5*5
     2.8
     """
 

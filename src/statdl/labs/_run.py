@@ -88,7 +88,8 @@ class LabRun:
     --------
     >>> import tempfile
     >>> with LabRun("demo", {"epochs": 1}, __file__, tempfile.mkdtemp()) as run:
-    ...     run.record(results={"answer": 42})
+    ...     run.record(results={"answer": 42})  # doctest: +ELLIPSIS
+    Lab demo: run folder ...
     >>> (run.path / "results.json").exists(), (run.path / "view.html").exists()
     (True, True)
     """
