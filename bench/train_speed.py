@@ -44,6 +44,17 @@ def make_data(model: str, n: int):
     return x, y
 
 
+def time_fits(net, x, y, repeats: int) -> list[float]:
+    """Seconds of one-epoch ``fit`` calls after a short warm-up (statdl and Keras alike)."""
+    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 # ---------------------------------------------------------------- statdl
 def run_statdl(model: str, x, y, repeats: int) -> list[float]:
     import statdl as sd
@@ -62,13 +73,7 @@ def run_statdl(model: str, x, y, repeats: int) -> list[float]:
         net = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
                             input_shape=(500,))
         net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
-    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-        times.append(time.perf_counter() - t0)
-    return times
+    return time_fits(net, x, y, repeats)
 
 
 def _statdl_cnn(L):
@@ -160,13 +165,7 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
         net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
                                 K.Dense(1, activation="sigmoid")])
         net.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-        times.append(time.perf_counter() - t0)
-    return times
+    return time_fits(net, x, y, repeats)
 
 
 def child(model: str, framework: str, n: int, repeats: int) -> None:
