@@ -613,7 +613,7 @@ def _carry_optimizer_state(optimizer: Optimizer, old: FlatParameters, new: FlatP
     old_slices, new_slices = old.slices(), new.slices()
     carried = {}
     for name, tensor in optimizer.state.items():
-        fresh = torch.zeros_like(new.w)
+        fresh = torch.full_like(new.w, optimizer.slot_fill(name))
         for key, (o_new, n) in new_slices.items():
             if key in old_slices:
                 o_old, _ = old_slices[key]

@@ -30,6 +30,10 @@ class EmbeddingModule(nn.Module):
         self.embeddings = nn.Parameter(torch.empty(input_dim, output_dim))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(self.checked_ids(ids), self.embeddings)
+
+    def checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids`` as int64, after checking that they lie in ``[0, input_dim)``."""
         if ids.is_floating_point() or ids.dtype != torch.long:
             ids = ids.long()
         if ids.numel():
@@ -43,7 +47,7 @@ class EmbeddingModule(nn.Module):
                     f"{lo}). Make `input_dim` at least max id + 1 (e.g. the tokenizer's "
                     "`num_words`)."
                 )
-        return F.embedding(ids, self.embeddings)
+        return ids
 
     def compute_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
         """Boolean ``ids != 0`` when ``mask_zero`` is set (for layers that support masks)."""

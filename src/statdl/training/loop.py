@@ -1,8 +1,8 @@
 """The training loop: mini-batches sliced from tensors already in memory.
 
 No DataLoader and no per-sample Python: each step gathers a batch with one ``index_select``,
-runs forward and backward, and updates all weights through one flat buffer
-(``FlatParameters``). Running sums of the loss and metrics stay on the device and are read
+runs forward and backward (by hand for pure Dense/Dropout stacks, see ``dense_kernel``), and
+updates all weights through one flat buffer (``FlatParameters``). Running sums of the loss and metrics stay on the device and are read
 only when the progress display asks for them (a few times per second).
 """
 
@@ -15,8 +15,9 @@ import torch
 
 from ..errors import ConfigError
 from .callbacks import Callback, batch_hooks
+from .dense_kernel import DenseStackKernel
 from .history import History
-from .losses import LOSSES, Loss
+from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
 from .progress import EpochProgress
 
@@ -94,6 +95,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     optimizer, flat = state.optimizer, state.flat
     logits = state.use_logits
     final_act = state.final_activation
+    kernel = DenseStackKernel.for_state(state, x.dim())
     try:
         for cb in callbacks:
             cb.on_train_begin({})
@@ -117,17 +119,16 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                     wb = None if w is None else w[start:stop]
                 for cb in per_batch:
                     cb.on_train_batch_begin(step, {})
-                flat.zero_grad()
-                out = module(xb, logits=logits)
-                per_sample = loss(out, yb, from_logits=logits)
-                if wb is None:
-                    total = per_sample.mean()
+                if kernel is not None:
+                    total, out = kernel.train_step(xb, yb, wb, loss, logits, final_act)
                 else:
-                    total = (per_sample * wb).sum() / per_sample.shape[0]
-                penalty = state.penalty()
-                if penalty is not None:
-                    total = total + penalty
-                total.backward()
+                    flat.zero_grad()
+                    out = module(xb, logits=logits)
+                    total = batch_loss(loss, out, yb, wb, logits)
+                    penalty = state.penalty()
+                    if penalty is not None:
+                        total = total + penalty
+                    total.backward()
                 optimizer.step(flat.w, flat.g)
                 nb = stop - start
                 seen += nb

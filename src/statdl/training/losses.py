@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from ..errors import choice_error
 
-__all__ = ["Loss", "get_loss", "LOSSES"]
+__all__ = ["Loss", "get_loss", "LOSSES", "batch_loss", "mean_loss_and_gradient"]
 
 EPSILON = 1e-7
 
@@ -88,6 +88,51 @@ LOSSES: dict[str, Loss] = {
     "poisson": Loss("poisson", poisson, None, "real"),
 }
 _ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+def batch_loss(loss: Loss, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None,
+               from_logits: bool) -> torch.Tensor:
+    """The loss of a training batch: the mean of the per-sample losses, or with sample weights
+    their weighted sum divided by the batch size (Keras's convention)."""
+    per_sample = loss(out, y, from_logits=from_logits)
+    if weights is None:
+        return per_sample.mean()
+    return (per_sample * weights).sum() / per_sample.shape[0]
+
+
+def mean_loss_and_gradient(loss: Loss, z: torch.Tensor, y: torch.Tensor,
+                           from_logits: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The batch-mean loss and its gradient with respect to the model output ``z``, in closed
+    form, for the losses where that is short; None for the others (use autograd).
+
+    Covered: cross-entropy on logits with class-index targets, ``softmax(z) - onehot(y)``;
+    binary cross-entropy on logits, ``sigmoid(z) - y``; mean squared error on a linear
+    output, ``2 (z - y)``; each divided by the number of terms averaged.
+
+    Examples
+    --------
+    >>> z = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    >>> value, dz = mean_loss_and_gradient(LOSSES["mse"], z, torch.zeros(2, 2), False)
+    >>> float(value), dz.tolist()
+    (1.25, [[1.0, 0.0], [0.0, 0.5]])
+    """
+    if loss.name == "sparse_categorical_crossentropy" and from_logits and z.dim() == 2 \
+            and y.dim() == 1:
+        log_p = torch.log_softmax(z, dim=1)
+        value = F.nll_loss(log_p, y)
+        dz = log_p.exp_()
+        dz.scatter_add_(1, y[:, None], torch.full((y.shape[0], 1), -1.0, dtype=z.dtype,
+                                                  device=z.device))
+        return value, dz.div_(z.shape[0])
+    if y.shape != z.shape:
+        return None
+    if loss.name == "binary_crossentropy" and from_logits:
+        value = F.binary_cross_entropy_with_logits(z, y)
+        return value, torch.sigmoid(z).sub_(y).div_(z.numel())
+    if loss.name == "mse":
+        diff = z - y
+        return diff.square().mean(), diff.mul_(2.0 / z.numel())
+    return None
 
 
 def get_loss(loss) -> Loss:

@@ -1,0 +1,220 @@
+"""The hand-written Dense/Dropout training pass must train exactly like autograd."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import statdl as sd
+from statdl import layers as L
+from statdl.layers.core import drop_mask
+from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.losses import LOSSES, mean_loss_and_gradient
+
+
+def _data(n=96, k=12, task="softmax", seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, k)).astype(np.float32)
+    if task == "softmax":
+        y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, n)]
+    elif task == "sparse":
+        y = rng.integers(0, 4, n)
+    elif task == "binary":
+        y = rng.integers(0, 2, (n, 1)).astype(np.float32)
+    else:
+        y = rng.normal(size=(n, 3)).astype(np.float32)
+    return x, y
+
+
+ARCHITECTURES = {
+    "relu-dropout-softmax": (lambda: [L.Dense(16, activation="relu"), L.Dropout(0.4),
+                                      L.Dense(8, activation="relu"), L.Dropout(0.3),
+                                      L.Dense(4, activation="softmax")],
+                             "categorical_crossentropy", "softmax"),
+    "sparse-two-dropouts": (lambda: [L.Dense(16, activation="relu"), L.Dropout(0.2),
+                                     L.Dropout(0.5), L.Dense(4, activation="softmax")],
+                            "sparse_categorical_crossentropy", "sparse"),
+    "tanh-sigmoid-mse": (lambda: [L.Dense(10, activation="tanh"), L.Dropout(0.3),
+                                  L.Dense(6, activation="sigmoid"), L.Dropout(0.25),
+                                  L.Dense(3)], "mse", "mse"),
+    "linear-no-bias": (lambda: [L.Dense(10, use_bias=False), L.Dropout(0.5),
+                                L.Dense(3, activation="tanh", use_bias=False)], "mae", "mse"),
+    "sigmoid-output-bce": (lambda: [L.Dense(10, activation="relu"),
+                                    L.Dense(1, activation="sigmoid")],
+                           "binary_crossentropy", "binary"),
+    "softmax-output-mse": (lambda: [L.Dense(10, activation="relu"), L.Dropout(0.1),
+                                    L.Dense(4, activation="softmax")], "mse", "softmax"),
+}
+
+
+def _train(monkeypatch, enabled, layers, loss, x, y, **fit_kwargs):
+    monkeypatch.setattr(DenseStackKernel, "enabled", enabled)
+    sd.set_seed(7)
+    net = sd.Sequential(layers(), input_shape=x.shape[1:])
+    net.compile("rmsprop", loss, ["accuracy"] if loss.endswith("crossentropy") else ["mae"])
+    history = net.fit(x, y, epochs=2, batch_size=20, verbose=0, **fit_kwargs)
+    return net, history
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_kernel_trains_like_autograd(monkeypatch, name):
+    layers, loss, task = ARCHITECTURES[name]
+    x, y = _data(task=task)
+    net_k, hist_k = _train(monkeypatch, True, layers, loss, x, y)
+    assert DenseStackKernel.for_state(net_k._training_state()) is not None
+    net_a, hist_a = _train(monkeypatch, False, layers, loss, x, y)
+    for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
+        np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
+    for key in hist_a.history:
+        np.testing.assert_allclose(hist_k.history[key], hist_a.history[key], rtol=1e-4)
+
+
+def test_kernel_with_embedding_trains_like_autograd(monkeypatch):
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 50, (96, 6))
+    ids[:, :2] = 0  # padding, and repeated ids within a batch: index_add_ must accumulate
+    y = rng.integers(0, 2, (96, 1)).astype(np.float32)
+
+    def layers():
+        return [L.Embedding(50, 4), L.Flatten(), L.Dense(8, activation="relu"), L.Dropout(0.3),
+                L.Dense(1, activation="sigmoid")]
+
+    net_k, hist_k = _train(monkeypatch, True, layers, "binary_crossentropy", ids, y)
+    kernel = DenseStackKernel.for_state(net_k._training_state())
+    assert kernel is not None and kernel.embedding is not None
+    net_a, hist_a = _train(monkeypatch, False, layers, "binary_crossentropy", ids, y)
+    for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
+        np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hist_k.history["loss"], hist_a.history["loss"], rtol=1e-4)
+
+
+def test_kernel_embedding_keeps_the_id_check():
+    net = sd.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)], input_shape=(3,))
+    net.compile("rmsprop", "mse")
+    with pytest.raises(sd.errors.ShapeError, match="word id 12"):
+        net.fit(np.array([[1, 2, 12]]), np.zeros((1, 1)), epochs=1, verbose=0)
+
+
+def test_kernel_with_sample_weights_and_validation(monkeypatch):
+    layers, loss, task = ARCHITECTURES["relu-dropout-softmax"]
+    x, y = _data(task=task)
+    w = np.random.default_rng(1).uniform(0.2, 2.0, x.shape[0]).astype(np.float32)
+    net_k, hist_k = _train(monkeypatch, True, layers, loss, x, y, sample_weight=w,
+                           validation_split=0.25)
+    net_a, hist_a = _train(monkeypatch, False, layers, loss, x, y, sample_weight=w,
+                           validation_split=0.25)
+    for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
+        np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hist_k.history["val_loss"], hist_a.history["val_loss"], rtol=1e-4)
+
+
+def test_kernel_gradients_match_autograd_in_float64():
+    """One batch, same dropout masks: the kernel's gradients equal autograd's."""
+    torch.manual_seed(0)
+    net = sd.Sequential([L.Dense(7, activation="tanh"), L.Dropout(0.5),
+                         L.Dense(5, activation="relu"), L.Dropout(0.2), L.Dense(3)],
+                        input_shape=(4,))
+    net.compile("sgd", "mse")
+    state = net._training_state()
+    module = state.module.double()
+    x = torch.randn(9, 4, dtype=torch.float64)
+    target = torch.randn(9, 3, dtype=torch.float64)
+    params = list(module.parameters())
+    for p in params:
+        p.grad = torch.zeros_like(p)
+
+    kernel = DenseStackKernel.for_state(state)
+    torch.manual_seed(5)
+    z = kernel.forward(x).requires_grad_()
+    ((z - target) ** 2).mean().backward()
+    kernel.backward(z.grad)
+    by_kernel = [p.grad.clone() for p in params]
+
+    for p in params:
+        p.grad = None
+    torch.manual_seed(5)
+    module.train()
+    ((module(x) - target) ** 2).mean().backward()
+    for gk, p in zip(by_kernel, params):
+        torch.testing.assert_close(gk, p.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layers,kwargs", [
+    (lambda: [L.Dense(4, kernel_regularizer=sd.regularizers.L2(0.01)), L.Dense(1)], {}),
+    (lambda: [L.Dense(4, activity_regularizer=sd.regularizers.L1(0.01)), L.Dense(1)], {}),
+    (lambda: [L.Dropout(0.2), L.Dense(4), L.Dense(1)], {}),
+    (lambda: [L.Dense(4), L.Dense(1), L.Dropout(0.2)], {}),
+    (lambda: [L.Dense(4, activation="softmax"), L.Dense(1)], {}),
+    (lambda: [L.Dense(4, activation="elu"), L.Dense(1)], {}),
+    (lambda: [L.Dense(4), L.Activation("relu"), L.Dense(1)], {}),
+    (lambda: [L.Dense(4, name="frozen"), L.Dense(1)], {"freeze": True}),
+    (lambda: [L.Embedding(9, 2, name="frozen"), L.Flatten(), L.Dense(1)], {"freeze": True}),
+])
+def test_kernel_declines_models_it_cannot_run(layers, kwargs):
+    net = sd.Sequential(layers(), input_shape=(6,))
+    if kwargs.get("freeze"):
+        net.get_layer("frozen").trainable = False
+    net.compile("rmsprop", "mse")
+    assert DenseStackKernel.for_state(net._training_state()) is None
+    x, y = _data(n=20, k=6, task="mse")
+    x = np.abs(x).astype(int)  # valid ids for the Embedding case, fine as numbers otherwise
+    net.fit(x, y[:, :1], epochs=1, verbose=0)  # still trains, through autograd
+
+
+def test_kernel_declines_sequence_input():
+    net = sd.Sequential([L.Dense(4), L.Dense(1)], input_shape=(5, 6))
+    net.compile("rmsprop", "mse")
+    assert DenseStackKernel.for_state(net._training_state(), input_dims=3) is None
+    x = np.random.default_rng(0).normal(size=(8, 5, 6)).astype(np.float32)
+    history = net.fit(x, np.zeros((8, 5, 1), np.float32), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.4, 0.75, 0.999])
+def test_drop_mask_drops_each_entry_with_probability_rate(rate):
+    torch.manual_seed(0)
+    n = 400_000
+    dropped = int(drop_mask((n,), rate).sum())
+    # binomial(n, rate): within 5 standard deviations (and exact at the extremes)
+    sd_ = (n * rate * (1 - rate)) ** 0.5
+    assert abs(dropped - n * rate) <= 5 * sd_ + 1e-9
+
+
+def test_drop_mask_odd_sizes_and_independence():
+    torch.manual_seed(1)
+    m = drop_mask((3, 7, 5), 0.5)
+    assert m.shape == (3, 7, 5) and m.dtype == torch.bool
+    big = drop_mask((200_000, 2), 0.5).float()
+    # the two int32 halves of each 64-bit draw land in neighbouring columns: uncorrelated
+    corr = torch.corrcoef(big.T)[0, 1]
+    assert abs(float(corr)) < 0.015
+
+
+@pytest.mark.parametrize("name,from_logits,target", [
+    ("sparse_categorical_crossentropy", True, "int"),
+    ("binary_crossentropy", True, "binary"),
+    ("mse", False, "real"),
+])
+def test_closed_form_loss_gradients_match_autograd(name, from_logits, target):
+    torch.manual_seed(2)
+    z = (3 * torch.randn(11, 1 if target == "binary" else 4, dtype=torch.float64))
+    if target == "int":
+        y = torch.randint(0, 4, (11,))
+    elif target == "binary":
+        y = torch.randint(0, 2, (11, 1)).double()
+    else:
+        y = torch.randn(11, 4, dtype=torch.float64)
+    loss = LOSSES[name]
+    value, dz = mean_loss_and_gradient(loss, z.clone(), y, from_logits)
+    leaf = z.clone().requires_grad_()
+    expected = loss(leaf, y, from_logits=from_logits).mean()
+    expected.backward()
+    torch.testing.assert_close(value, expected.detach())
+    torch.testing.assert_close(dz, leaf.grad)
+
+
+def test_closed_form_declines_other_losses():
+    z = torch.randn(5, 3)
+    assert mean_loss_and_gradient(LOSSES["mae"], z, torch.randn(5, 3), False) is None
+    assert mean_loss_and_gradient(LOSSES["mse"], z, torch.randn(5, 1), False) is None
