@@ -234,6 +234,26 @@ def test_freezing_stops_updates():
     assert not np.array_equal(frozen[0], model.get_layer(0).get_weights()[0])
 
 
+@pytest.mark.parametrize("optimizer,slot,start", [
+    (lambda: sd.optimizers.Adagrad(), "accumulator", 0.1),
+    (lambda: sd.optimizers.RMSprop(), "velocity_plus_epsilon", 1e-7),
+])
+def test_unfrozen_weights_start_their_optimizer_state_at_the_initial_value(optimizer, slot, start):
+    """Adagrad's accumulator starts at 0.1 and RMSprop's slot at epsilon (its state is
+    v + eps), also for weights that join training when a layer is unfrozen."""
+    sd.set_seed(3)
+    x, y = _data()
+    model = sd.Sequential([L.Dense(5), L.Dense(1)], input_shape=(4,))
+    model.compile(optimizer=optimizer(), loss="mse")
+    model.freeze(up_to=0)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.unfreeze()
+    state = model._training_state()
+    values = state.optimizer.state[slot]
+    offset, n = state.flat.slices()[id(model.get_layer(0).module.kernel)]
+    np.testing.assert_allclose(values[offset:offset + n].numpy(), start, rtol=1e-6)
+
+
 def test_layer_output_reads_intermediate_activations():
     sd.set_seed(13)
     model = sd.Sequential([L.Dense(5, activation="relu"), L.Dense(2)], input_shape=(3,))
