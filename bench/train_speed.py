@@ -8,10 +8,12 @@ One epoch at batch 128 of three of the course's models on data of the course's s
 
 Each (model, framework) pair runs in its own process after a warm-up, so that the peak
 resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
-installed. Usage::
+installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rounds N`` runs
+the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
+conditions, and reports each framework's best epoch over all rounds. Usage::
 
     python bench/train_speed.py                 # all models, all frameworks available
-    python bench/train_speed.py --models mlp --repeats 3
+    python bench/train_speed.py --models mlp --repeats 3 --rounds 3
 """
 
 from __future__ import annotations
@@ -177,6 +179,24 @@ def child(model: str, framework: str, n: int, repeats: int) -> None:
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
 
 
+def _run_child(model: str, fw: str, repeats: int) -> tuple[float, float] | None:
+    """(samples/s of the best epoch, peak RSS in MB) of one framework's process."""
+    n = SAMPLES[model]
+    if fw == "keras-torch" and model == "lstm":
+        n = 4 * BATCH  # about 30x slower than the others: keep the run short
+    env = dict(os.environ)
+    if fw.startswith("keras"):
+        env["KERAS_BACKEND"] = fw.split("-")[1]
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", model, fw, str(n), "--repeats", str(repeats)],
+        env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"{model}/{fw} failed:\n{proc.stderr[-2000:]}")
+        return None
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["n"] / out["best_s"], out["peak_mb"]
+
+
 def keras_available(backend: str) -> bool:
     env = dict(os.environ, KERAS_BACKEND=backend)
     probe = subprocess.run([sys.executable, "-c", "import keras"], env=env,
@@ -188,7 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="mlp,cnn,lstm")
     parser.add_argument("--frameworks", default="statdl,torch,keras-jax,keras-torch")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="timed epochs per process")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the frameworks this many times in turn; report each one's best")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
     args = parser.parse_args()
     if args.child:
@@ -205,24 +227,17 @@ def main() -> None:
             frameworks.remove(fw)
     rows = []
     for model in args.models.split(","):
-        results = {}
-        for fw in frameworks:
-            n = SAMPLES[model]
-            if fw == "keras-torch" and model == "lstm":
-                n = 4 * BATCH  # about 30x slower than the others: keep the run short
-            env = dict(os.environ)
-            if fw.startswith("keras"):
-                env["KERAS_BACKEND"] = fw.split("-")[1]
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", model, fw, str(n),
-                 "--repeats", str(args.repeats)], env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{model}/{fw} failed:\n{proc.stderr[-2000:]}")
-                continue
-            out = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[fw] = (out["n"] / out["best_s"], out["peak_mb"])
-            print(f"{model:5s} {fw:12s} {results[fw][0]:9.0f} samples/s  "
-                  f"peak RSS {results[fw][1]:6.0f} MB", flush=True)
+        results: dict[str, tuple[float, float]] = {}
+        for round_ in range(args.rounds):
+            for fw in frameworks:
+                measured = _run_child(model, fw, args.repeats)
+                if measured is None:
+                    continue
+                speed, peak = measured
+                print(f"{model:5s} {fw:12s} {speed:9.0f} samples/s  peak RSS {peak:6.0f} MB"
+                      + (f"  (round {round_ + 1})" if args.rounds > 1 else ""), flush=True)
+                if fw not in results or speed > results[fw][0]:
+                    results[fw] = (speed, max(peak, results.get(fw, (0, 0))[1]))
         peers = {k: v for k, v in results.items() if k != "statdl"}
         if "statdl" in results and peers:
             best_name, (best, _) = max(peers.items(), key=lambda kv: kv[1][0])
