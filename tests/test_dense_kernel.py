@@ -89,6 +89,44 @@ def test_kernel_with_embedding_trains_like_autograd(monkeypatch):
     np.testing.assert_allclose(hist_k.history["loss"], hist_a.history["loss"], rtol=1e-4)
 
 
+def test_kernel_runs_nested_models_like_an_autoencoder(monkeypatch):
+    x, _ = _data(n=64, k=10)
+    x = np.tanh(x)
+
+    def layers():
+        encoder = sd.Sequential([L.Dense(6, activation="tanh"), L.Dense(3, activation="relu")],
+                                input_shape=(10,))
+        decoder = sd.Sequential([L.Dense(6, activation="relu"), L.Dense(10, activation="tanh")],
+                                input_shape=(3,))
+        return [encoder, decoder]
+
+    net_k, _ = _train(monkeypatch, True, layers, "mse", x, x)
+    kernel = DenseStackKernel.for_state(net_k._training_state())
+    assert kernel is not None and len(kernel.steps) == 4
+    net_a, _ = _train(monkeypatch, False, layers, "mse", x, x)
+    for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
+        np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [
+    {"sparsity_l1": 1e-3},
+    {"sparsity_target": 0.1, "sparsity_weight": 1.0, "codings_activation": "sigmoid"},
+    {"contractive": 1e-3},
+    {"variational": True},
+    {"corruption": "masking", "corruption_rate": 0.2},
+])
+def test_kernel_declines_autoencoders_with_extra_terms(options):
+    ae = sd.autoencoders.Autoencoder(10, codings=3, hidden=(6,), **options)
+    ae.model.compile("rmsprop", "mse")
+    assert DenseStackKernel.for_state(ae.model._training_state()) is None
+
+
+def test_kernel_runs_the_plain_dense_autoencoder():
+    ae = sd.autoencoders.Autoencoder(10, codings=3, hidden=(6,))
+    ae.model.compile("rmsprop", "mse")
+    assert DenseStackKernel.for_state(ae.model._training_state()) is not None
+
+
 def test_kernel_embedding_keeps_the_id_check():
     net = sd.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)], input_shape=(3,))
     net.compile("rmsprop", "mse")

@@ -81,7 +81,9 @@ class DenseStackKernel:
         linear/relu/tanh/sigmoid, frozen weights, weight or activity penalties."""
         if not cls.enabled or input_dims != 2 or state.regularized or state.activity_modules:
             return None
-        layers = list(getattr(state.module, "layers", []))
+        layers = _flatten(state.module)
+        if layers is None:
+            return None
         embedding = None
         if len(layers) > 2 and isinstance(layers[0], EmbeddingModule) \
                 and isinstance(layers[1], FlattenModule):
@@ -184,6 +186,26 @@ class DenseStackKernel:
             dz = _activation_backward_(da, a, prev.activation, self._saved[i - 1][2])
         self._saved = []
         self._ids = None
+
+
+def _flatten(module) -> list | None:
+    """The layer modules of a ``Sequential``'s module, with nested models (an autoencoder's
+    encoder and decoder) expanded; None where a nested module runs more than its layers
+    (penalty terms, sampling)."""
+    from ..model import SequentialModule  # the model imports the training loop
+
+    if type(module) is not SequentialModule or module.adds_penalties:
+        return None
+    layers = []
+    for m in module.layers:
+        if isinstance(m, SequentialModule):
+            inner = _flatten(m)
+            if inner is None:
+                return None
+            layers.extend(inner)
+        else:
+            layers.append(m)
+    return layers
 
 
 def _activate_(z: torch.Tensor, name: str) -> None:
