@@ -131,3 +131,110 @@ def test_lasso_limits():
     l0, lb = least_squares(x, y)
     assert np.allclose(b, lb, atol=1e-4) and abs(b0 - l0) < 1e-4
     assert np.all(lasso(x, y, 100.0)[1] == 0)
+
+
+# ----------------------------------------------------------------------------- IMDB options
+def _keras_lstm_params(embed_dim: int, units: int = 32, vocab: int = 10000) -> int:
+    """Keras's count: Embedding vocab*d; LSTM 4*(units*(d + units) + units); Dense units + 1."""
+    return vocab * embed_dim + 4 * (units * (embed_dim + units) + units) + units + 1
+
+
+def _fake_imdb(n_train: int = 48, n_test: int = 24):
+    """A stand-in for ``imdb_data``: random word ids and labels, the real shapes and dtypes."""
+    def load(args, maxlen, **_):
+        rng = np.random.default_rng(0)
+        return (rng.integers(1, 10000, (n_train, maxlen)), rng.integers(0, 2, n_train),
+                rng.integers(1, 10000, (n_test, maxlen)), rng.integers(0, 2, n_test))
+    return load
+
+
+def test_imdb_textbook_options_parse_and_default_to_the_course():
+    lab = get_lab("imdb-lstm")
+    args = parse_lab_args(lab, [])
+    assert (args.embed_dim, args.validation) == (8, "split")
+    args = parse_lab_args(lab, ["--maxlen", "500", "--embed-dim", "32", "--validation", "test"])
+    assert (args.maxlen, args.embed_dim, args.validation) == (500, 32, "test")
+    for name in ("imdb-embed", "imdb-rnn", "imdb-rnn3", "imdb-gru", "imdb-bilstm"):
+        assert parse_lab_args(get_lab(name), ["--embed-dim", "16"]).embed_dim == 16
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--embed-dim", "0"], r"`--embed-dim` must be an int >= 1.*got 0"),
+    (["--embed-dim", "-3"], r"`--embed-dim` must be an int >= 1"),
+    (["--embed-dim", "4.5"], r"--embed-dim.*invalid int value"),
+    (["--validation", "holdout"], r"--validation.*invalid choice: 'holdout'.*split.*test"),
+])
+def test_imdb_textbook_options_bad_values(argv, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_lab_args(get_lab("imdb-lstm"), argv)
+
+
+def test_imdb_textbook_options_bad_values_from_python():
+    with pytest.raises(ConfigError, match="`--embed-dim` must be an int >= 1"):
+        run_lab("imdb-lstm", embed_dim=0)
+    with pytest.raises(ConfigError, match="`--embed-dim` must be an int >= 1"):
+        run_lab("imdb-lstm", embed_dim="32")
+    with pytest.raises(ConfigError, match=r"`--validation` must be 'split'.*or 'test'"):
+        run_lab("imdb-lstm", validation="val")
+    with pytest.raises(ConfigError, match="--embed-dim"):      # not an option of the CNN
+        parse_lab_args(get_lab("mnist-cnn"), ["--embed-dim", "32"])
+
+
+def test_imdb_help_shows_the_textbook_options(capsys):
+    assert main(["lab", "imdb-lstm", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--embed-dim N" in out and "textbook" in out
+    assert "--validation {split,test}" in out and "validation_split = 0.2" in out
+
+
+@pytest.mark.parametrize("argv, embed_dim, test_as_validation", [
+    ([], 8, False),
+    (["--embed-dim", "32", "--validation", "test"], 32, True),
+])
+def test_imdb_options_reach_the_model_and_fit(tmp_path, monkeypatch, argv, embed_dim,
+                                              test_as_validation):
+    import statdl as sd
+    from statdl.labs import _registry, imdb_rnn
+
+    monkeypatch.setattr(imdb_rnn, "imdb_data", _fake_imdb())
+    calls = []
+    fit = sd.Sequential.fit
+
+    def spy(self, *a, **kw):
+        calls.append(kw)
+        return fit(self, *a, **kw)
+
+    monkeypatch.setattr(sd.Sequential, "fit", spy)
+    lab = get_lab("imdb-lstm")
+    args = parse_lab_args(lab, ["--maxlen", "12", "--epochs", "1", "--verbose", "0",
+                                "--no-view", "--runs-dir", str(tmp_path), *argv])
+    res = _registry.execute(lab, args)
+    (kw,) = calls
+    if test_as_validation:
+        assert "validation_split" not in kw
+        x_val, y_val = kw["validation_data"]
+        assert x_val.shape == (24, 12) and len(y_val) == 24     # the (fake) test reviews
+    else:
+        assert kw["validation_split"] == 0.2 and kw.get("validation_data") is None
+    row = ls_runs(tmp_path).iloc[0]
+    assert f"Total params: {_keras_lstm_params(embed_dim):,}" in row["model"]
+    assert row["flag_embed_dim"] == embed_dim
+    assert row["flag_validation"] == ("test" if test_as_validation else "split")
+    assert res["headline"]["course"] is None        # no published figure at maxlen 12
+
+
+def test_imdb_published_figure_follows_the_settings():
+    from statdl.labs.imdb_rnn import reference
+
+    def ref(*argv):
+        args = parse_lab_args(get_lab("imdb-lstm"), list(argv))
+        args.model = "lstm"
+        return reference(args)
+
+    assert ref("--maxlen", "500") == ("Course", None, None)       # the course gives none
+    assert ref("--maxlen", "500", "--embed-dim", "32", "--validation", "test") == \
+        ("Textbook (ISLR2)", 0.87, 0.86)
+    assert ref("--maxlen", "500", "--embed-dim", "32") == ("Course", None, None)
+    assert ref("--maxlen", "100") == ("Course", 0.82, 0.82)
+    assert ref("--maxlen", "500", "--embed-dim", "32", "--validation", "test",
+               "--dropout", "0.2") == ("Course", None, None)

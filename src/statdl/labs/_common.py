@@ -127,8 +127,11 @@ def headline(name: str, value: float, lower: float | None = None, upper: float |
 
 def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray,
                           y_test: np.ndarray, timer: Timer, course: float | None = None,
-                          target: float | None = None, figure_prefix: str = "") -> dict:
+                          target: float | None = None, figure_prefix: str = "",
+                          source: str = "Course") -> dict:
     """Predict the test set, print caret's statistics, save the history and confusion figures.
+
+    ``course`` is the published test accuracy; ``source`` says where it was published.
 
     Returns the results dict (also recorded in the run folder), with ``predictions``.
     """
@@ -140,7 +143,7 @@ def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray
     print("\nTest set, caret-style statistics:")
     print(cm)
     if course is not None:
-        print(f"\nCourse: test accuracy {course}; here {cm.accuracy:.4f} "
+        print(f"\n{source}: test accuracy {course}; here {cm.accuracy:.4f} "
               f"(95% CI {cm.overall['AccuracyLower']:.4f}-{cm.overall['AccuracyUpper']:.4f}).")
     run.figure(plot_history(history), f"{figure_prefix}history")
     run.figure(plot_confusion_matrix(cm), f"{figure_prefix}confusion_matrix")

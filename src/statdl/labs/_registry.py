@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 from ..errors import ConfigError
@@ -63,13 +64,24 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                                  "help": "dropout of the recurrent layer's inputs"}),
     "recurrent_dropout": (("--recurrent-dropout",), {
         "type": float, "default": 0.0, "help": "dropout of the recurrent state"}),
+    "embed_dim": (("--embed-dim",), {
+        "type": int, "default": 8, "metavar": "N",
+        "help": "output dimension of the embedding (course: 8; the ISLR2 textbook's LSTM lab: "
+                "32)"}),
+    "validation": (("--validation",), {
+        "choices": ["split", "test"], "default": "split",
+        "help": "split: hold out the last 20%% of the training reviews (the course's "
+                "validation_split = 0.2); test: train on all training reviews and pass the "
+                "test reviews as validation_data (the ISLR2 textbook lab), only to watch "
+                "val_* per epoch: nothing is chosen by them"}),
     "sample": (("--sample",), {"type": float, "default": 0.05,
                                "help": "fraction of the 324-run grid to run (course: 0.05)"}),
     "train_size": (("--train-size",), {"type": int, "default": 1000,
                                        "help": "Fashion-MNIST training images (default 1000)"}),
 }
 
-_RNN = ("maxlen", "dropout", "recurrent_dropout")
+_IMDB = ("maxlen", "embed_dim", "validation")
+_RNN = (*_IMDB, "dropout", "recurrent_dropout")
 
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("hitters-nn", "Hitters log salary: Dense(64) network vs linear regression and lasso",
@@ -92,7 +104,7 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("imdb-tokenizer", "the course's tokenizer example (word index, sequences, one-hot)",
         "imdb_tokenizer", epochs=0, quick_epochs=0),
     Lab("imdb-embed", "IMDB embedding(10000, 8) + dense (80,161 params at maxlen 20)",
-        "imdb_rnn", epochs=10, quick_epochs=6, options=("maxlen",),
+        "imdb_rnn", epochs=10, quick_epochs=6, options=_IMDB,
         defaults={"model": "embed"}),
     Lab("imdb-rnn", "IMDB embedding + SimpleRNN(32)", "imdb_rnn", epochs=10,
         quick_epochs=6, options=_RNN,
@@ -185,6 +197,13 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigError(f"`--{key.replace('_', '-')}` must be in [0, 1); got {value}.")
     if getattr(args, "maxlen", 1) < 1:
         raise ConfigError(f"`--maxlen` must be an int >= 1; got {args.maxlen}.")
+    embed_dim = getattr(args, "embed_dim", 1)
+    if isinstance(embed_dim, bool) or not isinstance(embed_dim, Integral) or embed_dim < 1:
+        raise ConfigError(f"`--embed-dim` must be an int >= 1 (course: 8, textbook: 32); "
+                          f"got {embed_dim!r}.")
+    if getattr(args, "validation", "split") not in ("split", "test"):
+        raise ConfigError("`--validation` must be 'split' (the course's validation_split 0.2) "
+                          f"or 'test' (the test set as validation data); got {args.validation!r}.")
     if not 0 < getattr(args, "sample", 0.5) <= 1:
         raise ConfigError(f"`--sample` must be in (0, 1]; got {args.sample}.")
     if getattr(args, "train_size", 10) < 10:
