@@ -2,11 +2,11 @@
 
 A corpus is encoded once (:class:`Corpus`): the distinct words in first-seen order, every
 token's id into that list (texts concatenated) and the number of tokens per text. For plain
-texts the tokenising itself is vectorised: the texts are joined as UTF-8 bytes, translated
-once, cut at the ``split`` bytes with numpy, and each token's bytes packed into an exact
-uint64 key that pandas's hash table numbers in order of first appearance, so no Python
-object is made per token. Counts, document frequencies and the final encodings are numpy
-operations on the ids.
+texts the tokenising itself is vectorised: the texts are encoded as UTF-8 and translated
+(lower case, filters to ``split``), joined in runs of about a megabyte that are cut at the
+``split`` bytes with numpy, and each token's bytes are packed into an exact uint64 key that
+pandas's hash table numbers in order of first appearance, so no Python object is made per
+token. Counts, document frequencies and the final encodings are numpy operations on the ids.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 # masks keeping the low n bytes of a little-endian uint64, n = 0..8
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _MAX_PACKED = 16  # bytes of the longest token packed into uint64 keys; longer: a dict
+_CHUNK_BYTES = 1 << 20  # texts are cut into tokens in runs of about this many bytes
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,16 @@ class Corpus:
         n_words = len(self.words)
         out = np.zeros(n_words, dtype=np.int64)
         seen = np.zeros(n_words, dtype=np.uint64)  # bit j: seen in the j-th text of a block
-        text_bit = np.uint64(1) << (np.arange(len(self.lengths), dtype=np.uint64) % np.uint64(64))
-        bits = np.repeat(text_bit, self.lengths)  # each token's text, as a bit of its block
+        text_bits = np.uint64(1) << np.arange(64, dtype=np.uint64)
         bounds = np.concatenate([[0], np.cumsum(self.lengths)[63::64], [self.ids.size]])
         top = 0  # ids are numbered by first appearance: only ids < top occur so far
-        for a, b in pairwise(bounds.tolist()):
+        for block, (a, b) in enumerate(pairwise(bounds.tolist())):
             if a == b:
                 continue
+            lengths = self.lengths[64 * block:64 * block + 64]
             top = max(top, int(self.ids[a:b].max()) + 1)
             seen[:top] = 0
-            np.bitwise_or.at(seen, self.ids[a:b], bits[a:b])
+            np.bitwise_or.at(seen, self.ids[a:b], np.repeat(text_bits[:lengths.size], lengths))
             out[:top] += np.bitwise_count(seen[:top])
         return out
 
@@ -86,8 +87,8 @@ def encode(texts: list, tokenize_one, filters: str, lower: bool, split: str,
 
     Plain strings with an ASCII ``split`` character and ASCII filters are tokenised together
     with numpy (:func:`_encode_bytes`); anything else (``char_level``, pre-split texts, a
-    multi-character ``split``, a NUL character in a text) goes through ``tokenize_one`` text
-    by text.
+    multi-character ``split``, a NUL character that is not a filter) goes through
+    ``tokenize_one`` text by text.
     """
     if not texts:
         return Corpus([], np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
@@ -114,57 +115,104 @@ def _encode_token_lists(docs: list) -> Corpus:
 
 
 def _encode_bytes(texts: list, filters: str, lower: bool, split: str) -> Corpus | None:
-    """Corpus of plain-string texts, tokenised with numpy on their joined UTF-8 bytes.
+    """Corpus of plain-string texts, tokenised with numpy on their UTF-8 bytes.
 
-    The texts are lower-cased one by one (lower-casing is context-sensitive: Greek final
-    sigma), encoded and joined by ``split``; filter bytes become ``split`` (UTF-8 never uses
-    ASCII byte values inside multi-byte characters) and the tokens are the runs of other
-    bytes, so empty tokens never arise. ``None`` when a text holds a NUL character (the
-    packed keys of :func:`_word_ids` are zero-padded).
+    The non-ASCII texts are lower-cased one by one (lower-casing is context-sensitive: Greek
+    final sigma) and all are encoded; the tokens are then cut from runs of consecutive texts of
+    about ``_CHUNK_BYTES`` bytes (:func:`_chunk_tokens`), so that the per-byte arrays stay
+    small, and numbered together (:func:`_word_ids`). ``None`` when a text holds a NUL
+    character that is not a filter (the keys of the tokens are zero-padded).
     """
-    if lower:  # ASCII letters are lowered with the filters, below; lower() is text by text
+    if lower:  # ASCII letters are lowered with the filters, in _chunk_tokens
         texts = [t if t.isascii() else t.lower() for t in texts]  # (Greek final sigma)
     parts = [t.encode("utf-8", "surrogatepass") for t in texts]
+    table = _byte_table(filters, split, lower)
+    sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) + 1
+    window = np.cumsum(sizes) // _CHUNK_BYTES
+    bounds = [0, *(np.flatnonzero(np.diff(window)) + 1).tolist(), len(parts)]
+    chunks = []
+    for a, b in pairwise(bounds):
+        chunk = _chunk_tokens(parts[a:b], sizes[a:b], table, split)
+        if chunk is None:
+            return None
+        chunks.append(chunk)
+    offsets = np.cumsum([0] + [c.keys.size for c in chunks[:-1]])
+    keys = np.concatenate([c.keys for c in chunks])
+    mid = np.concatenate([c.mid + o for c, o in zip(chunks, offsets)])
+    long = np.concatenate([c.long + o for c, o in zip(chunks, offsets)])
+    words, ids = _word_ids(keys, mid, np.concatenate([c.high for c in chunks]), long,
+                           list(chain.from_iterable(c.long_words for c in chunks)), split)
+    return Corpus(words, ids, np.concatenate([c.lengths for c in chunks]))
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Tokens of a run of texts (positions count tokens from the run's first one)."""
+
+    keys: np.ndarray  # uint64: the first 8 bytes of each token, zero-padded
+    lengths: np.ndarray  # int64 tokens per text
+    mid: np.ndarray  # positions of the 9 to 16-byte tokens
+    high: np.ndarray  # uint64: their bytes 9 to 16, zero-padded
+    long: np.ndarray  # positions of the longer tokens
+    long_words: list  # their bytes
+
+
+def _chunk_tokens(parts: list, sizes: np.ndarray, table: bytes,
+                  split: str) -> _Chunk | None:
+    """Tokens of UTF-8 texts (``sizes``: their lengths + 1).
+
+    The texts are joined by ``split`` and translated by ``table`` (ASCII letters lowered if
+    asked, filter bytes made ``split``: UTF-8 never uses ASCII byte values inside multi-byte
+    characters); the tokens are the runs of other bytes, so empty tokens never arise. ``None``
+    when a NUL byte remains.
+    """
     sep = split.encode()
-    data = sep.join([b"", *parts, sep * _MAX_PACKED])  # the tail: room to read 8 bytes on
+    data = sep.join([b"", *parts, sep * _MAX_PACKED])  # the tail: room to read 16 bytes on
+    data = data.translate(table)
     if b"\0" in data:
         return None
-    data = data.translate(_byte_table(filters, split, lower))
     is_word = np.frombuffer(data, dtype=np.uint8) != ord(split)
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
-    starts, ends = edges[0::2].copy(), edges[1::2].copy()
-    text_ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) + 1)
-    del parts, is_word, edges
-    lengths = np.diff(np.searchsorted(starts, text_ends), prepend=0)
-    words, ids = _word_ids(data, starts, ends, split)
-    return Corpus(words, ids, lengths)
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    edges += 1
+    starts, ends = edges.reshape(-1, 2).T  # views: a word starts, then ends, by turns
+    lengths = np.diff(np.searchsorted(starts, np.cumsum(sizes)), prepend=0)
+    n_bytes = ends - starts
+    packed = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    keys = packed[starts]
+    keys &= np.take(_LOW_BYTES, n_bytes, mode="clip")  # tokens over 8 bytes keep 8
+    mid = np.flatnonzero((n_bytes > 8) & (n_bytes <= _MAX_PACKED))
+    high = packed[starts[mid] + 8]
+    high &= np.take(_LOW_BYTES, n_bytes[mid] - 8, mode="clip")
+    long = np.flatnonzero(n_bytes > _MAX_PACKED)
+    long_words = list(map(data.__getitem__, map(slice, starts[long].tolist(),
+                                                 ends[long].tolist())))
+    return _Chunk(keys, lengths, mid, high, long, long_words)
 
 
-def _word_ids(data: bytes, starts: np.ndarray, ends: np.ndarray,
-              split: str) -> tuple[list, np.ndarray]:
-    """Distinct words (first-seen order) and each token's id, for the tokens
-    ``data[starts[i]:ends[i]]`` (runs of bytes other than ``split``).
+def _word_ids(keys: np.ndarray, mid: np.ndarray, high: np.ndarray, long: np.ndarray,
+              long_words: list, split: str) -> tuple[list, np.ndarray]:
+    """Distinct words (first-seen order) and each token's id, from the tokens' keys.
 
-    Every token gets an exact uint64 key, numbered by pandas's hash table in order of first
-    appearance: a token of up to 8 bytes (most of them) is its bytes, zero-padded (no token
-    holds a NUL); a longer one is ``code << 9 | flag << 8 | split``, a form no short token
-    has (none starts with ``split``), with ``code`` numbering the 9 to 16-byte tokens by
-    their two packed halves, or the longer ones (rare) through a dict.
+    ``keys`` holds each token's first 8 bytes, zero-padded: for a token of up to 8 bytes (most
+    of them) an exact key, as no token holds a NUL. The 9 to 16-byte tokens (at ``mid``,
+    ``high`` their next bytes) and the longer ones (at ``long``, ``long_words`` their bytes)
+    get the key ``code << 9 | flag << 8 | split``, a form no short token has (none starts with
+    ``split``): ``code`` numbers them by their two halves (flag 0), or through a dict (flag 1).
+    pandas's hash table then numbers the keys in order of first appearance. ``keys`` is
+    overwritten.
     """
     import pandas as pd  # C hash table for integer keys, numbering by first appearance
 
-    lengths = ends - starts
-    packed = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    keys = packed[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
-    mid = np.flatnonzero((lengths > 8) & (lengths <= _MAX_PACKED))
-    mid_codes = _packed_codes(packed, starts[mid], lengths[mid], _MAX_PACKED // 8)
+    low = keys[mid]
+    low_codes = pd.factorize(low, sort=False)[0]
+    high_codes, high_uniques = pd.factorize(high, sort=False)
+    mid_codes = pd.factorize(low_codes * len(high_uniques) + high_codes, sort=False)[0]
     keys[mid] = _long_key(mid_codes, 0, split)
-    mid_first = mid[_first_positions(mid_codes)]
-    long_words: list = [b""]  # flag 1: the dict numbers the rare longest tokens
-    long = np.flatnonzero(lengths > _MAX_PACKED)
-    if long.size:
-        tokens = map(data.__getitem__, map(slice, starts[long].tolist(), ends[long].tolist()))
-        long_words, long_ids = _ids(tokens, long.size)
+    first = _first_positions(mid_codes)
+    halves = np.stack([low[first], high[first]], axis=1)  # little-endian, like `packed`
+    mid_words = halves.view("S16")[:, 0].astype(object)  # numpy drops the zero padding
+    if long.size:  # flag 1: the dict numbers the rare longest tokens
+        long_words, long_ids = _ids(long_words, long.size)
         keys[long] = _long_key(long_ids, 1, split)
     ids, uniques = pd.factorize(keys, sort=False)
     words = uniques.astype("<u8").view("S8").astype(object)  # numpy drops the zero padding
@@ -172,27 +220,12 @@ def _word_ids(data: bytes, starts: np.ndarray, ends: np.ndarray,
     code = (uniques[at] >> np.uint64(9)).astype(np.int64)
     in_dict = (uniques[at] >> np.uint64(8) & np.uint64(1)).astype(bool)
     words[at[in_dict]] = [long_words[c] for c in code[in_dict].tolist()]
-    first = mid_first[code[~in_dict]]
-    words[at[~in_dict]] = list(map(data.__getitem__, map(slice, starts[first].tolist(),
-                                                         ends[first].tolist())))
+    words[at[~in_dict]] = mid_words[code[~in_dict]]
     return [w.decode("utf-8", "surrogatepass") for w in words.tolist()], ids.astype(np.int32)
 
 
 def _long_key(codes: np.ndarray, flag: int, split: str) -> np.ndarray:
     return (codes.astype(np.uint64) << np.uint64(9)) | np.uint64(flag << 8 | ord(split))
-
-
-def _packed_codes(packed: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                  n_words: int) -> np.ndarray:
-    """Codes (numbered by first appearance) of the tokens packed into ``n_words`` uint64."""
-    import pandas as pd
-
-    codes = np.zeros(starts.size, dtype=np.int64)
-    for j in range(n_words):
-        word = packed[starts + 8 * j] & _LOW_BYTES[np.clip(lengths - 8 * j, 0, 8)]
-        part, uniques = pd.factorize(word, sort=False)
-        codes = pd.factorize(codes * len(uniques) + part, sort=False)[0]
-    return codes
 
 
 def _first_positions(codes: np.ndarray) -> np.ndarray:

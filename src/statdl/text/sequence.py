@@ -83,7 +83,7 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     if not keep.any():
         return x
     if (lengths > maxlen).any():
-        flat = flat[~_cut_items(lengths, maxlen, truncating)]
+        flat = np.delete(flat, _cut_items(lengths, maxlen, truncating))
     cols = np.arange(maxlen)
     if padding == "pre":
         x[cols >= (maxlen - keep)[:, None]] = flat  # row-major: the items in order
@@ -93,15 +93,14 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
 
 
 def _cut_items(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
-    """Mask of the items of the concatenated sequences that truncation removes."""
-    offsets = np.cumsum(lengths) - lengths
+    """Positions, in the concatenated sequences, of the items that truncation removes."""
     long = np.flatnonzero(lengths > maxlen)
     excess = lengths[long] - maxlen
-    first = offsets[long] if truncating == "pre" else offsets[long] + maxlen
-    edges = np.zeros(int(lengths.sum()) + 1, dtype=np.int8)  # +1 opens, -1 closes a cut
-    edges[first] += 1
-    edges[first + excess] -= 1
-    return np.cumsum(edges[:-1], dtype=np.int8).astype(bool)
+    first = np.cumsum(lengths)[long] - lengths[long]  # where each long sequence starts
+    if truncating == "post":
+        first += maxlen
+    # each long sequence loses the run first .. first + excess - 1
+    return np.repeat(first - (np.cumsum(excess) - excess), excess) + np.arange(int(excess.sum()))
 
 
 def _flat_scalars(sequences, lengths: np.ndarray, dtype: np.dtype) -> np.ndarray | None:

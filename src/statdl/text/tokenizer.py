@@ -3,10 +3,11 @@
 The output is identical to keras-preprocessing 1.1.2: the same word index (ranked by count,
 ties in first-seen order, index 0 reserved), the same ``num_words`` cut (the top
 ``num_words - 1`` words), the same matrices. The work is done on whole corpora at once
-(:mod:`._corpus`): one ``lower``/``translate``/``split`` over the joined texts, every token
-mapped to an integer id in C, and numpy for counts, document frequencies and encodings.
+(:mod:`._corpus`): the texts are tokenised together with numpy, every token mapped to an
+integer id in C, and numpy gives counts, document frequencies and encodings.
 ``fit_on_texts`` keeps the ids of the texts it saw, so ``texts_to_sequences`` on those same
-texts (the usual fit-then-encode of a training set) does not tokenise them again.
+texts (the usual fit-then-encode of a training set) does not tokenise them again; it then
+maps the ids through the vocabulary of the moment.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import os
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import chain, pairwise
+from itertools import chain, pairwise, repeat
 from operator import is_
 
 import numpy as np
@@ -239,15 +240,6 @@ class Tokenizer:
                 self.index_docs[int(i)] += 1
 
     # ------------------------------------------------------------------ encoding
-    def _lookup(self) -> dict[str, int]:
-        """Word -> output index after the ``num_words``/OOV rules (0 = drop)."""
-        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
-        nw = self.num_words
-        if not nw:
-            return self.word_index
-        return {w: (i if i < nw else (oov or 0)) for w, i in self.word_index.items()
-                if i < nw or oov is not None}
-
     def texts_to_sequences(self, texts: Sequence[str]) -> list[list[int]]:
         """Encode texts as lists of word indices.
 
@@ -263,15 +255,22 @@ class Tokenizer:
         """
         texts = _check_texts(texts)
         corpus = self._encode(texts)
-        encoded = self._index_table(corpus.words)[corpus.ids]
-        return _split_rows(encoded, corpus.lengths)
+        return _split_rows(self._index_table(corpus.words), corpus.ids, corpus.lengths)
 
     def _index_table(self, words: list) -> np.ndarray:
-        """Output index of each of ``words`` (0 = dropped), after the num_words/OOV rules."""
-        lookup = self._lookup()
+        """Output index of each of ``words`` (0 = dropped), after the num_words/OOV rules.
+
+        As in Keras: a word ranked ``>= num_words``, like an unknown one, becomes the index of
+        ``oov_token`` when there is one and is dropped otherwise.
+        """
+        index = np.fromiter(map(self.word_index.get, words, repeat(0, len(words))),
+                            dtype=np.int64, count=len(words))
+        if self.num_words:
+            index[index >= self.num_words] = 0
         oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
-        return np.fromiter(map(lookup.get, words, [oov or 0] * len(words)),
-                           dtype=np.int64, count=len(words))
+        if oov is not None:
+            index[index == 0] = oov
+        return index
 
     def texts_to_sequences_generator(self, texts: Iterable[str]):
         """Yield the encoding of each text in turn (Keras API)."""
@@ -427,15 +426,23 @@ def _accumulate(table: dict, words: list, values: np.ndarray) -> None:
         table[w] = get(w, 0) + v
 
 
-def _split_rows(encoded: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
-    """Lists of the non-zero entries of ``encoded``, ``lengths[i]`` entries per row."""
-    keep = encoded != 0
-    if not keep.all():
-        lengths = np.diff(np.searchsorted(np.flatnonzero(keep), np.cumsum(lengths)), prepend=0)
-        encoded = encoded[keep]
+def _split_rows(index: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """Rows of ``index[ids]`` as lists of ints, zeros dropped (``lengths[i]`` ids per row).
+
+    The values are taken from an object array of one Python int per word, so all occurrences
+    of an index share one int object: no int is made per token. Each row is its own slice's
+    ``tolist`` (no flat list of all tokens, which the garbage collector would walk again and
+    again while the rows are made).
+    """
+    drop = (index == 0)[ids]
+    dropped = np.flatnonzero(drop)
+    if dropped.size:
+        lengths = lengths - np.diff(np.searchsorted(dropped, np.cumsum(lengths)), prepend=0)
+        ids = ids[~drop]
+    values = index.astype(object)[ids]
     bounds = [0]
     bounds.extend(np.cumsum(lengths).tolist())
-    return [encoded[a:b].tolist() for a, b in pairwise(bounds)]
+    return [values[a:b].tolist() for a, b in pairwise(bounds)]
 
 
 def tokenizer_from_json(json_string: str) -> Tokenizer:
