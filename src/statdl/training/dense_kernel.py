@@ -142,12 +142,9 @@ class DenseStackKernel:
         for i, step in enumerate(self.steps):
             m = step.module
             kernel = m.kernel.detach()
-            if m.bias is None:
-                z = torch.mm(a, kernel)
-                if scale != 1.0:
-                    z.mul_(scale)
-            else:
-                z = torch.addmm(m.bias.detach(), a, kernel, alpha=scale)
+            # with no bias, a broadcast zero: the dropout scale rides on alpha, not its own pass
+            bias = kernel.new_zeros(()) if m.bias is None else m.bias.detach()
+            z = torch.addmm(bias, a, kernel, alpha=scale)
             self._saved.append((a, scale, []))
             if i == last:
                 return z
@@ -174,9 +171,7 @@ class DenseStackKernel:
                 torch.sum(dz, 0, out=m.bias.grad)
             if i == 0 and self.embedding is None:
                 break
-            da = torch.mm(dz, m.kernel.detach().t())
-            if scale != 1.0:
-                da.mul_(scale)
+            da = torch.addmm(dz.new_zeros(()), dz, m.kernel.detach().t(), beta=0, alpha=scale)
             if i == 0:
                 grad = self.embedding.embeddings.grad
                 grad.zero_()
