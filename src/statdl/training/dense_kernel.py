@@ -77,8 +77,8 @@ class DenseStackKernel:
         """The kernel for a compiled model's ``TrainingState``, or None when the model does not
         qualify: inputs that are not matrices (``input_dims`` counts the batch axis), layers
         other than Dense/Dropout (after an optional trainable Embedding + Flatten), a Dropout
-        first or last, hidden activations other than
-        linear/relu/tanh/sigmoid, frozen weights, weight or activity penalties."""
+        first or last, hidden activations other than linear/relu/tanh/sigmoid, frozen
+        weights, weight or activity penalties."""
         if not cls.enabled or input_dims != 2 or state.regularized or state.activity_modules:
             return None
         layers = _flatten(state.module)
