@@ -11,6 +11,10 @@ Run ``python bench/rnn_speed.py [--steps 20] [--repeats 3] [--seq-len 500]``.
 (hand-written BPTT, the default) against torch's fused ``rnn_tanh`` (the old path), for every
 ``--seq-lens`` x ``--batches``, plus the no-gradient forward pass (inference) of the SimpleRNN
 module alone, old against new.
+
+``--gru`` does the same for ``Embedding(10000, 8) -> GRU(32) -> Dense(1, sigmoid)``: GRU's own
+kernel (hand-written BPTT, the default on CPU for training) against torch's fused ``torch.gru``;
+its no-gradient forward runs ``torch.gru`` either way.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch import nn
 from statdl.layers import recurrent_cells
 from statdl.layers.core import Dense
 from statdl.layers.embedding import Embedding
-from statdl.layers.recurrent import LSTM, SimpleRNN
+from statdl.layers.recurrent import GRU, LSTM, SimpleRNN
 
 VOCAB, DIM, UNITS = 10000, 8, 32
 
@@ -68,9 +72,9 @@ def samples_per_second(net: nn.Module, ids: torch.Tensor, y: torch.Tensor, steps
     return steps * ids.shape[0] / (time.perf_counter() - start)
 
 
-def simple_rnn_net(seq_len: int) -> nn.Module:
-    """Embedding(10000, 8) -> SimpleRNN(32) -> Dense(1, sigmoid)."""
-    emb, rnn, head = Embedding(VOCAB, DIM), SimpleRNN(UNITS), Dense(1, activation="sigmoid")
+def rnn_net(layer_cls: type, seq_len: int) -> nn.Module:
+    """Embedding(10000, 8) -> ``layer_cls(32)`` -> Dense(1, sigmoid)."""
+    emb, rnn, head = Embedding(VOCAB, DIM), layer_cls(UNITS), Dense(1, activation="sigmoid")
     return nn.Sequential(emb.build((seq_len,)), rnn.build((seq_len, DIM)),
                          head.build((UNITS,)))
 
@@ -83,12 +87,16 @@ def _best_ms(fn, steps: int) -> float:
     return 1000 * (time.perf_counter() - start) / steps
 
 
-def _time_simple_rnn(seq_len: int, batch: int, steps: int, repeats: int) -> dict[str, float]:
-    """Best ms per call over ``repeats`` interleaved runs of ``steps`` calls each."""
+def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: int,
+                 repeats: int) -> dict[str, float]:
+    """Best ms per call over ``repeats`` interleaved runs of ``steps`` calls each.
+
+    ``switch`` names the ``RecurrentModule`` class attribute turning the layer's kernel on.
+    """
     torch.manual_seed(0)
     ids = torch.randint(0, VOCAB, (batch, seq_len))
     y = torch.randint(0, 2, (batch,)).float()
-    net = simple_rnn_net(seq_len)
+    net = rnn_net(layer_cls, seq_len)
     opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
     loss_fn = nn.BCELoss()
     net.train()
@@ -108,21 +116,21 @@ def _time_simple_rnn(seq_len: int, batch: int, steps: int, repeats: int) -> dict
     try:
         for _ in range(repeats):  # interleaved, to share any drift of the machine
             for use_kernel, key in ((False, "old"), (True, "new")):
-                recurrent_cells.RecurrentModule.simple_rnn_kernel = use_kernel
+                setattr(recurrent_cells.RecurrentModule, switch, use_kernel)
                 times[key].append(_best_ms(step, steps))
                 times["inf_" + key].append(_best_ms(forward, steps))
     finally:
-        recurrent_cells.RecurrentModule.simple_rnn_kernel = True
+        setattr(recurrent_cells.RecurrentModule, switch, True)
     return {k: min(v) for k, v in times.items()}
 
 
-def compare_simple_rnn(seq_lens: list[int], batches: list[int], steps: int,
-                       repeats: int) -> list[tuple[int, int, dict[str, float]]]:
+def compare_kernel(layer_cls: type, switch: str, seq_lens: list[int], batches: list[int],
+                   steps: int, repeats: int) -> list[tuple[int, int, dict[str, float]]]:
     """ms per training step, old (torch fused) vs new (kernel), for each length and batch."""
     rows = []
     for seq_len in seq_lens:
         for batch in batches:
-            best = _time_simple_rnn(seq_len, batch, steps, repeats)
+            best = _time_kernel(layer_cls, switch, seq_len, batch, steps, repeats)
             rows.append((seq_len, batch, best))
             print(f"len {seq_len:4d} batch {batch:4d}: train step old {best['old']:7.2f} ms, "
                   f"new {best['new']:7.2f} ms, speed-up {best['old'] / best['new']:5.2f}x | "
@@ -139,12 +147,17 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--seq-len", type=int, default=500)
     parser.add_argument("--simple-rnn", action="store_true",
                         help="time SimpleRNN's kernel against torch's fused rnn_tanh")
+    parser.add_argument("--gru", action="store_true",
+                        help="time GRU's kernel against torch's fused gru")
     parser.add_argument("--seq-lens", type=int, nargs="+", default=[100, 20])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     args = parser.parse_args(argv)
-    if args.simple_rnn:
+    if args.simple_rnn or args.gru:
         print(f"torch threads: {torch.get_num_threads()}")
-        rows = compare_simple_rnn(args.seq_lens, args.batches, args.steps, args.repeats)
+        layer_cls, switch = ((GRU, "gru_kernel") if args.gru
+                             else (SimpleRNN, "simple_rnn_kernel"))
+        rows = compare_kernel(layer_cls, switch, args.seq_lens, args.batches, args.steps,
+                              args.repeats)
         return min(best["old"] / best["new"] for _, _, best in rows)
     torch.manual_seed(0)
     ids = torch.randint(0, VOCAB, (args.batch, args.seq_len))

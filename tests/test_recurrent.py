@@ -550,3 +550,109 @@ def test_simple_rnn_kernel_dispatch(monkeypatch):
     monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
     SimpleRNN(4, activation="linear").build((5, 3))(x)  # other activations: the step loop
     assert calls == [1, 1]
+
+
+# ----------------------------------------------------------------------------- GRU kernel
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_kernel_gradcheck(return_sequences, bias):
+    from statdl.layers._gru_kernel import gru
+
+    g = torch.Generator().manual_seed(3)
+    kw = {"dtype": torch.float64, "generator": g}
+    x = torch.randn(3, 5, 2, **kw).requires_grad_()
+    w = (0.6 * torch.randn(2, 12, **kw)).requires_grad_()
+    u = (0.6 * torch.randn(4, 12, **kw)).requires_grad_()
+    b = (0.3 * torch.randn(2, 12, **kw)).requires_grad_()
+
+    def f(x, w, u, *b):
+        return gru(x, w, u, b[0] if b else None, return_sequences=return_sequences)
+
+    assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
+
+
+def test_gru_kernel_empty_sequence():
+    from statdl.layers._gru_kernel import gru
+
+    x = torch.zeros(2, 0, 3, requires_grad=True)
+    w, u, b = (torch.ones(*s, requires_grad=True) for s in ((3, 12), (4, 12), (2, 12)))
+    out = gru(x, w, u, b)
+    assert out.shape == (2, 4) and not out.any()
+    out.sum().backward()
+    assert not w.grad.any() and not u.grad.any() and not b.grad.any()
+    assert gru(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
+
+
+def _run_gru(monkeypatch, use_kernel, layer, x, seed=None):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", use_kernel)
+    module = layer.module.train()
+    for p in module.parameters():
+        p.grad = None
+    x = x.clone().requires_grad_()
+    if seed is not None:
+        torch.manual_seed(seed)
+    out = module(x)
+    torch.manual_seed(0)
+    out.backward(torch.randn(out.shape))
+    return out.detach(), [x.grad, *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_gru_kernel_matches_torch_fused(monkeypatch, return_sequences, go_backwards, use_bias):
+    torch.manual_seed(4)
+    layer = GRU(6, return_sequences=return_sequences, go_backwards=go_backwards,
+                use_bias=use_bias)
+    layer.build((9, 3))
+    if use_bias:
+        with torch.no_grad():
+            layer.module.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(4, 9, 3)
+    calls = []
+    original = recurrent_cells.gru
+    monkeypatch.setattr(recurrent_cells, "gru",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    new_out, new_grads = _run_gru(monkeypatch, True, layer, x)
+    assert calls == [1]
+    old_out, old_grads = _run_gru(monkeypatch, False, layer, x)  # torch.gru
+    assert calls == [1]
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    assert len(new_grads) == len(old_grads) == (4 if use_bias else 3)  # x, W, U (, b)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+def test_gru_kernel_input_dropout_matches_fused(monkeypatch):
+    torch.manual_seed(5)
+    layer = GRU(6, dropout=0.3, return_sequences=True)
+    layer.build((7, 3))
+    x = torch.randn(5, 7, 3)
+    # same seed -> the same (B, 1, in) input mask on both paths
+    new_out, new_grads = _run_gru(monkeypatch, True, layer, x, seed=11)
+    old_out, old_grads = _run_gru(monkeypatch, False, layer, x, seed=11)
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+def test_gru_kernel_dispatch(monkeypatch):
+    calls = []
+    original = recurrent_cells.gru
+    monkeypatch.setattr(recurrent_cells, "gru",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    x = torch.randn(2, 5, 3)
+    module = GRU(4).build((5, 3))
+    module.train()(x)
+    assert calls == [1]                                  # training on CPU: the kernel
+    with torch.no_grad():
+        module.eval()(x)                                 # inference: torch's fused kernel
+    GRU(4, recurrent_dropout=0.2).build((5, 3)).train()(x)
+    GRU(4, reset_after=False).build((5, 3)).train()(x)
+    GRU(4, activation="relu").build((5, 3)).train()(x)
+    assert calls == [1]                                  # the step loop
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", False)
+    GRU(4).build((5, 3)).train()(x)                      # torch's fused kernel
+    assert calls == [1]

@@ -20,6 +20,11 @@ the recurrence stays in the time loop), faster than torch's fused CPU kernel for
 for inference. Setting the class attribute ``RecurrentModule.simple_rnn_kernel = False``
 switches back to the old paths (fused kernel, step loop with recurrent dropout).
 
+GRU (``reset_after=True``, tanh, sigmoid, no recurrent dropout) likewise runs ``_gru_kernel`` on
+CPU instead of ``torch.gru`` when gradients are recorded (training); its forward pass alone is
+slower than torch's, so inference keeps ``torch.gru``. ``RecurrentModule.gru_kernel = False``
+switches back.
+
 Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused at every step.
 ``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
 ``recurrent_dropout > 0`` Keras's LSTM and GRU switch to ``implementation=1`` and draw one mask
@@ -36,6 +41,7 @@ import torch
 from torch import nn
 
 from ..activations import activation_name, get_activation
+from ._gru_kernel import gru
 from ._simple_rnn_kernel import simple_rnn
 
 __all__ = ["RecurrentModule", "GATES"]
@@ -59,6 +65,9 @@ class RecurrentModule(nn.Module):
     #: SimpleRNN (tanh/relu) runs ``_simple_rnn_kernel`` (one autograd node, BPTT by hand) on
     #: CPU and with recurrent dropout; ``False`` restores torch's fused kernel / the step loop.
     simple_rnn_kernel: bool = True
+    #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_kernel`` (one autograd
+    #: node, BPTT by hand) on CPU with grad enabled; ``False`` restores torch's ``torch.gru``.
+    gru_kernel: bool = True
 
     def __init__(self, kind: str, n_in: int, units: int, *, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", use_bias: bool = True,
@@ -123,6 +132,10 @@ class RecurrentModule(nn.Module):
             if training and self.dropout > 0:
                 # Keras implementation 2: one input mask per sequence, constant over time.
                 x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
+            if (self.kind == "gru" and self.gru_kernel and not x.is_cuda
+                    and torch.is_grad_enabled()):
+                return gru(x, self.kernel, self.recurrent_kernel, self.bias,
+                           return_sequences=self.return_sequences)
             return self._fused(x)
         return self._loop(x, training)
 
