@@ -8,7 +8,7 @@ import torch
 
 import statdl as sd
 from statdl import layers as L
-from statdl.layers.core import drop_mask
+from statdl.layers.core import keep_mask
 from statdl.training.dense_kernel import DenseStackKernel
 from statdl.training.losses import LOSSES, mean_loss_and_gradient
 
@@ -210,20 +210,21 @@ def test_kernel_declines_sequence_input():
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.4, 0.75, 0.999])
-def test_drop_mask_drops_each_entry_with_probability_rate(rate):
+def test_keep_mask_drops_each_entry_with_probability_rate(rate):
     torch.manual_seed(0)
     n = 400_000
-    dropped = int(drop_mask((n,), rate).sum())
+    dropped = n - int(keep_mask((n,), rate).sum())
     # binomial(n, rate): within 5 standard deviations (and exact at the extremes)
     sd_ = (n * rate * (1 - rate)) ** 0.5
     assert abs(dropped - n * rate) <= 5 * sd_ + 1e-9
 
 
-def test_drop_mask_odd_sizes_and_independence():
+def test_keep_mask_odd_sizes_dtypes_and_independence():
     torch.manual_seed(1)
-    m = drop_mask((3, 7, 5), 0.5)
-    assert m.shape == (3, 7, 5) and m.dtype == torch.bool
-    big = drop_mask((200_000, 2), 0.5).float()
+    m = keep_mask((3, 7, 5), 0.5, dtype=torch.float64)
+    assert m.shape == (3, 7, 5) and m.dtype == torch.float64
+    assert set(m.unique().tolist()) <= {0.0, 1.0}
+    big = keep_mask((200_000, 2), 0.5)
     # the two int32 halves of each 64-bit draw land in neighbouring columns: uncorrelated
     corr = torch.corrcoef(big.T)[0, 1]
     assert abs(float(corr)) < 0.015

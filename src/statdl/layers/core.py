@@ -156,35 +156,37 @@ class Activation(Layer):
         return {"activation": self.activation}
 
 
-def drop_mask(shape: tuple[int, ...], rate: float, device=None) -> torch.Tensor:
-    """Boolean mask, each entry ``True`` (dropped) with probability ``rate``, independently.
+def keep_mask(shape: tuple[int, ...], rate: float, device=None,
+              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Dropout's keep indicator: each entry 1 with probability ``1 - rate`` and 0 otherwise,
+    independently, as a ``dtype`` tensor (multiplying by it is the cheapest way to apply it).
 
     Drawn from 32 random bits per entry (two entries per 64-bit draw of torch's generator,
-    so ``statdl.set_seed`` governs it): ``bits < t`` with ``t`` at ``rate`` of the int32 range.
-    That is exact to within 2**-33 and, measured on CPU, takes 0.6 of the time of
-    ``rand(shape) < rate``.
+    so ``statdl.set_seed`` governs it): kept where ``bits >= t``, with ``t`` at ``rate`` of the
+    int32 range. That is exact to within 2**-33 and, measured on CPU, takes 0.6 of the time of
+    ``rand(shape) >= rate``.
 
     Examples
     --------
-    >>> m = drop_mask((1000, 100), 0.4)
-    >>> m.dtype, abs(float(m.float().mean()) - 0.4) < 0.01
-    (torch.bool, True)
+    >>> m = keep_mask((1000, 100), 0.4)
+    >>> m.dtype, sorted(m.unique().tolist()), abs(float(m.mean()) - 0.6) < 0.01
+    (torch.float32, [0.0, 1.0], True)
     """
     numel = math.prod(shape)
     words = torch.empty((numel + 1) // 2, dtype=torch.int64, device=device)
     words.random_(torch.iinfo(torch.int64).min, None)
     threshold = round(rate * 2**32) - 2**31
-    return words.view(torch.int32)[:numel].view(shape) < threshold
+    bits = words.view(torch.int32)[:numel].view(shape)
+    return torch.ge(bits, threshold, out=torch.empty(shape, dtype=dtype, device=device))
 
 
 def dropout_mask(x: torch.Tensor, rate: float) -> torch.Tensor:
     """Inverted-dropout multiplier for ``x``: 0 with probability ``rate``, else ``1 / (1 - rate)``.
 
-    Built from ``drop_mask``; with it, dropout is about twice as fast as ``F.dropout``
+    Built from ``keep_mask``; with it, dropout is about twice as fast as ``F.dropout``
     (measured on CPU, forward and backward).
     """
-    dropped = drop_mask(tuple(x.shape), rate, x.device)
-    return torch.where(dropped, 0.0, 1.0 / (1.0 - rate)).to(x.dtype)
+    return keep_mask(tuple(x.shape), rate, x.device, x.dtype).mul_(1.0 / (1.0 - rate))
 
 
 class DropoutModule(nn.Module):

@@ -6,8 +6,8 @@ of a step in matrix products; around them, autograd records about a dozen nodes,
 dropout masks and applies the dropout scale in separate passes, and accumulates each gradient
 into a zeroed buffer. This kernel runs the same mathematics with fewer passes over memory:
 
-* forward: ``z = s * (a @ W) + b`` with one ``addmm`` into a reused buffer, where ``a`` is the
-  previous activation with its dropout masks applied in place (as booleans) and ``s`` is the
+* forward: ``z = s * (a @ W) + b`` with one ``addmm``, where ``a`` is the
+  previous activation with its 0/1 dropout masks multiplied in place and ``s`` is the
   product of their ``1 / (1 - rate)`` scales, folded into the product's ``alpha``;
 * the loss's gradient with respect to the last pre-activation in closed form where it is
   short (cross-entropy on logits, mean squared error; see ``mean_loss_and_gradient``), else
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from ..layers.core import DenseModule, DropoutModule, FlattenModule, drop_mask
+from ..layers.core import DenseModule, DropoutModule, FlattenModule, keep_mask
 from ..layers.embedding import EmbeddingModule
 from .losses import Loss, batch_loss, mean_loss_and_gradient
 
@@ -152,8 +152,8 @@ class DenseStackKernel:
             scale = 1.0
             for rate in step.rates:
                 if rate > 0.0:
-                    mask = drop_mask(tuple(z.shape), rate, z.device)
-                    z.masked_fill_(mask, 0.0)
+                    mask = keep_mask(tuple(z.shape), rate, z.device, z.dtype)
+                    z.mul_(mask)
                     scale /= 1.0 - rate
                     self._saved[-1][2].append(mask)
             a = z
@@ -215,11 +215,11 @@ def _activate_(z: torch.Tensor, name: str) -> None:
 def _activation_backward_(da: torch.Tensor, a: torch.Tensor, name: str,
                           masks: list[torch.Tensor]) -> torch.Tensor:
     """Gradient with respect to a hidden pre-activation, given the gradient ``da`` with
-    respect to its output ``a`` (zeroed in place where ``masks`` dropped it, unscaled)."""
+    respect to its output ``a`` (multiplied in place by the 0/1 ``masks``, unscaled)."""
     if name == "relu":  # a > 0 exactly where the unit was active and kept
         return torch.ops.aten.threshold_backward(da, a, 0.0)
     for mask in masks:  # sigmoid's a * (1 - a) would vanish where dropped; tanh's would not
-        da.masked_fill_(mask, 0.0)
+        da.mul_(mask)
     if name == "tanh":
         return da.mul_(1.0 - a.square())
     if name == "sigmoid":
