@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -460,20 +461,25 @@ def test_simple_rnn_kernel_gradcheck(relu, return_sequences, mask, bias):
     assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
 
 
-def test_simple_rnn_kernel_empty_sequence():
-    from statdl.layers._simple_rnn_kernel import simple_rnn
-
+@pytest.mark.parametrize("kernel,gates,bias_shape", [("simple_rnn", 1, (4,)),
+                                                   ("gru", 3, (2, 12))])
+def test_recurrent_kernels_on_empty_sequences(kernel, gates, bias_shape):
+    module = importlib.import_module(f"statdl.layers._{kernel}_kernel")
+    fn = getattr(module, kernel)
     x = torch.zeros(2, 0, 3, requires_grad=True)
-    w, u, b = (torch.ones(*s, requires_grad=True) for s in ((3, 4), (4, 4), (4,)))
-    out = simple_rnn(x, w, u, b)
+    w, u, b = (torch.ones(*s, requires_grad=True)
+               for s in ((3, 4 * gates), (4, 4 * gates), bias_shape))
+    out = fn(x, w, u, b)
     assert out.shape == (2, 4) and not out.any()
     out.sum().backward()
     assert not w.grad.any() and not u.grad.any() and not b.grad.any()
-    assert simple_rnn(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
+    assert fn(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
 
 
-def _run_simple_rnn(monkeypatch, use_kernel, layer, x, seed=None):
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", use_kernel)
+def _run_with_kernel(monkeypatch, switch, use_kernel, layer, x, seed=None):
+    """Output and gradients (x, then the weights) of ``layer`` with the kernel ``switch`` of
+    ``RecurrentModule`` set to ``use_kernel``."""
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, switch, use_kernel)
     module = layer.module.train()
     for p in module.parameters():
         p.grad = None
@@ -486,32 +492,46 @@ def _run_simple_rnn(monkeypatch, use_kernel, layer, x, seed=None):
     return out.detach(), [x.grad, *(p.grad for p in module.parameters())]
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def _count_calls(monkeypatch, kernel: str) -> list:
+    """A list that grows by one each time ``recurrent_cells.<kernel>`` runs."""
+    calls = []
+    original = getattr(recurrent_cells, kernel)
+    monkeypatch.setattr(recurrent_cells, kernel,
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def _assert_kernel_matches_old_path(monkeypatch, switch, layer, x, seed=None):
+    """The kernel and the path it replaces give the same output and gradients."""
+    new_out, new_grads = _run_with_kernel(monkeypatch, switch, True, layer, x, seed)
+    old_out, old_grads = _run_with_kernel(monkeypatch, switch, False, layer, x, seed)
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    assert len(new_grads) == len(old_grads)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind,activation", [("simple_rnn", "tanh"), ("simple_rnn", "relu"),
+                                             ("gru", "tanh")])
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_simple_rnn_kernel_matches_torch_fused(monkeypatch, activation, return_sequences,
-                                               go_backwards, use_bias):
+def test_recurrent_kernels_match_torch_fused(monkeypatch, kind, activation, return_sequences,
+                                             go_backwards, use_bias):
+    """SimpleRNN's and GRU's kernels against torch's fused rnn_tanh/rnn_relu/gru."""
     torch.manual_seed(4)
-    layer = SimpleRNN(6, activation=activation, return_sequences=return_sequences,
-                      go_backwards=go_backwards, use_bias=use_bias)
+    layer_class = SimpleRNN if kind == "simple_rnn" else GRU
+    layer = layer_class(6, activation=activation, return_sequences=return_sequences,
+                        go_backwards=go_backwards, use_bias=use_bias)
     layer.build((9, 3))
     if use_bias:
         with torch.no_grad():
             layer.module.bias.uniform_(-0.5, 0.5)
     x = torch.randn(4, 9, 3)
-    calls = []
-    original = recurrent_cells.simple_rnn
-    monkeypatch.setattr(recurrent_cells, "simple_rnn",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
-    new_out, new_grads = _run_simple_rnn(monkeypatch, True, layer, x)
-    assert calls == [1]
-    old_out, old_grads = _run_simple_rnn(monkeypatch, False, layer, x)  # torch.rnn_tanh/relu
-    assert calls == [1]
-    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
-    assert len(new_grads) == len(old_grads) == (4 if use_bias else 3)  # x, W, U (, b)
-    for new, old in zip(new_grads, old_grads):
-        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+    calls = _count_calls(monkeypatch, kind)
+    _assert_kernel_matches_old_path(monkeypatch, f"{kind}_kernel", layer, x)
+    assert calls == [1]  # the kernel ran once, then the fused path
+    assert len(list(layer.module.parameters())) == (3 if use_bias else 2)  # W, U (, b)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -523,19 +543,12 @@ def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activatio
                       return_sequences=return_sequences, go_backwards=True)
     layer.build((7, 3))
     x = torch.randn(5, 7, 3)
-    # same seed -> the same masks: both draw (B, 1, in) then (B, 1, u)
-    new_out, new_grads = _run_simple_rnn(monkeypatch, True, layer, x, seed=11)
-    old_out, old_grads = _run_simple_rnn(monkeypatch, False, layer, x, seed=11)  # step loop
-    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
-    for new, old in zip(new_grads, old_grads):
-        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+    # same seed -> the same masks: both draw (B, 1, in) then (B, 1, u); old path: step loop
+    _assert_kernel_matches_old_path(monkeypatch, "simple_rnn_kernel", layer, x, seed=11)
 
 
 def test_simple_rnn_kernel_dispatch(monkeypatch):
-    calls = []
-    original = recurrent_cells.simple_rnn
-    monkeypatch.setattr(recurrent_cells, "simple_rnn",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    calls = _count_calls(monkeypatch, "simple_rnn")
     module = SimpleRNN(4).build((5, 3))
     x = torch.randn(2, 5, 3)
     module.train()(x)
@@ -573,76 +586,17 @@ def test_gru_kernel_gradcheck(return_sequences, bias):
     assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
 
 
-def test_gru_kernel_empty_sequence():
-    from statdl.layers._gru_kernel import gru
-
-    x = torch.zeros(2, 0, 3, requires_grad=True)
-    w, u, b = (torch.ones(*s, requires_grad=True) for s in ((3, 12), (4, 12), (2, 12)))
-    out = gru(x, w, u, b)
-    assert out.shape == (2, 4) and not out.any()
-    out.sum().backward()
-    assert not w.grad.any() and not u.grad.any() and not b.grad.any()
-    assert gru(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
-
-
-def _run_gru(monkeypatch, use_kernel, layer, x, seed=None):
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", use_kernel)
-    module = layer.module.train()
-    for p in module.parameters():
-        p.grad = None
-    x = x.clone().requires_grad_()
-    if seed is not None:
-        torch.manual_seed(seed)
-    out = module(x)
-    torch.manual_seed(0)
-    out.backward(torch.randn(out.shape))
-    return out.detach(), [x.grad, *(p.grad for p in module.parameters())]
-
-
-@pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("use_bias", [True, False])
-def test_gru_kernel_matches_torch_fused(monkeypatch, return_sequences, go_backwards, use_bias):
-    torch.manual_seed(4)
-    layer = GRU(6, return_sequences=return_sequences, go_backwards=go_backwards,
-                use_bias=use_bias)
-    layer.build((9, 3))
-    if use_bias:
-        with torch.no_grad():
-            layer.module.bias.uniform_(-0.5, 0.5)
-    x = torch.randn(4, 9, 3)
-    calls = []
-    original = recurrent_cells.gru
-    monkeypatch.setattr(recurrent_cells, "gru",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
-    new_out, new_grads = _run_gru(monkeypatch, True, layer, x)
-    assert calls == [1]
-    old_out, old_grads = _run_gru(monkeypatch, False, layer, x)  # torch.gru
-    assert calls == [1]
-    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
-    assert len(new_grads) == len(old_grads) == (4 if use_bias else 3)  # x, W, U (, b)
-    for new, old in zip(new_grads, old_grads):
-        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
-
-
 def test_gru_kernel_input_dropout_matches_fused(monkeypatch):
     torch.manual_seed(5)
     layer = GRU(6, dropout=0.3, return_sequences=True)
     layer.build((7, 3))
     x = torch.randn(5, 7, 3)
     # same seed -> the same (B, 1, in) input mask on both paths
-    new_out, new_grads = _run_gru(monkeypatch, True, layer, x, seed=11)
-    old_out, old_grads = _run_gru(monkeypatch, False, layer, x, seed=11)
-    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
-    for new, old in zip(new_grads, old_grads):
-        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+    _assert_kernel_matches_old_path(monkeypatch, "gru_kernel", layer, x, seed=11)
 
 
 def test_gru_kernel_dispatch(monkeypatch):
-    calls = []
-    original = recurrent_cells.gru
-    monkeypatch.setattr(recurrent_cells, "gru",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    calls = _count_calls(monkeypatch, "gru")
     x = torch.randn(2, 5, 3)
     module = GRU(4).build((5, 3))
     module.train()(x)
