@@ -43,6 +43,7 @@ from torch import nn
 from ..activations import activation_name, get_activation
 from ._gru_kernel import gru
 from ._simple_rnn_kernel import simple_rnn
+from .core import keep_mask
 
 __all__ = ["RecurrentModule", "GATES"]
 
@@ -50,8 +51,8 @@ GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
 def _dropout_mask(shape, rate: float, like: torch.Tensor) -> torch.Tensor:
-    keep = 1.0 - rate
-    return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(keep).div_(keep)
+    """Inverted-dropout multiplier of ``shape``, as ``layers.core.dropout_mask`` draws it."""
+    return keep_mask(tuple(shape), rate, like.device, like.dtype).mul_(1.0 / (1.0 - rate))
 
 
 class RecurrentModule(nn.Module):
