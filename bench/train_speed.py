@@ -213,6 +213,9 @@ def main() -> None:
                         help="run the frameworks this many times in turn; report each one's best")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
     args = parser.parse_args()
+    for name in ("repeats", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be an int >= 1; got {getattr(args, name)}")
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]), args.repeats)
         return
