@@ -272,8 +272,11 @@ def test_pandas_inputs_are_accepted():
     assert math.isfinite(history.history["loss"][0])
 
 
-def test_optimizers_follow_keras_update_rules():
-    """Five steps on f(w) = sum(w^2 / 2) (gradient w), against the Keras formulas."""
+@pytest.mark.parametrize("fused", [True, False])
+def test_optimizers_follow_keras_update_rules(fused, monkeypatch):
+    """Five steps on f(w) = sum(w^2 / 2) (gradient w), against the Keras formulas, with and
+    without torch's fused Adam kernel."""
+    monkeypatch.setattr(sd.optimizers.Optimizer, "fused", fused)
     w0 = np.array([1.0, -2.0, 0.5])
 
     def run(opt):
@@ -323,6 +326,42 @@ def test_optimizers_follow_keras_update_rules():
     np.testing.assert_allclose(run(opt.SGD(0.1, momentum=0.9, nesterov=True)),
                                keras_sgd(nesterov=True), rtol=1e-12)
     np.testing.assert_allclose(run(opt.Adagrad(0.1)), keras_adagrad(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sd.optimizers.RMSprop(),
+    lambda: sd.optimizers.RMSprop(learning_rate=0.01, rho=0.5, epsilon=1e-3),
+    lambda: sd.optimizers.Adam(),
+    lambda: sd.optimizers.Adam(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-4,
+                               amsgrad=True),
+], ids=["rmsprop", "rmsprop-custom", "adam", "adam-amsgrad"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_optimizer_steps_match_the_separate_operations(make, dtype, monkeypatch):
+    """The one-pass update (torch's fused Adam kernel) and the multi-pass one give the same
+    weights and state over 30 steps of gradients spanning eight orders of magnitude."""
+    from statdl.training.optimizers import fused_adam_step
+
+    assert fused_adam_step(torch.zeros(1, dtype=dtype), torch.zeros(1, dtype=dtype),
+                           torch.zeros(1, dtype=dtype), torch.zeros(1, dtype=dtype), None,
+                           torch.ones(()), learning_rate=0.1, beta_1=0.0, beta_2=0.0,
+                           epsilon=1.0), "the fused kernel is missing on CPU"
+    gen = torch.Generator().manual_seed(4)
+    w0 = torch.randn(1000, generator=gen, dtype=dtype)
+    grads = [torch.randn(1000, generator=gen, dtype=dtype)
+             * 10.0 ** torch.randint(-7, 2, (1000,), generator=gen) for _ in range(30)]
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setattr(sd.optimizers.Optimizer, "fused", fused)
+        opt, w = make(), w0.clone()
+        for g in grads:
+            opt.step(w, g.clone())
+        results[fused] = w, opt.state
+    rtol = 1e-12 if dtype == torch.float64 else 2e-5
+    torch.testing.assert_close(results[True][0], results[False][0], rtol=rtol, atol=0)
+    assert results[True][1].keys() == results[False][1].keys()
+    for name, value in results[True][1].items():
+        torch.testing.assert_close(value, results[False][1][name], rtol=rtol, atol=0)
+    assert not torch.equal(results[True][0], w0)
 
 
 def test_categorical_crossentropy_on_soft_labels_follows_the_definition():
