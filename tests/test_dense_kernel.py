@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import statdl as sd
 from statdl import layers as L
-from statdl.layers.core import keep_mask
+from statdl.layers.core import keep_mask, threshold_16
 from statdl.training.dense_kernel import DenseStackKernel
 from statdl.training.losses import LOSSES, mean_loss_and_gradient
 
@@ -224,10 +226,29 @@ def test_keep_mask_odd_sizes_dtypes_and_independence():
     m = keep_mask((3, 7, 5), 0.5, dtype=torch.float64)
     assert m.shape == (3, 7, 5) and m.dtype == torch.float64
     assert set(m.unique().tolist()) <= {0.0, 1.0}
-    big = keep_mask((200_000, 2), 0.5)
-    # the two int32 halves of each 64-bit draw land in neighbouring columns: uncorrelated
-    corr = torch.corrcoef(big.T)[0, 1]
-    assert abs(float(corr)) < 0.015
+    big = keep_mask((200_000, 4), 0.5)
+    # the four 16-bit quarters of each 64-bit draw land in neighbouring columns: uncorrelated
+    corr = torch.corrcoef(big.T)
+    assert float((corr - torch.eye(4)).abs().max()) < 0.015
+
+
+@pytest.mark.parametrize("rate", [0.4, 0.3, 0.1, 1 / 3, 0.999, 0.5, 1e-9, 1 - 1e-9])
+def test_sixteen_bit_threshold_has_expectation_exactly_65536_rate(rate):
+    """Averaged over the random word (a fine even grid of its low 53 bits), the threshold is
+    65536 * rate, so each entry is dropped with probability rate, not a 16-bit rounding of it."""
+    grid = 2**16
+    words = [(k * 2**53) // grid for k in range(grid)]
+    thresholds = [threshold_16(rate, w) for w in words]
+    assert set(thresholds) <= {math.floor(rate * 65536), math.floor(rate * 65536) + 1}
+    assert sum(thresholds) / grid == pytest.approx(rate * 65536, abs=1.0 / grid)
+
+
+def test_keep_mask_extremes_and_the_threshold_word():
+    torch.manual_seed(5)
+    assert bool((keep_mask((1000,), 0.0) == 1).all())
+    assert float(keep_mask((100_000,), 1 - 1e-9).sum()) == 0.0  # threshold 65536 drops all
+    # high bits above the threshold's word are ignored: only the low 53 bits decide
+    assert threshold_16(0.4, 0) == threshold_16(0.4, 2**60)
 
 
 @pytest.mark.parametrize("name,from_logits,target", [

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from ..layers.core import DenseModule, DropoutModule, FlattenModule, keep_mask
+from ..layers.core import DenseModule, DropoutModule, FlattenModule, KeepMasks
 from ..layers.embedding import EmbeddingModule
 from .losses import Loss, batch_loss, mean_loss_and_gradient
 
@@ -42,11 +42,18 @@ _HIDDEN = {"linear", "relu", "tanh", "sigmoid"}
 
 @dataclass
 class _DenseStep:
-    """One Dense layer and the dropout layers that follow it (``rates``)."""
+    """One Dense layer and the dropout layers that follow it (``rates``), with its parameters
+    and their gradient views held directly (a module attribute lookup costs more than the
+    elementwise work of a small layer)."""
 
     module: DenseModule
     activation: str
     rates: list[float] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.kernel, self.bias = self.module.kernel, self.module.bias
+        self.kernel_grad = self.kernel.grad
+        self.bias_grad = None if self.bias is None else self.bias.grad
 
 
 class DenseStackKernel:
@@ -71,6 +78,8 @@ class DenseStackKernel:
         self.embedding = embedding
         self._saved: list[tuple[torch.Tensor, float, list[torch.Tensor]]] = []
         self._ids: torch.Tensor | None = None
+        self._zeros: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+        self._masks = KeepMasks([r for step in steps for r in step.rates if r > 0.0])
 
     @classmethod
     def for_state(cls, state, input_dims: int = 2) -> DenseStackKernel | None:
@@ -130,6 +139,7 @@ class DenseStackKernel:
         self.backward(dz)
         return total.detach(), out.detach()
 
+    @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer's pre-activation for a 2-D batch ``x`` (saving what ``backward``
         needs)."""
@@ -137,25 +147,28 @@ class DenseStackKernel:
         a, scale = x, 1.0
         if self.embedding is not None:
             self._ids = self.embedding.checked_ids(x)
-            a = F.embedding(self._ids, self.embedding.embeddings.detach()).view(x.shape[0], -1)
+            a = F.embedding(self._ids, self.embedding.embeddings).view(x.shape[0], -1)
+        batch = a.shape[0]
+        # every mask of the step from one draw, in the order the Dropout layers would draw them
+        masks = iter(self._masks.draw([(batch, step.kernel.shape[1]) for step in self.steps
+                                       for r in step.rates if r > 0.0], x.device, a.dtype))
         last = len(self.steps) - 1
         for i, step in enumerate(self.steps):
-            m = step.module
-            kernel = m.kernel.detach()
             # with no bias, a broadcast zero: the dropout scale rides on alpha, not its own pass
-            bias = kernel.new_zeros(()) if m.bias is None else m.bias.detach()
-            z = torch.addmm(bias, a, kernel, alpha=scale)
-            self._saved.append((a, scale, []))
+            bias = self._zero(x) if step.bias is None else step.bias
+            z = torch.addmm(bias, a, step.kernel, alpha=scale)
+            used: list[torch.Tensor] = []
+            self._saved.append((a, scale, used))
             if i == last:
                 return z
             _activate_(z, step.activation)
             scale = 1.0
             for rate in step.rates:
                 if rate > 0.0:
-                    mask = keep_mask(tuple(z.shape), rate, z.device, z.dtype)
+                    mask = next(masks)
                     z.mul_(mask)
                     scale /= 1.0 - rate
-                    self._saved[-1][2].append(mask)
+                    used.append(mask)
             a = z
         raise AssertionError("unreachable: the last step returns")
 
@@ -163,15 +176,17 @@ class DenseStackKernel:
     def backward(self, dz: torch.Tensor) -> None:
         """Write every weight's gradient into its ``.grad`` (views of the flat buffer) from the
         gradient ``dz`` of the loss with respect to the last pre-activation."""
+        zero = self._zero(dz)
         for i in range(len(self.steps) - 1, -1, -1):
-            m = self.steps[i].module
+            step = self.steps[i]
             a, scale, _ = self._saved[i]
-            torch.addmm(m.kernel.grad, a.t(), dz, beta=0, alpha=scale, out=m.kernel.grad)
-            if m.bias is not None:
-                torch.sum(dz, 0, out=m.bias.grad)
+            grad = step.kernel_grad  # also addmm's ignored input: no broadcast copy into out
+            torch.addmm(grad, a.t(), dz, beta=0, alpha=scale, out=grad)
+            if step.bias_grad is not None:
+                torch.sum(dz, 0, out=step.bias_grad)
             if i == 0 and self.embedding is None:
                 break
-            da = torch.addmm(dz.new_zeros(()), dz, m.kernel.detach().t(), beta=0, alpha=scale)
+            da = torch.addmm(zero, dz, step.kernel.t(), beta=0, alpha=scale)
             if i == 0:
                 grad = self.embedding.embeddings.grad
                 grad.zero_()
@@ -181,6 +196,14 @@ class DenseStackKernel:
             dz = _activation_backward_(da, a, prev.activation, self._saved[i - 1][2])
         self._saved = []
         self._ids = None
+
+    def _zero(self, like: torch.Tensor) -> torch.Tensor:
+        """A zero scalar on ``like``'s device and dtype, made once (``addmm``'s ignored or
+        broadcast input)."""
+        zero = self._zeros.get((like.device, like.dtype))
+        if zero is None:
+            zero = self._zeros[(like.device, like.dtype)] = like.new_zeros(())
+        return zero
 
 
 def _flatten(module) -> list | None:

@@ -63,7 +63,10 @@ class Metric:
             return
         else:  # pragma: no cover - guarded by get_metric
             raise RuntimeError(kind)
-        self.total = self.total + value.detach().float()
+        if isinstance(self.total, torch.Tensor):
+            self.total.add_(value)  # in place: one operation per batch
+        else:
+            self.total = value.clone()  # integer counts stay exact
         self.count += n
 
     def result(self) -> float:
