@@ -72,6 +72,7 @@ class DenseStackKernel:
 
     #: Set to False to train every model through autograd.
     enabled: bool = True
+    narrow_layout: bool = True
 
     def __init__(self, steps: list[_DenseStep], embedding: EmbeddingModule | None = None):
         self.steps = steps
@@ -156,7 +157,10 @@ class DenseStackKernel:
         for i, step in enumerate(self.steps):
             # with no bias, a broadcast zero: the dropout scale rides on alpha, not its own pass
             bias = self._zero(x) if step.bias is None else step.bias
-            z = torch.addmm(bias, a, step.kernel, alpha=scale)
+            kernel = step.kernel
+            if _narrow(kernel) and self.narrow_layout:  # MKL is faster on its transpose
+                kernel = kernel.t().contiguous().t()
+            z = torch.addmm(bias, a, kernel, alpha=scale)
             used: list[torch.Tensor] = []
             self._saved.append((a, scale, used))
             if i == last:
@@ -181,7 +185,10 @@ class DenseStackKernel:
             step = self.steps[i]
             a, scale, _ = self._saved[i]
             grad = step.kernel_grad  # also addmm's ignored input: no broadcast copy into out
-            torch.addmm(grad, a.t(), dz, beta=0, alpha=scale, out=grad)
+            if _narrow(grad) and self.narrow_layout:  # (dz^T a)^T: half the time in MKL
+                grad.copy_(torch.addmm(zero, dz.t(), a, beta=0, alpha=scale).t())
+            else:
+                torch.addmm(grad, a.t(), dz, beta=0, alpha=scale, out=grad)
             if step.bias_grad is not None:
                 torch.sum(dz, 0, out=step.bias_grad)
             if i == 0 and self.embedding is None:
@@ -224,6 +231,12 @@ def _flatten(module) -> list | None:
         else:
             layers.append(m)
     return layers
+
+
+def _narrow(kernel: torch.Tensor) -> bool:
+    """Whether a Dense kernel has 2 to 10 output units: there MKL multiplies by its transpose
+    in about half the time (measured on a 2-core AVX-512 CPU for 256 to 784 inputs)."""
+    return 2 <= kernel.shape[1] <= 10
 
 
 def _activate_(z: torch.Tensor, name: str) -> None:

@@ -9,6 +9,7 @@ probabilities to ``[1e-7, 1 - 1e-7]`` instead, which differs only for saturated 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -121,8 +122,7 @@ def mean_loss_and_gradient(loss: Loss, z: torch.Tensor, y: torch.Tensor,
         log_p = torch.log_softmax(z, dim=1)
         value = F.nll_loss(log_p, y)
         dz = log_p.exp_()
-        dz.scatter_add_(1, y[:, None], torch.full((y.shape[0], 1), -1.0, dtype=z.dtype,
-                                                  device=z.device))
+        dz.scatter_add_(1, y.view(-1, 1), _minus_ones(y.shape[0], z.device, z.dtype))
         return value, dz.div_(z.shape[0])
     if y.shape != z.shape:
         return None
@@ -133,6 +133,12 @@ def mean_loss_and_gradient(loss: Loss, z: torch.Tensor, y: torch.Tensor,
         diff = z - y
         return diff.square().mean(), diff.mul_(2.0 / z.numel())
     return None
+
+
+@functools.lru_cache(maxsize=16)
+def _minus_ones(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A column of -1s (the one-hot subtracted from softmax), made once per batch size."""
+    return torch.full((n, 1), -1.0, dtype=dtype, device=device)
 
 
 def get_loss(loss) -> Loss:
