@@ -374,3 +374,32 @@ def test_categorical_crossentropy_on_soft_labels_follows_the_definition():
     p = model.predict(x).astype(np.float64)
     expected = float(np.mean(-(soft * np.log(p)).sum(axis=1)))
     assert model.evaluate(x, soft)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("capacity", [2**21, 40, 1])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_epoch_metrics_are_those_of_every_batch_output_however_they_are_chunked(
+        capacity, shuffle, monkeypatch):
+    """With a learning rate too small to move the weights and no dropout, the epoch's training
+    metrics are the metrics of the fixed model on all the rows, as evaluate() computes them,
+    whether the held outputs reach the metrics at once, in chunks or batch by batch."""
+    from statdl.training import loop
+
+    monkeypatch.setattr(loop.PendingOutputs, "CAPACITY", capacity)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(203, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, 203)
+    y = np.eye(3, dtype=np.float32)[labels]
+    sd.set_seed(7)
+    model = sd.Sequential([L.Dense(6, activation="tanh"), L.Dense(3, activation="softmax")],
+                          input_shape=(5,))
+    model.compile(optimizer=sd.optimizers.SGD(learning_rate=1e-30),
+                  loss="categorical_crossentropy", metrics=["accuracy", "mae"])
+    before = model.get_weights()
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=shuffle, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-25)
+    p = model.predict(x).astype(np.float64)
+    assert history.history["accuracy"][0] == pytest.approx(float(np.mean(p.argmax(1) == labels)),
+                                                           abs=1e-12)
+    assert history.history["mae"][0] == pytest.approx(float(np.mean(np.abs(p - y))), rel=1e-5)

@@ -53,10 +53,13 @@ def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
 
     Categorical cross-entropy on one-hot rows equals sparse categorical cross-entropy on the
     row's class index, and categorical accuracy equals sparse accuracy; the index form skips a
-    pass over the (n, k) targets every step. Returns fresh metric objects either way.
+    pass over the (n, k) targets every step. Not done when a metric (mae, mse, auc) compares the
+    outputs with the one-hot rows themselves. Returns fresh metric objects either way.
     """
     fresh = [Metric(m.name, m.kind) for m in metrics]
     if loss.name != "categorical_crossentropy" or y.dim() != 2 or y.shape[1] < 2:
+        return loss, fresh, y
+    if any(m.kind in ("mae", "mse", "auc") for m in fresh):  # these compare with the one-hot
         return loss, fresh, y
     if not bool(((y == 0) | (y == 1)).all()) or not bool((y.sum(dim=1) == 1).all()):
         return loss, fresh, y
@@ -108,6 +111,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                 m.reset()
             loss_sum = torch.zeros((), device=device)
             perm = torch.randperm(n, device=device) if shuffle else None
+            pending = PendingOutputs(metrics, y, perm, logits, final_act) if metrics else None
             seen = 0
             for step, (start, stop) in enumerate(iterate_batches(n, batch_size)):
                 if perm is not None:
@@ -133,16 +137,20 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                 nb = stop - start
                 seen += nb
                 loss_sum.add_(total.detach(), alpha=nb)
-                if metrics:
-                    update_metrics(metrics, out.detach(), yb, logits, final_act)
+                if pending is not None:
+                    pending.add(out.detach(), start, stop)
                 if per_batch:
                     batch_logs = {"loss": float(total.detach())}
                     for cb in per_batch:
                         cb.on_train_batch_end(step, batch_logs)
                 if progress.wants_update():
+                    if pending is not None:
+                        pending.flush()
                     progress.batch(step + 1, _running_logs(loss_sum, seen, metrics))
                 if model.stop_training:
                     break
+            if pending is not None:
+                pending.flush()
             logs = {"loss": float(loss_sum) / max(seen, 1)}
             for m in metrics:
                 logs[m.name] = m.result()
@@ -161,6 +169,53 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
         progress.close()
         module.eval()
     return history
+
+
+class PendingOutputs:
+    """Batch outputs of one epoch copied into a buffer and fed to the metrics a chunk at a time
+    (when the buffer is full, when the progress display asks, at the epoch's end).
+
+    Each metric is a sum over samples, so chunks give the epoch's value; a step then costs one
+    copy instead of the three or four small operations of a metric update, which take longer
+    than their arithmetic between a step's large matrix products. The buffer holds at most
+    2**21 values (8 MB in float32) and at least one batch.
+    """
+
+    CAPACITY = 2**21
+
+    def __init__(self, metrics: list[Metric], y: torch.Tensor, perm: torch.Tensor | None,
+                 logits: bool, final_activation):
+        self.metrics, self.y, self.perm = metrics, y, perm
+        self.logits, self.final_activation = logits, final_activation
+        self.buffer: torch.Tensor | None = None
+        self.first = self.stop = 0  # epoch positions [first, stop) held in the buffer
+
+    def add(self, out: torch.Tensor, start: int, stop: int) -> None:
+        """Hold the outputs of the batch at epoch positions ``[start, stop)``."""
+        rows = stop - start
+        if self.buffer is None or self.buffer.shape[1:] != out.shape[1:] \
+                or self.buffer.dtype != out.dtype:
+            self.flush()
+            width = max(1, out[0].numel()) if rows else 1
+            capacity = max(rows, self.CAPACITY // width)
+            self.buffer = out.new_empty((capacity, *out.shape[1:]))
+        if self.stop - self.first + rows > self.buffer.shape[0] or start != self.stop:
+            self.flush()
+            self.first = self.stop = start
+        self.buffer[self.stop - self.first:stop - self.first].copy_(out)
+        self.stop = stop
+
+    def flush(self) -> None:
+        """Feed the held outputs to the metrics."""
+        if self.buffer is None or self.stop == self.first:
+            return
+        if self.perm is None:
+            targets = self.y[self.first:self.stop]
+        else:
+            targets = self.y.index_select(0, self.perm[self.first:self.stop])
+        update_metrics(self.metrics, self.buffer[:self.stop - self.first], targets, self.logits,
+                       self.final_activation)
+        self.first = self.stop
 
 
 def update_metrics(metrics: list[Metric], out: torch.Tensor, y: torch.Tensor, logits: bool,
