@@ -403,3 +403,14 @@ def test_epoch_metrics_are_those_of_every_batch_output_however_they_are_chunked(
     assert history.history["accuracy"][0] == pytest.approx(float(np.mean(p.argmax(1) == labels)),
                                                            abs=1e-12)
     assert history.history["mae"][0] == pytest.approx(float(np.mean(np.abs(p - y))), rel=1e-5)
+
+
+def test_optimizers_on_strided_weights_take_the_separate_operations():
+    """A user's non-contiguous weight view cannot go through the one-pass kernel; the update
+    is still Keras's (here one RMSprop step from v = 0: w -= lr g / sqrt((1 - rho) g^2 + eps))."""
+    base = torch.zeros(10, dtype=torch.float64)
+    g = torch.arange(1.0, 6.0, dtype=torch.float64)
+    sd.optimizers.RMSprop().step(base[::2], g)
+    expected = -0.001 * g / torch.sqrt(0.1 * g**2 + 1e-7)
+    torch.testing.assert_close(base[::2], expected, rtol=1e-12, atol=0)
+    assert bool((base[1::2] == 0).all())

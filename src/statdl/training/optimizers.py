@@ -57,7 +57,7 @@ def fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.
     ...                 beta_2=0.0, epsilon=0.0), w.tolist()
     (True, [-0.10000000149011612, -0.10000000149011612])
     """
-    if not _fusable(w):
+    if not _fusable(w, g):
         return False
     torch._fused_adam_([w], [g], [m], [v], [] if v_max is None else [v_max], [step],
                        lr=learning_rate, beta1=beta_1, beta2=beta_2, weight_decay=0.0,
@@ -68,9 +68,13 @@ def fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.
 _FUSABLE: dict[tuple[torch.device, torch.dtype], bool] = {}
 
 
-def _fusable(w: torch.Tensor) -> bool:
+def _fusable(w: torch.Tensor, g: torch.Tensor | None = None) -> bool:
     """Whether this torch has a fused Adam kernel for ``w``'s device and dtype (probed once on
-    a one-element tensor, so a refusal never leaves real weights half-updated)."""
+    a one-element tensor, so a refusal never leaves real weights half-updated), and ``w`` and
+    its gradient ``g`` are contiguous tensors of one shape and dtype."""
+    if not w.is_contiguous() or (g is not None and (
+            g.shape != w.shape or g.dtype != w.dtype or not g.is_contiguous())):
+        return False
     key = (w.device, w.dtype)
     known = _FUSABLE.get(key)
     if known is None:
@@ -158,7 +162,7 @@ class RMSprop(Optimizer):
         # with torch's fused Adam kernel (see _fused_update).
         u = self._slot("velocity_plus_epsilon", w)
         if self.fused and not self.centered and self.momentum == 0 and self.rho > 0 \
-                and _fusable(w):
+                and _fusable(w, g):
             self._fused_update(w, g, u)
             return
         buf = self._scratch(w)
@@ -229,7 +233,7 @@ class Adam(Optimizer):
     def _update(self, w, g):
         m, v = self._slot("m", w), self._slot("v", w)
         t = self.iterations
-        if self.fused and _fusable(w):
+        if self.fused and _fusable(w, g):
             # torch scales eps by sqrt(1 - b2^t) where Keras does not: hand it eps / that
             step = getattr(self, "_step", None)
             if step is None or step.device != w.device:
