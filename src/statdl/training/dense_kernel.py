@@ -15,11 +15,19 @@ into a zeroed buffer. This kernel runs the same mathematics with fewer passes ov
   class weights);
 * backward: ``dW = s * a^T dz`` and ``db = sum(dz)`` written straight into the flat gradient
   buffer (no zeroing, no accumulation), ``da = s * dz W^T``, then the activation's derivative
-  and the masks in one or two elementwise passes.
+  and the masks in one or two elementwise passes;
+* every dropout mask of a step from one call to the generator into buffers reused from step
+  to step (``layers.core.KeepMasks``), in the order the Dropout layers would draw them;
+* layers of 2 to 10 units (a classifier's output) multiplied through the kernel's transposed
+  layout, which MKL runs in about half the time.
+
+Between a step's large matrix products every small operation costs several microseconds of
+dispatch, so the kernel keeps their number low: parameters and gradient views are held
+directly, and the loop feeds the metrics held outputs in chunks (``loop.PendingOutputs``).
 
 A leading ``Embedding`` + ``Flatten`` is a row lookup whose gradient is one ``index_add_``
-into the (zeroed) embedding gradient. Only used by ``fit`` when every layer qualifies (see ``DenseStackKernel.for_state``); any other
-model trains through autograd. ``DenseStackKernel.enabled = False`` turns it off, which the
+into the (zeroed) embedding gradient. Only used by ``fit`` when every layer qualifies (see
+``DenseStackKernel.for_state``); any other model trains through autograd. ``DenseStackKernel.enabled = False`` turns it off, which the
 tests use to check that both paths give the same weights.
 """
 
@@ -54,6 +62,9 @@ class _DenseStep:
         self.kernel, self.bias = self.module.kernel, self.module.bias
         self.kernel_grad = self.kernel.grad
         self.bias_grad = None if self.bias is None else self.bias.grad
+        # 2 to 10 units: MKL multiplies by the kernel's transpose in about half the time
+        # (measured on a 2-core AVX-512 CPU with 256 to 784 inputs)
+        self.narrow = 2 <= self.kernel.shape[1] <= 10
 
 
 class DenseStackKernel:
@@ -72,6 +83,7 @@ class DenseStackKernel:
 
     #: Set to False to train every model through autograd.
     enabled: bool = True
+    #: Set to False to multiply layers of 2 to 10 units in the plain layout (for timing).
     narrow_layout: bool = True
 
     def __init__(self, steps: list[_DenseStep], embedding: EmbeddingModule | None = None):
@@ -158,7 +170,7 @@ class DenseStackKernel:
             # with no bias, a broadcast zero: the dropout scale rides on alpha, not its own pass
             bias = self._zero(x) if step.bias is None else step.bias
             kernel = step.kernel
-            if _narrow(kernel) and self.narrow_layout:  # MKL is faster on its transpose
+            if step.narrow and self.narrow_layout:
                 kernel = kernel.t().contiguous().t()
             z = torch.addmm(bias, a, kernel, alpha=scale)
             used: list[torch.Tensor] = []
@@ -185,7 +197,7 @@ class DenseStackKernel:
             step = self.steps[i]
             a, scale, _ = self._saved[i]
             grad = step.kernel_grad  # also addmm's ignored input: no broadcast copy into out
-            if _narrow(grad) and self.narrow_layout:  # (dz^T a)^T: half the time in MKL
+            if step.narrow and self.narrow_layout:  # (dz^T a)^T
                 grad.copy_(torch.addmm(zero, dz.t(), a, beta=0, alpha=scale).t())
             else:
                 torch.addmm(grad, a.t(), dz, beta=0, alpha=scale, out=grad)
@@ -231,12 +243,6 @@ def _flatten(module) -> list | None:
         else:
             layers.append(m)
     return layers
-
-
-def _narrow(kernel: torch.Tensor) -> bool:
-    """Whether a Dense kernel has 2 to 10 output units: there MKL multiplies by its transpose
-    in about half the time (measured on a 2-core AVX-512 CPU for 256 to 784 inputs)."""
-    return 2 <= kernel.shape[1] <= 10
 
 
 def _activate_(z: torch.Tensor, name: str) -> None:
