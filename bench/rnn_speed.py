@@ -113,6 +113,7 @@ def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: 
             rnn(x)
 
     times: dict[str, list[float]] = {"old": [], "new": [], "inf_old": [], "inf_new": []}
+    default = getattr(recurrent_cells.RecurrentModule, switch)
     try:
         for _ in range(repeats):  # interleaved, to share any drift of the machine
             for use_kernel, key in ((False, "old"), (True, "new")):
@@ -120,7 +121,7 @@ def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: 
                 times[key].append(_best_ms(step, steps))
                 times["inf_" + key].append(_best_ms(forward, steps))
     finally:
-        setattr(recurrent_cells.RecurrentModule, switch, True)
+        setattr(recurrent_cells.RecurrentModule, switch, default)
     return {k: min(v) for k, v in times.items()}
 
 

@@ -10,10 +10,16 @@ Each (model, framework) pair runs in its own process after a warm-up, so that th
 resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
 installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rounds N`` runs
 the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
-conditions, and reports each framework's best epoch over all rounds. Usage::
+conditions, and reports each framework's best epoch over all rounds.
+
+``fit`` raises glibc's malloc thresholds so that freed training buffers are reused
+(``statdl.training.allocator``); a plain loop does not. The extra framework ``torch-malloc``
+(not in the default list, never counted as a peer) is the plain loop with the same setting,
+to show how much of statdl's lead comes from it. Usage::
 
     python bench/train_speed.py                 # all models, all frameworks available
     python bench/train_speed.py --models mlp --repeats 3 --rounds 3
+    python bench/train_speed.py --models lstm --frameworks statdl,torch,torch-malloc --rounds 3
 """
 
 from __future__ import annotations
@@ -172,8 +178,12 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
 
 def child(model: str, framework: str, n: int, repeats: int) -> None:
     x, y = make_data(model, n)
-    runner = {"statdl": run_statdl, "torch": run_torch, "keras-jax": run_keras,
-              "keras-torch": run_keras}[framework]
+    if framework == "torch-malloc":
+        from statdl.training.allocator import keep_freed_memory
+
+        keep_freed_memory()
+    runner = {"statdl": run_statdl, "torch": run_torch, "torch-malloc": run_torch,
+              "keras-jax": run_keras, "keras-torch": run_keras}[framework]
     times = runner(model, x, y, repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
@@ -241,14 +251,18 @@ def main() -> None:
                       + (f"  (round {round_ + 1})" if args.rounds > 1 else ""), flush=True)
                 if fw not in results or speed > results[fw][0]:
                     results[fw] = (speed, max(peak, results.get(fw, (0, 0))[1]))
-        peers = {k: v for k, v in results.items() if k != "statdl"}
+        peers = {k: v for k, v in results.items() if k not in ("statdl", "torch-malloc")}
         if "statdl" in results and peers:
             best_name, (best, _) = max(peers.items(), key=lambda kv: kv[1][0])
             ratio = results["statdl"][0] / best
-            rows.append((model, results["statdl"][0], best_name, best, ratio))
-    print("\nmodel  statdl samples/s  best peer          samples/s  statdl/best-peer")
-    for model, ours, name, best, ratio in rows:
-        print(f"{model:6s} {ours:16.0f}  {name:17s} {best:10.0f}  {ratio:16.2f}")
+            tuned = results["statdl"][0] / results["torch-malloc"][0] \
+                if "torch-malloc" in results else None
+            rows.append((model, results["statdl"][0], best_name, best, ratio, tuned))
+    print("\nmodel  statdl samples/s  best peer          samples/s  statdl/best-peer"
+          + ("  statdl/torch-malloc" if any(r[5] for r in rows) else ""))
+    for model, ours, name, best, ratio, tuned in rows:
+        print(f"{model:6s} {ours:16.0f}  {name:17s} {best:10.0f}  {ratio:16.2f}"
+              + (f"  {tuned:19.2f}" if tuned else ""))
 
 
 if __name__ == "__main__":
