@@ -339,12 +339,9 @@ def test_optimizers_follow_keras_update_rules(fused, monkeypatch):
 def test_fused_optimizer_steps_match_the_separate_operations(make, dtype, monkeypatch):
     """The one-pass update (torch's fused Adam kernel) and the multi-pass one give the same
     weights and state over 30 steps of gradients spanning eight orders of magnitude."""
-    from statdl.training.optimizers import fused_adam_step
+    from statdl.training.optimizers import _fusable
 
-    assert fused_adam_step(torch.zeros(1, dtype=dtype), torch.zeros(1, dtype=dtype),
-                           torch.zeros(1, dtype=dtype), torch.zeros(1, dtype=dtype), None,
-                           torch.ones(()), learning_rate=0.1, beta_1=0.0, beta_2=0.0,
-                           epsilon=1.0), "the fused kernel is missing on CPU"
+    assert _fusable(torch.zeros(1, dtype=dtype)), "the fused kernel is missing on CPU"
     gen = torch.Generator().manual_seed(4)
     w0 = torch.randn(1000, generator=gen, dtype=dtype)
     grads = [torch.randn(1000, generator=gen, dtype=dtype)

@@ -198,7 +198,7 @@ class PendingOutputs:
         if self.buffer is None or self.buffer.shape[1:] != out.shape[1:] \
                 or self.buffer.dtype != out.dtype:
             self.flush()
-            width = max(1, out[0].numel()) if rows else 1
+            width = max(1, out.shape[1:].numel())
             capacity = max(rows, self.CAPACITY // width)
             self.buffer = out.new_empty((capacity, *out.shape[1:]))
         if self.stop - self.first + rows > self.buffer.shape[0] or start != self.stop:

@@ -3,7 +3,7 @@
 They update one flat buffer holding every trainable weight (see ``FlatParameters``), so a step
 is a handful of vectorised operations whatever the number of layers. Plain RMSprop and Adam run
 as one pass of torch's fused Adam kernel where torch has it for the weights' device and dtype
-(``fused_adam_step``), which takes a fifth of a step off the course's MNIST network.
+(``_fused_adam_step``), which takes a fifth of a step off the course's MNIST network.
 
 * RMSprop: ``v = rho v + (1 - rho) g^2``; ``w -= lr g / sqrt(v + eps)`` (epsilon *inside* the
   square root, unlike torch), defaults ``lr=0.001, rho=0.9, eps=1e-7``; its state slot holds
@@ -40,11 +40,10 @@ def _check(value, argument: str, owner: str, low: float = 0.0, high: float | Non
     return float(value)
 
 
-def fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
-                    v_max: torch.Tensor | None, step: torch.Tensor, *, learning_rate: float,
-                    beta_1: float, beta_2: float, epsilon: float) -> bool:
-    """One pass of ``torch._fused_adam_`` over flat ``w``; False (nothing changed) where torch
-    has no fused kernel for this device and dtype.
+def _fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
+                     v_max: torch.Tensor | None, step: torch.Tensor, *, learning_rate: float,
+                     beta_1: float, beta_2: float, epsilon: float) -> None:
+    """One pass of ``torch._fused_adam_`` over flat ``w``; callers check ``_fusable`` first.
 
     The kernel computes ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2`` (and
     ``v_max = max(v_max, v)``), then ``w -= lr / (1-b1^t) m / (sqrt(v) / sqrt(1-b2^t) + eps)``
@@ -53,16 +52,14 @@ def fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.
     Examples
     --------
     >>> w, g, v = torch.zeros(2), torch.ones(2), torch.zeros(2)
-    >>> fused_adam_step(w, g, g, v, None, torch.tensor(1.0), learning_rate=0.1, beta_1=0.0,
-    ...                 beta_2=0.0, epsilon=0.0), w.tolist()
-    (True, [-0.10000000149011612, -0.10000000149011612])
+    >>> _fused_adam_step(w, g, g, v, None, torch.tensor(1.0), learning_rate=0.1, beta_1=0.0,
+    ...                  beta_2=0.0, epsilon=0.0)
+    >>> w.tolist()
+    [-0.10000000149011612, -0.10000000149011612]
     """
-    if not _fusable(w, g):
-        return False
     torch._fused_adam_([w], [g], [m], [v], [] if v_max is None else [v_max], [step],
                        lr=learning_rate, beta1=beta_1, beta2=beta_2, weight_decay=0.0,
                        eps=epsilon, amsgrad=v_max is not None, maximize=False)
-    return True
 
 
 _FUSABLE: dict[tuple[torch.device, torch.dtype], bool] = {}
@@ -116,6 +113,17 @@ class Optimizer:
         """The value state slot ``name`` starts at (also what a weight added by a rebuild
         gets)."""
         return 0.0
+
+    def _step_tensor(self, t: float, device: torch.device) -> torch.Tensor:
+        """The fused kernel's step count ``t`` as a one-element tensor, made once and refilled
+        only when ``t`` changes."""
+        step = getattr(self, "_step_t", None)
+        if step is None or step.device != device:
+            step = self._step_t = torch.full((), t, device=device)
+        elif self._step_value != t:
+            step.fill_(t)
+        self._step_value = t
+        return step
 
     @torch.no_grad()
     def step(self, w: torch.Tensor, g: torch.Tensor) -> None:
@@ -186,12 +194,10 @@ class RMSprop(Optimizer):
         ``g`` itself), ``beta_2 = rho``, ``eps = 0`` and no bias correction (``t`` so large
         that ``rho^t`` is 0). Adam's ``rho u + (1 - rho) g^2`` lacks the ``(1 - rho) eps``
         that keeps ``u = v + eps``, so ``u`` first gets ``(1 - rho) eps / rho``."""
-        step = getattr(self, "_no_bias_correction", None)
-        if step is None or step.device != w.device:
-            step = self._no_bias_correction = torch.full((), 2.0**60, device=w.device)
         u.add_((1.0 - self.rho) * self.epsilon / self.rho)
-        fused_adam_step(w, g, g, u, None, step, learning_rate=self.learning_rate, beta_1=0.0,
-                        beta_2=self.rho, epsilon=0.0)
+        _fused_adam_step(w, g, g, u, None, self._step_tensor(2.0**60, w.device),
+                         learning_rate=self.learning_rate, beta_1=0.0, beta_2=self.rho,
+                         epsilon=0.0)
 
     def slot_fill(self, name: str) -> float:
         return self.epsilon if name == "velocity_plus_epsilon" else 0.0
@@ -235,14 +241,10 @@ class Adam(Optimizer):
         t = self.iterations
         if self.fused and _fusable(w, g):
             # torch scales eps by sqrt(1 - b2^t) where Keras does not: hand it eps / that
-            step = getattr(self, "_step", None)
-            if step is None or step.device != w.device:
-                step = self._step = torch.zeros((), device=w.device)
-            step.fill_(t)
-            fused_adam_step(w, g, m, v, self._slot("v_hat", w) if self.amsgrad else None, step,
-                            learning_rate=self.learning_rate, beta_1=self.beta_1,
-                            beta_2=self.beta_2,
-                            epsilon=self.epsilon / math.sqrt(1 - self.beta_2 ** t))
+            _fused_adam_step(w, g, m, v, self._slot("v_hat", w) if self.amsgrad else None,
+                             self._step_tensor(t, w.device), learning_rate=self.learning_rate,
+                             beta_1=self.beta_1, beta_2=self.beta_2,
+                             epsilon=self.epsilon / math.sqrt(1 - self.beta_2 ** t))
             return
         m.lerp_(g, 1.0 - self.beta_1)
         v.mul_(self.beta_2).addcmul_(g, g, value=1.0 - self.beta_2)
