@@ -278,3 +278,10 @@ def test_closed_form_declines_other_losses():
     z = torch.randn(5, 3)
     assert mean_loss_and_gradient(LOSSES["mae"], z, torch.randn(5, 3), False) is None
     assert mean_loss_and_gradient(LOSSES["mse"], z, torch.randn(5, 1), False) is None
+
+
+def test_keep_masks_need_one_shape_per_rate():
+    from statdl.layers.core import KeepMasks
+
+    with pytest.raises(ValueError, match=r"`shapes` must give one shape per rate \(2\); got 1"):
+        KeepMasks([0.4, 0.3]).draw([(4, 6)])
