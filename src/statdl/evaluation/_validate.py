@@ -1,7 +1,7 @@
 """Input checks shared by the evaluation functions.
 
 Every check raises :class:`statdl.errors.ConfigError` (a ``ValueError``) whose message names the
-argument, what was expected and what came.
+argument (and, given ``where``, the function it was passed to), what was expected and what came.
 """
 
 from __future__ import annotations
@@ -15,7 +15,24 @@ import pandas as pd
 from ..errors import ConfigError
 
 __all__ = ["as_labels", "as_numeric", "as_probability", "as_binary", "check_same_length",
-           "check_level"]
+           "check_level", "check_level_count", "MAX_LEVELS"]
+
+#: More distinct labels than this is taken for a count or a continuous response, not classes.
+MAX_LEVELS = 50
+
+_LABEL_HINT = ("so it looks like probabilities or a continuous response, not class labels. "
+               "Pass class labels: model.predict_classes(x), or (prob > 0.5).astype(int) for a "
+               "threshold; for a continuous response use regression_report(y, pred).")
+
+
+def _arg(name: str, where: str | None) -> str:
+    """"`name`" or "`name` of where" for messages."""
+    return f"`{name}`" if where is None else f"`{name}` of {where}"
+
+
+def _join(names: Sequence[str]) -> str:
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def _describe(x: Any) -> str:
@@ -25,12 +42,13 @@ def _describe(x: Any) -> str:
     return f"{type(x).__name__} of length {len(x)}" if hasattr(x, "__len__") else repr(x)
 
 
-def _one_dim(x: Any, name: str) -> Any:
+def _one_dim(x: Any, name: str, where: str | None = None) -> Any:
+    arg = _arg(name, where)
     if x is None:
-        raise ConfigError(f"`{name}` must be a 1-d array-like; got None.")
+        raise ConfigError(f"{arg} must be a 1-d array-like; got None.")
     if isinstance(x, pd.DataFrame):
         if x.shape[1] != 1:
-            raise ConfigError(f"`{name}` must be 1-d; got a DataFrame with {x.shape[1]} columns.")
+            raise ConfigError(f"{arg} must be 1-d; got a DataFrame with {x.shape[1]} columns.")
         x = x.iloc[:, 0]
     if isinstance(x, pd.Series | pd.Categorical | pd.Index):
         return x
@@ -40,86 +58,145 @@ def _one_dim(x: Any, name: str) -> Any:
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:
-        raise ConfigError(f"`{name}` must be 1-d (one value per observation); got "
+        raise ConfigError(f"{arg} must be 1-d (one value per observation); got "
                           f"{_describe(arr)}.")
     return arr
 
 
-def as_labels(x: Any, name: str) -> tuple[np.ndarray, list | None]:
+def _check_whole(values: np.ndarray, arg: str, hint: str) -> None:
+    """Float labels must be finite whole numbers (0.0/1.0 are labels, 0.37 is not)."""
+    if values.dtype.kind == "f":
+        floats, where_float = values, np.arange(len(values))
+    elif values.dtype.kind == "O":
+        where_float = np.flatnonzero([isinstance(v, float | np.floating) for v in values])
+        floats = values[where_float].astype(float)
+    else:
+        return
+    infinite = np.isinf(floats)
+    if infinite.any():
+        first = int(where_float[np.flatnonzero(infinite)[0]])
+        raise ConfigError(f"{arg} must be class labels; got {int(infinite.sum())} infinite "
+                          f"value(s), the first at position {first}.")
+    fractional = floats[floats % 1 != 0]
+    if fractional.size:
+        raise ConfigError(f"{arg} holds non-integer values (e.g. {float(fractional[0]):.4g}), "
+                          f"{hint}")
+
+
+def as_labels(x: Any, name: str, where: str | None = None,
+              hint: str = _LABEL_HINT) -> tuple[np.ndarray, list | None]:
     """Class labels as an object array, plus the declared category order if ``x`` has one.
 
-    Missing labels (None, NaN, pandas NA) raise an error naming ``name``.
+    Missing labels (None, NaN, pandas NA), infinite values and non-integer floats (which are
+    probabilities or a continuous response, not labels) raise an error naming ``name``;
+    ``hint`` ends the non-integer message with what to pass instead.
     """
-    x = _one_dim(x, name)
+    arg = _arg(name, where)
+    x = _one_dim(x, name, where)
     declared: list | None = None
     if isinstance(x, pd.Categorical) or isinstance(getattr(x, "dtype", None),
                                                    pd.CategoricalDtype):
         cat = pd.Categorical(x)
         declared = list(cat.categories)
         values = np.asarray(cat.astype(object))
+        raw = np.asarray(cat.categories)
     else:
-        values = np.asarray(pd.Series(x).to_numpy(), dtype=object)
+        raw = pd.Series(x).to_numpy()
+        values = np.asarray(raw, dtype=object)
     if len(values) == 0:
-        raise ConfigError(f"`{name}` must hold at least one label; got an empty vector.")
+        raise ConfigError(f"{arg} must hold at least one label; got an empty vector.")
     missing = pd.isna(values)
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
-        raise ConfigError(f"`{name}` must not contain missing labels (None/NaN); got "
+        raise ConfigError(f"{arg} must not contain missing labels (None/NaN); got "
                           f"{int(missing.sum())} missing, the first at position {first}.")
+    _check_whole(raw, arg, hint)
     return values, declared
 
 
-def as_numeric(x: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
+def check_level_count(count: int, names: Sequence[str], where: str,
+                      max_levels: int | None) -> None:
+    """Refuse more than ``max_levels`` distinct labels (``None``: no limit).
+
+    So many "classes" is nearly always an integer-valued response passed as labels.
+    """
+    if max_levels is None:
+        return
+    if isinstance(max_levels, bool) or not isinstance(max_levels, int | np.integer) \
+            or max_levels < 2:
+        raise ConfigError(f"`max_levels` of {where} must be an int >= 2 or None; got "
+                          f"{max_levels!r}.")
+    if count > max_levels:
+        raise ConfigError(f"{_join(names)} of {where} hold {count} distinct labels, more than "
+                          f"`max_levels` = {max_levels}: that looks like a count or a "
+                          "continuous response, not classes. Pass class labels "
+                          f"(model.predict_classes(x)), or max_levels={count} (or None) if "
+                          f"there really are {count} classes.")
+
+
+def as_numeric(x: Any, name: str, where: str | None = None, *,
+               allow_empty: bool = False) -> np.ndarray:
     """A finite float vector; NaN, infinities, text and empty input raise ``ConfigError``."""
-    x = _one_dim(x, name)
+    arg = _arg(name, where)
+    x = _one_dim(x, name, where)
     try:
         arr = np.asarray(pd.Series(x).to_numpy(), dtype=float)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"`{name}` must be numeric; got values that are not numbers "
+        raise ConfigError(f"{arg} must be numeric; got values that are not numbers "
                           f"({err}).") from None
     if arr.size == 0 and not allow_empty:
-        raise ConfigError(f"`{name}` must hold at least one value; got an empty vector.")
+        raise ConfigError(f"{arg} must hold at least one value; got an empty vector.")
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"`{name}` must be finite numbers; got {int(bad.sum())} NaN or "
+        raise ConfigError(f"{arg} must be finite numbers; got {int(bad.sum())} NaN or "
                           f"infinite value(s), the first at position {first} "
-                          f"({arr[first]!r}).")
+                          f"({float(arr[first])!r}).")
     return arr
 
 
-def as_probability(x: Any, name: str) -> np.ndarray:
+def as_probability(x: Any, name: str, where: str | None = None) -> np.ndarray:
     """A vector of probabilities in [0, 1]."""
-    arr = as_numeric(x, name)
+    arr = as_numeric(x, name, where)
     bad = (arr < 0) | (arr > 1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"`{name}` must be probabilities in [0, 1]; got {int(bad.sum())} "
-                          f"value(s) outside, e.g. {arr[first]!r} at position {first}. "
-                          "Pass predicted probabilities, not logits or class labels.")
+        raise ConfigError(f"{_arg(name, where)} must be probabilities in [0, 1]; got "
+                          f"{int(bad.sum())} value(s) outside, e.g. {float(arr[first])!r} at "
+                          f"position {first}. Pass predicted probabilities, not logits or "
+                          "class labels.")
     return arr
 
 
-def as_binary(y: Any, name: str, positive: Any = None) -> np.ndarray:
+def as_binary(y: Any, name: str, positive: Any = None, where: str | None = None) -> np.ndarray:
     """Binary outcomes as a 0/1 float vector (1 = ``positive``).
 
     Without ``positive``, ``y`` must be 0/1 (or bool); any two labels are accepted with
-    ``positive`` naming the event.
+    ``positive`` naming the event. More than two levels raise an error listing them.
     """
-    values, _ = as_labels(y, name)
-    levels = pd.unique(values)
+    arg = _arg(name, where)
+    values, _ = as_labels(y, name, where, hint="it must be the observed outcomes (0/1, or two "
+                                                "labels with `positive`), with the predicted "
+                                                "probabilities in `prob`.")
+    levels = list(pd.unique(values))
+    if len(levels) > 2:
+        try:
+            levels = sorted(levels)
+        except TypeError:
+            pass
+        shown = ", ".join(repr(v) for v in levels[:10]) + (", ..." if len(levels) > 10 else "")
+        raise ConfigError(f"{arg} must be a binary outcome (two levels); got {len(levels)} "
+                          f"levels: {shown}. For one class against the rest pass e.g. "
+                          "(y == k) with the predicted probability of class k.")
     if positive is None:
         ok = all(isinstance(v, bool | np.bool_ | int | np.integer | float | np.floating)
                  and v in (0, 1) for v in levels)
         if not ok:
-            shown = ", ".join(repr(v) for v in list(levels)[:5])
-            raise ConfigError(f"`{name}` must be 0/1 (1 = event) unless `positive` names the "
+            shown = ", ".join(repr(v) for v in levels)
+            raise ConfigError(f"{arg} must be 0/1 (1 = event) unless `positive` names the "
                               f"event level; got levels {shown}.")
         return values.astype(float)
-    if len(levels) > 2:
-        raise ConfigError(f"`{name}` must have two levels for a binary outcome; got "
-                          f"{len(levels)}.")
-    level = check_level(positive, list(levels), "positive")
+    level = check_level(positive, levels, "positive")
     return np.array([v == level for v in values], dtype=float)
 
 
@@ -136,11 +213,12 @@ def check_level(value: Any, levels: Sequence, name: str) -> Any:
     raise ConfigError(f"`{name}` must be one of the levels {shown}; got {value!r}.")
 
 
-def check_same_length(**arrays: Any) -> int:
-    """All arrays share one length; returns it."""
+def check_same_length(where: str | None = None, /, **arrays: Any) -> int:
+    """All arrays share one length; returns it. ``where`` names the function in messages."""
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"`{k}` has {v}" for k, v in lengths.items())
-        raise ConfigError(f"{' and '.join(f'`{k}`' for k in lengths)} must have the same "
-                          f"length (one value per observation); got {detail}.")
+        owner = "" if where is None else f" of {where}"
+        raise ConfigError(f"{_join(list(lengths))}{owner} must have the same length (one value "
+                          f"per observation); got {detail}.")
     return next(iter(lengths.values()))

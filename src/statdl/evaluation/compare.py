@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._validate import as_labels, as_numeric, check_same_length
+from ._validate import MAX_LEVELS, as_labels, as_numeric, check_level_count, check_same_length
 from .regression import check_level_arg
 
 __all__ = ["ClassifierComparison", "RegressorComparison", "compare_classifiers",
@@ -111,7 +111,8 @@ class ClassifierComparison:
 
 
 def compare_classifiers(pred_a: Any, pred_b: Any, reference: Any, *, level: float = 0.95,
-                        names: tuple[str, str] = ("A", "B")) -> ClassifierComparison:
+                        names: tuple[str, str] = ("A", "B"),
+                        max_levels: int | None = MAX_LEVELS) -> ClassifierComparison:
     """Compare two classifiers on the same cases: McNemar's exact test and the accuracy gap.
 
     Parameters
@@ -124,6 +125,9 @@ def compare_classifiers(pred_a: Any, pred_b: Any, reference: Any, *, level: floa
         Confidence level of the interval for the accuracy difference.
     names : tuple of str
         Names of the two models in the printout.
+    max_levels : int or None
+        More distinct labels than this (50 by default) is refused as a count or continuous
+        response passed by mistake; raise it (or pass None) for that many real classes.
 
     Returns
     -------
@@ -147,10 +151,13 @@ def compare_classifiers(pred_a: Any, pred_b: Any, reference: Any, *, level: floa
     ([[4, 3], [0, 1]], 0.25)
     """
     level = check_level_arg(level)
-    a, _ = as_labels(pred_a, "pred_a")
-    b, _ = as_labels(pred_b, "pred_b")
-    r, _ = as_labels(reference, "reference")
-    n = check_same_length(pred_a=a, pred_b=b, reference=r)
+    where = "compare_classifiers"
+    a, _ = as_labels(pred_a, "pred_a", where)
+    b, _ = as_labels(pred_b, "pred_b", where)
+    r, _ = as_labels(reference, "reference", where)
+    n = check_same_length(where, pred_a=a, pred_b=b, reference=r)
+    check_level_count(len(pd.unique(np.concatenate([a, b, r]))),
+                      ["pred_a", "pred_b", "reference"], where, max_levels)
     ca = np.array([x == y for x, y in zip(a, r)])
     cb = np.array([x == y for x, y in zip(b, r)])
     both = int(np.sum(ca & cb))
@@ -247,10 +254,11 @@ def compare_regressors(y: Any, pred_a: Any, pred_b: Any, *, level: float = 0.95,
     True
     """
     level = check_level_arg(level)
-    yv = as_numeric(y, "y")
-    a = as_numeric(pred_a, "pred_a")
-    b = as_numeric(pred_b, "pred_b")
-    n = check_same_length(y=yv, pred_a=a, pred_b=b)
+    where = "compare_regressors"
+    yv = as_numeric(y, "y", where)
+    a = as_numeric(pred_a, "pred_a", where)
+    b = as_numeric(pred_b, "pred_b", where)
+    n = check_same_length(where, y=yv, pred_a=a, pred_b=b)
     rows = {}
     for name, la, lb in (("squared error", (yv - a) ** 2, (yv - b) ** 2),
                          ("absolute error", np.abs(yv - a), np.abs(yv - b))):

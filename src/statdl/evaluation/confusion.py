@@ -20,7 +20,7 @@ from scipy import stats
 
 from ..errors import ConfigError
 from ._rformat import format_pval, format_real, print_matrix, r_number
-from ._validate import as_labels, check_level, check_same_length
+from ._validate import MAX_LEVELS, as_labels, check_level, check_level_count, check_same_length
 
 __all__ = ["ConfusionMatrix", "confusion_matrix", "OVERALL_NAMES", "BY_CLASS_NAMES"]
 
@@ -266,13 +266,15 @@ class ConfusionMatrix:
 
 def confusion_matrix(pred: Any, reference: Any, positive: Any = None, *,
                      levels: list | None = None, prevalence: float | Mapping | None = None,
-                     mode: str = "sens_spec") -> ConfusionMatrix:
+                     mode: str = "sens_spec",
+                     max_levels: int | None = MAX_LEVELS) -> ConfusionMatrix:
     """Cross-tabulate predictions against the truth and compute caret's statistics.
 
     Parameters
     ----------
     pred : array-like
-        Predicted class labels (ints, strings, bools or a pandas Categorical).
+        Predicted class labels (ints, strings, bools or a pandas Categorical; floats only when
+        whole numbers, so probabilities or a continuous response are refused).
     reference : array-like
         True class labels, same length as ``pred``.
     positive : label, optional
@@ -288,6 +290,10 @@ def confusion_matrix(pred: Any, reference: Any, positive: Any = None, *,
         prevalence for more.
     mode : {"sens_spec", "prec_recall", "everything"}
         Which per-class statistics the printout shows (as caret); all are always computed.
+    max_levels : int or None
+        Without ``levels``, more distinct labels than this (50 by default) is refused as a
+        count or continuous response passed by mistake; raise it (or pass None) for that many
+        real classes.
 
     Returns
     -------
@@ -313,10 +319,13 @@ def confusion_matrix(pred: Any, reference: Any, positive: Any = None, *,
     >>> float(cm.by_class["Sensitivity"])
     0.5
     """
-    pred_vals, pred_decl = as_labels(pred, "pred")
-    ref_vals, ref_decl = as_labels(reference, "reference")
-    check_same_length(pred=pred_vals, reference=ref_vals)
+    where = "confusion_matrix"
+    pred_vals, pred_decl = as_labels(pred, "pred", where)
+    ref_vals, ref_decl = as_labels(reference, "reference", where)
+    check_same_length(where, pred=pred_vals, reference=ref_vals)
     lev = _order_levels(pred_vals, ref_vals, pred_decl, ref_decl, levels)
+    if levels is None:
+        check_level_count(len(lev), ["pred", "reference"], where, max_levels)
     if len(lev) < 2:
         raise ConfigError(f"`pred` and `reference` must have at least 2 classes between them; "
                           f"got only {lev[0]!r}. Pass `levels=` to name the other classes.")

@@ -17,10 +17,11 @@ from .regression import check_level_arg
 __all__ = ["ROCCurve", "AUC", "roc_curve", "roc_auc", "calibration_table", "log_loss"]
 
 
-def _binary_inputs(y: Any, prob: Any, positive: Any) -> tuple[np.ndarray, np.ndarray]:
-    p = as_probability(prob, "prob")
-    t = as_binary(y, "y", positive)
-    check_same_length(y=t, prob=p)
+def _binary_inputs(y: Any, prob: Any, positive: Any,
+                   where: str) -> tuple[np.ndarray, np.ndarray]:
+    p = as_probability(prob, "prob", where)
+    t = as_binary(y, "y", positive, where)
+    check_same_length(where, y=t, prob=p)
     return t, p
 
 
@@ -105,7 +106,7 @@ def roc_auc(y: Any, prob: Any, *, positive: Any = None, level: float = 0.95) -> 
     >>> res.auc
     0.75
     """
-    t, p = _binary_inputs(y, prob, positive)
+    t, p = _binary_inputs(y, prob, positive, "roc_auc")
     return _delong(t, p, check_level_arg(level))
 
 
@@ -170,7 +171,7 @@ def roc_curve(y: Any, prob: Any, *, positive: Any = None, level: float = 0.95) -
     >>> fpr.tolist(), tpr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
     """
-    t, p = _binary_inputs(y, prob, positive)
+    t, p = _binary_inputs(y, prob, positive, "roc_curve")
     auc = _delong(t, p, check_level_arg(level))
     order = np.argsort(-p, kind="mergesort")
     ps, ts = p[order], t[order]
@@ -215,7 +216,7 @@ def calibration_table(y: Any, prob: Any, bins: int = 10, *, positive: Any = None
     >>> tab["observed_rate"].tolist()
     [0.0, 1.0]
     """
-    t, p = _binary_inputs(y, prob, positive)
+    t, p = _binary_inputs(y, prob, positive, "calibration_table")
     level = check_level_arg(level)
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise ConfigError(f"`bins` must be an int >= 1; got {bins!r}.")
@@ -277,8 +278,9 @@ def log_loss(y: Any, prob: Any, *, positive: Any = None, eps: float = 1e-15) -> 
             raise ConfigError("`prob` rows must sum to 1 (one probability per class); got row "
                               f"sums from {arr.sum(axis=1).min():.4g} to "
                               f"{arr.sum(axis=1).max():.4g}.")
-        labels, _ = as_labels(y, "y")
-        check_same_length(y=labels, prob=arr)
+        labels, _ = as_labels(y, "y", "log_loss", hint="it must be class indices 0..k-1, "
+                              "one per column of `prob`.")
+        check_same_length("log_loss", y=labels, prob=arr)
         try:
             idx = labels.astype(int)
         except (TypeError, ValueError):
@@ -290,6 +292,6 @@ def log_loss(y: Any, prob: Any, *, positive: Any = None, eps: float = 1e-15) -> 
                               f"{idx.max()}.")
         picked = np.clip(arr[np.arange(len(idx)), idx], eps, 1 - eps)
         return float(-np.mean(np.log(picked)))
-    t, p = _binary_inputs(y, arr.reshape(-1) if arr.ndim == 2 else prob, positive)
+    t, p = _binary_inputs(y, arr.reshape(-1) if arr.ndim == 2 else prob, positive, "log_loss")
     p = np.clip(p, eps, 1 - eps)
     return float(-np.mean(t * np.log(p) + (1 - t) * np.log1p(-p)))

@@ -89,9 +89,9 @@ def regression_report(y: Any, pred: Any, level: float = 0.95, n_boot: int = 2000
     >>> round(rep["MSE"], 4), round(rep["MAE"], 3)
     (0.025, 0.15)
     """
-    y_arr = as_numeric(y, "y")
-    p_arr = as_numeric(pred, "pred")
-    n = check_same_length(y=y_arr, pred=p_arr)
+    y_arr = as_numeric(y, "y", "regression_report")
+    p_arr = as_numeric(pred, "pred", "regression_report")
+    n = check_same_length("regression_report", y=y_arr, pred=p_arr)
     level = check_level_arg(level)
     n_boot = check_n_boot(n_boot)
     est = _metrics(y_arr, p_arr)
