@@ -54,7 +54,7 @@ def test_options_parse():
 def test_unknown_lab_and_option_through_the_cli(capsys):
     assert main(["lab", "mnist-cnnn"]) == 2
     err = capsys.readouterr().err
-    assert "no lab named 'mnist-cnnn'" in err and "Did you mean 'mnist-cnn'" in err
+    assert "unknown lab 'mnist-cnnn'; did you mean 'mnist-cnn'?" in err
     assert main(["lab", "hitters-nn", "--epoch", "3"]) == 2
     assert "does not take" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="has no option 'colour'"):
@@ -238,3 +238,20 @@ def test_imdb_published_figure_follows_the_settings():
     assert ref("--maxlen", "100") == ("Course", 0.82, 0.82)
     assert ref("--maxlen", "500", "--embed-dim", "32", "--validation", "test",
                "--dropout", "0.2") == ("Course", None, None)
+
+
+# ----------------------------------------------------------------------------- missing data hints
+@pytest.mark.parametrize("name, quick_helps", [("mnist-logit", True), ("imdb-embed", False)])
+def test_missing_data_hint_offers_quick_only_where_a_sample_ships(tmp_path, monkeypatch, capsys,
+                                                                  name, quick_helps):
+    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STATDL_OFFLINE", "1")
+    monkeypatch.delenv("STATDL_DATA", raising=False)
+    with pytest.raises(FileNotFoundError):
+        run_lab(name, epochs=1, runs_dir=str(tmp_path / "runs"), no_view=True, verbose=0)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "not found locally" in out
+    assert ("use --quick for the sample shipped with statdl" in out) == quick_helps
+    if not quick_helps:          # IMDB ships no sample: --quick trains on a subset of the files
+        assert "--quick" not in out.replace("--quick also needs them", "")
+        assert "--quick also needs them" in out

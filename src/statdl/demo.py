@@ -21,8 +21,31 @@ TOUR = (
 )
 
 
+def tour_labs(labs: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The labs to run, with what each shows: the tour, or ``labs`` (any lab) in that order.
+
+    Every name is checked before anything runs.
+
+    Examples
+    --------
+    >>> [name for name, _ in tour_labs(("imdb-tokenizer",))]
+    ['imdb-tokenizer']
+    >>> tour_labs(("mnst-cnn",))
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? (`statdl labs` lists them)
+    """
+    from .labs._registry import get_lab
+
+    if labs is None:
+        return list(TOUR)
+    described = dict(TOUR)
+    return [(name, described.get(name) or get_lab(name).summary)
+            for name in (get_lab(n).name for n in labs)]
+
+
 def run_tour(runs_dir: str = "runs", labs: tuple[str, ...] | None = None) -> list[dict]:
-    """Run the tour's labs with ``quick=True``; return each lab's results.
+    """Run the tour's labs (or the named ones) with ``quick=True``; return each lab's results.
 
     Examples
     --------
@@ -30,7 +53,7 @@ def run_tour(runs_dir: str = "runs", labs: tuple[str, ...] | None = None) -> lis
     """
     from .labs._registry import run_lab
 
-    chosen = [(name, what) for name, what in TOUR if labs is None or name in labs]
+    chosen = tour_labs(labs)
     results = []
     for i, (name, what) in enumerate(chosen, 1):
         print(f"\n{'=' * 65}\n[{i}/{len(chosen)}] statdl lab {name} --quick: {what}\n"
@@ -41,8 +64,8 @@ def run_tour(runs_dir: str = "runs", labs: tuple[str, ...] | None = None) -> lis
 
 def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    labs = tuple(args.labs.split(",")) if args.labs else None
-    run_tour(args.runs_dir, labs)
+    labs = tuple(n.strip() for n in args.labs.split(",") if n.strip()) if args.labs else None
+    run_tour(args.runs_dir, labs or None)
     print(f"\nTour finished in {time.perf_counter() - start:.0f} s. Each lab's run folder, "
           f"figures and HTML report (view.html) are under '{args.runs_dir}/': list them with "
           "`statdl runs ls`, open one with `statdl runs view RUN`.")
@@ -56,5 +79,6 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--runs-dir", default="runs", help="where the labs' run folders go")
     parser.add_argument("--labs", default=None,
-                        help="comma-separated subset of: " + ", ".join(n for n, _ in TOUR))
+                        help="comma-separated labs to run with --quick instead of the tour ("
+                             + ", ".join(n for n, _ in TOUR) + "); `statdl labs` lists all")
     parser.set_defaults(func=main)

@@ -39,17 +39,22 @@ class Timer:
         self.seconds += time.perf_counter() - self._t0
 
 
-def check_data_files(specs: Any, what: str) -> None:
-    """Say where data will come from when it is not on this machine (before a download)."""
+def check_data_files(specs: Any, what: str, sample_ships: bool = False) -> None:
+    """Say where data will come from when it is not on this machine (before a download).
+
+    ``sample_ships``: a sample of this data ships with statdl, so ``--quick`` needs no files.
+    """
     from ..datasets._files import cache_dir, find_local, url_for
 
     missing = [s for s in specs if find_local(s) is None]
     if missing:
         names = ", ".join(s.name for s in missing)
+        quick = ("or use --quick for the sample shipped with statdl" if sample_ships else
+                 "--quick also needs them: it trains on a subset of these files")
         print(f"{what}: {names} not found locally (looked in --data-dir / $STATDL_DATA and "
               f"{cache_dir()}); downloading from {url_for(missing[0]).rsplit('/', 1)[0]} "
               "into the cache. Put the files in <data-dir>/"
-              f"{missing[0].subdir}/ to avoid this (or use --quick for the shipped sample).")
+              f"{missing[0].subdir}/ to avoid this ({quick}).")
 
 
 def mnist_data(args: argparse.Namespace, shape: str = "flat") -> tuple[np.ndarray, ...]:
@@ -66,7 +71,7 @@ def mnist_data(args: argparse.Namespace, shape: str = "flat") -> tuple[np.ndarra
     else:
         from ..datasets.mnist import MNIST_FILES
 
-        check_data_files(MNIST_FILES, "MNIST")
+        check_data_files(MNIST_FILES, "MNIST", sample_ships=True)
         (x_tr, y_tr), (x_te, y_te) = datasets.mnist()
         print("Data: MNIST (60,000 training, 10,000 test digits).")
     dims = (784,) if shape == "flat" else (28, 28, 1)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Any
 
+from ..cli import SuggestingParser, did_you_mean
 from ..errors import ConfigError
 
 __all__ = ["Lab", "LABS", "get_lab", "lab_parser", "parse_lab_args", "run_lab", "execute"]
@@ -139,26 +140,31 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
 
 
 def get_lab(name: str) -> Lab:
-    """The lab called ``name``; a ConfigError listing the labs otherwise."""
-    try:
+    """The lab called ``name``; a ConfigError suggesting the closest name otherwise.
+
+    Examples
+    --------
+    >>> get_lab("mnst-cnn")
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? (`statdl labs` lists them)
+    """
+    if name in LABS:
         return LABS[name]
-    except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), LABS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"no lab named {name!r}.{hint} `statdl labs` lists them: "
-                          f"{', '.join(LABS)}.") from None
+    hint = did_you_mean(name, LABS)
+    if hint:
+        raise ConfigError(f"unknown lab {name!r};{hint} (`statdl labs` lists them)")
+    raise ConfigError(f"unknown lab {name!r} (`statdl labs` lists them: {', '.join(LABS)}).")
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises ConfigError instead of exiting."""
+class _Parser(SuggestingParser):
+    """A suggesting argument parser that raises ConfigError instead of exiting."""
 
     def error(self, message: str):  # type: ignore[override]
         raise ConfigError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def lab_parser(lab: Lab) -> argparse.ArgumentParser:
+def lab_parser(lab: Lab) -> _Parser:
     """The options of one lab: the common ones plus the lab's own."""
     p = _Parser(prog=f"statdl lab {lab.name}", description=lab.summary, allow_abbrev=False,
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -216,8 +222,9 @@ def parse_lab_args(lab: Lab, argv: list[str]) -> argparse.Namespace:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         valid = sorted(o for a in parser._actions for o in a.option_strings)
-        raise ConfigError(f"lab {lab.name!r} does not take {' '.join(unknown)!r}; its options "
-                          f"are {', '.join(valid)}.")
+        hint = parser.option_hint(unknown)
+        raise ConfigError(f"lab {lab.name!r} does not take {' '.join(unknown)!r};"
+                          f"{hint or ''} its options are {', '.join(valid)}.")
     _check(args)
     return args
 
@@ -232,7 +239,7 @@ def run_lab(name: str, **options: Any) -> dict[str, Any]:
     >>> run_lab("no-such-lab")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: no lab named 'no-such-lab'. `statdl labs` lists them: ...
+    statdl.errors.ConfigError: unknown lab 'no-such-lab' (`statdl labs` lists them: ...
     """
     lab = get_lab(name)
     args = lab_parser(lab).parse_args([])
