@@ -33,6 +33,12 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     value : scalar
         Padding value.
 
+    Every item (and ``value``) must fit ``dtype`` exactly. Where Keras would silently cut
+    ``1.5`` to ``1``, turn NaN into ``-2147483648`` or wrap an integer beyond the dtype's range,
+    this raises a ``ConfigError`` naming the item (whole floats such as ``2.0`` are cast as in
+    Keras; a float ``dtype`` keeps NaN as Keras does). Ragged or non-numeric items raise a
+    ``ConfigError`` naming the sequence.
+
     Returns
     -------
     numpy.ndarray of shape ``(len(sequences), maxlen)`` (plus any per-step shape).
@@ -57,21 +63,10 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
         raise ConfigError(
             f"`sequences` must be a list of sequences; got {type(sequences).__name__}."
         )
-    dtype = np.dtype(dtype)
-    if isinstance(value, str) and dtype.kind != "O" and not np.issubdtype(dtype, np.str_):
-        raise ConfigError(
-            f"`value` is a string ({value!r}) but `dtype` is {dtype}; use dtype=object or a "
-            "numeric value."
-        )
+    dtype = _check_dtype(dtype)
+    _check_value(value, dtype)
     n = len(sequences)
-    try:
-        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
-    except TypeError:
-        bad = next(i for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
-        raise ConfigError(
-            f"`sequences` must hold sequences; item {bad} is "
-            f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40})."
-        ) from None
+    lengths = _lengths(sequences, n)
     if maxlen is None:
         maxlen = int(lengths.max()) if n else 0
     maxlen = int(maxlen)
@@ -92,6 +87,47 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     return x
 
 
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    if out is None or out.kind in "MmV":
+        raise ConfigError(
+            "`dtype` must be a numeric, string or object numpy dtype (or its name), such as "
+            f"'int32', 'float32', 'str' or object; got {dtype!r}."
+        )
+    return out
+
+
+def _check_value(value, dtype: np.dtype) -> None:
+    """``value`` must fit ``dtype`` exactly (no NaN in an int array, no wrapped integer)."""
+    if isinstance(value, str):
+        if dtype.kind not in "OUS":
+            raise ConfigError(
+                f"`value` is a string ({value!r}) but `dtype` is {dtype}; use dtype=object or a "
+                "numeric value."
+            )
+        return
+    if dtype.kind not in "biuf":
+        return
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype.kind not in "biuf":
+        raise ConfigError(f"`value` must be a number for `dtype` {dtype}; got {value!r}.")
+    _checked(arr.reshape(-1), dtype, lambda pos: "`value`")
+
+
+def _lengths(sequences, n: int) -> np.ndarray:
+    try:
+        return np.fromiter(map(len, sequences), dtype=np.int64, count=n)
+    except TypeError:
+        bad = next(i for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
+        raise ConfigError(
+            f"`sequences` must hold sequences; item {bad} is "
+            f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40})."
+        ) from None
+
+
 def _cut_items(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
     """Positions, in the concatenated sequences, of the items that truncation removes."""
     long = np.flatnonzero(lengths > maxlen)
@@ -104,32 +140,99 @@ def _cut_items(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
 
 
 def _flat_scalars(sequences, lengths: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
-    """All items in one 1-D array when every item is a number; ``None`` otherwise."""
+    """All items in one 1-D array of ``dtype`` when every item is a number; ``None`` otherwise.
+
+    Items are checked to fit ``dtype`` exactly: NaN, infinities, non-whole floats for an
+    integer ``dtype`` and values beyond its range raise instead of being cut or wrapped.
+    """
     if dtype.kind not in "biuf":
         return None
+    where = _locator(lengths)
     if isinstance(sequences, np.ndarray) and sequences.dtype != object:
-        if sequences.ndim != 2:
+        if sequences.ndim != 2 or sequences.dtype.kind not in "biuf":
             return None
-        return sequences.reshape(-1).astype(dtype)
+        return _checked(sequences.reshape(-1), dtype, where)
+    if len(sequences) and all(isinstance(s, np.ndarray) and s.ndim == 1
+                              and s.dtype.kind in "biuf" for s in sequences):
+        return _checked(np.concatenate(sequences), dtype, where)  # no per-item Python work
     try:
-        return np.fromiter(chain.from_iterable(sequences), dtype=dtype, count=int(lengths.sum()))
-    except (TypeError, ValueError):
-        return None  # nested steps (vectors) or non-numeric items: general path
+        with np.errstate(over="ignore"):
+            flat = np.fromiter(chain.from_iterable(sequences), dtype=dtype,
+                               count=int(lengths.sum()))
+    except (TypeError, ValueError, OverflowError):
+        return None  # nested steps (vectors), non-numeric or unfit items: general path
+    if dtype.kind == "f":
+        suspect = np.isinf(flat).any()  # perhaps a finite value beyond a float32's range
+    else:  # a float among the items, which fromiter cut toward zero silently?
+        suspect = dtype.kind != "b" and not isinstance(sum(chain.from_iterable(sequences)),
+                                                       int | np.integer)
+    if suspect:
+        _checked(np.fromiter(chain.from_iterable(sequences), dtype=np.float64,
+                             count=flat.size), dtype, where)
+    return flat
+
+
+def _locator(lengths: np.ndarray):
+    """Turn a position in the concatenated items into the name ``sequences[i][j]``."""
+    ends = np.cumsum(lengths)
+
+    def where(pos: int) -> str:
+        row = int(np.searchsorted(ends, pos, side="right"))
+        return f"`sequences[{row}][{pos - int(ends[row] - lengths[row])}]`"
+    return where
+
+
+def _checked(arr: np.ndarray, dtype: np.dtype, where) -> np.ndarray:
+    """``arr`` (numeric, 1-D) as ``dtype``; raise naming the first item it cannot hold exactly."""
+    if dtype.kind == "b" or arr.dtype.kind not in "biuf":
+        return arr.astype(dtype)
+    if dtype.kind in "iu":
+        if arr.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.trunc(arr)))
+            if bad.size:
+                v = arr[bad[0]].item()
+                fix = "round the values first" if np.isfinite(v) else "replace it"
+                raise ConfigError(
+                    f"{where(int(bad[0]))} is {v!r}, which `dtype` {dtype} cannot hold (it takes "
+                    f"whole numbers only); {fix} or pass dtype='float32'."
+                )
+        info = np.iinfo(dtype)
+        bad = np.flatnonzero((arr < info.min) | (arr > info.max)) if arr.size else arr[:0]
+        if bad.size:
+            raise ConfigError(
+                f"{where(int(bad[0]))} is {arr[bad[0]].item()!r}, outside the range of `dtype` "
+                f"{dtype} [{info.min}, {info.max}]; pass a wider dtype such as 'int64'."
+            )
+        return arr.astype(dtype)
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype)
+    bad = np.flatnonzero(np.isinf(out) & np.isfinite(arr))
+    if bad.size:
+        raise ConfigError(
+            f"{where(int(bad[0]))} is {arr[bad[0]].item()!r}, beyond the range of `dtype` "
+            f"{dtype}; pass dtype='float64'."
+        )
+    return out
 
 
 def _pad_general(sequences, maxlen, dtype, padding, truncating, value) -> np.ndarray:
     """Keras's own loop, for sequences of vectors or non-numeric items."""
     sample_shape: tuple = ()
-    for s in sequences:
+    for idx, s in enumerate(sequences):
         if len(s):
-            sample_shape = np.asarray(s).shape[1:]
+            sample_shape = _as_array(s, idx, None).shape[1:]
             break
     x = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
     for idx, s in enumerate(sequences):
         if not len(s):
             continue
-        trunc = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        trunc = np.asarray(trunc, dtype=dtype)
+        try:
+            trunc = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        except (TypeError, KeyError):
+            raise ConfigError(
+                f"`sequences[{idx}]` must be a list or array; got {type(s).__name__}."
+            ) from None
+        trunc = _as_array(trunc, idx, dtype)
         if trunc.shape[1:] != sample_shape:
             raise ConfigError(
                 f"`sequences[{idx}]` has steps of shape {trunc.shape[1:]}, unlike the first "
@@ -140,3 +243,19 @@ def _pad_general(sequences, maxlen, dtype, padding, truncating, value) -> np.nda
         else:
             x[idx, -len(trunc):] = trunc
     return x
+
+
+def _as_array(items, idx: int, dtype: np.dtype | None) -> np.ndarray:
+    """``sequences[idx]`` (or its kept part) as an array of ``dtype``, checked to fit it."""
+    try:
+        arr = np.asarray(items)
+        if dtype is None or dtype.kind not in "biuf" or arr.dtype.kind not in "biuf":
+            return arr if dtype is None else np.asarray(items, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        fits = "" if dtype is None else f" that `dtype` {dtype} can hold"
+        raise ConfigError(
+            f"`sequences[{idx}]` must be a list of numbers (or of equal-length vectors){fits}; "
+            f"got {items!r:.60} ({str(exc).split('. ')[0]})."
+        ) from None
+    flat = _checked(arr.reshape(-1), dtype, lambda pos: f"An item of `sequences[{idx}]`")
+    return flat.reshape(arr.shape)
