@@ -174,24 +174,42 @@ class AnomalyDetector:
         idx = np.argsort(-errors, kind="stable")[: int(k)]
         return idx, errors[idx]
 
-    def plot_errors(self, x=None, *, bins: int = 50,
+    def plot_errors(self, x=None, *, bins: int = 50, data: str | None = None,
                     path: str | os.PathLike | None = None) -> Figure:
-        """Histogram of the errors of ``x`` (training errors if None) with the threshold."""
+        """Histogram of the errors of ``x`` (training errors if None) with the threshold.
+
+        ``data`` (``"test"``...) names ``x`` in the title; it is ``"training"`` without ``x``.
+        """
         from ..plots import plot_error_histogram
 
         self._check_fitted("plot_errors")
         errors = self.train_errors_ if x is None else self.score(x)
-        return plot_error_histogram(errors, self.threshold_, bins=bins, path=path)
+        if x is None and data is None:
+            data = "training"
+        return plot_error_histogram(errors, self.threshold_, bins=bins, data=data, path=path)
 
-    def plot_worst(self, x, k: int = 10, *, path: str | os.PathLike | None = None) -> Figure:
-        """The ``k`` worst rows of ``x`` above their reconstructions (course Figure 23)."""
+    def plot_worst(self, x, k: int = 10, *, labels=None, data: str | None = None,
+                   path: str | os.PathLike | None = None) -> Figure:
+        """The ``k`` worst rows of ``x`` above their reconstructions (course Figure 23).
+
+        Each panel is titled with its error and, given ``labels`` (one per row of ``x``, e.g.
+        the digits), its label; ``data`` (``"training"``, ``"test"``) names ``x`` in the title.
+        """
         from ..plots import plot_reconstructions
 
-        idx, _ = self.worst(x, k)
-        xs = _inputs(self.autoencoder, x)[idx]
+        idx, errors = self.worst(x, k)
+        rows = _inputs(self.autoencoder, x)
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1)
+            if len(labels) != len(rows):
+                raise ConfigError(f"`labels` of plot_worst must have one label per row of `x` "
+                                  f"({len(rows)}); got {len(labels)}.")
+            labels = labels[idx]
+        xs = rows[idx]
         recon = self.autoencoder.reconstruct(xs) if isinstance(
             self.autoencoder, _AutoencoderBase) else self.autoencoder.predict(xs)
-        return plot_reconstructions(_as_images(xs), _as_images(recon), n=len(idx), path=path)
+        return plot_reconstructions(_as_images(xs), _as_images(recon), n=len(idx),
+                                    labels=labels, errors=errors, data=data, path=path)
 
 
 def _as_images(a: np.ndarray) -> np.ndarray:

@@ -151,7 +151,7 @@ def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray
         print(f"\n{source}: test accuracy {course}; here {cm.accuracy:.4f} "
               f"(95% CI {cm.overall['AccuracyLower']:.4f}-{cm.overall['AccuracyUpper']:.4f}).")
     run.figure(plot_history(history), f"{figure_prefix}history")
-    run.figure(plot_confusion_matrix(cm), f"{figure_prefix}confusion_matrix")
+    run.figure(plot_confusion_matrix(cm, data="test"), f"{figure_prefix}confusion_matrix")
     evaluation = {"accuracy": cm.accuracy, "kappa": cm.kappa,
                   "accuracy_lower": float(cm.overall["AccuracyLower"]),
                   "accuracy_upper": float(cm.overall["AccuracyUpper"])}

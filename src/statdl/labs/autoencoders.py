@@ -52,7 +52,7 @@ def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
     half = 1.96 * float(errors.std(ddof=1)) / np.sqrt(len(errors))
     print(f"\nTest reconstruction MSE: {mse:.5f} (95% CI {mse - half:.5f}-{mse + half:.5f})")
     run.figure(sd.plot_history(history), "history")
-    run.figure(sd.plot_reconstructions(x_test[:10], recon[:10]), "reconstructions")
+    run.figure(sd.plot_reconstructions(x_test[:10], recon[:10], data="test"), "reconstructions")
     results = {"headline": headline("reconstruction MSE", mse, mse - half, mse + half,
                                     higher_is_better=False),
                "fit_seconds": timer.seconds, **(extra or {})}
@@ -94,7 +94,7 @@ def run_denoising(args: argparse.Namespace, run) -> dict:
         history = _train(args, ae, x_train, timer)
         noisy = corrupt(x_test[:10], kind, 0.3, seed=args.seed)
         recon = ae.reconstruct(noisy)
-        run.figure(sd.plot_reconstructions(x_test[:10], recon, corrupted=noisy),
+        run.figure(sd.plot_reconstructions(x_test[:10], recon, corrupted=noisy, data="test"),
                    f"denoised_{kind}")                               # Figure 21
         test_noisy = corrupt(x_test, kind, 0.3, seed=args.seed)
         mse = float(((ae.reconstruct(test_noisy) - x_test) ** 2).mean())
@@ -119,7 +119,8 @@ def run_anomaly(args: argparse.Namespace, run) -> dict:
     with timer:
         detector = AnomalyDetector(ae, quantile=0.99).fit(x_train, **fit)
     run.figure(detector.plot_errors(), "error_histogram")                    # Figure 22
-    run.figure(detector.plot_worst(x_train, 10), "worst_10")                 # Figure 23
+    run.figure(detector.plot_worst(x_train, 10, labels=y_train, data="training"),
+               "worst_10")                                                   # Figure 23
     idx, worst = detector.worst(x_train, 10)
     print("\nThe 10 training digits with the largest reconstruction MSE:")
     for i, e in zip(idx, worst):
@@ -133,7 +134,7 @@ def run_anomaly(args: argparse.Namespace, run) -> dict:
     share = float(flagged.mean())
     print(f"Threshold (99th percentile of the clean digits' errors): {clean.threshold_:.4f}; "
           f"{int(flagged.sum())} of {len(x_test)} test digits ({100 * share:.1f}%) flagged.")
-    run.figure(clean.plot_errors(x_test), "test_error_histogram")
+    run.figure(clean.plot_errors(x_test, data="test"), "test_error_histogram")
     results = {"headline": headline("test digits flagged", share, higher_is_better=False),
                "worst_rows": (idx + 1).tolist(), "worst_errors": worst.tolist(),
                "threshold": clean.threshold_, "fit_seconds": timer.seconds}

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, run) -> dict:
     cm = sd.confusion_matrix(model.predict_classes(x_test), y_test)
     print("\nThe best run's network on the test digits:")
     print(cm)
-    run.figure(cm.plot(), "confusion_matrix")
+    run.figure(cm.plot(data="test"), "confusion_matrix")
     results = {
         "headline": headline("accuracy", cm.accuracy, float(cm.overall["AccuracyLower"]),
                              float(cm.overall["AccuracyUpper"])),

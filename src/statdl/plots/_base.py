@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from ..errors import ConfigError
 from ..utils import atomic_write
 
-__all__ = ["new_figure", "finish", "grid_shape", "as_array"]
+__all__ = ["new_figure", "finish", "grid_shape", "as_array", "with_data"]
 
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
@@ -37,6 +37,19 @@ def finish(fig: Figure, path: str | os.PathLike | None, dpi: int = 100) -> Figur
         with atomic_write(path, "wb") as fh:
             fig.savefig(fh, format=_FORMATS[suffix], dpi=dpi)
     return fig
+
+
+def with_data(title: str, data: str | None, where: str) -> str:
+    """``title`` followed by the data a figure evaluates: ``"ROC curve, test data"``.
+
+    ``data`` is a word such as ``"test"`` or ``"training"``; ``None`` leaves ``title`` as is.
+    """
+    if data is None:
+        return title
+    if not isinstance(data, str) or not data.strip():
+        raise ConfigError(f"`data` of {where} must be a string naming the data shown, e.g. "
+                          f"'test' or 'training'; got {data!r}.")
+    return f"{title}, {data.strip()} data"
 
 
 def grid_shape(n: int, ncol: int | None) -> tuple[int, int]:

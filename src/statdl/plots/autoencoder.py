@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
-from ._base import as_array, finish, new_figure
+from ._base import as_array, finish, new_figure, with_data
 from .images import image_stack
 
 __all__ = ["plot_reconstructions", "plot_error_histogram"]
 
 
 def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
-                         corrupted: Any = None, cmap: str = "gray_r",
+                         corrupted: Any = None, labels: Sequence | None = None,
+                         errors: Any = None, data: str | None = None, cmap: str = "gray_r",
                          path: str | os.PathLike | None = None) -> Figure:
     """Originals on the top row, reconstructions below (course Figures 18 and 21).
 
@@ -28,6 +30,12 @@ def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
         How many of the first images to show.
     corrupted : array-like, optional
         The corrupted inputs of a denoising autoencoder, shown as a middle row.
+    labels : sequence, optional
+        One label per image (e.g. the digit), shown above it.
+    errors : array-like, optional
+        One reconstruction error (MSE) per image, shown above it as ``MSE 0.0123``.
+    data : str, optional
+        Which data the images are (``"test"``, ``"training"``); named in the title.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -52,7 +60,8 @@ def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ConfigError(f"`n` must be an int >= 1; got {n!r}.")
     n = min(int(n), count)
-    fig = new_figure(1.2 * n + 1.0, 1.3 * len(rows) + 0.4)
+    titles = _panel_titles(labels, errors, count)
+    fig = new_figure(1.2 * n + 1.0, 1.3 * len(rows) + (0.8 if titles else 0.4))
     axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (name, _, arr) in enumerate(rows):
         for j in range(n):
@@ -65,12 +74,35 @@ def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name)
-    fig.suptitle("Original and reconstructed images")
+    for j in range(n if titles else 0):
+        axes[0, j].set_title(titles[j], fontsize="small")
+    fig.suptitle(with_data("Original and reconstructed images", data, "plot_reconstructions"))
     return finish(fig, path)
 
 
+def _panel_titles(labels: Sequence | None, errors: Any, count: int) -> list[str] | None:
+    """Titles "label\nMSE error" of the top-row panels; None when neither is given."""
+    parts = []
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != count:
+            raise ConfigError(f"`labels` of plot_reconstructions must have one label per image "
+                              f"({count}); got {len(labels)}.")
+        parts.append([str(v) for v in labels])
+    if errors is not None:
+        err = as_array(errors, "errors").reshape(-1)
+        if err.size != count:
+            raise ConfigError(f"`errors` of plot_reconstructions must have one error per image "
+                              f"({count}); got {err.size}.")
+        if not np.all(np.isfinite(err)):
+            raise ConfigError("`errors` of plot_reconstructions must be finite; got NaN or "
+                              "infinite values.")
+        parts.append([f"MSE {e:.4g}" for e in err])
+    return ["\n".join(p) for p in zip(*parts)] if parts else None
+
+
 def plot_error_histogram(errors: Any, threshold: float | None = None, *, bins: int = 50,
-                         xlabel: str = "reconstruction MSE",
+                         xlabel: str = "reconstruction MSE", data: str | None = None,
                          path: str | os.PathLike | None = None) -> Figure:
     """Histogram of per-case reconstruction errors, with an optional anomaly threshold.
 
@@ -82,6 +114,8 @@ def plot_error_histogram(errors: Any, threshold: float | None = None, *, bins: i
         Cases above it count as anomalies; drawn as a vertical line with the count above.
     bins : int
         Histogram bins.
+    data : str, optional
+        Which data the errors are of (``"test"``, ``"training"``); named in the title.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -108,7 +142,7 @@ def plot_error_histogram(errors: Any, threshold: float | None = None, *, bins: i
         above = int(np.sum(err > thr))
         ax.axvline(thr, color="tab:red", linestyle="--",
                    label=f"threshold {thr:.4g} ({above} above)")
-    ax.set_title("Reconstruction errors")
+    ax.set_title(with_data("Reconstruction errors", data, "plot_error_histogram"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     ax.legend(loc="upper right")

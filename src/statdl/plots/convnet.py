@@ -101,6 +101,8 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
         Show at most this many channels.
     ncol : int, optional
         Maps per row (one block per layer).
+    cmap : str
+        Colour map; the maps of one layer share one scale, shown by its colour bar.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -139,6 +141,7 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
     subfigs = fig.subfigures(len(blocks), 1, squeeze=False)[:, 0]
     for sub, (title, maps) in zip(subfigs, blocks):
         maps = maps[:k]
-        draw_grid(sub, maps, [f"map {i + 1}" for i in range(maps.shape[0])], nc, cmap)
+        draw_grid(sub, maps, [f"map {i + 1}" for i in range(maps.shape[0])], nc, cmap,
+                  shared_scale=True, colorbar=True)
         sub.suptitle(f"{title}, {maps.shape[1]}x{maps.shape[2]}")
     return finish(fig, path)

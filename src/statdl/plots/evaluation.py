@@ -9,13 +9,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
-from ._base import finish, new_figure
+from ._base import finish, new_figure, with_data
 
 __all__ = ["plot_confusion_matrix", "plot_roc", "plot_calibration"]
 
 
 def plot_confusion_matrix(cm: Any, *, normalize: str | None = None, cmap: str = "Blues",
-                          title: str | None = None,
+                          title: str | None = None, data: str | None = None,
                           path: str | os.PathLike | None = None) -> Figure:
     """Heatmap of a confusion matrix, Prediction on rows and Reference on columns (as caret).
 
@@ -28,6 +28,8 @@ def plot_confusion_matrix(cm: Any, *, normalize: str | None = None, cmap: str = 
         prediction (rows) or of the total. Cells always show the counts.
     title : str, optional
         Defaults to the accuracy and its interval when ``cm`` is a ConfusionMatrix.
+    data : str, optional
+        Which data the predictions are of (``"test"``, ``"training"``); named in the title.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -76,16 +78,23 @@ def plot_confusion_matrix(cm: Any, *, normalize: str | None = None, cmap: str = 
                     color="white" if top and shade[i, j] > 0.6 * top else "black")
     fig.colorbar(im, ax=ax, shrink=0.8,
                  label="count" if normalize is None else f"share of {normalize}")
-    if title is None and hasattr(cm, "overall"):
-        o = cm.overall
-        title = (f"Accuracy {o['Accuracy']:.4f} (95% CI {o['AccuracyLower']:.4f}, "
-                 f"{o['AccuracyUpper']:.4f}); Kappa {o['Kappa']:.3f}")
-    ax.set_title(title or "Confusion matrix", fontsize="medium")
+    if title is None:
+        lines = [] if data is None else [with_data("Confusion matrix", data,
+                                                   "plot_confusion_matrix")]
+        if hasattr(cm, "overall"):
+            o = cm.overall
+            lines.append(f"Accuracy {o['Accuracy']:.4f} (95% CI {o['AccuracyLower']:.4f}, "
+                         f"{o['AccuracyUpper']:.4f}); Kappa {o['Kappa']:.3f}")
+        title = "\n".join(lines) or "Confusion matrix"
+    else:
+        title = with_data(title, data, "plot_confusion_matrix")
+    ax.set_title(title, fontsize="medium")
     return finish(fig, path)
 
 
 def plot_roc(y_or_curve: Any, prob: Any = None, *, positive: Any = None,
-             label: str | None = None, path: str | os.PathLike | None = None) -> Figure:
+             label: str | None = None, data: str | None = None,
+             path: str | os.PathLike | None = None) -> Figure:
     """ROC curve with its AUC and DeLong interval in the legend.
 
     Parameters
@@ -98,6 +107,8 @@ def plot_roc(y_or_curve: Any, prob: Any = None, *, positive: Any = None,
         The event level when the outcomes are not 0/1.
     label : str, optional
         Name of the model in the legend.
+    data : str, optional
+        Which data the probabilities are of (``"test"``, ``"training"``); named in the title.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -109,6 +120,7 @@ def plot_roc(y_or_curve: Any, prob: Any = None, *, positive: Any = None,
     """
     from ..evaluation.probability import ROCCurve, roc_curve
 
+    title = with_data("ROC curve", data, "plot_roc")
     curve = y_or_curve if isinstance(y_or_curve, ROCCurve) else roc_curve(
         y_or_curve, prob, positive=positive)
     fig = new_figure(5.2, 5.0)
@@ -123,16 +135,19 @@ def plot_roc(y_or_curve: Any, prob: Any = None, *, positive: Any = None,
     ax.set_aspect("equal")
     ax.set_xlabel("false positive rate (1 - specificity)")
     ax.set_ylabel("true positive rate (sensitivity)")
-    ax.set_title("ROC curve")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     return finish(fig, path)
 
 
 def plot_calibration(y: Any, prob: Any, bins: int = 10, *, positive: Any = None,
-                     strategy: str = "uniform",
+                     strategy: str = "uniform", data: str | None = None,
                      path: str | os.PathLike | None = None) -> Figure:
     """Observed event rate (with exact intervals) against mean predicted probability.
+
+    Arguments as :func:`statdl.calibration_table`; ``data`` (``"test"``, ``"training"``)
+    names the data in the title, ``path`` saves the figure (.png, .svg or .pdf).
 
     Examples
     --------
@@ -144,6 +159,7 @@ def plot_calibration(y: Any, prob: Any, bins: int = 10, *, positive: Any = None,
     """
     from ..evaluation.probability import calibration_table
 
+    title = with_data("Calibration", data, "plot_calibration")
     y_arr = np.asarray(y)
     if y_arr.dtype == bool:
         y_arr = y_arr.astype(int)
@@ -159,7 +175,7 @@ def plot_calibration(y: Any, prob: Any, bins: int = 10, *, positive: Any = None,
     ax.set_ylim(0, 1)
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed event rate")
-    ax.set_title("Calibration")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
     return finish(fig, path)

@@ -9,14 +9,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
-from ._base import as_array, finish, new_figure
+from ._base import as_array, finish, new_figure, with_data
 
 __all__ = ["plot_predictions"]
 
 
 def plot_predictions(y: Any, pred: Any, *, title: str = "Predicted vs observed",
                      xlabel: str = "observed", ylabel: str = "predicted",
-                     path: str | os.PathLike | None = None) -> Figure:
+                     data: str | None = None, path: str | os.PathLike | None = None) -> Figure:
     """Scatter of predictions against observed values, with the identity line.
 
     Points on the dashed line are predicted exactly; the title reports the test MSE and
@@ -28,6 +28,8 @@ def plot_predictions(y: Any, pred: Any, *, title: str = "Predicted vs observed",
         Observed responses and predictions (same length; a column vector is fine).
     title, xlabel, ylabel : str
         Texts of the figure.
+    data : str, optional
+        Which data the points are (``"test"``, ``"training"``); named in the title.
     path : str or Path, optional
         Save the figure there (.png, .svg or .pdf).
 
@@ -37,6 +39,7 @@ def plot_predictions(y: Any, pred: Any, *, title: str = "Predicted vs observed",
     >>> fig.axes[0].get_xlabel()
     'observed'
     """
+    title = with_data(title, data, "plot_predictions")
     yv = as_array(y, "y").reshape(-1)
     pv = as_array(pred, "pred").reshape(-1)
     if yv.size == 0 or yv.size != pv.size:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import ConfigError
 from ._base import finish, new_figure
@@ -104,4 +105,5 @@ def plot_history(history: Any, metrics: Sequence[str] | None = None, *,
         ax.legend(loc="best", fontsize="small")
     axes[0].set_title("Training history")
     axes[-1].set_xlabel("epoch")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     return finish(fig, path)
