@@ -12,8 +12,8 @@ installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rou
 the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
 conditions, and reports each framework's best epoch over all rounds.
 
-``fit`` raises glibc's malloc thresholds so that freed training buffers are reused
-(``statdl.training.allocator``); a plain loop does not. The extra framework ``torch-malloc``
+``fit`` raises glibc's malloc thresholds while it trains so that freed training buffers are
+reused (``statdl.training.allocator``); a plain loop does not. The extra framework ``torch-malloc``
 (not in the default list, never counted as a peer) is the plain loop with the same setting,
 to show how much of statdl's lead comes from it. Usage::
 
@@ -178,13 +178,15 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
 
 def child(model: str, framework: str, n: int, repeats: int) -> None:
     x, y = make_data(model, n)
+    runner = {"statdl": run_statdl, "torch": run_torch, "torch-malloc": run_torch,
+              "keras-jax": run_keras, "keras-torch": run_keras}[framework]
     if framework == "torch-malloc":
         from statdl.training.allocator import keep_freed_memory
 
-        keep_freed_memory()
-    runner = {"statdl": run_statdl, "torch": run_torch, "torch-malloc": run_torch,
-              "keras-jax": run_keras, "keras-torch": run_keras}[framework]
-    times = runner(model, x, y, repeats)
+        with keep_freed_memory():
+            times = runner(model, x, y, repeats)
+    else:
+        times = runner(model, x, y, repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
 

@@ -28,6 +28,7 @@ from .errors import ConfigError, NotFittedError, ShapeError
 from .layers.base import Layer, Shape, format_shape, normalize_shape
 from .regularizers import L1L2
 from .summary import format_summary
+from .training.allocator import keep_freed_memory
 from .training.callbacks import Callback
 from .training.data import prepare_weights, prepare_x, prepare_y
 from .training.flat import FlatParameters
@@ -488,9 +489,10 @@ class Sequential(Layer):
                     "`callbacks` must hold statdl.callbacks.Callback objects; got "
                     f"{type(cb).__name__}."
                 )
-        return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
-                       initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
-                       verbose=verbose)
+        with keep_freed_memory():  # reuse freed blocks step after step, give them back after
+            return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
+                           initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
+                           verbose=verbose)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
                  verbose: int = 0) -> dict[str, float]:

@@ -1,68 +1,131 @@
-"""Keep freed memory in the process for reuse (glibc's malloc, on Linux).
+"""Keep freed memory in the process for reuse while ``fit`` runs (glibc's malloc, on Linux).
 
 A training step allocates and frees the same large blocks again and again: activations,
 gradients, and the work buffers of torch's fused recurrent kernels (tens of MB per step for an
 LSTM over 500 words). glibc serves blocks above its mmap threshold (at most 32 MiB, adjusted
 as the program runs) straight from the operating system and hands them back when freed, so
 every step pays for fresh, zero-filled pages; on a 2-core virtual machine that cost about
-30 ms of a 65 ms LSTM step. ``keep_freed_memory`` raises the mmap and trim thresholds to
-1 GiB, so those blocks come from malloc's heap and stay there for the next step.
+30 ms of a 65 ms LSTM step. Inside ``with keep_freed_memory():`` the mmap and trim thresholds
+are 1 GiB, so those blocks come from malloc's heap and stay there for the next step.
 
-The price is that memory freed during training is kept by the process (ready for reuse)
-instead of going back to the system; peak memory grows little (426 to 476 MB for the IMDB
-LSTM benchmark). ``fit`` applies it once per process; set the environment variable
-``STATDL_MALLOC_TUNING=0`` to leave malloc as it is. Other C libraries and operating systems
-are left alone.
+When the outermost scope ends (normally, on an exception or on Ctrl-C), the thresholds go back
+and ``malloc_trim(0)`` returns the memory freed inside the scope to the system, so memory the
+program frees after ``fit`` (an 800 MB array, say) leaves the process as it would without
+statdl. glibc cannot report its thresholds, and setting one by hand switches its dynamic
+adjustment off for good, so "back" means: the values given by ``MALLOC_MMAP_THRESHOLD_``,
+``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES`` when the user set them, otherwise the ceiling
+of glibc's own dynamic adjustment (mmap 32 MiB, trim 64 MiB), which a torch program reaches
+as soon as it frees a 32 MiB tensor. glibc's starting value (128 KiB) is not used: held fixed,
+it makes every numpy operation on a few MB map fresh pages (ten times slower on that machine).
+
+Scopes nest and may overlap across threads: only the outermost one sets and restores.
+``fit`` opens one around training; set the environment variable ``STATDL_MALLOC_TUNING=0`` to
+leave malloc as it is. Other C libraries and operating systems are left alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import platform
+import threading
+from collections.abc import Iterator
 
 __all__ = ["keep_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_THRESHOLD = 1 << 30
+_TRAINING = (1 << 30, 1 << 30)  # (mmap, trim) inside a scope
+_DYNAMIC_CEILING = (32 << 20, 64 << 20)  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64 bits, 2x
 
-_applied: bool | None = None
+_lock = threading.Lock()
+_depth = 0  # open scopes, all threads together
+_active = False  # the outermost scope set the training thresholds
+_libc: ctypes.CDLL | None | bool = None  # False: not glibc, or tuning switched off
 
 
-def keep_freed_memory() -> bool:
-    """Raise glibc's mmap and trim thresholds to 1 GiB, once per process.
+@contextlib.contextmanager
+def keep_freed_memory() -> Iterator[bool]:
+    """Raise glibc's mmap and trim thresholds to 1 GiB for the ``with`` block, then restore.
 
-    Returns
-    -------
+    Yields
+    ------
     bool
-        True when the thresholds are set (now or by an earlier call); False on other
-        platforms, when glibc refuses, or when ``STATDL_MALLOC_TUNING=0``.
+        True when the thresholds are raised; False on other platforms, when glibc refuses,
+        or when ``STATDL_MALLOC_TUNING=0``.
 
     Examples
     --------
-    >>> isinstance(keep_freed_memory(), bool)
+    >>> with keep_freed_memory() as tuned:
+    ...     isinstance(tuned, bool)
     True
     """
-    global _applied
-    if _applied is None:
-        _applied = _apply()
-    return _applied
+    global _depth, _active
+    with _lock:
+        if _depth == 0:
+            _active = _set_thresholds(_TRAINING)
+        _depth += 1
+        tuned = _active
+    try:
+        yield tuned
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _active:
+                _set_thresholds(_restored_thresholds())
+                _glibc().malloc_trim(0)
+                _active = False
 
 
-def _apply() -> bool:
+def _glibc() -> ctypes.CDLL | None:
+    """glibc with ``mallopt`` and ``malloc_trim`` typed, or None where tuning does not apply."""
+    global _libc
+    if _libc is None:
+        _libc = _load_glibc() or False
+    return _libc or None
+
+
+def _load_glibc() -> ctypes.CDLL | None:
     if os.environ.get("STATDL_MALLOC_TUNING", "1").strip() == "0":
-        return False
+        return None
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def _set_thresholds(values: tuple[int, int]) -> bool:
+    libc = _glibc()
+    if libc is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mmap, trim = values
     # mallopt returns 1 on success; the trim threshold first, so that a refused mmap
     # threshold leaves only a harmless change behind
-    return mallopt(_M_TRIM_THRESHOLD, _THRESHOLD) == 1 \
-        and mallopt(_M_MMAP_THRESHOLD, _THRESHOLD) == 1
+    return libc.mallopt(_M_TRIM_THRESHOLD, trim) == 1 \
+        and libc.mallopt(_M_MMAP_THRESHOLD, mmap) == 1
+
+
+def _restored_thresholds() -> tuple[int, int]:
+    """(mmap, trim) to go back to: the user's environment settings, else glibc's ceiling."""
+    given = {}
+    for item in os.environ.get("GLIBC_TUNABLES", "").split(":"):
+        name, _, value = item.partition("=")
+        given[name.strip()] = value
+    mmap = given.get("glibc.malloc.mmap_threshold", os.environ.get("MALLOC_MMAP_THRESHOLD_"))
+    trim = given.get("glibc.malloc.trim_threshold", os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    return _as_size(mmap, _DYNAMIC_CEILING[0]), _as_size(trim, _DYNAMIC_CEILING[1])
+
+
+def _as_size(text: str | None, default: int) -> int:
+    try:
+        value = int(text.strip(), 0) if text else default
+    except ValueError:  # glibc ignores a setting it cannot read; so do we
+        return default
+    return value if 0 <= value < 1 << 31 else default

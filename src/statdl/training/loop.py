@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .allocator import keep_freed_memory
 from .callbacks import Callback, batch_hooks
 from .dense_kernel import DenseStackKernel
 from .history import History
@@ -83,7 +82,6 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
     state = model._training_state()
     module, device = state.module, state.device
-    keep_freed_memory()  # reuse freed blocks step after step (see training/allocator.py)
     x, y = x.to(device), y.to(device)
     loss, metrics, y = index_targets(state.loss, state.metrics, y)
     w = None if w is None else w.to(device)
