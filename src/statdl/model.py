@@ -315,8 +315,12 @@ class Sequential(Layer):
         return out
 
     # ----------------------------------------------------------------- summary
-    def summary(self, print_fn=print) -> str:
-        """Print (with ``print_fn``; ``None`` to only return) and return the Keras table."""
+    def summary(self, print_fn=print, style: str = "r") -> str:
+        """Print (with ``print_fn``; ``None`` to only return) and return the Keras table.
+
+        ``style="r"`` (default) follows R keras's layout, as printed in the course;
+        ``style="keras3"`` prints Keras 3's box-drawn table with parameter sizes.
+        """
         shape = self._shape_or_error(None)
         rows = []
         for layer, s, out in self._shapes(shape):
@@ -324,7 +328,7 @@ class Sequential(Layer):
                          layer.param_count(s)))
         total = self.count_params(shape)
         non_trainable = self.count_non_trainable_params(shape)
-        text = format_summary(self.name, rows, total - non_trainable, non_trainable)
+        text = format_summary(self.name, rows, total - non_trainable, non_trainable, style)
         if print_fn is not None:
             print_fn(text)
         return text
