@@ -3,6 +3,11 @@
 It limits torch's threads (``STATDL_NUM_THREADS``) without importing torch itself, runs the
 script as ``__main__``, records an uncaught exception (message and traceback) in
 ``statdl.d/error.json``, and saves any matplotlib figures left open into ``plots/``.
+
+It also makes sure a run does not outlive its runner (``STATDL_PARENT_PID``): on Linux the
+kernel sends it SIGTERM when the runner dies (``prctl(PR_SET_PDEATHSIG)``), and on every
+platform a watcher thread checks twice a second that its parent is still the runner. Either
+way it then kills its own process group, so what the script started stops too.
 """
 
 from __future__ import annotations
@@ -11,12 +16,17 @@ import importlib.abc
 import importlib.util
 import os
 import runpy
+import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from ._io import ENV_DECLARE, ENV_RUN_DIR, ENV_THREADS, META, write_json
+from ._io import ENV_DECLARE, ENV_PARENT, ENV_RUN_DIR, ENV_THREADS, META, write_json
+
+_PR_SET_PDEATHSIG = 1
 
 
 class _TorchThreads(importlib.abc.MetaPathFinder):
@@ -74,11 +84,60 @@ def _record_error(run: Path | None, exc: BaseException) -> None:
     })
 
 
+def _stop_group() -> None:
+    """Kill this run: its whole process group when it leads one, else itself."""
+    if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os._exit(143)
+
+
+def _on_sigterm(leader: int) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != leader:        # a forked worker of the script: default behaviour
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        _stop_group()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _set_parent_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):    # no prctl: the watcher thread still stops the run
+        pass
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Stop this run (and its process group) as soon as process ``parent`` is gone."""
+    if hasattr(signal, "SIGTERM"):
+        _on_sigterm(os.getpid())
+    _set_parent_death_signal()
+    if os.getppid() != parent:          # the runner died before the signal was set
+        _stop_group()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        _stop_group()
+
+    threading.Thread(target=watch, daemon=True, name="statdl-parent-watch").start()
+
+
 def main(argv: list[str]) -> int:
     """Run ``argv[0]`` as ``__main__`` with ``argv[1:]`` as its arguments; return the exit code."""
     if not argv:
         print("usage: python -m statdl.tuning._child SCRIPT [ARGS...]", file=sys.stderr)
         return 2
+    parent = os.environ.pop(ENV_PARENT, "")
+    if parent.isdigit():
+        watch_parent(int(parent))
     threads = os.environ.get(ENV_THREADS)
     if threads and threads.isdigit() and int(threads) > 0:
         limit_torch_threads(int(threads))

@@ -7,17 +7,19 @@ import math
 import os
 from typing import Any
 
+from ..errors import ConfigError
 from ..utils import atomic_write
 
 __all__ = [
-    "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "META",
-    "write_text", "write_json", "read_json", "to_jsonable", "utc_now",
+    "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "ENV_PARENT", "META",
+    "write_text", "write_json", "read_json", "to_jsonable", "flag_value", "utc_now",
 ]
 
 ENV_RUN_DIR = "STATDL_RUN_DIR"          # the run folder of the current training run
 ENV_FLAGS = "STATDL_FLAGS"              # JSON of flag values passed by training_run/tuning_run
 ENV_DECLARE = "STATDL_DECLARE_FLAGS"    # path: flags() writes its declaration there and exits
 ENV_THREADS = "STATDL_NUM_THREADS"      # torch threads for the child
+ENV_PARENT = "STATDL_PARENT_PID"        # the runner: the child stops when it dies
 META = "statdl.d"                       # metadata folder inside a run folder
 
 
@@ -59,6 +61,25 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return to_jsonable(value.item())
     return str(value)
+
+
+def flag_value(name: str, value: Any, where: str = "`flags` ") -> Any:
+    """A flag value given to a run, as JSON; NaN and infinities are refused, naming the flag.
+
+    Examples
+    --------
+    >>> flag_value("lr", 0.1)
+    0.1
+    >>> flag_value("lr", float("nan"))
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: `flags` value of `lr` must be a finite number; got nan.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()                    # numpy / torch scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}value of `{name}` must be a finite number; got {value!r}.")
+    return to_jsonable(value)
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from ..errors import ConfigError, choice_error
@@ -30,14 +30,31 @@ class LocalExecutor:
     def __init__(self, n_jobs: int = 1) -> None:
         self.n_jobs = n_jobs
         self._pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="statdl-run")
+        self._futures: list[Future] = []
+        self._stopping = False
+
+    def _run(self, kwargs: dict[str, Any]) -> dict:
+        if self._stopping:
+            raise CancelledError("the tuning run is being stopped")
+        return execute_run(context="local", **kwargs)
 
     def submit(self, **kwargs: Any) -> Future:
-        return self._pool.submit(execute_run, context="local", **kwargs)
+        future = self._pool.submit(self._run, kwargs)
+        self._futures.append(future)
+        return future
 
     def shutdown(self, cancel: bool = False) -> None:
+        """Wait for the runs; with ``cancel``, drop the queued ones and stop those going
+        (until every worker is done, so none starts after the stop)."""
         if cancel:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            stop_active_runs()
+            self._stopping = True
+            for future in self._futures:
+                future.cancel()
+            while True:
+                stop_active_runs()
+                _, running = wait(self._futures, timeout=0.2)
+                if not running:
+                    break
         self._pool.shutdown(wait=True)
 
 

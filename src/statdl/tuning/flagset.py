@@ -9,6 +9,7 @@ values passed by :func:`statdl.training_run` / :func:`statdl.tuning_run` (JSON i
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -189,6 +190,8 @@ def convert_flag(name: str, kind: str, value: Any) -> Any:
         raise bad
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"Flag `{name}` must be a finite number; got {value!r}.")
     if kind == "integer":
         if isinstance(value, float):
             if not value.is_integer():

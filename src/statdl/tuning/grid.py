@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ._io import to_jsonable
+from ._io import flag_value
 
 __all__ = ["expand_grid", "sample_grid", "as_combinations"]
 
@@ -23,7 +23,7 @@ def _values(name: str, values: Any) -> list:
     values = list(values)
     if not values:
         raise ConfigError(f"`flags` gives flag `{name}` no values; give at least one.")
-    return [to_jsonable(v) for v in values]
+    return [flag_value(name, v) for v in values]
 
 
 def expand_grid(flags: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -70,7 +70,8 @@ def as_combinations(flags: Any) -> list[dict[str, Any]]:
     for i, combo in enumerate(combos):
         if not isinstance(combo, Mapping):
             raise ConfigError(f"`flags` combination {i} must be a dict; got {combo!r}.")
-        out.append({str(k): to_jsonable(v) for k, v in combo.items()})
+        out.append({str(k): flag_value(str(k), v, f"`flags` combination {i}: ")
+                    for k, v in combo.items()})
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shutil
@@ -14,10 +15,14 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ._io import META, read_json
-from .runs import ARCHIVE, as_run_dir, check_runs_dir, is_run_dir, run_status
+from .runs import ARCHIVE, as_run_dir, check_runs_dir, is_run_dir, run_status, status_from
 
 __all__ = ["read_run", "run_info", "ls_runs", "best_run", "latest_run", "clean_runs",
-           "purge_runs", "metric_column", "higher_is_better"]
+           "purge_runs", "metric_column", "higher_is_better", "unknown_column_error"]
+
+_PREFIXES = ("metric_", "eval_", "flag_", "test_")
+# the columns of an empty listing, so that filters and orders on them work
+_BASE_COLUMNS = ["run_dir", "script", "start", "end", "elapsed_s", "completed", "status"]
 
 _HIGHER = re.compile(r"acc|auc|r2|rsq|precision|recall|f1|kappa|sensitivity|specificity")
 _PROPS_ORDER = ["samples", "validation_samples", "batch_size", "epochs", "epochs_completed",
@@ -33,10 +38,12 @@ def _last(values: list) -> Any:
     return None
 
 
-def read_run(run: str | os.PathLike) -> dict[str, Any]:
+def read_run(run: str | os.PathLike, output: bool = True) -> dict[str, Any]:
     """Everything recorded about one run, as a flat dict of ``ls_runs`` columns.
 
-    Raises ``OSError`` or ``ValueError`` when the folder cannot be read.
+    With ``output=False`` the console output is not read (only its size, ``output_bytes``):
+    that is how :func:`ls_runs` lists many runs quickly. Raises ``OSError`` or ``ValueError``
+    when the folder cannot be read.
     """
     run = Path(run)
     meta = run / META
@@ -64,11 +71,11 @@ def read_run(run: str | os.PathLike) -> dict[str, Any]:
     if summary.exists():
         row["model"] = summary.read_text(encoding="utf-8")
     for key in ("script", "start", "end", "elapsed_s", "context", "type", "host",
-                "returncode"):
+                "returncode", "output_bytes", "output_truncated"):
         if key in props:
             row[key] = props[key]
     row["source"] = str(meta / "source")
-    row["status"] = run_status(run)
+    row["status"] = status_from(meta, props)
     row["completed"] = row["status"] == "completed"
     error = read_json(meta / "error.json")
     if error is None and row["status"] == "interrupted":
@@ -76,10 +83,11 @@ def read_run(run: str | os.PathLike) -> dict[str, Any]:
     if error is not None:
         row["error_message"] = error.get("message")
         row["error_traceback"] = error.get("traceback")
-    for name in ("output.txt", "output.txt.partial"):
-        if (meta / name).exists():
-            row["output"] = (meta / name).read_text(encoding="utf-8", errors="replace")
-            break
+    if output:
+        for name in ("output.txt", "output.txt.partial"):
+            if (meta / name).exists():
+                row["output"] = (meta / name).read_text(encoding="utf-8", errors="replace")
+                break
     if (run / "test_evaluation.json").exists():
         for k, v in (read_json(run / "test_evaluation.json", {}) or {}).get(
                 "evaluation", {}).items():
@@ -89,7 +97,8 @@ def read_run(run: str | os.PathLike) -> dict[str, Any]:
 
 def _order_columns(df: pd.DataFrame, order: str | None) -> pd.DataFrame:
     cols = list(df.columns)
-    first = ["run_dir"] + ([order] if order and order not in ("start", "run_dir") else [])
+    first = ["run_dir"] + ([order] if order and order in cols and order not in ("start", "run_dir")
+                           else [])
     groups = [c for p in ("eval_", "test_", "metric_", "flag_") for c in cols
               if c.startswith(p) and c not in first]
     props = [c for c in _PROPS_ORDER if c in cols and c not in first]
@@ -97,16 +106,31 @@ def _order_columns(df: pd.DataFrame, order: str | None) -> pd.DataFrame:
     return df[first + groups + props + rest]
 
 
-def metric_column(df: pd.DataFrame, name: str) -> str:
+def unknown_column_error(argument: str, name: str, columns: Iterable[str]) -> ConfigError:
+    """The error for a column that a runs table lacks: the closest names, then all of them.
+
+    Examples
+    --------
+    >>> str(unknown_column_error("order", "statsu", ["run_dir", "status"]))
+    "`order` 'statsu' is not a column of the runs; did you mean 'status'? columns: run_dir, status."
+    """
+    columns = list(columns)
+    short = {c.split("_", 1)[1]: c for c in columns if c.startswith(_PREFIXES)}
+    close = difflib.get_close_matches(name, columns + list(short), n=3, cutoff=0.6)
+    close = list(dict.fromkeys(short.get(c, c) for c in close))
+    hint = f" did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return ConfigError(f"`{argument}` {name!r} is not a column of the runs;{hint} columns: "
+                       f"{', '.join(columns) or '(no runs)'}.")
+
+
+def metric_column(df: pd.DataFrame, name: str, argument: str = "order") -> str:
     """Resolve ``val_loss`` to ``metric_val_loss`` (or ``eval_val_loss``) in a runs table."""
     if name in df.columns:
         return name
-    for prefix in ("metric_", "eval_", "flag_", "test_"):
+    for prefix in _PREFIXES:
         if prefix + name in df.columns:
             return prefix + name
-    usable = [c for c in df.columns if c.startswith(("metric_", "eval_", "flag_", "test_"))]
-    raise ConfigError(f"`metric`/`order` {name!r} is not a column of the runs; available: "
-                      f"{', '.join(usable + ['start', 'end']) or '(no runs)'}.")
+    raise unknown_column_error(argument, name, df.columns)
 
 
 def higher_is_better(column: str) -> bool:
@@ -126,7 +150,7 @@ def _scan(root: Path) -> list[dict[str, Any]]:
         if entry.name.startswith(".") or not entry.is_dir() or not is_run_dir(entry):
             continue
         try:
-            rows.append(read_run(entry))
+            rows.append(read_run(entry, output=False))
         except (OSError, ValueError) as exc:
             warnings.warn(f"skipping unreadable run folder {entry}: {exc}", stacklevel=3)
     return rows
@@ -159,7 +183,10 @@ def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
         ``flag_*``, ``epochs``, ``epochs_completed``, ``start``, ``end``, ``completed``,
         ``status`` ... ``df.attrs["n_compared"]`` is the number of runs listed: when you pick
         the best of them, its validation metric is optimistic by selection among that many.
-        Unreadable run folders are skipped with a warning.
+        Unreadable run folders are skipped with a warning. Only the small metadata files of
+        each run are read: the console output is not listed (``output_bytes`` gives its
+        size; ``run_info(run)["output"]`` reads it). An empty or missing runs directory gives
+        an empty table whatever ``order`` and ``filter`` say.
 
     Examples
     --------
@@ -169,7 +196,8 @@ def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
     """
     root = check_runs_dir(runs_dir)
     rows = _scan(root) if root.is_dir() else []
-    df = pd.DataFrame(rows) if rows else pd.DataFrame({"run_dir": pd.Series(dtype=str)})
+    df = pd.DataFrame(rows) if rows else pd.DataFrame(
+        {c: pd.Series(dtype=bool if c == "completed" else object) for c in _BASE_COLUMNS})
     for col in ("start", "end"):
         if col in df.columns:
             df[col] = pd.to_datetime(df[col], utc=True, errors="coerce")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
+import math
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,22 +24,29 @@ from ..errors import ConfigError
 from ._io import (
     ENV_DECLARE,
     ENV_FLAGS,
+    ENV_PARENT,
     ENV_RUN_DIR,
     ENV_THREADS,
     META,
+    flag_value,
     read_json,
-    to_jsonable,
     utc_now,
     write_json,
     write_text,
 )
 from .runs import new_run_dir, release_lock, write_lock
 
-__all__ = ["training_run", "declared_flags", "check_script", "execute_run", "child_env",
-           "stop_active_runs"]
+__all__ = ["training_run", "declared_flags", "check_script", "check_timeout", "execute_run",
+           "child_env", "spawn", "kill_group", "stop_active_runs", "sigterm_as_exit",
+           "OutputCapture"]
 
 _ACTIVE: set[subprocess.Popen] = set()      # children of this process, to stop on Ctrl-C
+_STOPPED: set[subprocess.Popen] = set()     # ... of them, those stopped on purpose
 _ACTIVE_LOCK = threading.Lock()
+_POSIX = os.name == "posix"
+OUTPUT_HEAD_BYTES = 1 << 20      # a run's output file keeps its first MiB ...
+OUTPUT_TAIL_BYTES = 1 << 20      # ... and its last MiB
+OUTPUT_GRACE_S = 2.0             # how long output is still read after the script exits
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding `statdl`
 
 
@@ -54,7 +67,7 @@ def _check_flags(flags: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"`flags` must be a dict of flag name -> value; got {flags!r}.")
     out = {}
     for k, v in flags.items():
-        v = to_jsonable(v)
+        v = flag_value(str(k), v)
         if isinstance(v, list | dict):
             raise ConfigError(f"`flags` of a single run must hold one value per flag; "
                               f"`{k}` got {v!r} (use tuning_run for several values).")
@@ -110,13 +123,19 @@ def declared_flags(script: str | os.PathLike, timeout: float | None = 300) -> di
         target = Path(tmp) / "flags.json"
         env = child_env(None, None, 1)
         env[ENV_DECLARE] = str(target)
-        proc = subprocess.run(_command(path, []), env=env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = spawn(_command(path, []), env, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except BaseException:
+            kill_group(proc)
+            proc.communicate()
+            raise
         declaration = read_json(target)
     if declaration is not None:
         return declaration
     if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        tail = output.strip().splitlines()[-15:]
         raise ConfigError(f"`script` {path.name} failed before declaring its flags "
                           f"(exit code {proc.returncode}):\n" + "\n".join(tail))
     return {}
@@ -131,82 +150,199 @@ def _snapshot_source(script: Path, run: Path) -> None:
         write_text(src / "flags.yml", beside.read_text(encoding="utf-8", errors="replace"))
 
 
-def _pump(stream: Any, sink: TextIO, echo: TextIO | None) -> None:
-    for chunk in iter(lambda: stream.read1(65536), b""):
-        text = chunk.decode("utf-8", errors="replace")
-        sink.write(text)
-        sink.flush()
-        if echo is not None:
-            echo.write(text)
-            echo.flush()
+def check_timeout(timeout: Any) -> float | None:
+    """Validate a run's ``timeout``: ``None`` or a finite number of seconds > 0.
+
+    Examples
+    --------
+    >>> check_timeout(None), check_timeout(2)
+    (None, 2.0)
+    >>> check_timeout(-1)
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: `timeout` must be None or a number of seconds > 0; got -1.
+    """
+    if timeout is None:
+        return None
+    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout) or timeout <= 0):
+        raise ConfigError(f"`timeout` must be None or a number of seconds > 0; got {timeout!r}.")
+    return float(timeout)
+
+
+def spawn(command: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen:
+    """Start a run's process in a session (process group) of its own.
+
+    The child (``statdl.tuning._child``) stops itself and its group when this process dies
+    (``ENV_PARENT``); :func:`kill_group` stops the group.
+    """
+    env = {**env, ENV_PARENT: str(os.getpid())}
+    return subprocess.Popen(command, env=env, start_new_session=_POSIX, **popen)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and every process of its group (what it started, unless they left it)."""
+    if _POSIX:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+
+
+class OutputCapture:
+    """Copy a child's output into a file (and optionally to the console) on a thread.
+
+    Only the first ``head`` and the last ``tail`` bytes are kept when the output is larger;
+    the file then says how many bytes were left out between them. :meth:`finish` never
+    blocks for long: a process the script left behind that still holds its output is not
+    waited for.
+    """
+
+    def __init__(self, stream: Any, path: Path, echo: TextIO | None,
+                 head: int = OUTPUT_HEAD_BYTES, tail: int = OUTPUT_TAIL_BYTES) -> None:
+        self.fd = stream.fileno()
+        self.stream, self.path, self.echo = stream, path, echo
+        self.head, self.tail = head, tail
+        self.total = self.written = 0
+        self.tail_chunks: deque[bytes] = deque()
+        self.tail_size = 0
+        self.file = open(path, "wb")  # noqa: SIM115 - closed by finish()
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._pump, daemon=True,
+                                       name="statdl-output")
+        self.thread.start()
+
+    def _pump(self) -> None:
+        while True:
+            if _POSIX:
+                if self.stop.is_set():
+                    return
+                ready, _, _ = select.select([self.fd], [], [], 0.1)
+                if not ready:
+                    continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                if self.file.closed:
+                    return
+                self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if self.echo is not None:
+            self.echo.write(self.decoder.decode(chunk))
+            self.echo.flush()
+        room = self.head - self.written
+        if room > 0:
+            self.file.write(chunk[:room])
+            self.file.flush()
+            self.written += min(room, len(chunk))
+            chunk = chunk[room:]
+        if chunk:
+            self.tail_chunks.append(chunk)
+            self.tail_size += len(chunk)
+            while self.tail_size - len(self.tail_chunks[0]) >= self.tail:
+                self.tail_size -= len(self.tail_chunks.popleft())
+
+    def finish(self, grace: float = OUTPUT_GRACE_S) -> dict[str, Any]:
+        """Stop reading (after ``grace`` seconds at most), write the kept tail, close the file.
+
+        Returns ``output_bytes`` (all the script printed) and ``output_truncated``.
+        """
+        self.thread.join(grace)
+        self.stop.set()
+        self.thread.join(1.0)
+        with self.lock:
+            tail = b"".join(self.tail_chunks)[-self.tail:] if self.tail_chunks else b""
+            omitted = self.total - self.written - len(tail)
+            if omitted > 0:
+                self.file.write(f"\n[statdl: {omitted} bytes of output omitted here; kept the "
+                                f"first {self.written} and the last {len(tail)} of "
+                                f"{self.total} bytes]\n".encode())
+            self.file.write(tail)
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.stream.close()
+        return {"output_bytes": self.total, "output_truncated": omitted > 0}
 
 
 def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = None,
                 runs_dir: str | os.PathLike = "runs", args: list[str] | tuple = (),
                 echo: bool = True, num_threads: int | None = None, context: str = "local",
-                timeout: float | None = None, extra: dict[str, Any] | None = None) -> dict:
+                timeout: float | None = None, extra: dict[str, Any] | None = None,
+                run_folder: str | os.PathLike | None = None) -> dict:
     """Run one training run and record it; return a small dict (run_dir, status, error).
 
     The building block of :func:`training_run` and of every tuning executor (it is what a
-    Ray task calls). Never raises for a failing script: the failure is recorded.
+    Ray task calls). Never raises for a failing script: the failure is recorded. The script
+    runs in a process group of its own: a timeout stops the whole group. ``run_folder`` is a
+    folder already claimed by :func:`statdl.tuning.tuning.tuning_run`; by default a new one
+    is made in ``runs_dir``.
     """
     path = check_script(script)
     flags = _check_flags(flags)
-    run = new_run_dir(runs_dir)
+    timeout = check_timeout(timeout)
+    run = Path(run_folder) if run_folder is not None else new_run_dir(runs_dir)
     meta = run / META
     write_lock(run, [os.getpid()])
     request = {"script": str(path), "flags": flags, "args": list(map(str, args))}
     write_json(meta / "request.json", {**request, **(extra or {})})
-    start = utc_now()
     props: dict[str, Any] = {
         "type": "training", "context": context, "script": path.name, "script_path": str(path),
-        "start": start, "end": None, "completed": False, "status": "running",
+        "start": utc_now(), "end": None, "completed": False, "status": "running",
         "host": socket.gethostname(), "python": sys.version.split()[0],
         "num_threads": num_threads,
     }
     write_json(meta / "properties.json", props)
     _snapshot_source(path, run)
-    partial = meta / "output.txt.partial"
     t0 = time.perf_counter()
-    returncode: int | None = None
     error: dict[str, Any] | None = None
-    with open(partial, "w", encoding="utf-8") as sink:
-        proc = subprocess.Popen(_command(path, list(args)), env=child_env(run, flags, num_threads),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = spawn(_command(path, list(args)), child_env(run, flags, num_threads),
+                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(proc)
+    capture = OutputCapture(proc.stdout, meta / "output.txt.partial",
+                            sys.stdout if echo else None)
+    write_lock(run, [os.getpid(), proc.pid])
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        returncode = proc.wait()
+        error = {"message": f"TimeoutError: the run took longer than {timeout} s and was "
+                            "stopped", "type": "TimeoutError", "traceback": ""}
+    except BaseException as exc:
+        kill_group(proc)
+        proc.wait()
+        props.update(capture.finish())
+        _finish(run, props, t0, proc.returncode,
+                 interrupted=f"{type(exc).__name__} stopped the run before it finished")
+        raise
+    finally:
         with _ACTIVE_LOCK:
-            _ACTIVE.add(proc)
-        write_lock(run, [os.getpid(), proc.pid])
-        pump = threading.Thread(target=_pump, args=(proc.stdout, sink,
-                                                    sys.stdout if echo else None), daemon=True)
-        pump.start()
-        try:
-            returncode = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            returncode = proc.wait()
-            error = {"message": f"TimeoutError: the run took longer than {timeout} s and was "
-                                "stopped", "type": "TimeoutError", "traceback": ""}
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            pump.join(5)
-            write_json(meta / "error.json", {"message": "KeyboardInterrupt: stopped by the user",
-                                             "type": "KeyboardInterrupt", "traceback": ""})
-            _finish(run, props, t0, 130, partial)
-            raise
-        finally:
-            with _ACTIVE_LOCK:
-                _ACTIVE.discard(proc)
-        pump.join()
-    recorded = read_json(meta / "error.json")
-    if error is None and recorded is None and returncode != 0:
+            _ACTIVE.discard(proc)
+            stopped = proc in _STOPPED
+            _STOPPED.discard(proc)
+    props.update(capture.finish())
+    if stopped:
+        _finish(run, props, t0, returncode,
+                interrupted="the tuning run was stopped before this run finished")
+        return {"run_dir": str(run), "status": "interrupted", "returncode": returncode,
+                "error": read_json(meta / "error.json", {}).get("message"), "flags": flags}
+    if error is None and read_json(meta / "error.json") is None and returncode != 0:
         how = (f"killed by signal {-returncode}" if returncode < 0
                else f"exited with code {returncode}")
         error = {"message": f"ChildProcessError: the script {how}", "type": "ChildProcessError",
                  "traceback": ""}
     if error is not None:
         write_json(meta / "error.json", error)
-    _finish(run, props, t0, returncode, partial)
+    _finish(run, props, t0, returncode)
     final_error = read_json(meta / "error.json")
     return {"run_dir": str(run), "status": "completed" if final_error is None else "failed",
             "error": None if final_error is None else final_error.get("message"),
@@ -214,25 +350,57 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
 
 
 def stop_active_runs() -> int:
-    """Kill the training runs this process started that are still going; return how many."""
+    """Kill the training runs this process started that are still going; return how many.
+
+    They are recorded as interrupted (a later ``tuning_run`` redoes them).
+    """
     with _ACTIVE_LOCK:
-        procs = list(_ACTIVE)
+        procs = [p for p in _ACTIVE if p.poll() is None]
+        _STOPPED.update(procs)
     for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
+        kill_group(proc)
     return len(procs)
 
 
-def _finish(run: Path, props: dict, t0: float, returncode: int | None, partial: Path) -> None:
+def _finish(run: Path, props: dict, t0: float, returncode: int | None,
+            interrupted: str | None = None) -> None:
+    """Record the end of a run (``interrupted``: why it was stopped) and release its lock."""
     meta = run / META
+    partial = meta / "output.txt.partial"
     if partial.exists():
         os.replace(partial, meta / "output.txt")
+    if interrupted and not (meta / "error.json").exists():
+        write_json(meta / "error.json", {"message": f"interrupted: {interrupted}",
+                                         "type": "Interrupted", "traceback": ""})
     failed = (meta / "error.json").exists()
+    status = "interrupted" if interrupted else "failed" if failed else "completed"
     props.update(end=utc_now(), elapsed_s=round(time.perf_counter() - t0, 3),
-                 returncode=returncode, completed=not failed,
-                 status="failed" if failed else "completed")
+                 returncode=returncode, completed=status == "completed", status=status)
     write_json(meta / "properties.json", props)
     release_lock(run)
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """While in the block, SIGTERM raises ``SystemExit(143)`` in the main thread.
+
+    So ``kill PID`` of a ``statdl tune`` / ``tuning_run`` process stops its runs and records
+    them as interrupted instead of leaving them behind. Nothing changes off the main thread
+    or when the program handles SIGTERM itself.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def _exit(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def training_run(script: str | os.PathLike = "train.py", flags: Mapping[str, Any] | None = None,
@@ -256,13 +424,21 @@ def training_run(script: str | os.PathLike = "train.py", flags: Mapping[str, Any
     num_threads : int, optional
         torch threads of the child (``OMP_NUM_THREADS`` too).
     timeout : float, optional
-        Seconds after which the run is stopped and recorded as failed.
+        Seconds (> 0) after which the run and every process it started are stopped, and the
+        run recorded as failed.
 
     Returns
     -------
     pandas.Series
         The run as :func:`run_info` reads it back (``run_dir``, ``status``, ``metric_*`` ...).
         A failing script does not raise: look at ``status`` and ``error_message``.
+
+    Notes
+    -----
+    The script runs in a process group of its own, which is stopped when this process dies
+    (see :mod:`statdl.tuning._child`); Ctrl-C or SIGTERM here stops it and records the run as
+    interrupted. Its console output is kept in ``statdl.d/output.txt``: the first and the last
+    MiB of it when it is larger, with a note of how much was left out.
 
     Examples
     --------
@@ -276,6 +452,7 @@ def training_run(script: str | os.PathLike = "train.py", flags: Mapping[str, Any
     """
     from .listing import run_info
 
-    result = execute_run(script, flags, runs_dir, args=args, echo=echo,
-                         num_threads=num_threads, timeout=timeout)
+    with sigterm_as_exit():
+        result = execute_run(script, flags, runs_dir, args=args, echo=echo,
+                             num_threads=num_threads, timeout=timeout)
     return run_info(result["run_dir"])
