@@ -8,12 +8,21 @@ Resolution order for a file ``name`` of a dataset stored in folder ``subdir``:
 4. ``/usr/share/datasets/<subdir>/<name>`` (Debian's dataset packages);
 5. a download from ``BASE_URLS[subdir]`` (or ``$STATDL_DATA_URL``) into the cache: written to a
    temporary file, checksum-verified, then renamed. ``STATDL_OFFLINE=1`` forbids downloads.
+
+A file found locally is checked against the spec's MD5 checksums once; the result is
+remembered in ``<cache>/verified.json`` by path, size and mtime, so an unchanged file is not
+read again and a changed one is checked anew. A cached copy that fails the check (or, through
+:func:`load`, fails to parse) is deleted and fetched again when downloads are allowed; any other
+file that fails is never trusted nor touched: the error names it, with the expected and actual
+checksums. A file given by ``path=`` under a name other than the spec's is a user-supplied
+variant with no known checksum: it is read as it is (its parse is still checked).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 import urllib.error
@@ -21,9 +30,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StatdlError
+from ..errors import ConfigError, StatdlError
 
-__all__ = ["DataFileError", "FileSpec", "resolve", "cache_dir", "BASE_URLS", "download"]
+__all__ = ["DataFileError", "FileSpec", "resolve", "load", "check_path", "cache_dir",
+           "BASE_URLS", "download"]
 
 
 class DataFileError(StatdlError, FileNotFoundError):
@@ -62,45 +72,176 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "statdl"
 
 
-def _candidates(spec: FileSpec, path: str | os.PathLike | None) -> list[Path]:
-    out: list[Path] = []
-    if path is not None:
-        p = Path(path).expanduser()
-        return [p / spec.name] if p.is_dir() else [p]
+def check_path(path, argument: str = "path", optional: bool = True) -> Path | None:
+    """``path`` as a ``Path`` (``None`` stays ``None``); a ConfigError when it is not a path.
+
+    Examples
+    --------
+    >>> check_path("~/data").name
+    'data'
+    >>> check_path(123)
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: `path` must be a file or folder path (str or os.PathLike) or None; got int (123).
+    """
+    if path is None and optional:
+        return None
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        what = "a file or folder path (str or os.PathLike) or None" if optional else \
+            "a file path (str or os.PathLike)"
+        raise ConfigError(f"`{argument}` must be {what}; got {type(path).__name__} "
+                          f"({path!r:.40}).")
+    return Path(path).expanduser()
+
+
+def existing_file(path, argument: str = "path") -> Path:
+    """``path`` checked to name an existing file: ConfigError or DataFileError otherwise."""
+    p = check_path(path, argument, optional=False)
+    if not p.is_file():
+        state = "is a folder" if p.is_dir() else "does not exist"
+        raise DataFileError(f"`{argument}` {os.fspath(path)!r} {state}; expected a file.")
+    return p
+
+
+def _local_candidates(spec: FileSpec) -> list[tuple[Path, bool]]:
+    """Where ``spec`` may already be, in order, each with whether it is statdl's cache."""
+    out: list[tuple[Path, bool]] = []
     data = os.environ.get("STATDL_DATA")
     if data:
         d = Path(data).expanduser()
-        out += [d / spec.subdir / spec.name, d / spec.name]
-    out.append(cache_dir() / spec.subdir / spec.name)
-    out += [d / spec.subdir / spec.name for d in SYSTEM_DIRS]
+        out += [(d / spec.subdir / spec.name, False), (d / spec.name, False)]
+    out.append((cache_dir() / spec.subdir / spec.name, True))
+    out += [(d / spec.subdir / spec.name, False) for d in SYSTEM_DIRS]
     return out
 
 
-def find_local(spec: FileSpec, path: str | os.PathLike | None = None) -> Path | None:
-    """First existing local candidate for ``spec`` (no download)."""
-    for cand in _candidates(spec, path):
+def _downloads_allowed(download_ok: bool = True) -> bool:
+    return download_ok and os.environ.get("STATDL_OFFLINE", "") in ("", "0")
+
+
+def find_local(spec: FileSpec, download_ok: bool = True) -> Path | None:
+    """First local copy of ``spec`` that passes its checksum (no download).
+
+    A cached copy that fails is deleted when downloads are allowed (so that the caller fetches
+    it again); any other failing file raises ``DataFileError``.
+    """
+    for cand, cached in _local_candidates(spec):
         if cand.is_file():
-            return cand
+            if _verify(spec, cand, cached, _downloads_allowed(download_ok)):
+                return cand
+            # the corrupt cached copy is gone: a later candidate or a download replaces it
     return None
+
+
+def explicit_file(spec: FileSpec, path) -> Path:
+    """The file that ``path=`` names for ``spec`` (the file, or ``spec.name`` in the folder)."""
+    p = check_path(path)
+    if not p.exists():
+        raise DataFileError(f"`path` {os.fspath(path)!r} does not exist; pass the folder holding "
+                            f"{spec.name!r}, or the file itself.")
+    cand = p / spec.name if p.is_dir() else p
+    if not cand.is_file():
+        raise DataFileError(
+            f"`path` {os.fspath(path)!r} does not hold {spec.name!r} (looked for {cand})."
+        )
+    if cand.name == spec.name:  # a file of another name is the user's variant: no checksum
+        _verify(spec, cand, cached=False, refetch=False)
+    return cand
 
 
 def resolve(spec: FileSpec, path: str | os.PathLike | None = None,
             download_ok: bool = True) -> Path:
-    """Path of a local copy of ``spec``, downloading it into the cache when needed."""
+    """Path of a verified local copy of ``spec``, downloading it into the cache when needed."""
     if path is not None:
-        cand = _candidates(spec, path)[0]
-        if not cand.is_file():
-            raise DataFileError(
-                f"`path` {os.fspath(path)!r} does not hold {spec.name!r} (looked for {cand})."
-            )
-        return cand
-    local = find_local(spec)
+        return explicit_file(spec, path)
+    local = find_local(spec, download_ok)
     if local is not None:
         return local
     target = cache_dir() / spec.subdir / spec.name
-    if not download_ok or os.environ.get("STATDL_OFFLINE", "") not in ("", "0"):
+    if not _downloads_allowed(download_ok):
         raise _missing(spec, target, "downloads are disabled (STATDL_OFFLINE)")
     return download(spec, target)
+
+
+def load(spec: FileSpec, path, reader):
+    """``reader(resolve(spec, path))``; a cached copy that fails to parse is fetched again.
+
+    Offline, or for a file that is not statdl's cache, the parse error is raised, naming the
+    file and what to do with it.
+    """
+    file = resolve(spec, path)
+    try:
+        return reader(file)
+    except DataFileError as exc:
+        cached = path is None and file == cache_dir() / spec.subdir / spec.name
+        if not cached:
+            raise
+        if not _downloads_allowed():
+            raise _corrupt_cache(file, str(exc)) from None
+        file.unlink(missing_ok=True)
+        return reader(download(spec, file))
+
+
+# ----------------------------------------------------------------------------- checksums
+_MEMO = "verified.json"
+
+
+def _verify(spec: FileSpec, file: Path, cached: bool, refetch: bool) -> bool:
+    """Whether ``file`` has one of ``spec.md5`` (remembered by size and mtime).
+
+    A failing cached copy is deleted and False returned when ``refetch``; every other failure
+    raises ``DataFileError`` naming the file, the checksums and the fix.
+    """
+    if not spec.md5:
+        return True
+    st = file.stat()
+    key = str(file.resolve())
+    seen = _read_memo().get(key)
+    if (isinstance(seen, dict) and seen.get("md5") in spec.md5
+            and (seen.get("size"), seen.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)):
+        return True
+    digest = md5sum(file)
+    if digest in spec.md5:
+        _remember(key, st, digest)
+        return True
+    why = f"has MD5 {digest}, expected {' or '.join(spec.md5)}"
+    if cached and refetch:
+        file.unlink(missing_ok=True)
+        return False
+    if cached:
+        raise _corrupt_cache(file, f"{file} {why}.")
+    raise DataFileError(
+        f"{file} {why}: it is not the original {spec.name!r} (truncated, altered or another "
+        f"release). Replace it with the original (from {url_for(spec)}), or remove it so that "
+        "statdl uses its own verified copy."
+    )
+
+
+def _corrupt_cache(file: Path, why: str) -> DataFileError:
+    return DataFileError(
+        f"{why} The cached copy {file} is corrupt: delete it (statdl fetches it again when "
+        "downloads are allowed: unset STATDL_OFFLINE) or replace it with a good copy."
+    )
+
+
+def _read_memo() -> dict:
+    try:
+        memo = json.loads((cache_dir() / _MEMO).read_text("utf-8"))
+    except (OSError, ValueError):  # absent or damaged: every file is simply checked again
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _remember(key: str, st: os.stat_result, digest: str) -> None:
+    from ..utils import atomic_write
+
+    memo = _read_memo()
+    memo[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": digest}
+    try:
+        with atomic_write(cache_dir() / _MEMO, "w") as fh:
+            json.dump(memo, fh, indent=0)
+    except OSError:  # a read-only cache: the file is checked again next time, nothing else
+        pass
 
 
 def _missing(spec: FileSpec, target: Path, why: str) -> DataFileError:
@@ -152,6 +293,7 @@ def download(spec: FileSpec, target: Path, progress: bool = True) -> Path:
                 f"{' or '.join(spec.md5)}; the file was discarded."
             )
         os.replace(tmp, target)
+        _remember(str(target.resolve()), target.stat(), digest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -8,10 +8,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import choice_error
+from ._files import DataFileError, md5sum
 
 __all__ = ["hitters"]
 
 _RESPONSES = ("Salary", "log_salary")
+_MD5 = "0a30c0f8b4bf70d60af3dcd770cda1de"  # ISLR2's Hitters as shipped in statdl/data
+
+
+def _read_table() -> pd.DataFrame:
+    """The shipped CSV, checked against its MD5 (a damaged install is named, not parsed)."""
+    ref = resources.files("statdl") / "data" / "Hitters.csv"
+    with resources.as_file(ref) as p:
+        digest = md5sum(p) if p.is_file() else "(file missing)"
+        if digest != _MD5:
+            raise DataFileError(
+                f"statdl's own copy of Hitters.csv ({p}) is damaged: MD5 {digest}, expected "
+                f"{_MD5}. Reinstall statdl (pip install --force-reinstall statdl)."
+            )
+        return pd.read_csv(p)
 
 
 def hitters(response: str | None = None, drop_na: bool = True, standardize: bool = False):
@@ -37,9 +52,7 @@ def hitters(response: str | None = None, drop_na: bool = True, standardize: bool
     >>> x.shape, round(float(y.iloc[0]), 4)
     ((263, 20), 6.1633)
     """
-    ref = resources.files("statdl") / "data" / "Hitters.csv"
-    with resources.as_file(ref) as p:
-        df = pd.read_csv(p)
+    df = _read_table()
     for col in ("League", "Division", "NewLeague"):
         df[col] = pd.Categorical(df[col])
     if response is None:

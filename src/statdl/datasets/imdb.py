@@ -23,6 +23,8 @@ import io
 import os
 import re
 import tarfile
+import zipfile
+import zlib
 from itertools import chain, repeat
 from pathlib import Path
 
@@ -30,7 +32,15 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..text.tokenizer import Tokenizer
-from ._files import DataFileError, FileSpec, cache_dir, find_local, resolve
+from ._files import (
+    DataFileError,
+    FileSpec,
+    cache_dir,
+    check_path,
+    explicit_file,
+    find_local,
+    resolve,
+)
 
 __all__ = ["imdb", "imdb_texts", "imdb_word_index", "IMDB_FILES"]
 
@@ -46,8 +56,9 @@ Texts = tuple[list[str], np.ndarray]
 
 # ----------------------------------------------------------------------------- raw texts
 def _source(path: str | os.PathLike | None) -> Path:
-    if path is not None:
-        p = Path(path).expanduser()
+    """The aclImdb folder or tarball to read (a tarball of a known name is MD5-checked)."""
+    p = check_path(path)
+    if p is not None:
         if p.is_dir():
             if (p / "aclImdb").is_dir():
                 return p / "aclImdb"
@@ -55,13 +66,14 @@ def _source(path: str | os.PathLike | None) -> Path:
                 return p
             for spec in IMDB_FILES:
                 if (p / spec.name).is_file():
-                    return p / spec.name
+                    return explicit_file(spec, p)
             raise DataFileError(
                 f"`path` {os.fspath(path)!r} holds neither an aclImdb folder nor "
                 f"{IMDB_FILES[0].name!r} / {IMDB_FILES[1].name!r}."
             )
         if p.is_file():
-            return p
+            spec = next((s for s in IMDB_FILES if s.name == p.name), None)
+            return p if spec is None else explicit_file(spec, p)
         raise DataFileError(f"`path` {os.fspath(path)!r} does not exist.")
     for spec in IMDB_FILES:
         local = find_local(spec)
@@ -166,17 +178,38 @@ def _load_encoded(path: str | os.PathLike | None) -> dict[str, np.ndarray]:
     src = _source(path)
     cache = _cache_path(src)
     if cache.is_file():
-        try:
-            with np.load(cache) as f:
-                return {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError):
-            cache.unlink(missing_ok=True)  # corrupt cache: rebuild below
+        arrays = _read_cache(cache)
+        if arrays is not None:
+            return arrays
     from ..utils import atomic_write  # imports torch: only when writing
 
     arrays = _encode(src)
     with atomic_write(cache, "wb") as fh:
         np.savez(fh, **arrays)
     return arrays
+
+
+_ENCODED = ("train_flat", "train_len", "y_train", "test_flat", "test_len", "y_test", "words")
+
+
+def _read_cache(cache: Path) -> dict[str, np.ndarray] | None:
+    """The encoded reviews in ``cache``; ``None`` (the file deleted) when it is damaged."""
+    try:
+        with np.load(cache) as f:
+            arrays = {k: f[k] for k in f.files}
+        if set(_ENCODED) - arrays.keys():
+            raise ValueError(f"arrays {sorted(set(_ENCODED) - arrays.keys())} are missing")
+        return arrays
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        why = exc
+    try:
+        cache.unlink(missing_ok=True)  # rebuilt from the reviews by the caller
+    except OSError as exc:
+        raise DataFileError(
+            f"The IMDB cache {cache} is damaged ({why}) and cannot be deleted ({exc}); delete "
+            "it by hand: it is rebuilt from the reviews."
+        ) from None
+    return None
 
 
 def imdb_word_index(path: str | os.PathLike | None = None) -> dict[str, int]:

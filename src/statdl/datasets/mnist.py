@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from importlib import resources
 
 import numpy as np
 
-from ._files import FileSpec, resolve
+from ._files import FileSpec, load
 from .idx import read_idx
 
 __all__ = ["mnist", "fashion_mnist", "mnist_sample", "MNIST_FILES", "FASHION_MNIST_FILES"]
@@ -33,7 +34,8 @@ Split = tuple[np.ndarray, np.ndarray]
 
 
 def _load_four(specs, path, shapes) -> tuple[Split, Split]:
-    arrays = [read_idx(resolve(s, path), shape) for s, shape in zip(specs, shapes)]
+    arrays = [load(s, path, partial(read_idx, expected_shape=shape))
+              for s, shape in zip(specs, shapes)]
     return (arrays[0], arrays[1]), (arrays[2], arrays[3])
 
 
