@@ -85,49 +85,38 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0 if runs.attrs.get("n_failed", 0) == 0 else 1
 
 
-def _print_table(df: Any, order: str | None, max_rows: int = 20) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_table(df: Any, order: str | None, max_rows: int = 20,
+                 columns: list[str] | None = None) -> None:
+    from .table import render_table
 
-    if df.empty:
-        print("no runs")
-        return
-    cols = ["run_dir"] + ([order] if order and order in df.columns else [])
-    varying = [c for c in df.columns if c.startswith("flag_") and len(df) > 1
-               and df[c].astype(str).nunique() > 1] if len(df) > 1 else \
-        [c for c in df.columns if c.startswith("flag_")]
-    cols += [c for c in df.columns if c.startswith(("eval_", "test_", "metric_"))
-             and c not in cols] + varying
-    cols += [c for c in ("epochs_completed", "status") if c in df.columns]
-    table = Table(title=f"{len(df)} runs (compared: {df.attrs.get('n_compared', len(df))})")
-    for c in cols:
-        table.add_column(c.replace("metric_", "").replace("flag_", "flag:"),
-                         justify="right" if df[c].dtype.kind in "fi" else "left")
-    for _, row in df.head(max_rows).iterrows():
-        cells = []
-        for c in cols:
-            v = row[c]
-            if c == "run_dir":
-                v = Path(v).name
-            cells.append(f"{v:.4g}" if isinstance(v, float) else str(v))
-        table.add_row(*cells)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    console.print(table)
-    if len(df) > max_rows:
-        print(f"... {len(df) - max_rows} more rows")
+    print(render_table(df, columns, order, max_rows=max_rows))
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise ConfigError(f"`--columns` must name columns, comma separated; got {text!r}.")
+    return names
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from .listing import ls_runs
+    from .table import display_frame
 
     df = ls_runs(args.runs_dir, order=args.order, filter=args.filter, latest_n=args.latest)
+    columns = _columns(args.columns)
     if args.csv:
-        df.drop(columns=[c for c in ("output", "model", "error_traceback") if c in df.columns]
-                ).to_csv(sys.stdout, index=False)
+        if columns is None:
+            df = df.drop(columns=[c for c in ("model", "error_traceback") if c in df.columns])
+        elif df.empty:
+            df = df.reindex(columns=columns)
+        else:
+            df = display_frame(df, columns, args.order, raw=True)
+        df.to_csv(sys.stdout, index=False)
     else:
-        _print_table(df, args.order, max_rows=args.max_rows)
+        _print_table(df, args.order, max_rows=args.max_rows, columns=columns)
     return 0
 
 
@@ -238,12 +227,15 @@ def register(subparsers: Any) -> None:
         q.set_defaults(func=func)
         return q
 
-    q = add("ls", _cmd_ls, "table of runs, newest first")
+    q = add("ls", _cmd_ls, "table of runs, newest first (key columns that fit the terminal)")
     q.add_argument("--order", help="sort by a column, e.g. metric_val_loss or val_loss")
     q.add_argument("--filter", help="pandas query, e.g. 'metric_val_accuracy > 0.9'")
     q.add_argument("--latest", type=int, help="only the N most recent runs")
     q.add_argument("--max-rows", type=int, default=20)
     q.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    q.add_argument("--columns", metavar="A,B,C",
+                   help="columns to show: run, script, flags, metric, status, time, or any "
+                        "column of the runs (val_loss, flag_nodes1, elapsed_s ...)")
     q = add("view", _cmd_view, "write (and open) the HTML report of a run")
     q.add_argument("run", nargs="?", help="run folder or its name (default: latest)")
     q.add_argument("--no-open", action="store_true", help="do not open a browser")
