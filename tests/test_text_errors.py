@@ -82,3 +82,119 @@ def test_sequences_of_vectors_are_checked_too():
     np.testing.assert_array_equal(out, [[[1, 2], [3, 4]], [[0, 0], [5, 6]]])
     with _raises("An item of `sequences[1]` is 0.5, which `dtype` int32 cannot hold"):
         pad_sequences([[[1, 2]], [[0.5, 6]]])
+
+
+# ---------------------------------------------------------------------- Tokenizer
+@pytest.fixture
+def tok():
+    t = Tokenizer(num_words=5)
+    t.fit_on_texts(["a b b c", "b c d"])
+    return t
+
+
+@pytest.mark.parametrize("method", ["sequences_to_matrix", "sequences_to_texts",
+                                    "fit_on_sequences"])
+@pytest.mark.parametrize("seqs, match", [
+    ([[1, 1.5]], "`sequences[0][1]` must be a word index (a whole number); got 1.5."),
+    ([[1], [float("nan")]], "`sequences[1][0]` must be a word index (a whole number); got nan."),
+    ([["a"]], "`sequences[0][0]` must be a word index (a whole number); got 'a'."),
+    ([[None]], "`sequences[0][0]` must be a word index (a whole number); got None."),
+    ([[1], 2], "`sequences[1]` must be a sequence of word indices; got int (2)."),
+    ("abc", "`sequences` must be a list of sequences of word indices; got str."),
+])
+def test_index_sequences_must_hold_whole_numbers(tok, method, seqs, match):
+    with _raises(match):
+        getattr(tok, method)(seqs)
+
+
+def test_whole_floats_and_huge_indices_are_indices(tok):
+    keras_text = pytest.importorskip("keras_preprocessing.text")
+    ref = keras_text.Tokenizer(num_words=5)
+    ref.fit_on_texts(["a b b c", "b c d"])
+    # Keras looks 2.0 up as 2 and drops an index beyond the vocabulary
+    assert tok.sequences_to_texts([[1, 2.0, 2**70]]) == ref.sequences_to_texts([[1, 2.0, 2**70]])
+    np.testing.assert_array_equal(tok.sequences_to_matrix([[1, 2**70]], mode="count"),
+                                  ref.sequences_to_matrix([[1, 2**70]], mode="count"))
+    with _raises("`sequences[0][1]` is -3; word indices must be >= 0."):
+        tok.sequences_to_matrix([[1, -3]])
+
+
+def test_tokenizer_options_are_checked():
+    with _raises("`document_count` must be an int >= 0; got 'x'."):
+        Tokenizer(document_count="x")
+    from statdl.text import text_to_word_sequence
+
+    with _raises("`filters` must be a str; got NoneType."):
+        text_to_word_sequence("a b", filters=None)
+    with _raises("`split` must be a non-empty str; got ''."):
+        text_to_word_sequence("a b", split="")
+
+
+def _config(tok, **changes) -> str:
+    data = json.loads(tok.to_json())
+    for k, v in changes.items():
+        if v is None:
+            del data["config"][k]
+        else:
+            data["config"][k] = v
+    return json.dumps(data)
+
+
+PREFIX = "`json_string` is not a Tokenizer JSON (as written by Tokenizer.to_json or Keras's): "
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"word_counts": None}, "its config lacks ['word_counts']."),
+    ({"word_index": None, "index_docs": None}, "its config lacks ['index_docs', 'word_index']."),
+    ({"extra": 1}, "unknown config keys ['extra']."),
+    ({"word_counts": "{bad"}, "`word_counts` must be a string holding a JSON object (Expecting"),
+    ({"word_index": json.dumps([1, 2])}, "`word_index` must be a string holding a JSON object "
+                                         "(a JSON list, not an object)."),
+    ({"index_word": json.dumps({"x": "a"})}, "`index_word` must be a string holding a JSON "
+                                             "object (invalid literal"),
+    ({"word_index": json.dumps({"a": "1"})}, "`word_index` must be a string holding a JSON "
+                                             "object (values must be ints)."),
+])
+def test_incomplete_tokenizer_json_is_named(tok, changes, why):
+    with _raises(PREFIX + why):
+        tokenizer_from_json(_config(tok, **changes))
+
+
+def test_tokenizer_json_that_is_not_an_object(tok):
+    with _raises(PREFIX + "expected an object with a 'config' object."):
+        tokenizer_from_json("[1, 2]")
+    with _raises(PREFIX + "Expecting"):
+        tokenizer_from_json(tok.to_json()[:28])
+
+
+def test_load_names_the_path(tmp_path, tok):
+    from statdl.datasets import DataFileError
+
+    with _raises("`path` must be a file path (str or os.PathLike); got int (123)."):
+        load(123)
+    with pytest.raises(DataFileError, match=re.escape(f"`path` '{tmp_path}' is a folder; "
+                                                      "expected a file.")):
+        load(tmp_path)
+    p = tmp_path / "tok.json"
+    p.write_text(tok.to_json()[:30])
+    with _raises(f"The file '{p}' (`path`) is not a Tokenizer JSON"):
+        load(p)
+    tok.save(p)
+    assert load(p).word_index == tok.word_index
+
+
+def test_load_embeddings_names_the_path(tmp_path):
+    from statdl.datasets import DataFileError
+
+    with _raises("`path` must be a file path (str or os.PathLike); got int (123)."):
+        load_embeddings(123, {"a": 1}, dim=2)
+    with pytest.raises(DataFileError, match=re.escape(f"`path` '{tmp_path / 'no.txt'}' does not "
+                                                      "exist; expected a file.")):
+        load_embeddings(tmp_path / "no.txt", {"a": 1}, dim=2)
+    import gzip
+
+    p = tmp_path / "vec.txt.gz"
+    p.write_bytes(gzip.compress(b"a 1 2\n" * 1000)[:40])  # truncated gzip
+    with pytest.raises(DataFileError, match=re.escape(f"`path` '{p}' is not a readable (gzip) "
+                                                      "text file")):
+        load_embeddings(p, {"a": 1}, dim=2)

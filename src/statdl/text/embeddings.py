@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -85,12 +86,34 @@ def load_embeddings(path: str | os.PathLike, word_index: dict[str, int], dim: in
     rows = len(word_index) + 1 if num_words is None else num_words
     if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 1:
         raise ConfigError(f"`num_words` must be an int >= 1 or None; got {num_words!r}.")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Embedding file {path!r} does not exist.")
+    from ..datasets._files import DataFileError, existing_file
+
+    path = os.fspath(existing_file(path))
     wanted = {w: i for w, i in word_index.items() if 0 < i < rows}
     matrix = np.zeros((rows, dim), dtype=np.float32)
     have = np.zeros(rows, dtype=bool)
+    try:
+        _read_vectors(path, dim, wanted, matrix, have)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFileError(f"`path` {path!r} is not a readable (gzip) text file: {exc}. "
+                            "Fetch the file again.") from None
+    missing = [w for w, i in wanted.items() if not have[i]]
+    found = len(wanted) - len(missing)
+    if unknown == "random" and missing:
+        rng = np.random.default_rng(seed)
+        ref = matrix[have]
+        mu = float(ref.mean()) if ref.size else 0.0
+        sd = float(ref.std()) if ref.size else 0.05
+        idx = np.array([wanted[w] for w in missing])
+        matrix[idx] = rng.normal(mu, sd, size=(len(idx), dim)).astype(np.float32)
+    if verbose:
+        print(f"Found vectors for {found} of {len(wanted)} words; {len(missing)} missing "
+              f"({'random' if unknown == 'random' else 'zero'} rows).")
+    return Embeddings(matrix, found, missing)
+
+
+def _read_vectors(path: str, dim: int, wanted: dict, matrix: np.ndarray, have: np.ndarray) -> None:
+    """Fill the rows of ``matrix`` (and ``have``) of the ``wanted`` words found in ``path``."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -114,16 +137,3 @@ def load_embeddings(path: str | os.PathLike, word_index: dict[str, int], dim: in
                     f"Line {lineno} of {path!r} holds a value that is not a number."
                 ) from None
             have[idx] = True
-    missing = [w for w, i in wanted.items() if not have[i]]
-    found = len(wanted) - len(missing)
-    if unknown == "random" and missing:
-        rng = np.random.default_rng(seed)
-        ref = matrix[have]
-        mu = float(ref.mean()) if ref.size else 0.0
-        sd = float(ref.std()) if ref.size else 0.05
-        idx = np.array([wanted[w] for w in missing])
-        matrix[idx] = rng.normal(mu, sd, size=(len(idx), dim)).astype(np.float32)
-    if verbose:
-        print(f"Found vectors for {found} of {len(wanted)} words; {len(missing)} missing "
-              f"({'random' if unknown == 'random' else 'zero'} rows).")
-    return Embeddings(matrix, found, missing)

@@ -16,6 +16,7 @@ import json
 import os
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
+from functools import partial
 from itertools import chain, pairwise, repeat
 from operator import is_
 
@@ -51,10 +52,58 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
     """
     if not isinstance(text, str):
         raise ConfigError(f"`text` must be a str; got {type(text).__name__}.")
+    _check_filters_split(filters, split)
     if lower:
         text = text.lower()
     text = text.translate(str.maketrans({c: split for c in filters}))
     return [t for t in text.split(split) if t]
+
+
+def _check_filters_split(filters, split) -> None:
+    if not isinstance(filters, str):
+        raise ConfigError(f"`filters` must be a str; got {type(filters).__name__}.")
+    if not isinstance(split, str) or not split:
+        raise ConfigError(f"`split` must be a non-empty str; got {split!r}.")
+
+
+def _index_rows(sequences, argument: str = "sequences") -> tuple[np.ndarray, np.ndarray]:
+    """Lengths and concatenated items (int64) of word-index sequences, checked.
+
+    Items must be whole numbers (ints, or floats such as ``2.0``); indices beyond int64 are
+    clipped to its maximum (they are beyond any vocabulary, as Keras treats them).
+    """
+    if isinstance(sequences, str) or not hasattr(sequences, "__len__"):
+        raise ConfigError(f"`{argument}` must be a list of sequences of word indices; got "
+                          f"{type(sequences).__name__}.")
+    n = len(sequences)
+    try:
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
+    except TypeError:
+        bad = next(i for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
+        raise ConfigError(f"`{argument}[{bad}]` must be a sequence of word indices; got "
+                          f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40}).") from None
+    items = partial(chain.from_iterable, sequences)
+    try:
+        flat = np.fromiter(items(), dtype=np.int64, count=int(lengths.sum()))
+    except (TypeError, ValueError, OverflowError):
+        flat = None
+    if flat is None or not isinstance(sum(items()), int | np.integer):
+        _check_indices(sequences, argument)  # raises on a non-index
+        if flat is None:  # only ints beyond int64 are left
+            big = np.iinfo(np.int64).max
+            flat = np.fromiter((min(int(v), big) for v in items()), dtype=np.int64,
+                               count=int(lengths.sum()))
+    return lengths, flat
+
+
+def _check_indices(sequences, argument: str) -> None:
+    for i, seq in enumerate(sequences):
+        for j, v in enumerate(seq):
+            if isinstance(v, int | np.integer) or (
+                    isinstance(v, float | np.floating) and float(v).is_integer()):
+                continue
+            raise ConfigError(f"`{argument}[{i}][{j}]` must be a word index (a whole number); "
+                              f"got {v!r:.40}.")
 
 
 def _check_texts(texts, argument: str = "texts") -> list:
@@ -132,10 +181,10 @@ class Tokenizer:
                                       or not isinstance(num_words, int | np.integer)
                                       or num_words < 1):
             raise ConfigError(f"`num_words` must be an int >= 1 or None; got {num_words!r}.")
-        if not isinstance(filters, str):
-            raise ConfigError(f"`filters` must be a str; got {type(filters).__name__}.")
-        if not isinstance(split, str) or not split:
-            raise ConfigError(f"`split` must be a non-empty str; got {split!r}.")
+        _check_filters_split(filters, split)
+        if (isinstance(document_count, bool) or not isinstance(document_count, int | np.integer)
+                or document_count < 0):
+            raise ConfigError(f"`document_count` must be an int >= 0; got {document_count!r}.")
         if oov_token is not None and not isinstance(oov_token, str):
             raise ConfigError(f"`oov_token` must be a str or None; got {oov_token!r}.")
         self.num_words = None if num_words is None else int(num_words)
@@ -234,10 +283,11 @@ class Tokenizer:
 
     def fit_on_sequences(self, sequences: Sequence[Sequence[int]]) -> None:
         """Update ``document_count`` and ``index_docs`` from integer sequences (for tfidf)."""
+        lengths, flat = _index_rows(sequences)
         self.document_count += len(sequences)
-        for seq in sequences:
-            for i in set(seq):
-                self.index_docs[int(i)] += 1
+        for row in np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else ():
+            for i in set(row.tolist()):
+                self.index_docs[i] += 1
 
     # ------------------------------------------------------------------ encoding
     def texts_to_sequences(self, texts: Sequence[str]) -> list[list[int]]:
@@ -287,12 +337,13 @@ class Tokenizer:
         >>> tok.sequences_to_texts([[1, 3, 99]])
         ['the sat']
         """
+        lengths, flat = _index_rows(sequences)
         nw = self.num_words
         oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
         out = []
-        for seq in sequences:
+        for seq in np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else ():
             vect = []
-            for num in seq:
+            for num in seq.tolist():
                 word = self.index_word.get(int(num))
                 if word is not None:
                     if nw and num >= nw:
@@ -347,12 +398,15 @@ class Tokenizer:
         width = self._matrix_width()
         if mode == "tfidf" and not self.document_count:
             raise NotFittedError("Fit the Tokenizer on some texts before using mode='tfidf'.")
-        n = len(sequences)
-        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
-        flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64,
-                           count=int(lengths.sum()))
+        lengths, flat = _index_rows(sequences)
+        n = len(lengths)
         if flat.size and flat.min() < 0:
-            raise ConfigError("`sequences` must hold indices >= 0; found a negative index.")
+            pos = int(np.argmax(flat < 0))
+            row = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
+            raise ConfigError(
+                f"`sequences[{row}][{pos - int(lengths[:row].sum())}]` is {int(flat[pos])}; word "
+                "indices must be >= 0."
+            )
         rows = np.repeat(np.arange(n), lengths)
         keep = flat < width
         x = np.zeros((n, width))
@@ -445,6 +499,11 @@ def _split_rows(index: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> list
     return [values[a:b].tolist() for a, b in pairwise(bounds)]
 
 
+_JSON_TABLES = ("word_counts", "word_docs", "index_docs", "index_word", "word_index")
+_JSON_OPTIONS = ("num_words", "filters", "lower", "split", "char_level", "oov_token",
+                 "document_count")
+
+
 def tokenizer_from_json(json_string: str) -> Tokenizer:
     """Rebuild a Tokenizer from ``Tokenizer.to_json()`` (or Keras's ``to_json``).
 
@@ -454,28 +513,67 @@ def tokenizer_from_json(json_string: str) -> Tokenizer:
     >>> tokenizer_from_json(tok.to_json()).num_words
     5
     """
+    return _from_json(json_string, "`json_string`")
+
+
+def _from_json(text, source: str) -> Tokenizer:
+    def bad(why) -> ConfigError:
+        return ConfigError(f"{source} is not a Tokenizer JSON (as written by Tokenizer.to_json "
+                           f"or Keras's): {why}.")
+
     try:
-        data = json.loads(json_string)
-        config = dict(data["config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"`json_string` is not a Tokenizer JSON (expected {{'class_name', 'config'}}): {exc}"
-        ) from None
-    word_counts = json.loads(config.pop("word_counts"), object_pairs_hook=OrderedDict)
-    word_docs = json.loads(config.pop("word_docs"))
-    index_docs = {int(k): v for k, v in json.loads(config.pop("index_docs")).items()}
-    index_word = {int(k): v for k, v in json.loads(config.pop("index_word")).items()}
-    word_index = json.loads(config.pop("word_index"))
-    tok = Tokenizer(**config)
-    tok.word_counts = word_counts
-    tok.word_docs = defaultdict(int, word_docs)
-    tok.index_docs = defaultdict(int, index_docs)
-    tok.word_index = word_index
-    tok.index_word = index_word
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError included
+        raise bad(exc) from None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise bad("expected an object with a 'config' object")
+    missing = [k for k in _JSON_TABLES if k not in config]
+    unknown = sorted(set(config) - set(_JSON_TABLES) - set(_JSON_OPTIONS))
+    if missing or unknown:
+        raise bad(f"its config lacks {missing}" if missing else f"unknown config keys {unknown}")
+    tables = {name: _json_table(config[name], name, bad) for name in _JSON_TABLES}
+    tok = Tokenizer(**{k: config[k] for k in _JSON_OPTIONS if k in config})
+    tok.word_counts = tables["word_counts"]
+    tok.word_docs = defaultdict(int, tables["word_docs"])
+    tok.index_docs = defaultdict(int, tables["index_docs"])
+    tok.word_index = dict(tables["word_index"])
+    tok.index_word = tables["index_word"]
     return tok
 
 
+def _json_table(text, name: str, bad) -> dict:
+    """One vocabulary table of the config: a JSON object in a string (int keys for index_*)."""
+    try:
+        table = json.loads(text, object_pairs_hook=OrderedDict)
+        if not isinstance(table, dict):
+            raise TypeError(f"a JSON {type(table).__name__}, not an object")
+        if name.startswith("index_"):
+            table = {int(k): v for k, v in table.items()}
+        values = table.keys() if name == "index_word" else table.values()
+        if name != "index_word" and not all(isinstance(v, int) for v in values):
+            raise TypeError("values must be ints")
+    except (TypeError, ValueError) as exc:
+        raise bad(f"`{name}` must be a string holding a JSON object ({exc})") from None
+    return table
+
+
 def load(path: str | os.PathLike) -> Tokenizer:
-    """Read a tokenizer written by ``Tokenizer.save``."""
-    with open(path, encoding="utf-8") as fh:
-        return tokenizer_from_json(fh.read())
+    """Read a tokenizer written by ``Tokenizer.save``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "tok.json")
+    >>> tok = Tokenizer(); tok.fit_on_texts(["a b b"]); tok.save(p)
+    >>> load(p).word_index
+    {'b': 1, 'a': 2}
+    """
+    from ..datasets._files import existing_file
+
+    file = existing_file(path)
+    try:
+        text = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"`path` {os.fspath(path)!r} cannot be read: {exc}") from None
+    return _from_json(text, f"The file {os.fspath(path)!r} (`path`)")
