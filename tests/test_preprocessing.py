@@ -120,3 +120,13 @@ def test_model_matrix_equals_r(tmp_path, shared_data):
     np.testing.assert_allclose(x.to_numpy(), ref.to_numpy())
     scaled = pd.read_csv(tmp_path / "scaled.csv")
     np.testing.assert_allclose(sd.scale(x).x.to_numpy(), scaled.to_numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"y": [0, float("inf")]}, "`y` must hold whole-number class labels; found non-integer"),
+    ({"y": [0, 1], "dtype": "nonsense"}, "`dtype` must be a numpy dtype or its name such as "
+                                         "'float32'; got 'nonsense'."),
+])
+def test_to_categorical_names_what_is_wrong(kwargs, match):
+    with pytest.raises(ConfigError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        sd.to_categorical(**kwargs)

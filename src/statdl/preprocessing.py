@@ -262,10 +262,15 @@ def to_categorical(y, num_classes: int | None = None, dtype="float64") -> np.nda
            [0., 1., 0.]])
     """
     try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError(f"`dtype` must be a numpy dtype or its name such as 'float32'; got "
+                          f"{dtype!r}.") from None
+    try:
         raw = np.asarray(y, dtype=float)
     except (ValueError, TypeError):
         raise ConfigError("`y` must hold integer class labels (a numeric array).") from None
-    if raw.size and (np.isnan(raw).any() or (raw != np.round(raw)).any()):
+    if raw.size and (~np.isfinite(raw) | (raw != np.round(raw))).any():
         raise ConfigError("`y` must hold whole-number class labels; found non-integer values.")
     x = raw.astype(np.int64)
     shape = x.shape
