@@ -70,3 +70,24 @@ def test_tokenizer_equals_keras_on_imdb(shared_data):
     assert ours.texts_to_sequences(test_texts[:3000]) == ref.texts_to_sequences(test_texts[:3000])
 
 
+
+
+def test_real_mnist_is_verified_once_and_a_damaged_copy_refused(shared_data, tmp_path,
+                                                                monkeypatch):
+    import json
+    import shutil
+
+    from statdl.datasets import DataFileError
+
+    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
+    sd.datasets.mnist(path=shared_data / "mnist")
+    memo = json.loads((tmp_path / "cache" / "verified.json").read_text())
+    real = shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    assert memo[str(real.resolve())]["md5"] == "ec29112dd5afa0611ce80d1b7f02629c"
+    copy = tmp_path / "mine"
+    shutil.copytree(shared_data / "mnist", copy)
+    damaged = copy / "t10k-labels-idx1-ubyte.gz"
+    damaged.chmod(0o644)
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    with pytest.raises(DataFileError, match="expected ec29112dd5afa0611ce80d1b7f02629c"):
+        sd.datasets.mnist(path=copy)
