@@ -4,7 +4,9 @@ Files are looked up, in order, at an explicit ``path=``, in ``$STATDL_DATA`` (as
 ``<folder>/<file>`` or ``<file>``), in the cache (``$STATDL_CACHE`` or ``~/.cache/statdl``),
 in ``/usr/share/datasets`` (Debian packages), and otherwise downloaded from the canonical
 public URL into the cache (checksum-verified; set ``STATDL_OFFLINE=1`` to forbid downloads,
-``STATDL_DATA_URL`` to use a mirror).
+``STATDL_DATA_URL`` to use a mirror). A file found locally is checked against its known MD5 once
+(remembered by size and mtime in ``<cache>/verified.json``): a damaged cached copy is fetched
+again (offline, the error names the file to delete), any other damaged file is refused by name.
 
 Examples
 --------
