@@ -255,3 +255,15 @@ def test_missing_data_hint_offers_quick_only_where_a_sample_ships(tmp_path, monk
     if not quick_helps:          # IMDB ships no sample: --quick trains on a subset of the files
         assert "--quick" not in out.replace("--quick also needs them", "")
         assert "--quick also needs them" in out
+
+
+def test_labs_and_tuning_are_attributes_after_import_statdl():
+    import subprocess
+    import sys
+
+    code = ("import statdl; print(statdl.labs.get_lab('mnist-cnn').epochs, "
+            "callable(statdl.tuning.evaluate_best), callable(statdl.evaluation.roc_auc))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["15", "True", "True"]

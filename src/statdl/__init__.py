@@ -68,6 +68,10 @@ _EXPORTS: dict[str, str] = {
     "plot_augmented": "statdl.plots",
     # autoencoders
     "autoencoders": "statdl.autoencoders",
+    # sub-packages reachable as attributes after ``import statdl``
+    "evaluation": "statdl.evaluation",
+    "labs": "statdl.labs",
+    "tuning": "statdl.tuning",
     # tuning
     "flags": "statdl.tuning",
     "report": "statdl.tuning",
