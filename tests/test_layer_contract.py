@@ -1,8 +1,14 @@
 """The contract every layer keeps: shapes inferred without weights equal the real ones, the
 parameter count equals Keras's formula and the module's weights, gradients reach every
-trainable weight, and a saved model round-trips."""
+trainable weight, and a saved model round-trips, also into a fresh process."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +53,8 @@ CASES = {
     "GaussianSampling": (lambda: AE.GaussianSampling(), (6,), 0),
     "ContractiveEncoder": (lambda: AE.ContractiveEncoder([L.Dense(4, activation="tanh")],
                                                          contractive=0.1), (5,), 5 * 4 + 4),
+    "Sequential": (lambda: sd.Sequential([L.Dense(3, activation="tanh"), L.Dropout(0.2)]), (4,),
+                   4 * 3 + 3),
 }
 
 
@@ -57,13 +65,13 @@ def _input_for(name, shape, n=3):
 
 
 def test_every_registered_layer_has_a_contract_case():
-    missing = sorted(set(L.LAYER_CLASSES) - set(CASES))
+    missing = sorted(set(L.all_layer_classes()) - set(CASES))
     assert not missing, f"layers without a contract case: {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_contract(name, tmp_path):
-    if name not in L.LAYER_CLASSES:
+    if name not in L.all_layer_classes():
         pytest.skip(f"{name} is not part of this build")
     factory, shape, keras_params = CASES[name]
     layer = factory()
@@ -89,3 +97,97 @@ def test_layer_contract(name, tmp_path):
     xn = x.numpy()
     np.testing.assert_array_equal(model.predict(xn), loaded.predict(xn))
     assert loaded.count_params() == keras_params
+
+
+# Abstract bases: Layer subclasses that are never a layer of a model themselves.
+BASES = {"KernelLayer", "RNNLayer", "_Pooling2D"}
+
+SAVE_CHILD = """
+import importlib, json, pkgutil, sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+import statdl as sd
+from statdl import layers as L
+from statdl.layers.base import Layer
+from test_layer_contract import CASES, _input_for
+
+out = Path(sys.argv[1])
+arrays = {}
+for name, (factory, shape, _) in CASES.items():
+    sd.set_seed(0)
+    model = sd.Sequential([factory()], input_shape=shape)
+    x = _input_for(name, shape).numpy()
+    model.save(out / f"{name}.statdl")
+    arrays["x_" + name], arrays["p_" + name] = x, model.predict(x)
+
+# a trained model with an autoencoder layer: its optimiser state must survive too
+sd.set_seed(1)
+model = sd.autoencoders.Autoencoder(6, 2, corruption="masking", corruption_rate=0.3).model
+x = np.random.default_rng(1).normal(size=(40, 6)).astype("float32")
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, x, epochs=2, verbose=0)
+model.save(out / "trained.statdl")
+sd.set_seed(2)
+model.fit(x, x, epochs=1, verbose=0)
+arrays["x_trained"] = x
+arrays["w_trained"] = np.concatenate([w.ravel() for w in model.get_weights()])
+np.savez(out / "saved.npz", **arrays)
+
+for info in pkgutil.walk_packages(sd.__path__, "statdl."):
+    importlib.import_module(info.name)
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+names = sorted({c.__name__ for c in subclasses(Layer) if c.__module__.startswith("statdl.")})
+(out / "classes.json").write_text(json.dumps(names))
+"""
+
+LOAD_CHILD = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import statdl as sd
+
+out = Path(sys.argv[1])
+saved = np.load(out / "saved.npz")
+before = sorted(m for m in sys.modules if m.startswith("statdl"))
+preds = {}
+for path in sorted(out.glob("*.statdl")):
+    if path.stem != "trained":
+        preds[path.stem] = sd.load_model(path).predict(saved["x_" + path.stem])
+model = sd.load_model(out / "trained.statdl")
+x = saved["x_trained"]
+sd.set_seed(2)
+model.fit(x, x, epochs=1, verbose=0)
+preds["w_trained"] = np.concatenate([w.ravel() for w in model.get_weights()])
+np.savez(out / "loaded.npz", **preds)
+registry = sorted(sd.layers.all_layer_classes())
+(out / "loaded.json").write_text(json.dumps({"before": before, "registry": registry}))
+"""
+
+
+def _child(script: str, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_every_layer_saved_in_one_process_loads_in_a_fresh_one(tmp_path):
+    """One process saves a model of every layer class (and a trained autoencoder with a
+    corruption layer); a second that only imports statdl loads them all, predicts the same
+    numbers and continues training to the same weights. The first also lists every Layer
+    subclass in the package, which the registry must know."""
+    _child(SAVE_CHILD, str(tmp_path), str(Path(__file__).parent))
+    _child(LOAD_CHILD, str(tmp_path))
+    saved, loaded = np.load(tmp_path / "saved.npz"), np.load(tmp_path / "loaded.npz")
+    report = json.loads((tmp_path / "loaded.json").read_text())
+    assert "statdl.autoencoders" not in report["before"]  # the child really started bare
+    assert sorted(loaded.files) == sorted([*CASES, "w_trained"])
+    for name in CASES:
+        np.testing.assert_array_equal(loaded[name], saved["p_" + name], err_msg=name)
+    np.testing.assert_allclose(loaded["w_trained"], saved["w_trained"], rtol=1e-6, atol=1e-7)
+    classes = set(json.loads((tmp_path / "classes.json").read_text()))
+    assert classes - BASES - set(report["registry"]) == set()
+    assert BASES <= classes  # the list of bases is not stale

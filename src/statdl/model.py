@@ -635,21 +635,9 @@ def layer_to_config(layer: Layer) -> dict:
 
 def layer_from_config(spec: dict) -> Layer:
     """Re-create a layer (or nested model) from ``layer_to_config`` output."""
-    from .layers import LAYER_CLASSES
+    from .saving import layer_from_spec
 
-    if not isinstance(spec, dict) or "class_name" not in spec:
-        raise ConfigError(f"A saved layer must be a dict with 'class_name'; got {spec!r}.")
-    name, config = spec["class_name"], dict(spec.get("config", {}))
-    if name == "Sequential":
-        layers = [layer_from_config(s) for s in config.pop("layers", [])]
-        return Sequential(layers, **config)
-    cls = LAYER_CLASSES.get(name)
-    if cls is None:
-        raise ConfigError(
-            f"Unknown layer class '{name}' in the saved model; register custom layers with "
-            "statdl.layers.register_layer before loading."
-        )
-    return cls(**config)
+    return layer_from_spec(spec)
 
 
 def load_model(path: str | os.PathLike) -> Sequential:

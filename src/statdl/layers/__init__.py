@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 
+from .augmentation import RandomAugmentation
 from .base import Layer
 from .conv import (
     AveragePooling2D,
@@ -22,31 +23,28 @@ from .conv import (
     UpSampling2D,
 )
 from .core import Activation, Dense, Dropout, Flatten, GaussianNoise, Reshape
+from .embedding import Embedding
 from .normalization import BatchNormalization
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (Dense, Activation, Dropout, Flatten, Reshape, GaussianNoise, Conv2D,
                 Conv2DTranspose, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
-                GlobalMaxPooling2D, UpSampling2D, BatchNormalization)
+                GlobalMaxPooling2D, UpSampling2D, BatchNormalization, Embedding, SimpleRNN,
+                LSTM, GRU, Bidirectional, RandomAugmentation)
 }
 
-# Layers defined in modules that may be absent while the package is being assembled.
-_OPTIONAL = {
-    "statdl.layers.embedding": ("Embedding",),
-    "statdl.layers.recurrent": ("SimpleRNN", "LSTM", "GRU", "Bidirectional"),
-    "statdl.layers.augmentation": ("RandomAugmentation",),
+# Layer classes defined outside this package (their modules import it, so it cannot import
+# them) and the module that defines each. ``layer_class`` imports the module the first time a
+# saved model names the class, so loading never depends on what the user imported first.
+DEFINED_ELSEWHERE: dict[str, str] = {
+    "Sequential": "statdl.model",
+    "ContractiveEncoder": "statdl.autoencoders.penalties",
+    "GaussianSampling": "statdl.autoencoders.variational",
+    "KLSparsity": "statdl.autoencoders.penalties",
+    "MaskingNoise": "statdl.autoencoders.corruption",
 }
-for _module, _names in _OPTIONAL.items():
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _module:
-            raise
-        continue
-    for _name in _names:
-        if hasattr(_mod, _name):
-            globals()[_name] = LAYER_CLASSES[_name] = getattr(_mod, _name)
 
 
 def register_layer(cls: type[Layer]) -> type[Layer]:
@@ -64,4 +62,36 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-__all__ = ["Layer", "LAYER_CLASSES", "register_layer", *sorted(n for n in LAYER_CLASSES)]
+def layer_class(name: str) -> type[Layer] | None:
+    """The registered class called ``name`` (importing the module that defines it when it
+    lives outside ``statdl.layers``), or None for an unknown name.
+
+    Examples
+    --------
+    >>> layer_class("MaskingNoise").__module__
+    'statdl.autoencoders.corruption'
+    >>> layer_class("NoSuchLayer") is None
+    True
+    """
+    if name not in LAYER_CLASSES and name in DEFINED_ELSEWHERE:
+        module = importlib.import_module(DEFINED_ELSEWHERE[name])
+        LAYER_CLASSES[name] = getattr(module, name)
+    return LAYER_CLASSES.get(name)
+
+
+def all_layer_classes() -> dict[str, type[Layer]]:
+    """Every layer class a saved model may name: the registry after importing the modules
+    of ``DEFINED_ELSEWHERE``.
+
+    Examples
+    --------
+    >>> {"Dense", "Sequential", "MaskingNoise"} <= set(all_layer_classes())
+    True
+    """
+    for name in DEFINED_ELSEWHERE:
+        layer_class(name)
+    return dict(LAYER_CLASSES)
+
+
+__all__ = ["Layer", "LAYER_CLASSES", "register_layer", "layer_class", "all_layer_classes",
+           *sorted(n for n in LAYER_CLASSES)]
