@@ -40,8 +40,8 @@ MAX_DEFLATE_RATIO = 1032
 #: Members may declare this many bytes in all, or more when the file is at least a
 #: hundredth of that: real weights never pack a hundred-fold.
 MAX_TOTAL_BYTES, MAX_TOTAL_RATIO = 2**30, 100
-MAX_ITERATIONS = 2**53
-MAX_NESTING = 32  # models inside models (building is cubic in the depth)  # step counts above this lose precision as floats
+MAX_ITERATIONS = 2**53  # step counts above this lose precision as floats
+MAX_NESTING = 32  # models inside models (building is cubic in the depth)
 _MEMBER = re.compile(r"(weights|optimizer)/([A-Za-z0-9_.]+)\.npy")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _END_OF_ZIP = b"PK\x05\x06"
@@ -171,8 +171,8 @@ def load_model(path: str | os.PathLike):
         meta = archive.manifest()
         model = _architecture(archive, meta)
         slots = _check_slot_headers(archive, model)
-        _load_weights(archive, model)
         optimizer = _optimizer(archive, meta["compile"])
+        _load_weights(archive, model)
         if optimizer is not None:
             _compile(archive, model, optimizer, meta["compile"])
             state = {m[len("optimizer/"):-4]: archive.read(m) for m in slots}
