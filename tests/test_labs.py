@@ -267,3 +267,87 @@ def test_labs_and_tuning_are_attributes_after_import_statdl():
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["15", "True", "True"]
+
+
+# ----------------------------------------------------------------------------- the HTML report
+class _Report(__import__("html.parser").parser.HTMLParser):
+    """The parts of a run report the tests look at: header, sections, figures and captions."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.h1, self.sections, self.images, self.captions = "", {}, [], []
+        self._where: list[str] = []
+        self._section = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self._where.append(tag)
+        if tag == "img":
+            self.images.append((self._section, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        while self._where and self._where.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if "h1" in self._where:
+            self.h1 += data
+        elif "h2" in self._where:
+            self._section = data.strip()
+            self.sections[self._section] = ""
+        elif "figcaption" in self._where:
+            self.captions.append(data.strip())
+        elif self._section:
+            self.sections[self._section] += data + " "
+
+
+def _lab_report(tmp_path, capsys, name, **options):
+    res = run_lab(name, quick=True, runs_dir=str(tmp_path), verbose=0, **options)
+    console = capsys.readouterr().out
+    run = tmp_path / res["run_dir"].rsplit("/", 1)[-1]
+    return console, _Report((run / "view.html").read_text(encoding="utf-8")), run
+
+
+def _close(shown: str, printed: str) -> bool:
+    """``shown`` (the report) equals ``printed`` (the console) to the printed digits."""
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(float(shown) - float(printed)) <= 0.5 * 10 ** -decimals + 5e-5
+
+
+def _intervals(text: str) -> list[tuple[str, str]]:
+    import re
+
+    return re.findall(r"\((-?[0-9.]+), (-?[0-9.]+)\)", text)
+
+
+@pytest.mark.parametrize("name, options, header", [
+    ("hitters-nn", {"epochs": 3}, r"MSE +\S+ +\((-?[0-9.]+), (-?[0-9.]+)\)"),
+    ("mnist-logit", {"epochs": 1}, r"95% CI : \(([0-9.]+), ([0-9.]+)\)"),
+])
+def test_lab_report_shows_the_printed_intervals_and_captioned_figures(tmp_path, capsys, name,
+                                                                      options, header):
+    import re
+
+    console, page, run = _lab_report(tmp_path, capsys, name, **options)
+    assert name in page.h1                                         # the lab's name in the header
+    # every interval the console printed for the test set is in the evaluation section
+    printed = re.findall(header, console)
+    if name == "hitters-nn":                # the regression report: MSE, RMSE, MAE, R-squared
+        table = console[console.index("Regression report"):console.index("Intervals:")]
+        printed = _intervals(table)
+        assert len(printed) == 4
+    assert printed
+    shown = _intervals(page.sections["Evaluation"])
+    for lower, upper in printed:
+        assert any(_close(a, lower) and _close(b, upper) for a, b in shown), \
+            (lower, upper, page.sections["Evaluation"])
+    # every figure once, captioned by what it shows (not its file name), no second set of curves
+    figures = [attrs for section, attrs in page.images if section == "Plots"]
+    files = sorted(p.name for p in (run / "plots").glob("*.png"))
+    assert len(figures) == len(files) == len(page.captions) >= 2
+    assert len({a["src"] for a in figures}) == len(figures)
+    for caption in page.captions:
+        assert len(caption.split()) >= 3 and ".png" not in caption
+        assert caption not in {f[:-4] for f in files} | {f[:-4].replace("_", " ") for f in files}
+    curves = [a for section, a in page.images if section != "Plots"]
+    assert curves == [], "the training curves are drawn twice (Metric curves and history.png)"

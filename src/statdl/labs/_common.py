@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ConfigError
 
 __all__ = ["mnist_data", "imdb_data", "fashion_data", "classification_report", "Timer",
-           "check_data_files", "headline"]
+           "check_data_files", "headline", "with_interval"]
 
 
 class Timer:
@@ -130,6 +130,18 @@ def headline(name: str, value: float, lower: float | None = None, upper: float |
     return out
 
 
+def with_interval(name: str, value: float, lower: float, upper: float) -> dict[str, float]:
+    """``{name: value, name_lower: lower, name_upper: upper}``: an evaluation entry whose
+    interval the HTML report shows beside the value.
+
+    Examples
+    --------
+    >>> with_interval("accuracy", 0.9, 0.88, 0.92)
+    {'accuracy': 0.9, 'accuracy_lower': 0.88, 'accuracy_upper': 0.92}
+    """
+    return {name: float(value), f"{name}_lower": float(lower), f"{name}_upper": float(upper)}
+
+
 def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray,
                           y_test: np.ndarray, timer: Timer, course: float | None = None,
                           target: float | None = None, figure_prefix: str = "",
@@ -137,6 +149,7 @@ def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray
     """Predict the test set, print caret's statistics, save the history and confusion figures.
 
     ``course`` is the published test accuracy; ``source`` says where it was published.
+    ``figure_prefix`` (e.g. ``"mlp2_"``) names this model's figures and evaluation entries.
 
     Returns the results dict (also recorded in the run folder), with ``predictions``.
     """
@@ -150,11 +163,14 @@ def classification_report(run: Any, model: Any, history: Any, x_test: np.ndarray
     if course is not None:
         print(f"\n{source}: test accuracy {course}; here {cm.accuracy:.4f} "
               f"(95% CI {cm.overall['AccuracyLower']:.4f}-{cm.overall['AccuracyUpper']:.4f}).")
-    run.figure(plot_history(history), f"{figure_prefix}history")
-    run.figure(plot_confusion_matrix(cm, data="test"), f"{figure_prefix}confusion_matrix")
-    evaluation = {"accuracy": cm.accuracy, "kappa": cm.kappa,
-                  "accuracy_lower": float(cm.overall["AccuracyLower"]),
-                  "accuracy_upper": float(cm.overall["AccuracyUpper"])}
+    model_name = f"{figure_prefix.rstrip('_')}: " if figure_prefix else ""
+    run.figure(plot_history(history), f"{figure_prefix}history",
+               f"{model_name}loss and accuracy per epoch, training and validation data")
+    run.figure(plot_confusion_matrix(cm, data="test"), f"{figure_prefix}confusion_matrix",
+               f"{model_name}confusion matrix of the test set, predicted against true class")
+    evaluation = {**with_interval(f"{figure_prefix}accuracy", cm.accuracy,
+                                  cm.overall["AccuracyLower"], cm.overall["AccuracyUpper"]),
+                  f"{figure_prefix}kappa": cm.kappa}
     results = {
         "headline": headline("accuracy", cm.accuracy, float(cm.overall["AccuracyLower"]),
                              float(cm.overall["AccuracyUpper"]), course, target),

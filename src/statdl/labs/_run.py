@@ -19,10 +19,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..tuning._io import ENV_RUN_DIR, META, read_json, to_jsonable, utc_now, write_json, write_text
 from ..tuning.runs import new_run_dir, release_lock, write_lock
 
-__all__ = ["LabRun"]
+__all__ = ["LabRun", "CAPTIONS_FILE"]
+
+CAPTIONS_FILE = "captions.json"     # plots/captions.json: figure file -> what it shows
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)")
@@ -168,13 +171,24 @@ class LabRun:
         (self.path / "plots").mkdir(exist_ok=True)
         return self.path / "plots"
 
-    def figure(self, fig: Any, name: str) -> Path:
-        """Save a matplotlib figure as ``plots/<name>.png`` and close it."""
+    def figure(self, fig: Any, name: str, caption: str) -> Path:
+        """Save a matplotlib figure as ``plots/<name>.png``, its caption, and close it.
+
+        ``caption`` says what the figure shows; the HTML report prints it under the figure
+        (captions are kept in ``plots/captions.json``). A figure named ``history`` (or
+        ``<prefix>history...``) holds the training curves, which the report then does not
+        draw a second time.
+        """
         import matplotlib.pyplot as plt
 
+        if not isinstance(caption, str) or not caption.strip():
+            raise ConfigError(f"`caption` of LabRun.figure must say what figure {name!r} "
+                              f"shows; got {caption!r}.")
         target = self.plots / f"{name}.png"
         fig.savefig(target, dpi=90, bbox_inches="tight")
         plt.close(fig)
+        captions = read_json(self.plots / CAPTIONS_FILE, {}) or {}
+        write_json(self.plots / CAPTIONS_FILE, {**captions, target.name: caption.strip()})
         print(f"  figure: {target}")
         return target
 

@@ -17,7 +17,9 @@ import numpy as np
 import statdl as sd
 from statdl.autoencoders import AnomalyDetector, Autoencoder, ConvAutoencoder, corrupt
 
-from ._common import Timer, headline, mnist_data
+from ._common import Timer, headline, mnist_data, with_interval
+
+CORRUPTION = {"masking": "on/off imputed (30% set to 0)", "gaussian": "Gaussian noise (sd 0.3)"}
 
 
 def build(kind: str):
@@ -51,12 +53,15 @@ def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
     mse = float(errors.mean())
     half = 1.96 * float(errors.std(ddof=1)) / np.sqrt(len(errors))
     print(f"\nTest reconstruction MSE: {mse:.5f} (95% CI {mse - half:.5f}-{mse + half:.5f})")
-    run.figure(sd.plot_history(history), "history")
-    run.figure(sd.plot_reconstructions(x_test[:10], recon[:10], data="test"), "reconstructions")
+    run.figure(sd.plot_history(history), "history",
+               "Reconstruction loss (MSE) per epoch, training and validation digits")
+    run.figure(sd.plot_reconstructions(x_test[:10], recon[:10], data="test"), "reconstructions",
+               "Ten test digits and the autoencoder's reconstructions of them")
     results = {"headline": headline("reconstruction MSE", mse, mse - half, mse + half,
                                     higher_is_better=False),
                "fit_seconds": timer.seconds, **(extra or {})}
-    run.record(results, history=history, model=ae.model, evaluation={"reconstruction_mse": mse})
+    run.record(results, history=history, model=ae.model,
+               evaluation=with_interval("reconstruction_mse", mse, mse - half, mse + half))
     return results
 
 
@@ -74,7 +79,8 @@ def run(args: argparse.Namespace, run) -> dict:
         extra["codings_head"] = codings[:10, :5].tolist()
     if args.kind == "variational":
         run.figure(sd.plot_images(ae.sample(16, seed=args.seed), ncol=8,
-                                  title="Digits generated from N(0, I) codings"), "generated")
+                                  title="Digits generated from N(0, I) codings"), "generated",
+                   "16 digits the decoder generates from random N(0, I) codings")
     return _reconstruction_results(run, ae, x_test, history, timer, extra)
 
 
@@ -85,7 +91,8 @@ def run_denoising(args: argparse.Namespace, run) -> dict:
                 corrupt(x_test[:1], "gaussian", 0.3, seed=args.seed)]
     run.figure(sd.plot_images(np.concatenate(examples), ["original", "on/off imputation",
                                                          "Gaussian noise"], ncol=3),
-               "corruptions")                                        # Figure 20
+               "corruptions", "A test digit as it is, with on/off imputation (30% of the "
+               "pixels set to 0) and with Gaussian noise (sd 0.3)")   # Figure 20
     out: dict = {}
     timer = Timer()
     for kind in ("masking", "gaussian"):
@@ -95,7 +102,8 @@ def run_denoising(args: argparse.Namespace, run) -> dict:
         noisy = corrupt(x_test[:10], kind, 0.3, seed=args.seed)
         recon = ae.reconstruct(noisy)
         run.figure(sd.plot_reconstructions(x_test[:10], recon, corrupted=noisy, data="test"),
-                   f"denoised_{kind}")                               # Figure 21
+                   f"denoised_{kind}", f"Ten test digits, their {CORRUPTION[kind]} copies "
+                   "and the denoising autoencoder's reconstructions")  # Figure 21
         test_noisy = corrupt(x_test, kind, 0.3, seed=args.seed)
         mse = float(((ae.reconstruct(test_noisy) - x_test) ** 2).mean())
         print(f"Test MSE between clean digits and reconstructions of corrupted ones: {mse:.5f}")
@@ -118,9 +126,11 @@ def run_anomaly(args: argparse.Namespace, run) -> dict:
     fit = {"epochs": args.epochs, "batch_size": 256, "verbose": args.verbose}
     with timer:
         detector = AnomalyDetector(ae, quantile=0.99).fit(x_train, **fit)
-    run.figure(detector.plot_errors(), "error_histogram")                    # Figure 22
+    run.figure(detector.plot_errors(), "error_histogram", "Reconstruction errors (MSE) of the "
+               "training digits and the anomaly threshold")                  # Figure 22
     run.figure(detector.plot_worst(x_train, 10, labels=y_train, data="training"),
-               "worst_10")                                                   # Figure 23
+               "worst_10", "The 10 training digits with the largest reconstruction "
+               "errors, and their labels")                                   # Figure 23
     idx, worst = detector.worst(x_train, 10)
     print("\nThe 10 training digits with the largest reconstruction MSE:")
     for i, e in zip(idx, worst):
@@ -134,7 +144,9 @@ def run_anomaly(args: argparse.Namespace, run) -> dict:
     share = float(flagged.mean())
     print(f"Threshold (99th percentile of the clean digits' errors): {clean.threshold_:.4f}; "
           f"{int(flagged.sum())} of {len(x_test)} test digits ({100 * share:.1f}%) flagged.")
-    run.figure(clean.plot_errors(x_test, data="test"), "test_error_histogram")
+    run.figure(clean.plot_errors(x_test, data="test"), "test_error_histogram",
+               "Reconstruction errors of the test digits under the autoencoder refitted on "
+               "the cleanest 75% of the training digits, and its threshold")
     results = {"headline": headline("test digits flagged", share, higher_is_better=False),
                "worst_rows": (idx + 1).tolist(), "worst_errors": worst.tolist(),
                "threshold": clean.threshold_, "fit_seconds": timer.seconds}

@@ -16,7 +16,7 @@ import numpy as np
 import statdl as sd
 from statdl import layers as L
 
-from ._common import Timer, headline
+from ._common import Timer, headline, with_interval
 from ._rsample import r_sample
 
 COURSE_MSE, COURSE_MAE, TARGET_MSE = 0.3527897, 0.4151273, 0.36
@@ -135,10 +135,17 @@ def run(args: argparse.Namespace, run) -> dict:
     print("\nNetwork vs lasso:")
     print(sd.compare_regressors(y_test, pred, pred_lasso, names=("network", "lasso")))
 
-    run.figure(sd.plot_history(history), "history")
+    run.figure(sd.plot_history(history), "history", "Loss (MSE) and MAE per epoch on the "
+               "training players and on the test players (the course's validation data)")
     run.figure(sd.plot_predictions(y_test, pred, title="Hitters: predicted vs observed "
-                                   "log(Salary), test set"), "predicted_vs_observed")
+                                   "log(Salary), test set"), "predicted_vs_observed",
+               f"The network's predicted against the observed log(Salary) of the {len(y_test)} "
+               "test players")
     table = report.to_frame()
+    evaluation: dict = {}
+    for name, row in table.iterrows():               # MSE, RMSE, MAE, R-squared, as printed
+        key = str(name).lower().replace("-", "_")
+        evaluation.update(with_interval(key, row["estimate"], row["lower"], row["upper"]))
     results = {
         "headline": headline("MSE", report["MSE"], float(table.loc["MSE", "lower"]),
                              float(table.loc["MSE", "upper"]), COURSE_MSE, TARGET_MSE,
@@ -151,6 +158,5 @@ def run(args: argparse.Namespace, run) -> dict:
                   "nonzero": int((lb != 0).sum())},
         "fit_seconds": timer.seconds,
     }
-    run.record(results, history=history, model=model,
-               evaluation={"mse": report["MSE"], "mae": report["MAE"]})
+    run.record(results, history=history, model=model, evaluation=evaluation)
     return results

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace, run) -> dict:
     model.summary()
     if args.augment:
         run.figure(plot_augmented(x_test[0], augmentation(args.seed), n=9, ncol=3),
-                   "augmented_copies")
+                   "augmented_copies",
+                   "Nine randomly distorted copies of the first test digit (data augmentation)")
     model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"],
                   device=args.device)
     timer = Timer()
@@ -63,10 +64,12 @@ def run(args: argparse.Namespace, run) -> dict:
                                     COURSE if standard else None, TARGET if standard else None)
     results.pop("predictions")
     conv = next(i for i, layer in enumerate(model.layers) if isinstance(layer, L.Conv2D))
-    run.figure(sd.plot_filters(model, conv), "filters")
+    run.figure(sd.plot_filters(model, conv), "filters",
+               "The filters (kernels) the first convolution layer learned")
     pooled = conv + 1 if not args.no_pooling else None
     run.figure(sd.plot_feature_maps(model, x_test[0], conv, pooled_layer=pooled),
-               "feature_maps")
+               "feature_maps", "The first test digit's feature maps after the first "
+               "convolution" + (" and after its max pooling" if pooled is not None else ""))
     results["params"] = model.count_params()
     run.record(results)
     return results

@@ -13,7 +13,7 @@ import argparse
 import statdl as sd
 from statdl import layers as L
 
-from ._common import Timer, classification_report, mnist_data
+from ._common import Timer, classification_report, mnist_data, with_interval
 
 COURSE = {"logit": 0.9282, "mlp": 0.9818, "mlp2": 0.9825}
 TARGET = {"logit": 0.925, "mlp": 0.980, "mlp2": 0.982}
@@ -77,5 +77,8 @@ def run_compare(args: argparse.Namespace, run) -> dict:
                                       "upper": cmp.upper, "p_value": cmp.p_value}
     results = {"models": out, "comparisons": comparisons,
                "headline": out["mlp2"], "fit_seconds": None}
-    run.record(results)
+    run.record(results, evaluation={
+        k: v for name, c in comparisons.items()
+        for k, v in with_interval(f"{name}_difference", c["difference"], c["lower"],
+                                  c["upper"]).items()})
     return results

@@ -15,7 +15,7 @@ from pathlib import Path
 import statdl as sd
 from statdl.tuning import best_run, evaluate_best, tuning_run
 
-from ._common import Timer, headline, mnist_data
+from ._common import Timer, headline, mnist_data, with_interval
 
 GRID = {"nodes1": [64, 128, 256], "nodes2": [64, 128, 256], "dropout1": [0.2, 0.3, 0.4],
         "dropout2": [0.2, 0.3, 0.4], "optimizer": ["rmsprop", "adam"],
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace, run) -> dict:
     cm = sd.confusion_matrix(model.predict_classes(x_test), y_test)
     print("\nThe best run's network on the test digits:")
     print(cm)
-    run.figure(cm.plot(data="test"), "confusion_matrix")
+    run.figure(cm.plot(data="test"), "confusion_matrix", "Confusion matrix of the best run's "
+               "network on the test digits, predicted against true class")
     results = {
         "headline": headline("accuracy", cm.accuracy, float(cm.overall["AccuracyLower"]),
                              float(cm.overall["AccuracyUpper"])),
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace, run) -> dict:
         "best_flags": {c[5:]: best[c] for c in best.index if c.startswith("flag_")},
         "best_val_loss": float(best["metric_val_loss"]), "fit_seconds": timer.seconds,
     }
-    run.record(results, evaluation={"accuracy": cm.accuracy, "kappa": cm.kappa,
+    run.record(results, evaluation={**with_interval("accuracy", cm.accuracy,
+                                                    cm.overall["AccuracyLower"],
+                                                    cm.overall["AccuracyUpper"]),
+                                    "kappa": cm.kappa,
                                     "best_val_loss": float(best["metric_val_loss"])})
     return results

@@ -17,7 +17,7 @@ import numpy as np
 import statdl as sd
 from statdl import layers as L
 
-from ._common import Timer, fashion_data, mnist_data
+from ._common import Timer, fashion_data, mnist_data, with_interval
 from .mnist_cnn import build
 
 
@@ -78,8 +78,10 @@ def run(args: argparse.Namespace, run) -> dict:
     print(f"\nFrom scratch: {cm_sc.overall.to_string()}")
     cmp = sd.compare_classifiers(pred_ft, pred_sc, y_te, names=("fine-tuned", "scratch"))
     print(f"\n{cmp}")
-    run.figure(sd.plot_history(history_ft), "history_fine_tuned")
-    run.figure(sd.plot_history(history_sc), "history_scratch")
+    run.figure(sd.plot_history(history_ft), "history_fine_tuned", "Fine-tuning the dense head "
+               "(convolutions frozen) on Fashion-MNIST: loss and accuracy per epoch")
+    run.figure(sd.plot_history(history_sc), "history_scratch", "The same network trained from "
+               "scratch on the Fashion-MNIST subset: loss and accuracy per epoch")
     results = {
         "headline": {"name": "accuracy (fine-tuned)", "value": cm_ft.accuracy,
                      "lower": float(cm_ft.overall["AccuracyLower"]),
@@ -89,6 +91,12 @@ def run(args: argparse.Namespace, run) -> dict:
         "imagenet": why or "available", "fit_seconds": timer.seconds,
     }
     run.record(results, history=history_ft, model=pretrained,
-               evaluation={"accuracy_fine_tuned": cm_ft.accuracy,
-                           "accuracy_scratch": cm_sc.accuracy})
+               evaluation={**with_interval("accuracy_fine_tuned", cm_ft.accuracy,
+                                           cm_ft.overall["AccuracyLower"],
+                                           cm_ft.overall["AccuracyUpper"]),
+                           **with_interval("accuracy_scratch", cm_sc.accuracy,
+                                           cm_sc.overall["AccuracyLower"],
+                                           cm_sc.overall["AccuracyUpper"]),
+                           **with_interval("difference", cmp.difference, cmp.lower,
+                                           cmp.upper)})
     return results

@@ -26,6 +26,7 @@ __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs",
            "save_tuning_report", "open_in_browser"]
 
 VIEW_FILE = "view.html"
+CAPTIONS_FILE = "captions.json"   # plots/captions.json: figure file -> what it shows (labs)
 
 
 def _esc(value: Any) -> str:
@@ -56,6 +57,34 @@ def _table(rows: list[tuple[str, Any]], header: tuple[str, str] | None = None) -
         f"<tr><th>{_esc(k)}</th><td class=\"{'num' if isinstance(v, int | float) else ''}\">"
         f"{_fmt(v)}</td></tr>" for k, v in rows)
     return f"<table>{head}{body}</table>"
+
+
+def _evaluation_table(rows: list[tuple[str, Any]]) -> str:
+    """Evaluation values, with ``<name>_lower``/``<name>_upper`` shown as the interval of
+    ``<name>``."""
+    values = dict(rows)
+    body = []
+    for k, v in rows:
+        if k.endswith(("_lower", "_upper")) and k[:-6] in values:
+            continue
+        lo, hi = values.get(f"{k}_lower"), values.get(f"{k}_upper")
+        interval = f"({_fmt(lo)}, {_fmt(hi)})" if lo is not None and hi is not None else ""
+        body.append(f"<tr><th>{_esc(k)}</th><td class=\"num\">{_fmt(v)}</td>"
+                    f"<td class=\"num\">{interval}</td></tr>")
+    if not body:
+        return "<p><em>none</em></p>"
+    return ("<table><tr><th>metric</th><th>value</th><th>interval</th></tr>"
+            + "".join(body) + "</table>")
+
+
+def _figures(run: Path) -> list[tuple[Path, str]]:
+    """The run's figures ``plots/*.png`` with their captions (``plots/captions.json``)."""
+    folder = run / "plots"
+    if not folder.is_dir():
+        return []
+    captions = read_json(folder / CAPTIONS_FILE, {}) or {}
+    return [(p, captions.get(p.name) or p.stem.replace("_", " "))
+            for p in sorted(folder.glob("*.png"))]
 
 
 def _section(title: str, content: str, ident: str = "") -> str:
@@ -147,22 +176,22 @@ def _run_sections(run: Path, info: dict[str, Any], selection: str = "") -> list[
                                        f"{_esc(info.get('error_traceback') or '')}</pre>", "error"))
     parts.append(_section("Flags", _table(list(flags.items()), ("flag", "value")), "flags"))
     parts.append(_section("Final metrics", _table(final, ("metric", "last value")), "metrics"))
-    parts.append(_section("Evaluation", _table(evaluation, ("metric", "value")), "evaluation"))
+    parts.append(_section("Evaluation", _evaluation_table(evaluation), "evaluation"))
     if test:
         parts.append(_section("Held-out test evaluation", _table(test, ("metric", "value"))))
-    parts.append(_section("Metric curves",
-                          metric_curves({run.name: read_json(meta / "metrics.json", {}) or {}}),
-                          "curves"))
+    figures = _figures(run)
+    if not any("history" in p.stem for p, _ in figures):    # else a figure shows the curves
+        parts.append(_section("Metric curves", metric_curves(
+            {run.name: read_json(meta / "metrics.json", {}) or {}}), "curves"))
     if training:
         parts.append(_section("Training", _table(training)))
     if info.get("model"):
         parts.append(_section("Model", f"<pre>{_esc(info['model'])}</pre>", "model"))
-    plots = sorted((run / "plots").glob("*.png")) if (run / "plots").is_dir() else []
-    if plots:
+    if figures:
         imgs = "".join(
-            f'<p>{_esc(p.name)}<br><img class="plot" alt="{_esc(p.name)}" '
-            f'src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"></p>'
-            for p in plots)
+            f'<figure><img class="plot" alt="{_esc(caption)}" '
+            f'src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>" for p, caption in figures)
         parts.append(_section("Plots", imgs, "plots"))
     parts.append(_section("Output", f"<pre>{_esc(info.get('output', ''))}</pre>", "output"))
     sources = sorted((meta / "source").glob("*")) if (meta / "source").is_dir() else []
@@ -219,7 +248,9 @@ def save_run_view(run: Any = None, runs_dir: str | os.PathLike = "runs",
     folder = as_run_dir(run, runs_dir)
     info = read_run(folder)
     body = "\n".join(_run_sections(folder, info, _selection_note(folder)))
-    page = _page(f"Run {folder.name}", f"{info.get('script', '')} - {info.get('status', '')}"
+    lab = (read_json(folder / META / "properties.json", {}) or {}).get("lab")
+    title = f"Lab {lab}: run {folder.name}" if lab else f"Run {folder.name}"
+    page = _page(title, f"{info.get('script', '')} - {info.get('status', '')}"
                  f" - report written {utc_now()[:19]} UTC", body)
     target = Path(path) if path is not None else folder / VIEW_FILE
     write_text(target, page)
