@@ -21,7 +21,7 @@ import pytest
 
 from statdl.cli import main as statdl_main
 from statdl.errors import ConfigError
-from statdl.tuning import ls_runs, run_info, training_run, tuning_run
+from statdl.tuning import ls_runs, run_info, save_run_view, training_run, tuning_run
 from statdl.tuning.flagset import convert_flag, flags
 from statdl.tuning.runs import pid_alive, run_status
 
@@ -231,6 +231,8 @@ def test_huge_output_keeps_head_and_tail(tmp_path):
     assert text.startswith("line 000000 ") and text.rstrip().endswith("the end")
     assert "bytes of output omitted" in text
     assert run["output_bytes"] == total and run["output_truncated"] is True
+    page = save_run_view(run["run_dir"]).read_text()
+    assert f"The script printed {total:,} bytes" in page
 
 
 # --------------------------------------------------------------------------- two tuners
@@ -343,3 +345,30 @@ def test_killed_parent_stops_its_runs_and_resume_redoes_only_unfinished(tmp_path
     assert (finished[0] / "statdl.d" / "properties.json").read_text() == before
     assert run_status(run) == "interrupted"
     assert "interrupted" in run_info(run)["error_message"]
+
+
+@posix_only
+def test_a_run_another_process_is_running_is_waited_for_not_redone_nor_counted(tmp_path):
+    from statdl.tuning.runs import new_run_dir, write_lock
+
+    runs_dir = tmp_path / "runs"
+    run = new_run_dir(runs_dir)
+    meta = run / "statdl.d"
+    (meta / "request.json").write_text(json.dumps({"script": str(FAKE.resolve()),
+                                                   "flags": {"nodes1": 8}, "args": []}))
+    (meta / "properties.json").write_text(json.dumps({"status": "running", "completed": False}))
+    finish = (f"import json, time; time.sleep(2); open({str(meta / 'metrics.json')!r}, 'w')"
+              f".write(json.dumps({{'val_loss': [0.25]}})); open("
+              f"{str(meta / 'properties.json')!r}, 'w').write(json.dumps({{'status': "
+              f"'completed', 'completed': True}}))")
+    owner = subprocess.Popen([PY, "-c", finish])          # "another tuner" finishing the run
+    try:
+        write_lock(run, [owner.pid])
+        runs = tuning_run(FAKE, {"nodes1": [8, 16]}, runs_dir=runs_dir, progress=False,
+                          check_flags=False)
+        assert owner.poll() is not None                   # it returned after the owner ended
+    finally:
+        owner.wait(timeout=20)
+    assert runs.attrs["n_other"] == 1 and runs.attrs["n_skipped"] == 0
+    assert sorted(runs["flag_nodes1"]) == [8, 16] and len(list(runs_dir.iterdir())) == 2
+    assert runs.loc[runs["flag_nodes1"] == 8, "metric_val_loss"].item() == 0.25

@@ -193,7 +193,12 @@ def _run_sections(run: Path, info: dict[str, Any], selection: str = "") -> list[
             f'src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
             f"<figcaption>{_esc(caption)}</figcaption></figure>" for p, caption in figures)
         parts.append(_section("Plots", imgs, "plots"))
-    parts.append(_section("Output", f"<pre>{_esc(info.get('output', ''))}</pre>", "output"))
+    note = ""
+    if info.get("output_truncated"):
+        note = (f"<p><em>The script printed {int(info['output_bytes']):,} bytes; only the first "
+                "and the last MiB are kept (see the note where the rest was left out).</em></p>")
+    parts.append(_section("Output", f"{note}<pre>{_esc(info.get('output', ''))}</pre>",
+                          "output"))
     sources = sorted((meta / "source").glob("*")) if (meta / "source").is_dir() else []
     code = "".join(f"<h3>{_esc(p.name)}</h3><pre>{_esc(p.read_text(errors='replace'))}</pre>"
                    for p in sources)
