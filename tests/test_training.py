@@ -170,6 +170,7 @@ def test_early_stopping_follows_keras_patience_rule():
     assert stopped_at == 3
 
 
+@pytest.mark.filterwarnings("ignore:training loss became:RuntimeWarning")
 def test_early_stopping_restores_best_weights_in_a_real_fit():
     sd.set_seed(8)
     x, y = _data()
@@ -214,10 +215,13 @@ def test_terminate_on_nan_and_lambda_callback():
     model = _regressor()
     model.compile(optimizer=sd.optimizers.SGD(learning_rate=1e6), loss="mse")
     seen = []
-    model.fit(x, y * 1e15, epochs=3, verbose=0,
-              callbacks=[C.TerminateOnNaN(),
-                         C.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))])
+    with pytest.warns(RuntimeWarning, match=r"training loss became (nan|inf) at epoch 1 of 3; "
+                                            r"the weights are no longer usable") as caught:
+        model.fit(x, y * 1e15, epochs=3, verbose=0,
+                  callbacks=[C.TerminateOnNaN(),
+                             C.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e))])
     assert len(seen) <= 1
+    assert "TerminateOnNaN()" not in str(caught[0].message)  # it is already there
 
 
 def test_freezing_stops_updates():

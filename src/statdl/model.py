@@ -30,11 +30,11 @@ from .regularizers import L1L2
 from .summary import format_summary
 from .training.allocator import keep_freed_memory
 from .training.callbacks import Callback
-from .training.data import prepare_weights, prepare_x, prepare_y
+from .training.data import InputRows, prepare_weights, prepare_x, prepare_y, require_rows
 from .training.flat import FlatParameters
-from .training.loop import run_evaluate, run_fit, split_validation
+from .training.loop import check_batch_size, run_evaluate, run_fit, split_validation
 from .training.losses import Loss, get_loss
-from .training.metrics import Metric, get_metric
+from .training.metrics import Metric, get_metrics
 from .training.optimizers import Optimizer, get_optimizer
 from .utils import resolve_device
 
@@ -359,7 +359,7 @@ class Sequential(Layer):
         loss_obj = get_loss(loss)
         if isinstance(metrics, str):
             metrics = [metrics]
-        metric_list = [get_metric(m, loss_obj.target) for m in (metrics or [])]
+        metric_list = get_metrics(metrics, loss_obj)
         self.optimizer_ = get_optimizer(optimizer)
         self.device_ = resolve_device(device)
         self._compiled = {"optimizer": self.optimizer_, "loss": loss_obj, "metrics": metric_list,
@@ -431,10 +431,14 @@ class Sequential(Layer):
 
     def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, prefix: str = ""):
         xt = prepare_x(x, self.input_shape, self._integer_input(), f"{prefix}x")
+        require_rows(xt.shape[0], f"{prefix}x")
         if self.module_ is None:
             self.build(tuple(xt.shape[1:]))
-        yt = prepare_y(y, self._compiled["loss"], self.output_shape_, xt.shape[0], f"{prefix}y")
-        w = prepare_weights(sample_weight, class_weight, yt, xt.shape[0])
+        loss, n = self._compiled["loss"], xt.shape[0]
+        out = self.output_shape_
+        yt = prepare_y(y, loss, out, n, f"{prefix}y")
+        w = prepare_weights(sample_weight, class_weight, yt, n, loss, out[-1] if out else None,
+                            f"{prefix}sample_weight")
         return xt, yt, w
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
@@ -502,6 +506,7 @@ class Sequential(Layer):
                  verbose: int = 0) -> dict[str, float]:
         """Loss and metrics on ``x``, ``y`` (no dropout or noise), as a dict."""
         self._require_compiled("evaluate")
+        check_batch_size(batch_size)
         xt, yt, w = self._prepare_xy(x, y, sample_weight)
         logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
         if verbose:
@@ -517,15 +522,15 @@ class Sequential(Layer):
                     "fit it before predict()."
                 )
             self.build(self.input_shape)
-        xt = prepare_x(x, self.input_shape, self._integer_input())
+        bs = max(check_batch_size(batch_size) or 32, 1024)
+        rows = InputRows(x, self.input_shape, self._integer_input())  # converted batch by batch
         module = self.module
         module.eval()
         device = next(iter(module.parameters()), torch.empty(0)).device
-        bs = max(int(batch_size or 32), 1024)
         outs = []
         with torch.inference_mode():
-            for start in range(0, xt.shape[0], bs):
-                xb = xt[start:start + bs].to(device)
+            for start in range(0, rows.n, bs):
+                xb = rows.tensor(start, start + bs).to(device)
                 outs.append(_run_path(self, module, xb, upto, logits).float().cpu())
         for m in module.modules():
             if isinstance(m, SequentialModule):

@@ -22,11 +22,28 @@ class BatchNormModule(nn.Module):
         self.momentum, self.epsilon = momentum, epsilon
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self._train_forward(x)
         # feature axis last (Keras); torch wants it second
         moved = x.movedim(-1, 1) if x.dim() > 2 else x
         y = F.batch_norm(moved, self.moving_mean, self.moving_variance, self.gamma, self.beta,
-                         self.training, 1.0 - self.momentum, self.epsilon)
+                         False, 0.0, self.epsilon)
         return y.movedim(1, -1) if x.dim() > 2 else y
+
+    def _train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Keras's training step: normalise by the batch's mean and biased variance (so a
+        batch of one row gives ``beta``), and move the averages toward those same values
+        (torch would use the unbiased variance, and refuses a single value per feature)."""
+        axes = tuple(range(x.dim() - 1))
+        var, mean = torch.var_mean(x, dim=axes, correction=0)
+        with torch.no_grad():
+            self.moving_mean.lerp_(mean.detach(), 1.0 - self.momentum)
+            self.moving_variance.lerp_(var.detach(), 1.0 - self.momentum)
+        scale = torch.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            scale = scale * self.gamma
+        y = (x - mean) * scale
+        return y + self.beta if self.beta is not None else y
 
 
 class BatchNormalization(Layer):

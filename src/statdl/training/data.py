@@ -8,7 +8,7 @@ import torch
 from ..errors import ConfigError, ShapeError
 from .losses import Loss
 
-__all__ = ["as_array", "prepare_x", "prepare_y", "prepare_weights"]
+__all__ = ["as_array", "InputRows", "prepare_x", "prepare_y", "prepare_weights", "require_rows"]
 
 
 def _fmt(shape) -> str:
@@ -22,7 +22,8 @@ def _model_fmt(shape) -> str:
 def as_array(value, argument: str):
     """Return a numpy array or torch tensor for ``value`` (DataFrame, Series, list ...)."""
     if isinstance(value, torch.Tensor):
-        return value
+        _check_dtype(value.dtype, argument)
+        return _check_ndim(value, argument)
     if hasattr(value, "to_numpy"):  # pandas
         try:
             value = value.to_numpy(dtype=np.float32) if _all_numeric(value) else value.to_numpy()
@@ -41,11 +42,31 @@ def as_array(value, argument: str):
                 f"ragged {type(value).__name__}. Pad sequences first, e.g. with "
                 "statdl.text.pad_sequences."
             )
-    if array.dtype == object or array.dtype.kind in "USM":
+    _check_dtype(array.dtype, argument)
+    return _check_ndim(array, argument)
+
+
+def _check_dtype(dtype, argument: str) -> None:
+    if isinstance(dtype, torch.dtype):
+        if dtype.is_complex:
+            raise ConfigError(_complex_message(argument, str(dtype).replace("torch.", "")))
+        return
+    if dtype.kind in "OUSMV":
         raise ConfigError(
-            f"`{argument}` must hold numbers; got an array of dtype {array.dtype}. Encode text "
+            f"`{argument}` must hold numbers; got an array of dtype {dtype}. Encode text "
             "or categories first (statdl.model_matrix, statdl.text.Tokenizer)."
         )
+    if dtype.kind == "c":
+        raise ConfigError(_complex_message(argument, dtype))
+
+
+def _complex_message(argument: str, dtype) -> str:
+    return (f"`{argument}` must hold real numbers; got an array of dtype {dtype}. Pass the "
+            f"parts you mean as real columns, e.g. np.abs({argument}) and np.angle({argument}), "
+            f"or np.real({argument}) and np.imag({argument}).")
+
+
+def _check_ndim(array, argument: str):
     if array.ndim == 0:
         raise ShapeError(f"`{argument}` must have one row per sample; got a scalar.")
     return array
@@ -60,32 +81,89 @@ def _tensor(array) -> torch.Tensor:
 def _all_numeric(frame) -> bool:
     dtypes = getattr(frame, "dtypes", None)
     if dtypes is None:
-        return np.issubdtype(frame.dtype, np.number) or np.issubdtype(frame.dtype, np.bool_)
-    return all(np.issubdtype(d, np.number) or np.issubdtype(d, np.bool_) for d in dtypes)
+        dtypes = [frame.dtype]
+    return all(getattr(d, "kind", "O") in "biuf" for d in dtypes)
 
 
-def _check_finite(t: torch.Tensor, argument: str) -> None:
+def _check_finite(t: torch.Tensor, argument: str, first_row: int = 0) -> None:
     if t.is_floating_point():
-        if t.numel() and bool(torch.isfinite(t.sum())):
+        if t.numel() == 0 or bool(torch.isfinite(t.sum())):
             return  # one cheap pass: a NaN or infinity would make the sum non-finite
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
             rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()
             raise ConfigError(
                 f"`{argument}` contains {int(bad.sum())} NaN or infinite values (first in row "
-                f"{int(rows[0])}); remove or impute them before fitting."
+                f"{first_row + int(rows[0])}); remove or impute them first."
             )
 
 
-def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch.Tensor:
-    """Check ``x`` against the model's input shape and convert to float32 (or int64 ids)."""
-    if x is None:
-        raise ConfigError(f"`{argument}` is required; got None.")
-    array = as_array(x, argument)
-    t = _tensor(array)
+class InputRows:
+    """Model inputs checked once (dtype, shape) and converted to tensors a slice at a time.
+
+    ``predict`` converts batch by batch, so a float64 array or a DataFrame never exists as a
+    whole float32 copy; ``fit`` converts everything at once (``prepare_x``).
+
+    Examples
+    --------
+    >>> rows = InputRows(np.zeros((5, 3)), (3,), integer_input=False)
+    >>> rows.n, rows.tensor(1, 3).dtype
+    (5, torch.float32)
+    """
+
+    def __init__(self, x, input_shape, integer_input: bool, argument: str = "x"):
+        if x is None:
+            raise ConfigError(f"`{argument}` is required; got None.")
+        self.argument, self.integer_input = argument, integer_input
+        self.frame = hasattr(x, "to_numpy") and _all_numeric(x)
+        self.source = _check_ndim(x, argument) if self.frame else as_array(x, argument)
+        self.n, self.shape = len(self.source), tuple(self.source.shape)
+        _check_input_shape(self.shape, input_shape, argument)
+
+    def tensor(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Rows ``[start, stop)`` as float32 (int64 token ids for an Embedding input)."""
+        part = self.source[start:stop] if not self.frame else self.source.iloc[start:stop]
+        if self.integer_input:
+            return _token_ids(_tensor(_values(part)), self.argument)
+        if isinstance(part, torch.Tensor):
+            t = part.to(torch.float32)
+        else:
+            t = torch.from_numpy(_float32_rows(part))
+        _check_finite(t, self.argument, start)
+        return t
+
+
+def _values(part):
+    return part.to_numpy() if hasattr(part, "to_numpy") else part
+
+
+def _float32_rows(part) -> np.ndarray:
+    """A C-ordered float32 array of ``part`` (numpy or pandas): no copy when it already is
+    one, else exactly one float32 copy (filled a block of rows at a time for pandas)."""
+    if not hasattr(part, "iloc"):
+        if part.dtype == np.float32 and part.flags.c_contiguous and part.flags.writeable:
+            return part
+        return np.array(part, dtype=np.float32, order="C")
+    out = np.empty(part.shape, dtype=np.float32)
+    step = 65_536
+    for start in range(0, len(part), step):
+        out[start:start + step] = part.iloc[start:start + step].to_numpy(dtype=np.float32)
+    return out
+
+
+def _token_ids(t: torch.Tensor, argument: str) -> torch.Tensor:
+    if t.is_floating_point() and bool((t != t.round()).any()):
+        raise ConfigError(
+            f"`{argument}` must hold integer token ids for the Embedding layer; got "
+            "non-integer values."
+        )
+    return t.to(torch.int64)
+
+
+def _check_input_shape(shape: tuple, input_shape, argument: str) -> None:
     if input_shape is not None:
         expected = tuple(input_shape)
-        got = tuple(t.shape[1:])
+        got = shape[1:]
         ok = len(got) == len(expected) and all(e is None or e == g for e, g in
                                                  zip(expected, got))
         if not ok:
@@ -96,19 +174,30 @@ def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch
                 hint = f" Add a channel axis: {argument}[..., None]."
             raise ShapeError(
                 f"`{argument}` must have shape {_model_fmt(expected)} to match the model's "
-                f"input_shape {expected}; got {_fmt(t.shape)} (n = {t.shape[0]}).{hint}"
+                f"input_shape {expected}; got {_fmt(shape)} (n = {shape[0]}).{hint}"
             )
-    if integer_input:
-        if t.is_floating_point():
-            if bool((t != t.round()).any()):
-                raise ConfigError(
-                    f"`{argument}` must hold integer token ids for the Embedding layer; got "
-                    "non-integer values."
-                )
-        return t.to(torch.int64)
-    t = t.to(torch.float32)
-    _check_finite(t, argument)
-    return t
+    if len(shape) > 1 and 0 in shape[1:]:
+        if shape[1] == 0:
+            raise ShapeError(
+                f"`{argument}` has 0 timesteps (shape {_fmt(shape)}); sequences need at least "
+                "one step: drop the empty ones or pad them, e.g. with "
+                "statdl.text.pad_sequences(sequences, maxlen=...)."
+            )
+        raise ShapeError(
+            f"`{argument}` must have at least one value per sample; got shape {_fmt(shape)}."
+        )
+
+
+def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch.Tensor:
+    """Check ``x`` against the model's input shape and convert to float32 (or int64 ids),
+    holding at most one float32 copy of the data."""
+    return InputRows(x, input_shape, integer_input, argument).tensor()
+
+
+def require_rows(n: int, argument: str) -> None:
+    """``fit`` and ``evaluate`` need at least one sample (a mean over none is undefined)."""
+    if n == 0:
+        raise ShapeError(f"`{argument}` must have at least one row (sample); got 0 rows.")
 
 
 def prepare_y(y, loss: Loss, output_shape, n: int, argument: str = "y") -> torch.Tensor:
@@ -169,31 +258,101 @@ def prepare_y(y, loss: Loss, output_shape, n: int, argument: str = "y") -> torch
     return t
 
 
-def prepare_weights(sample_weight, class_weight, y: torch.Tensor, n: int) -> torch.Tensor | None:
-    """Per-sample weights from ``sample_weight`` and/or ``class_weight`` (Keras rules)."""
+def prepare_weights(sample_weight, class_weight, y: torch.Tensor, n: int, loss: Loss,
+                    n_outputs: int | None = None, argument: str = "sample_weight"
+                    ) -> torch.Tensor | None:
+    """Per-sample weights from ``sample_weight`` and/or ``class_weight`` (Keras rules), checked
+    once per call: finite, non-negative, not all zero, class keys that are classes of ``y``."""
     weights = None
     if sample_weight is not None:
-        weights = torch.as_tensor(np.asarray(as_array(sample_weight, "sample_weight")),
-                                  dtype=torch.float32).reshape(-1)
-        if weights.shape[0] != n:
+        values = np.asarray(as_array(sample_weight, argument), dtype=np.float64).reshape(-1)
+        if values.shape[0] != n:
             raise ShapeError(
-                f"`sample_weight` must have one value per sample ({n}); got {weights.shape[0]}."
+                f"`{argument}` must have one value per sample ({n}); got {values.shape[0]}."
             )
+        _check_weight_values(values, argument)
+        weights = torch.as_tensor(values, dtype=torch.float32)
     if class_weight is not None:
-        if not isinstance(class_weight, dict):
-            raise ConfigError(
-                f"`class_weight` must be a dict class -> weight; got {type(class_weight).__name__}."
-            )
-        if y.dim() == 1 and not y.is_floating_point():
-            labels = y
-        elif y.dim() == 2 and y.shape[1] > 1:
-            labels = y.argmax(dim=1)
-        else:
-            labels = (y.reshape(n, -1)[:, 0] > 0.5).long()
-        table = torch.ones(int(labels.max()) + 1 if n else 1)
-        for k, v in class_weight.items():
-            if int(k) < table.shape[0]:
-                table[int(k)] = float(v)
-        cw = table[labels]
+        cw = _class_weights(class_weight, y, n, loss, n_outputs)
         weights = cw if weights is None else weights * cw
+        argument = f"combined `{argument}` and `class_weight`" if sample_weight is not None \
+            else "class_weight"
+        _check_not_all_zero(weights.numpy(), argument)
     return weights
+
+
+def _check_weight_values(values: np.ndarray, argument: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        count = int(bad.sum())
+        raise ConfigError(
+            f"`{argument}` must hold finite numbers; got {count} NaN or infinite "
+            f"value{'s' if count > 1 else ''} (first at row {int(bad.argmax())})."
+        )
+    negative = values < 0
+    if negative.any():
+        first = int(negative.argmax())
+        count = int(negative.sum())
+        raise ConfigError(
+            f"`{argument}` must hold numbers >= 0; got {count} negative "
+            f"value{'s' if count > 1 else ''} (first {values[first]:g} at row {first})."
+        )
+    _check_not_all_zero(values, argument)
+
+
+def _check_not_all_zero(values: np.ndarray, argument: str) -> None:
+    if values.size and not values.any():
+        label = argument if argument.startswith("combined") else f"`{argument}`"
+        raise ConfigError(
+            f"{label} must not be all zero: every sample would count for nothing and the loss "
+            f"would be 0; got {values.size} zero weights."
+        )
+
+
+def _class_weights(class_weight, y: torch.Tensor, n: int, loss: Loss, n_outputs: int | None
+                   ) -> torch.Tensor:
+    if not isinstance(class_weight, dict):
+        raise ConfigError(
+            f"`class_weight` must be a dict class -> weight; got {type(class_weight).__name__}."
+        )
+    if loss.target == "real":
+        raise ConfigError(
+            f"`class_weight` needs a classification loss; loss '{loss.name}' is a regression "
+            "loss, whose targets have no classes. To weight samples, use `sample_weight`."
+        )
+    if y.dim() == 1 and not y.is_floating_point():
+        labels, n_classes = y, None
+    elif y.dim() == 2 and y.shape[1] > 1:
+        labels, n_classes = y.argmax(dim=1), y.shape[1]
+    else:
+        labels, n_classes = (y.reshape(n, -1)[:, 0] > 0.5).long(), 2
+    if n_classes is None:  # class indices: one class per model output (prepare_y checks y)
+        n_classes = n_outputs if n_outputs and n_outputs > 1 else int(labels.max()) + 1
+    table = torch.ones(n_classes)
+    for key, value in class_weight.items():
+        table[_class_key(key, n_classes)] = _class_value(key, value)
+    return table[labels]
+
+
+def _class_key(key, n_classes: int) -> int:
+    if isinstance(key, bool) or not isinstance(key, int | np.integer):
+        raise ConfigError(
+            f"`class_weight` keys must be class indices (ints); got {key!r} "
+            f"({type(key).__name__}). E.g. class_weight={{0: 1.0, 1: 5.0}}."
+        )
+    if not 0 <= int(key) < n_classes:
+        raise ConfigError(
+            f"`class_weight` key {int(key)} is not a class of `y`: the model has {n_classes} "
+            f"classes (0..{n_classes - 1})."
+        )
+    return int(key)
+
+
+def _class_value(key, value) -> float:
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not ok or not np.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"`class_weight` must map classes to finite numbers >= 0; got {value!r} for class "
+            f"{int(key)}."
+        )
+    return float(value)

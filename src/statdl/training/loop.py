@@ -9,25 +9,36 @@ only when the progress display asks for them (a few times per second).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .callbacks import Callback, batch_hooks
+from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .dense_kernel import DenseStackKernel
 from .history import History
 from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
 from .progress import EpochProgress
 
-__all__ = ["run_fit", "run_evaluate", "iterate_batches"]
+__all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
 
 
 def _check_int(value, argument: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ConfigError(f"`{argument}` must be an int >= {low}; got {value!r}.")
     return int(value)
+
+
+def check_batch_size(batch_size) -> int | None:
+    """``batch_size`` of predict/evaluate: an int >= 1, or None for the default."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
+            or batch_size < 1:
+        raise ConfigError(f"`batch_size` must be an int >= 1 or None; got {batch_size!r}.")
+    return int(batch_size)
 
 
 def split_validation(x, y, w, validation_split: float):
@@ -99,6 +110,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     logits = state.use_logits
     final_act = state.final_activation
     kernel = DenseStackKernel.for_state(state, x.dim())
+    warned = False
     try:
         for cb in callbacks:
             cb.on_train_begin({})
@@ -157,6 +169,9 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
             if val is not None:
                 val_logs = run_evaluate(model, *val, batch_size=batch_size)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if not warned and not math.isfinite(logs["loss"]):
+                warned = True
+                _warn_non_finite(logs["loss"], epoch, epochs, callbacks)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs)
@@ -169,6 +184,17 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
         progress.close()
         module.eval()
     return history
+
+
+def _warn_non_finite(value: float, epoch: int, epochs: int, callbacks: list[Callback]) -> None:
+    """Say once per fit, at the epoch's end, that the training loss stopped being finite."""
+    stop = "" if any(isinstance(cb, TerminateOnNaN) for cb in callbacks) else (
+        " callbacks=[sd.callbacks.TerminateOnNaN()] stops training at the first such batch.")
+    warnings.warn(
+        f"training loss became {value} at epoch {epoch + 1} of {epochs}; the weights are no "
+        "longer usable. Lower the learning rate or scale the inputs (e.g. statdl.scale)."
+        + stop, RuntimeWarning, stacklevel=4,
+    )
 
 
 class PendingOutputs:
@@ -238,10 +264,14 @@ def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
     return logs
 
 
-@torch.inference_mode()
 def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[str, float]:
     """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``."""
-    state = model._training_state()
+    state = model._training_state()  # outside inference mode: fit may reuse its flat weights
+    with torch.inference_mode():
+        return _evaluate(state, x, y, w, batch_size)
+
+
+def _evaluate(state, x, y, w, batch_size: int | None) -> dict[str, float]:
     module, device = state.module, state.device
     logits, final_act = state.use_logits, state.final_activation
     module.eval()

@@ -160,7 +160,13 @@ def get_loss(loss) -> Loss:
         name = getattr(loss, "__name__", "custom_loss")
 
         def custom(pred, y, from_logits=False):
-            return _per_sample(loss(pred, y))
+            value = loss(pred, y)
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"The `loss` function {name!r} must return a torch tensor of per-sample "
+                    f"losses (computed from its torch arguments); got {type(value).__name__}."
+                )
+            return _per_sample(value)
 
         return Loss(name, custom, None, "any")
     raise choice_error("loss", loss, list(LOSSES))

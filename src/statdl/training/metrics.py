@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import choice_error
+from ..errors import ConfigError, choice_error
 
-__all__ = ["Metric", "get_metric", "METRIC_NAMES"]
+__all__ = ["Metric", "get_metric", "get_metrics", "METRIC_NAMES"]
 
 METRIC_NAMES = ("accuracy", "acc", "mae", "mse", "auc", "binary_accuracy",
                 "categorical_accuracy", "sparse_categorical_accuracy")
@@ -95,6 +95,51 @@ def exact_auc(labels: np.ndarray, scores: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# metric kinds that give no meaningful number for a loss's targets, with the reason
+_UNFIT = {
+    "real": ({"binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "auc"},
+             "{loss!r} is a regression loss and {metric!r} compares classes; for classes "
+             "use loss='binary_crossentropy' or 'categorical_crossentropy', for regression "
+             "metrics=['mae'] or ['mse']."),
+    "int": ({"mae", "mse", "auc", "binary_accuracy", "categorical_accuracy"},
+            "its targets are class indices (one int per sample), not one value per output; "
+            "use metrics=['accuracy'], or one-hot targets with "
+            "loss='categorical_crossentropy' to get {metric!r}."),
+    "onehot": ({"sparse_categorical_accuracy"},
+               "its targets are one-hot rows, not class indices; use metrics=['accuracy']."),
+    "binary": ({"sparse_categorical_accuracy"},
+               "its targets are 0/1 values, not class indices; use metrics=['accuracy']."),
+}
+
+
+def get_metrics(metrics, loss) -> list[Metric]:
+    """Resolve ``compile``'s ``metrics`` for ``loss`` (a ``Loss``), rejecting metrics that
+    make no sense for its targets (``auc`` on a regression, ``mae`` on class indices).
+
+    Examples
+    --------
+    >>> from statdl.training.losses import get_loss
+    >>> [m.kind for m in get_metrics(["accuracy"], get_loss("binary_crossentropy"))]
+    ['binary_accuracy']
+    """
+    if metrics is None:
+        return []
+    if not isinstance(metrics, list | tuple):
+        raise ConfigError(
+            "`metrics` of compile must be a list of metric names such as ['accuracy'] or "
+            f"['mae']; got {type(metrics).__name__} {metrics!r}."
+        )
+    out = [get_metric(name, loss.target) for name in metrics]
+    unfit, reason = _UNFIT.get(loss.target, (set(), ""))
+    for metric in out:
+        if metric.kind in unfit:
+            raise ConfigError(
+                f"`metrics` {metric.name!r} does not fit loss {loss.name!r}: "
+                + reason.format(loss=loss.name, metric=metric.name)
+            )
+    return out
 
 
 def get_metric(name: str, loss_target: str) -> Metric:
