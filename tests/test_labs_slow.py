@@ -44,5 +44,11 @@ def test_quick_lab_end_to_end(name, tmp_path):
     props = json.loads((run / "statdl.d" / "properties.json").read_text())
     assert props["status"] == "completed"
     if name != "imdb-tokenizer":
-        assert list((run / "plots").glob("*.png")), "no figures"
+        figures = sorted(p.name for p in (run / "plots").glob("*.png"))
+        assert figures, "no figures"
+        captions = json.loads((run / "plots" / "captions.json").read_text())
+        assert sorted(captions) == figures and all(len(c.split()) >= 3
+                                                   for c in captions.values())
+        page = (run / "view.html").read_text()
+        assert f"<h1>Lab {name}: run" in page and page.count("<figcaption>") == len(figures)
         assert (run / "statdl.d" / "model.txt").exists() or name == "mnist-tune"
