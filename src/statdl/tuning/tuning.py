@@ -338,11 +338,12 @@ class _Grid:
                         display.started(count, flags_text)
                         if not progress:
                             print(f"Training run {count}/{len(todo)} (flags = {flags_text})")
+                        pending[None] = (count, run)        # until it is submitted
                         fut = executor.submit(script=str(self.script), flags=combo,
                                               runs_dir=str(self.root), run_folder=str(run),
                                               echo=echo and n_jobs == 1, num_threads=threads,
                                               timeout=timeout)
-                        pending[fut] = (count, run)
+                        pending[fut] = pending.pop(None)
                     if pending:
                         done, _ = wait(list(pending), timeout=0.5 if self.elsewhere else None,
                                        return_when=FIRST_COMPLETED)
