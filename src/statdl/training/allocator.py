@@ -17,6 +17,8 @@ adjustment off for good, so "back" means: the values given by ``MALLOC_MMAP_THRE
 of glibc's own dynamic adjustment (mmap 32 MiB, trim 64 MiB), which a torch program reaches
 as soon as it frees a 32 MiB tensor. glibc's starting value (128 KiB) is not used: held fixed,
 it makes every numpy operation on a few MB map fresh pages (ten times slower on that machine).
+The trim returns the pages but not the address space of blocks freed below live data; a later
+block that fits such a hole is served from it, and kept when freed, like any small block.
 
 Scopes nest and may overlap across threads: only the outermost one sets and restores.
 ``fit`` opens one around training; set the environment variable ``STATDL_MALLOC_TUNING=0`` to
