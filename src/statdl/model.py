@@ -347,7 +347,9 @@ class Sequential(Layer):
             ``"sparse_categorical_crossentropy"``, ``"poisson"``, or ``f(pred, y)`` returning
             per-sample (or per-element) losses.
         metrics : list of str, optional
-            ``"accuracy"`` (or ``"acc"``), ``"mae"``, ``"mse"``, ``"auc"``.
+            ``"accuracy"`` (or ``"acc"``), ``"mae"``, ``"mse"``, ``"auc"``. Metrics that make
+            no sense for the loss are refused: ``accuracy`` or ``auc`` with a regression loss,
+            ``mae``, ``mse`` or ``auc`` with class indices (sparse categorical cross-entropy).
         device : {"auto", "cpu", "cuda"}
             Where to train; ``"auto"`` picks a GPU when torch sees one.
         """
