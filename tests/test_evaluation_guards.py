@@ -144,3 +144,15 @@ def test_swapped_truth_and_probabilities_are_caught():
 ])
 def test_regression_report_bad_input_messages(y, pred, expected):
     assert _message(lambda: sd.regression_report(y, pred)) == expected
+
+
+@pytest.mark.parametrize("call", [
+    lambda bad: sd.confusion_matrix(bad, [0, 1]),
+    lambda bad: sd.regression_report(bad, [0.5, 1.0]),
+    lambda bad: sd.compare_classifiers(bad, [0, 1], [0, 1]),
+    lambda bad: sd.roc_auc(bad, [0.2, 0.8]),
+    lambda bad: sd.log_loss([0, 1], bad),
+])
+def test_ragged_input_is_named_not_a_numpy_error(call):
+    with pytest.raises(ConfigError, match=r"`(pred|y|pred_a|prob)`.*ragged nested list"):
+        call([[0.1], [0.2, 0.3]])

@@ -130,3 +130,16 @@ def test_model_matrix_equals_r(tmp_path, shared_data):
 def test_to_categorical_names_what_is_wrong(kwargs, match):
     with pytest.raises(ConfigError, match=match.replace("(", r"\(").replace(")", r"\)")):
         sd.to_categorical(**kwargs)
+
+
+def test_to_categorical_refuses_an_id_as_a_class_index():
+    """A label of 3e9 asks numpy for a 23 GiB matrix; the error should say why, not OOM."""
+    with pytest.raises(ConfigError, match=r"`y` would need a one-hot matrix of 1 x 3000000001 .*"
+                                          r"class indices"):
+        sd.to_categorical([3_000_000_000])
+
+
+def test_train_test_split_names_the_array_without_rows():
+    with pytest.raises(ConfigError, match=r"`arrays\[1\]` of train_test_split must be an "
+                                          r"array-like with rows .*got NoneType"):
+        sd.train_test_split(np.arange(4), None)

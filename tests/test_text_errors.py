@@ -198,3 +198,11 @@ def test_load_embeddings_names_the_path(tmp_path):
     with pytest.raises(DataFileError, match=re.escape(f"`path` '{p}' is not a readable (gzip) "
                                                       "text file")):
         load_embeddings(p, {"a": 1}, dim=2)
+
+
+@pytest.mark.parametrize("seqs", [["12"], [[1, 2], "34"], [b"5"]])
+def test_strings_are_not_sequences_of_indices(seqs):
+    """'12' has a length, but padding it as the indices [1, 2] would be garbage."""
+    with pytest.raises(ConfigError, match=r"`sequences\[\d\]` must be a sequence of word "
+                                          r"indices; got the string .*texts_to_sequences"):
+        pad_sequences(seqs)

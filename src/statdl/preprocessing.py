@@ -235,7 +235,8 @@ def _len(a, i: int) -> int:
         return len(a)
     except TypeError:
         raise ConfigError(
-            f"Array {i} of train_test_split has no length ({type(a).__name__})."
+            f"`arrays[{i}]` of train_test_split must be an array-like with rows (numpy, "
+            f"pandas or a list); got {type(a).__name__}."
         ) from None
 
 
@@ -248,6 +249,11 @@ def _take(a, idx: np.ndarray):
 
 
 # ----------------------------------------------------------------------------- one-hot
+# 2**31 cells (16 GiB as float64): beyond any real one-hot matrix, so a label that asks for
+# more is a code or an id, not a class index, and numpy's MemoryError would not say so.
+_MAX_ONE_HOT_CELLS = 2**31
+
+
 def to_categorical(y, num_classes: int | None = None, dtype="float64") -> np.ndarray:
     """One-hot encode integer class labels, as Keras's ``to_categorical``.
 
@@ -286,6 +292,13 @@ def to_categorical(y, num_classes: int | None = None, dtype="float64") -> np.nda
         raise ConfigError(
             f"`y` labels must be in [0, {num_classes - 1}] for num_classes={num_classes}; got "
             f"values from {x.min()} to {x.max()}."
+        )
+    cells = x.size * num_classes
+    if cells > _MAX_ONE_HOT_CELLS:
+        raise ConfigError(
+            f"`y` would need a one-hot matrix of {x.size} x {num_classes} = {cells:,} cells "
+            f"({cells * dtype.itemsize / 2**30:.1f} GiB); labels must be class indices "
+            "0..k-1 (pd.factorize(y) turns arbitrary codes into such indices)."
         )
     out = np.zeros((x.size, num_classes), dtype=dtype)
     out[np.arange(x.size), x] = 1

@@ -54,7 +54,11 @@ def _one_dim(x: Any, name: str, where: str | None = None) -> Any:
         return x
     if hasattr(x, "detach"):  # a torch tensor
         x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # ragged nesting: numpy refuses to guess a shape
+        raise ConfigError(f"{arg} must be a 1-d array-like (one value per observation); got "
+                          f"a ragged nested {type(x).__name__}.") from None
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:

@@ -269,8 +269,15 @@ def log_loss(y: Any, prob: Any, *, positive: Any = None, eps: float = 1e-15) -> 
     >>> round(log_loss([1, 0], [0.8, 0.4]), 4)
     0.367
     """
-    arr = prob.detach().cpu().numpy() if hasattr(prob, "detach") else np.asarray(prob)
+    try:
+        arr = prob.detach().cpu().numpy() if hasattr(prob, "detach") else np.asarray(prob)
+    except ValueError:  # ragged nesting
+        raise ConfigError("`prob` of log_loss must be a vector or a matrix of probabilities; "
+                          f"got a ragged nested {type(prob).__name__}.") from None
     if arr.ndim == 2 and arr.shape[1] > 1:
+        if arr.dtype.kind not in "biuf":
+            raise ConfigError("`prob` of log_loss must be a numeric matrix of class "
+                              f"probabilities; got dtype {arr.dtype}.")
         if not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
             raise ConfigError("`prob` must be probabilities in [0, 1] with no NaN; got values "
                               f"from {np.nanmin(arr)!r} to {np.nanmax(arr)!r}.")

@@ -118,6 +118,14 @@ def _check_value(value, dtype: np.dtype) -> None:
 
 
 def _lengths(sequences, n: int) -> np.ndarray:
+    # a string has a length but is not a sequence of tokens: '12' would pad as [1, 2]
+    text = next((i for i, s in enumerate(sequences) if isinstance(s, str | bytes)), None)
+    if text is not None:
+        raise ConfigError(
+            f"`sequences[{text}]` must be a sequence of word indices; got the string "
+            f"{sequences[text]!r:.40}. Turn texts into indices first, e.g. with "
+            "Tokenizer.texts_to_sequences."
+        )
     try:
         return np.fromiter(map(len, sequences), dtype=np.int64, count=n)
     except TypeError:
