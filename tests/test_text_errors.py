@@ -206,3 +206,9 @@ def test_strings_are_not_sequences_of_indices(seqs):
     with pytest.raises(ConfigError, match=r"`sequences\[\d\]` must be a sequence of word "
                                           r"indices; got the string .*texts_to_sequences"):
         pad_sequences(seqs)
+
+
+@pytest.mark.parametrize("seqs", [{"a": [1]}, {1, 2}, b"12"])
+def test_unordered_or_flat_containers_are_not_lists_of_sequences(seqs):
+    with pytest.raises(ConfigError, match=r"`sequences` must be a list of sequences; got "):
+        pad_sequences(seqs)

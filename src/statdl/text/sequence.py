@@ -59,7 +59,7 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int | np.integer)
                                or maxlen <= 0):
         raise ConfigError(f"`maxlen` must be an int >= 1 or None; got {maxlen!r}.")
-    if isinstance(sequences, str) or not hasattr(sequences, "__len__"):
+    if isinstance(sequences, str | bytes | dict | set) or not hasattr(sequences, "__len__"):
         raise ConfigError(
             f"`sequences` must be a list of sequences; got {type(sequences).__name__}."
         )
