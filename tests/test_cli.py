@@ -109,3 +109,16 @@ def test_traceback_on_request(tmp_path, how):
 def test_help_lists_the_traceback_option():
     proc = statdl("--help")
     assert proc.returncode == 0 and "--traceback" in proc.stdout and "STATDL_DEBUG" in proc.stdout
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """`statdl runs ls --csv | head -1`: the pipe closes early; no traceback, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "statdl.cli", "labs"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
