@@ -29,3 +29,15 @@ def _fresh_names():
 
     reset_names()
     yield
+
+
+@pytest.fixture
+def isolated_data_env(tmp_path, monkeypatch):
+    """Dataset loaders see an empty cache in ``tmp_path``, no data folders, no downloads."""
+    from statdl.datasets import _files
+
+    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("STATDL_DATA", raising=False)
+    monkeypatch.delenv("STATDL_DATA_URL", raising=False)
+    monkeypatch.setenv("STATDL_OFFLINE", "1")
+    monkeypatch.setattr(_files, "SYSTEM_DIRS", [])

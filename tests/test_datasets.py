@@ -27,13 +27,8 @@ def _expected_images(n: int, offset: int) -> np.ndarray:
     return ((i + offset + r * 3 + c) % 256).astype(np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("STATDL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("STATDL_DATA", raising=False)
-    monkeypatch.delenv("STATDL_DATA_URL", raising=False)
-    monkeypatch.setenv("STATDL_OFFLINE", "1")
-    monkeypatch.setattr(_files, "SYSTEM_DIRS", [])
+# every test gets its own empty cache, no data folders and no network
+pytestmark = pytest.mark.usefixtures("isolated_data_env")
 
 
 # ---------------------------------------------------------------------- IDX

@@ -13,19 +13,13 @@ import pytest
 import torch
 
 import statdl as sd
+from _saved_models import assert_trains_on_alike, trained_classifier
 from statdl import layers as L
 from statdl.errors import StatdlError
 
 
 def _trained(tmp_path):
-    sd.set_seed(0)
-    model = sd.Sequential([L.Dense(6, activation="tanh"), L.Dropout(0.2),
-                           L.Dense(2, activation="softmax")], input_shape=(3,))
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
-    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
-    model.fit(x, y, epochs=2, verbose=0)
-    return model, x, y
+    return trained_classifier()
 
 
 def test_round_trip_keeps_predictions_compile_and_optimizer_state(tmp_path):
@@ -36,12 +30,7 @@ def test_round_trip_keeps_predictions_compile_and_optimizer_state(tmp_path):
     np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
     assert loaded.summary(print_fn=None) == model.summary(print_fn=None)
     # continuing training from the file gives the same weights as continuing in memory
-    sd.set_seed(5)
-    model.fit(x, y, epochs=1, verbose=0)
-    sd.set_seed(5)
-    loaded.fit(x, y, epochs=1, verbose=0)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_trains_on_alike(model, loaded, x, y, seed=5)
 
 
 def test_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
@@ -149,12 +138,7 @@ def test_saved_after_freezing_keeps_the_optimizer_state(tmp_path):
     model.freeze(up_to=0)
     model.save(tmp_path / "m.statdl")
     loaded = sd.load_model(tmp_path / "m.statdl")
-    sd.set_seed(3)
-    model.fit(x, y, epochs=1, verbose=0)
-    sd.set_seed(3)
-    loaded.fit(x, y, epochs=1, verbose=0)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_trains_on_alike(model, loaded, x, y, seed=3)
 
 
 def _old_format_file(model, path):
@@ -184,12 +168,7 @@ def test_files_of_format_version_1_still_load(tmp_path):
     loaded = sd.load_model(_old_format_file(model, tmp_path / "v1.statdl"))
     np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
     assert loaded.optimizer_.iterations == model.optimizer_.iterations == 4
-    sd.set_seed(5)
-    model.fit(x, y, epochs=1, verbose=0)
-    sd.set_seed(5)
-    loaded.fit(x, y, epochs=1, verbose=0)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert_trains_on_alike(model, loaded, x, y, seed=5)
 
 
 def test_version_1_files_get_the_same_structural_checks(tmp_path):

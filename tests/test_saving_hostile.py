@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import statdl as sd
-from statdl import layers as L
+from _saved_models import trained_classifier
 from statdl.errors import StatdlError
 
 KERNEL = "weights/layers.0.kernel.npy"
@@ -25,13 +25,7 @@ KERNEL = "weights/layers.0.kernel.npy"
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A trained model (Adam state included), its file, the file's members and manifest."""
-    sd.set_seed(0)
-    model = sd.Sequential([L.Dense(6, activation="tanh"), L.Dropout(0.2),
-                           L.Dense(2, activation="softmax")], input_shape=(3,))
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
-    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
-    model.fit(x, y, epochs=2, verbose=0)
+    model, x, y = trained_classifier()
     path = tmp_path_factory.mktemp("saved") / "model.statdl"
     model.save(path)
     with zipfile.ZipFile(path) as zf:
