@@ -15,16 +15,22 @@ conditions, and reports each framework's best epoch over all rounds.
 ``fit`` raises glibc's malloc thresholds while it trains so that freed training buffers are
 reused (``statdl.training.allocator``); a plain loop does not. The extra framework ``torch-malloc``
 (not in the default list, never counted as a peer) is the plain loop with the same setting,
-to show how much of statdl's lead comes from it. Usage::
+to show how much of statdl's lead comes from it.
+
+A user's machine is rarely quiet: ``--background N`` runs each framework's process while N busy
+processes of the benchmark's own (pure Python loops, one core each, stopped after the run and
+in any case after 30 minutes) compete for the cores. Usage::
 
     python bench/train_speed.py                 # all models, all frameworks available
     python bench/train_speed.py --models mlp --repeats 3 --rounds 3
     python bench/train_speed.py --models lstm --frameworks statdl,torch,torch-malloc --rounds 3
+    python bench/train_speed.py --background 1 --rounds 3   # with one competing process
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -191,6 +197,22 @@ def child(model: str, framework: str, n: int, repeats: int) -> None:
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
 
 
+BUSY_LOOP = "import time\nend = time.monotonic() + 1800\nwhile time.monotonic() < end: pass"
+
+
+@contextlib.contextmanager
+def busy_processes(n: int):
+    """``n`` processes that each keep one core busy for the duration of the block."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0)  # let them get going before the timed process starts
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def _run_child(model: str, fw: str, repeats: int) -> tuple[float, float] | None:
     """(samples/s of the best epoch, peak RSS in MB) of one framework's process."""
     n = SAMPLES[model]
@@ -223,18 +245,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per process")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the frameworks this many times in turn; report each one's best")
+    parser.add_argument("--background", type=int, default=0,
+                        help="busy processes competing for the cores while each framework runs")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
     args = parser.parse_args()
     for name in ("repeats", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be an int >= 1; got {getattr(args, name)}")
+    if args.background < 0:
+        parser.error(f"--background must be an int >= 0; got {args.background}")
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]), args.repeats)
         return
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"load average {os.getloadavg()[0]:.2f}, {args.background} busy background processes")
     frameworks = args.frameworks.split(",")
     for fw in [f for f in frameworks if f.startswith("keras")]:
         if not keras_available(fw.split("-")[1]):
@@ -245,7 +271,8 @@ def main() -> None:
         results: dict[str, tuple[float, float]] = {}
         for round_ in range(args.rounds):
             for fw in frameworks:
-                measured = _run_child(model, fw, args.repeats)
+                with busy_processes(args.background):
+                    measured = _run_child(model, fw, args.repeats)
                 if measured is None:
                     continue
                 speed, peak = measured
