@@ -17,7 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .threads import prepare_openmp
+
 __version__ = "0.1.0"
+
+# Before any part of statdl loads torch: idle OpenMP threads spin briefly, then sleep, so that
+# training keeps its speed when another process shares the cores (see statdl.threads).
+prepare_openmp()
 
 # Public names and the module that defines each. Imported on first use, so ``import statdl``
 # stays fast and a part of the package (say, tuning) costs nothing until it is used.
@@ -26,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "Sequential": "statdl.model",
     "load_model": "statdl.model",
     "set_seed": "statdl.utils",
+    "set_threads": "statdl.threads",
+    "threads": "statdl.threads",
     "layers": "statdl.layers",
     "callbacks": "statdl.training.callbacks",
     "optimizers": "statdl.training.optimizers",

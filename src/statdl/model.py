@@ -28,6 +28,7 @@ from .errors import ConfigError, NotFittedError, ShapeError
 from .layers.base import Layer, Shape, format_shape, normalize_shape
 from .regularizers import L1L2
 from .summary import format_summary
+from .threads import governed
 from .training.allocator import keep_freed_memory
 from .training.callbacks import Callback
 from .training.data import InputRows, prepare_weights, prepare_x, prepare_y, require_rows
@@ -499,7 +500,9 @@ class Sequential(Layer):
                     "`callbacks` must hold statdl.callbacks.Callback objects; got "
                     f"{type(cb).__name__}."
                 )
-        with keep_freed_memory():  # reuse freed blocks step after step, give them back after
+        # threads: as many as the cores other processes leave free (statdl.threads); memory:
+        # freed blocks reused step after step, given back after
+        with governed(), keep_freed_memory():
             return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
                            initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
                            verbose=verbose)
@@ -510,7 +513,8 @@ class Sequential(Layer):
         self._require_compiled("evaluate")
         check_batch_size(batch_size)
         xt, yt, w = self._prepare_xy(x, y, sample_weight)
-        logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
+        with governed():
+            logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs
@@ -549,7 +553,8 @@ class Sequential(Layer):
 
     def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Model outputs for ``x`` (probabilities for classifiers), as a numpy array."""
-        return self._forward_batches(x, batch_size)
+        with governed():
+            return self._forward_batches(x, batch_size)
 
     def predict_proba(self, x, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (the same as ``predict`` for softmax/sigmoid outputs)."""

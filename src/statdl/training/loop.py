@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import torch
 
+from .. import threads
 from ..errors import ConfigError
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .dense_kernel import DenseStackKernel
@@ -110,6 +111,8 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     logits = state.use_logits
     final_act = state.final_activation
     kernel = DenseStackKernel.for_state(state, x.dim())
+    governor = threads.current()  # follows the load: a clock read per step, a look per second
+    history.params["threads"] = governor.threads
     warned = False
     try:
         for cb in callbacks:
@@ -146,6 +149,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                         total = total + penalty
                     total.backward()
                 optimizer.step(flat.w, flat.g)
+                governor.tick()
                 nb = stop - start
                 seen += nb
                 loss_sum.add_(total.detach(), alpha=nb)
