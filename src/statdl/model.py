@@ -447,7 +447,7 @@ class Sequential(Layer):
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight: dict | None = None,
-            sample_weight=None, initial_epoch: int = 0):
+            sample_weight=None, initial_epoch: int = 0, precision: str | None = None):
         """Train for ``epochs`` epochs (Keras semantics) and return the ``History``.
 
         Parameters
@@ -472,6 +472,11 @@ class Sequential(Layer):
             Weights of the loss per class or per sample.
         initial_epoch : int
             Epoch at which to start (to resume a previous run).
+        precision : {None, "32", "bf16", "16"}
+            Mixed precision: ``"bf16"`` (bfloat16) or ``"16"`` (float16, with loss scaling)
+            runs the forward pass under ``torch.autocast``; weights, gradients and optimiser
+            state stay float32. None or ``"32"``: float32 throughout (the default).
+            ``history.params["precision"]`` records it.
 
         Calling ``fit`` again continues from the current weights and optimiser state.
         """
@@ -505,7 +510,7 @@ class Sequential(Layer):
         with governed(), keep_freed_memory():
             return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
                            initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
-                           verbose=verbose)
+                           verbose=verbose, precision=precision)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
                  verbose: int = 0) -> dict[str, float]:

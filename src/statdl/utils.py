@@ -40,20 +40,38 @@ def set_seed(seed: int) -> None:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``) into a torch device."""
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``) into a torch device.
+
+    ``"auto"`` (and None) is the environment variable ``STATDL_DEVICE`` when it is set (so
+    ``STATDL_DEVICE=cuda pytest`` runs the tests on the GPU), else a GPU when torch sees one,
+    else the CPU.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
     import torch
 
     if isinstance(device, torch.device):
         return device
+    source = "device"
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        chosen = os.environ.get("STATDL_DEVICE", "").strip()
+        if not chosen or chosen == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device, source = chosen, "STATDL_DEVICE"  # the environment variable
     if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise choice_error("device", device, ["auto", "cpu", "cuda"])
+        raise choice_error(source, device, ["auto", "cpu", "cuda"])
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
-            "`device` is 'cuda' but torch sees no CUDA GPU here; use device='cpu' or 'auto'."
+            f"`{source}` is {device!r} but torch sees no CUDA GPU here; use 'cpu' or 'auto'."
         )
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as error:  # e.g. "cuda:x"
+        raise ConfigError(f"`{source}` {device!r} is not a torch device name ({error}); use "
+                          "'cpu', 'cuda' or 'cuda:<index>'.") from None
 
 
 @contextlib.contextmanager

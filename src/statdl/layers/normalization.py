@@ -22,6 +22,8 @@ class BatchNormModule(nn.Module):
         self.momentum, self.epsilon = momentum, epsilon
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in (torch.float16, torch.bfloat16):  # fit(precision=...): statistics in 32 bits
+            x = x.float()
         if self.training:
             return self._train_forward(x)
         # feature axis last (Keras); torch wants it second

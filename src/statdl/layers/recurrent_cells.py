@@ -123,6 +123,11 @@ class RecurrentModule(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled(x.device.type):
+            # fit(precision=...): the recurrence runs in float32 on every path (the hand-written
+            # kernels and torch's CPU LSTM refuse 16-bit inputs mixed with 32-bit weights)
+            with torch.autocast(x.device.type, enabled=False):
+                return self.forward(x.float())
         if self.go_backwards:
             x = x.flip(1)
         training = self.training

@@ -27,7 +27,9 @@ directly, and the loop feeds the metrics held outputs in chunks (``loop.PendingO
 
 A leading ``Embedding`` + ``Flatten`` is a row lookup whose gradient is one ``index_add_``
 into the (zeroed) embedding gradient. Only used by ``fit`` when every layer qualifies (see
-``DenseStackKernel.for_state``); any other model trains through autograd. ``DenseStackKernel.enabled = False`` turns it off, which the
+``DenseStackKernel.for_state``) and in float32; any other model, and any model trained with
+``fit(..., precision="bf16"|"16")``, trains through autograd. On a GPU the kernel works as on
+the CPU (one mask per Dropout layer from ``keep_mask``'s device branch, no CPU-only layout). ``DenseStackKernel.enabled = False`` turns it off, which the
 tests use to check that both paths give the same weights.
 """
 
@@ -63,8 +65,8 @@ class _DenseStep:
         self.kernel_grad = self.kernel.grad
         self.bias_grad = None if self.bias is None else self.bias.grad
         # 2 to 10 units: MKL multiplies by the kernel's transpose in about half the time
-        # (measured on a 2-core AVX-512 CPU with 256 to 784 inputs)
-        self.narrow = 2 <= self.kernel.shape[1] <= 10
+        # (measured on a 2-core AVX-512 CPU with 256 to 784 inputs); a CPU-only trick
+        self.narrow = 2 <= self.kernel.shape[1] <= 10 and self.kernel.device.type == "cpu"
 
 
 class DenseStackKernel:

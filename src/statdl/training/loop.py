@@ -21,6 +21,7 @@ from .dense_kernel import DenseStackKernel
 from .history import History
 from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
+from .precision import resolve_precision
 from .progress import EpochProgress
 
 __all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
@@ -87,20 +88,27 @@ def iterate_batches(n: int, batch_size: int):
 
 
 def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch: int,
-            shuffle: bool, callbacks: list[Callback], verbose: int) -> History:
+            shuffle: bool, callbacks: list[Callback], verbose: int,
+            precision: str | None = None) -> History:
     """Train ``model`` (compiled, built) on tensors ``x``, ``y`` and optional weights ``w``."""
     batch_size = _check_int(batch_size, "batch_size", 1)
     epochs = _check_int(epochs, "epochs", 0)
     initial_epoch = _check_int(initial_epoch, "initial_epoch", 0)
     state = model._training_state()
     module, device = state.module, state.device
-    x, y = x.to(device), y.to(device)
+    mixed = resolve_precision(precision, device)
+    host = HostBatches(x, y, w, device) if data_stays_on_host((x, y, w), device) else None
+    if host is None:
+        x, y = x.to(device), y.to(device)
+        w = None if w is None else w.to(device)
     loss, metrics, y = index_targets(state.loss, state.metrics, y)
-    w = None if w is None else w.to(device)
+    if host is not None:
+        host.y = y
     n = x.shape[0]
     steps = math.ceil(n / batch_size)
     history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size,
-                       "samples": n, "verbose": verbose})
+                       "samples": n, "verbose": verbose, "precision": precision or "32",
+                       "device": str(device)})
     model.history_ = history
     for cb in callbacks:
         cb.set_model(model)
@@ -110,7 +118,11 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     optimizer, flat = state.optimizer, state.flat
     logits = state.use_logits
     final_act = state.final_activation
-    kernel = DenseStackKernel.for_state(state, x.dim())
+    # the hand-written Dense pass runs in float32 only: reduced precision goes through autograd
+    kernel = DenseStackKernel.for_state(state, x.dim()) if mixed is None else None
+    if mixed is not None:
+        mixed.bind(optimizer, flat)
+    perm_device = torch.device("cpu") if host is not None else device
     governor = threads.current()  # follows the load: a clock read per step, a look per second
     history.params["threads"] = governor.threads
     warned = False
@@ -125,11 +137,13 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
             for m in metrics:
                 m.reset()
             loss_sum = torch.zeros((), device=device)
-            perm = torch.randperm(n, device=device) if shuffle else None
+            perm = torch.randperm(n, device=perm_device) if shuffle else None
             pending = PendingOutputs(metrics, y, perm, logits, final_act) if metrics else None
             seen = 0
             for step, (start, stop) in enumerate(iterate_batches(n, batch_size)):
-                if perm is not None:
+                if host is not None:
+                    xb, yb, wb = host.batch(perm, start, stop)
+                elif perm is not None:
                     idx = perm[start:stop]
                     xb, yb = x.index_select(0, idx), y.index_select(0, idx)
                     wb = None if w is None else w.index_select(0, idx)
@@ -140,7 +154,8 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                     cb.on_train_batch_begin(step, {})
                 if kernel is not None:
                     total, out = kernel.train_step(xb, yb, wb, loss, logits, final_act)
-                else:
+                    optimizer.step(flat.w, flat.g)
+                elif mixed is None:
                     flat.zero_grad()
                     out = module(xb, logits=logits)
                     total = batch_loss(loss, out, yb, wb, logits)
@@ -148,7 +163,9 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                     if penalty is not None:
                         total = total + penalty
                     total.backward()
-                optimizer.step(flat.w, flat.g)
+                    optimizer.step(flat.w, flat.g)
+                else:
+                    total, out = _mixed_step(state, mixed, xb, yb, wb, loss, logits)
                 governor.tick()
                 nb = stop - start
                 seen += nb
@@ -188,6 +205,67 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
         progress.close()
         module.eval()
     return history
+
+
+def _mixed_step(state, mixed, xb, yb, wb, loss: Loss, logits: bool):
+    """One step with the forward pass under autocast; the loss, metrics and backward pass
+    start from the outputs cast back to float32 (weights and gradients stay float32)."""
+    state.flat.zero_grad()
+    with mixed.autocast():
+        out = state.module(xb, logits=logits)
+    out = out.float()
+    total = batch_loss(loss, out, yb, wb, logits)
+    penalty = state.penalty()
+    if penalty is not None:
+        total = total + penalty
+    mixed.backward_and_step(total)
+    return total, out
+
+
+#: Training data goes to a CUDA device when it takes at most this fraction of the device's
+#: free memory (the rest is left to weights and activations); larger data stays in host memory
+#: and each batch is copied over (``HostBatches``).
+DEVICE_DATA_FRACTION = 0.5
+
+
+def data_stays_on_host(tensors, device: torch.device) -> bool:
+    """Whether host tensors too large for ``device`` (see ``DEVICE_DATA_FRACTION``) should be
+    copied batch by batch instead of moved once (only ever true on CUDA)."""
+    if device.type != "cuda":
+        return False
+    size = sum(t.numel() * t.element_size() for t in tensors
+               if t is not None and t.device.type == "cpu")
+    if size == 0:
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return size > DEVICE_DATA_FRACTION * free
+
+
+class HostBatches:
+    """Training data kept in host memory, each batch gathered into page-locked (pinned)
+    memory and copied to the device with ``non_blocking=True``, so that the copy overlaps the
+    previous step's work (torch's caching host allocator keeps a pinned block from being
+    reused until its copy has finished). The permutation and the targets stay on the host
+    too; the metrics move the targets they read."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
+                 device: torch.device):
+        self.x, self.y, self.w, self.device = x, y, w, device
+        self.pin = device.type == "cuda"
+
+    def batch(self, perm: torch.Tensor | None, start: int, stop: int):
+        """``(x, y, w)`` of the batch at epoch positions ``[start, stop)``, on the device."""
+        idx = None if perm is None else perm[start:stop]
+        return (self._copy(self.x, idx, start, stop), self._copy(self.y, idx, start, stop),
+                None if self.w is None else self._copy(self.w, idx, start, stop))
+
+    def _copy(self, t: torch.Tensor, idx: torch.Tensor | None, start: int, stop: int):
+        buf = torch.empty((stop - start, *t.shape[1:]), dtype=t.dtype, pin_memory=self.pin)
+        if idx is None:
+            buf.copy_(t[start:stop])
+        else:
+            torch.index_select(t, 0, idx, out=buf)
+        return buf.to(self.device, non_blocking=self.pin)
 
 
 def _warn_non_finite(value: float, epoch: int, epochs: int, callbacks: list[Callback]) -> None:
@@ -243,6 +321,8 @@ class PendingOutputs:
             targets = self.y[self.first:self.stop]
         else:
             targets = self.y.index_select(0, self.perm[self.first:self.stop])
+        if targets.device != self.buffer.device:  # data kept on the host (HostBatches)
+            targets = targets.to(self.buffer.device)
         update_metrics(self.metrics, self.buffer[:self.stop - self.first], targets, self.logits,
                        self.final_activation)
         self.first = self.stop

@@ -104,7 +104,10 @@ class Optimizer:
 
     def _slot(self, name: str, like: torch.Tensor) -> torch.Tensor:
         slot = self.state.get(name)
-        if slot is None or slot.shape != like.shape or slot.device != like.device:
+        if slot is not None and slot.shape == like.shape and slot.device != like.device:
+            # state loaded on the CPU (load_model) for weights since moved to a GPU: keep it
+            slot = self.state[name] = slot.to(like.device)
+        if slot is None or slot.shape != like.shape:
             slot = torch.full_like(like, self.slot_fill(name))
             self.state[name] = slot
         return slot
@@ -115,11 +118,12 @@ class Optimizer:
         return 0.0
 
     def _step_tensor(self, t: float, device: torch.device) -> torch.Tensor:
-        """The fused kernel's step count ``t`` as a one-element tensor, made once and refilled
-        only when ``t`` changes."""
+        """The fused kernel's step count ``t`` as a one-element float32 tensor, made once and
+        refilled only when ``t`` changes. Float32 whatever ``t``'s type: torch's CUDA kernel
+        reads the step as a float (the CPU kernel converts)."""
         step = getattr(self, "_step_t", None)
         if step is None or step.device != device:
-            step = self._step_t = torch.full((), t, device=device)
+            step = self._step_t = torch.full((), float(t), dtype=torch.float32, device=device)
         elif self._step_value != t:
             step.fill_(t)
         self._step_value = t
