@@ -19,7 +19,7 @@ to show how much of statdl's lead comes from it.
 
 A user's machine is rarely quiet: ``--background N`` runs each framework's process while N busy
 processes of the benchmark's own (pure Python loops, one core each, stopped after the run and
-in any case after 30 minutes) compete for the cores. Usage::
+in any case after 30 minutes; see ``bench/_background.py``) compete for the cores. Usage::
 
     python bench/train_speed.py                 # all models, all frameworks available
     python bench/train_speed.py --models mlp --repeats 3 --rounds 3
@@ -30,7 +30,6 @@ in any case after 30 minutes) compete for the cores. Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -39,6 +38,7 @@ import sys
 import time
 
 import numpy as np
+from _background import busy_background
 
 SAMPLES = {"mlp": 48_000, "cnn": 6_016, "lstm": 2_560}
 BATCH = 128
@@ -197,22 +197,6 @@ def child(model: str, framework: str, n: int, repeats: int) -> None:
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
 
 
-BUSY_LOOP = "import time\nend = time.monotonic() + 1800\nwhile time.monotonic() < end: pass"
-
-
-@contextlib.contextmanager
-def busy_processes(n: int):
-    """``n`` processes that each keep one core busy for the duration of the block."""
-    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n)]
-    try:
-        time.sleep(0.5 if n else 0)  # let them get going before the timed process starts
-        yield
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
-
-
 def _run_child(model: str, fw: str, repeats: int) -> tuple[float, float] | None:
     """(samples/s of the best epoch, peak RSS in MB) of one framework's process."""
     n = SAMPLES[model]
@@ -271,7 +255,7 @@ def main() -> None:
         results: dict[str, tuple[float, float]] = {}
         for round_ in range(args.rounds):
             for fw in frameworks:
-                with busy_processes(args.background):
+                with busy_background(args.background):
                     measured = _run_child(model, fw, args.repeats)
                 if measured is None:
                     continue
