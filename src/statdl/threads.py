@@ -42,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import math
 import os
 import sys
@@ -49,6 +51,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -64,7 +67,14 @@ CHECK_EVERY = 1.0  # seconds between looks at the load during a fit
 FIRST_CHECK = 0.25  # the first look comes sooner: the fit's start may have guessed wrong
 TAKEN, FREED = 0.5, 0.3  # share of a core others must use for it to count as taken / free
 
+# Module state, shared by all fits of the process.
 _wait_policy = "unknown"  # what prepare_openmp found or did, for thread_settings()
+_fixed: int | None = None  # set_threads(n); None: automatic
+_lock = threading.Lock()
+_last_sample: LoadSample | None = None  # the counters at the last look at the load
+_left: int | None = None  # torch's count as the last scope left it (the program's own)
+_torch_fixed: int | None = None  # a count the user gave torch between fits
+_last_used: int | None = None  # the count the last fit or predict ended with
 
 
 def prepare_openmp() -> str:
@@ -79,7 +89,9 @@ def prepare_openmp() -> str:
     str
         A short description of the waiting policy, as recorded in run metadata.
     """
-    global _wait_policy
+    global _wait_policy, _last_sample
+    _last_sample = take_sample()  # the first fit compares the load with this moment
+    _remember_torch_default()
     user = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}
     if user:
         _wait_policy = ", ".join(f"{k}={v}" for k, v in user.items()) + " (set by the user)"
@@ -89,6 +101,38 @@ def prepare_openmp() -> str:
         os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
         _wait_policy = f"GOMP_SPINCOUNT={SPIN_COUNT} (set by statdl)"
     return _wait_policy
+
+
+class _TorchDefault(importlib.abc.MetaPathFinder):
+    """Notes torch's own thread count as soon as torch has loaded (then steps aside)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "torch":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_note(module: Any) -> None:
+            global _left
+            exec_module(module)
+            _left = module.get_num_threads()
+
+        spec.loader.exec_module = exec_and_note  # type: ignore[method-assign]
+        return spec
+
+
+def _remember_torch_default() -> None:
+    """Know torch's default count, so that ``torch.set_num_threads(n)`` called by the program
+    before its first fit is told apart from it (and kept)."""
+    global _left
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        _left = torch.get_num_threads()
+    elif not any(isinstance(f, _TorchDefault) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TorchDefault())
 
 
 # -- what the machine offers ---------------------------------------------------------------
@@ -239,20 +283,14 @@ def choose_threads(current: int, cores: int, others: float) -> int:
     >>> choose_threads(current=1, cores=2, others=0.4)   # not yet free enough to go back
     1
     """
-    fewer = math.floor(cores - others + (1 - TAKEN))
-    more = math.floor(cores - others + (1 - FREED) - 1e-9)
+    fewer = cores - math.floor(others + (1 - TAKEN))  # cores others use at least half of
+    more = cores - max(0, math.ceil(others - FREED))  # cores others use 0.3 or more of
     target = fewer if fewer < current else max(current, more)
     return max(1, min(cores, target))
 
 
 # -- the user's choice -----------------------------------------------------------------------
 
-_fixed: int | None = None  # set_threads(n); None: automatic
-_lock = threading.Lock()
-_last_sample: LoadSample | None = None
-_left: int | None = None  # torch's count as the last scope left it (the program's own)
-_torch_fixed: int | None = None  # a count the user gave torch between fits
-_last_used: int | None = None
 
 
 def _check_count(n, argument: str) -> int:
@@ -344,7 +382,7 @@ class ThreadGovernor:
     def __init__(self, torch, cores: int, fixed: int | None):
         self.torch, self.cores, self.fixed = torch, cores, fixed
         self.cpus = _affinity()
-        self.threads = fixed or cores
+        self.threads = fixed or self._previous()
         self.changes = 0  # how often the count changed during the fit
         self._due = math.inf if fixed else time.perf_counter() + FIRST_CHECK
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..cli import SuggestingParser, did_you_mean
 from ..errors import ConfigError
+from ..threads import set_threads
 
 __all__ = ["Lab", "LABS", "get_lab", "lab_parser", "parse_lab_args", "run_lab", "execute"]
 
@@ -180,7 +181,8 @@ def lab_parser(lab: Lab) -> _Parser:
                         "default $STATDL_DATA, the cache, or a download")
     g.add_argument("--runs-dir", default="runs", help="where the run folder is written")
     g.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's choice; 1 for tiny models)")
+                   help="CPU threads (default: the cores other processes leave free, "
+                        "checked every second; 1 for tiny models)")
     g.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="0 silent, 1 progress bar, 2 one line per epoch")
     g.add_argument("--no-view", action="store_true", help="do not write the HTML report")
@@ -270,11 +272,9 @@ def execute(lab: Lab, args: argparse.Namespace) -> dict[str, Any]:
     module = importlib.import_module(f"statdl.labs.{lab.module}")
     function = getattr(module, lab.function)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "name", "options")}
-    import torch
-
-    threads, old_threads = args.threads or lab.threads, torch.get_num_threads()
+    threads = args.threads or lab.threads
     if threads:
-        torch.set_num_threads(threads)
+        set_threads(threads)  # a fixed count; otherwise fit follows the free cores
     try:
         with data_dir(args.data_dir):
             set_seed(args.seed)
@@ -283,7 +283,8 @@ def execute(lab: Lab, args: argparse.Namespace) -> dict[str, Any]:
                 results = function(args, run) or {}
                 run.record({"lab": lab.name, "quick": bool(args.quick), "epochs": args.epochs})
     finally:
-        torch.set_num_threads(old_threads)
+        if threads:
+            set_threads("auto")
     out = {**run.results, **results, "run_dir": str(run.path)}
     if not args.no_view:
         print(f"Results, figures and the HTML report: {run.path / 'view.html'}")
