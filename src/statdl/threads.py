@@ -316,9 +316,11 @@ def set_threads(n: int | str = "auto") -> None:
     'fixed'
     >>> sd.set_threads("auto")
     """
-    global _fixed, _torch_fixed
+    global _fixed, _torch_fixed, _left
     _fixed = None if n == "auto" else _check_count(n, "n")
-    _torch_fixed = None
+    _torch_fixed = None  # and torch's count as it is now is the program's own again
+    torch = sys.modules.get("torch")
+    _left = torch.get_num_threads() if torch is not None else _left
 
 
 def _env_fixed() -> int | None:
