@@ -25,6 +25,13 @@ in any case after 30 minutes; see ``bench/_background.py``) compete for the core
     python bench/train_speed.py --models mlp --repeats 3 --rounds 3
     python bench/train_speed.py --models lstm --frameworks statdl,torch,torch-malloc --rounds 3
     python bench/train_speed.py --background 1 --rounds 3   # with one competing process
+    python bench/train_speed.py --device cuda --precision bf16 --frameworks statdl,keras-jax
+
+``--device cuda`` trains every framework on the GPU (``bench/gpu_check.py`` runs it for each
+precision); the default ``--device cpu`` hides GPUs from the child processes. ``--precision``
+(``32``, ``bf16``, ``16``) is ``fit(precision=...)`` for statdl, ``torch.autocast`` (with a
+``GradScaler`` for ``16``) for the plain loop and the ``mixed_bfloat16`` / ``mixed_float16``
+dtype policy for Keras.
 """
 
 from __future__ import annotations
@@ -58,19 +65,21 @@ def make_data(model: str, n: int):
     return x, y
 
 
-def time_fits(net, x, y, repeats: int) -> list[float]:
-    """Seconds of one-epoch ``fit`` calls after a short warm-up (statdl and Keras alike)."""
-    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
+def time_fits(net, x, y, repeats: int, **fit_args) -> list[float]:
+    """Seconds of one-epoch ``fit`` calls after a short warm-up (statdl and Keras alike; both
+    read the epoch's loss back at its end, so a GPU's queued work is inside the time)."""
+    net.fit(x[: 4 * BATCH], y[: 4 * BATCH], batch_size=BATCH, epochs=1, verbose=0, **fit_args)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        net.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, **fit_args)
         times.append(time.perf_counter() - t0)
     return times
 
 
 # ---------------------------------------------------------------- statdl
-def run_statdl(model: str, x, y, repeats: int) -> list[float]:
+def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
+               precision: str = "32") -> list[float]:
     import statdl as sd
     from statdl import layers as L
 
@@ -79,15 +88,15 @@ def run_statdl(model: str, x, y, repeats: int) -> list[float]:
         net = sd.Sequential([L.Dense(512, activation="relu"), L.Dropout(0.4),
                              L.Dense(256, activation="relu"), L.Dropout(0.3),
                              L.Dense(10, activation="softmax")], input_shape=(784,))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"], device=device)
     elif model == "cnn":
         net = sd.Sequential(_statdl_cnn(L), input_shape=(28, 28, 1))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"], device=device)
     else:
         net = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
                             input_shape=(500,))
-        net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
-    return time_fits(net, x, y, repeats)
+        net.compile("rmsprop", "binary_crossentropy", ["accuracy"], device=device)
+    return time_fits(net, x, y, repeats, precision=precision)
 
 
 def _statdl_cnn(L):
@@ -99,7 +108,8 @@ def _statdl_cnn(L):
 
 
 # ---------------------------------------------------------------- plain torch
-def run_torch(model: str, x, y, repeats: int) -> list[float]:
+def run_torch(model: str, x, y, repeats: int, device: str = "cpu",
+              precision: str = "32") -> list[float]:
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -133,18 +143,30 @@ def run_torch(model: str, x, y, repeats: int) -> list[float]:
         net = Net()
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         loss_fn = F.binary_cross_entropy_with_logits
+    net, xt, yt = net.to(device), xt.to(device), yt.to(device)
     opt = torch.optim.RMSprop(net.parameters(), lr=0.001, alpha=0.9, eps=1e-7)
     n = xt.shape[0]
+    dtype = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}[precision]
+    scaler = torch.amp.GradScaler(device, enabled=dtype == torch.float16)
 
     def epoch(limit: int) -> None:
         net.train()
-        perm = torch.randperm(limit)
+        perm = torch.randperm(limit, device=device)
         for i in range(0, limit, BATCH):
             idx = perm[i:i + BATCH]
             opt.zero_grad()
-            loss = loss_fn(net(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
+            if dtype is None:
+                loss = loss_fn(net(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                continue
+            with torch.autocast(device, dtype=dtype):
+                out = net(xt[idx])
+            scaler.scale(loss_fn(out.float(), yt[idx])).backward()
+            scaler.step(opt)
+            scaler.update()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     epoch(4 * BATCH)
     times = []
@@ -156,10 +178,19 @@ def run_torch(model: str, x, y, repeats: int) -> list[float]:
 
 
 # ---------------------------------------------------------------- Keras 3
-def run_keras(model: str, x, y, repeats: int) -> list[float]:
+def run_keras(model: str, x, y, repeats: int, device: str = "cpu",
+              precision: str = "32") -> list[float]:
     import keras
     from keras import layers as K
 
+    if device == "cuda" and keras.backend.backend() == "jax":
+        import jax
+
+        if jax.default_backend() != "gpu":
+            raise RuntimeError(f"--device cuda but jax runs on {jax.default_backend()}: "
+                               "install jax with CUDA (pip install 'jax[cuda12]')")
+    if precision != "32":
+        keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "16": "mixed_float16"}[precision])
     keras.utils.set_random_seed(0)
     if model == "mlp":
         net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
@@ -182,7 +213,8 @@ def run_keras(model: str, x, y, repeats: int) -> list[float]:
     return time_fits(net, x, y, repeats)
 
 
-def child(model: str, framework: str, n: int, repeats: int) -> None:
+def child(model: str, framework: str, n: int, repeats: int, device: str = "cpu",
+          precision: str = "32") -> None:
     x, y = make_data(model, n)
     runner = {"statdl": run_statdl, "torch": run_torch, "torch-malloc": run_torch,
               "keras-jax": run_keras, "keras-torch": run_keras}[framework]
@@ -190,14 +222,15 @@ def child(model: str, framework: str, n: int, repeats: int) -> None:
         from statdl.training.allocator import keep_freed_memory
 
         with keep_freed_memory():
-            times = runner(model, x, y, repeats)
+            times = runner(model, x, y, repeats, device, precision)
     else:
-        times = runner(model, x, y, repeats)
+        times = runner(model, x, y, repeats, device, precision)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"best_s": min(times), "n": n, "peak_mb": peak_mb}))
 
 
-def _run_child(model: str, fw: str, repeats: int) -> tuple[float, float] | None:
+def _run_child(model: str, fw: str, repeats: int, device: str = "cpu",
+               precision: str = "32") -> tuple[float, float] | None:
     """(samples/s of the best epoch, peak RSS in MB) of one framework's process."""
     n = SAMPLES[model]
     if fw == "keras-torch" and model == "lstm":
@@ -205,8 +238,11 @@ def _run_child(model: str, fw: str, repeats: int) -> tuple[float, float] | None:
     env = dict(os.environ)
     if fw.startswith("keras"):
         env["KERAS_BACKEND"] = fw.split("-")[1]
+    if device == "cpu":  # no framework may pick a GPU by itself
+        env.update(CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", model, fw, str(n), "--repeats", str(repeats)],
+        [sys.executable, __file__, "--child", model, fw, str(n), "--repeats", str(repeats),
+         "--device", device, "--precision", precision],
         env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"{model}/{fw} failed:\n{proc.stderr[-2000:]}")
@@ -231,6 +267,10 @@ def main() -> None:
                         help="run the frameworks this many times in turn; report each one's best")
     parser.add_argument("--background", type=int, default=0,
                         help="busy processes competing for the cores while each framework runs")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where every framework trains (default cpu)")
+    parser.add_argument("--precision", default="32", choices=["32", "bf16", "16"],
+                        help="float32, or mixed bfloat16 / float16 for every framework")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
     args = parser.parse_args()
     for name in ("repeats", "rounds"):
@@ -239,12 +279,15 @@ def main() -> None:
     if args.background < 0:
         parser.error(f"--background must be an int >= 0; got {args.background}")
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]), args.repeats)
+        child(args.child[0], args.child[1], int(args.child[2]), args.repeats, args.device,
+              args.precision)
         return
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.2f}, {args.background} busy background processes")
+    if args.device != "cpu" or args.precision != "32":
+        print(f"device {args.device}, precision {args.precision}")
     frameworks = args.frameworks.split(",")
     for fw in [f for f in frameworks if f.startswith("keras")]:
         if not keras_available(fw.split("-")[1]):
@@ -256,7 +299,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for fw in frameworks:
                 with busy_background(args.background):
-                    measured = _run_child(model, fw, args.repeats)
+                    measured = _run_child(model, fw, args.repeats, args.device, args.precision)
                 if measured is None:
                     continue
                 speed, peak = measured

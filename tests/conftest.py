@@ -15,6 +15,12 @@ SHARED_DATA = SHARED / "data"
 collect_ignore_glob = ["fixtures/*"]
 
 
+def pytest_report_header(config) -> str:
+    """Where models compiled with ``device="auto"`` run: ``STATDL_DEVICE=cuda pytest`` puts the
+    whole tier on the GPU (``bench/gpu_check.py`` does)."""
+    return f"statdl device: {os.environ.get('STATDL_DEVICE') or 'auto (GPU if torch sees one)'}"
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real-data folder ``../shared/data``; skips the test when it is absent."""

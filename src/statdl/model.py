@@ -31,7 +31,7 @@ from .summary import format_summary
 from .threads import governed
 from .training.allocator import keep_freed_memory
 from .training.callbacks import Callback
-from .training.data import InputRows, prepare_weights, prepare_x, prepare_y, require_rows
+from .training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
 from .training.flat import FlatParameters
 from .training.loop import check_batch_size, run_evaluate, run_fit, split_validation
 from .training.losses import Loss, get_loss
@@ -432,12 +432,16 @@ class Sequential(Layer):
             return first._integer_input()
         return type(first).__name__ == "Embedding"
 
-    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, prefix: str = ""):
-        xt = prepare_x(x, self.input_shape, self._integer_input(), f"{prefix}x")
-        require_rows(xt.shape[0], f"{prefix}x")
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, prefix: str = "",
+                    stream: bool = False):
+        """Checked ``x``, ``y``, weights; ``x`` as one tensor, or as ``InputRows`` (converted a
+        batch at a time) with ``stream=True``."""
+        rows = InputRows(x, self.input_shape, self._integer_input(), f"{prefix}x")
+        require_rows(rows.n, f"{prefix}x")
+        xt = rows if stream else rows.tensor()
         if self.module_ is None:
-            self.build(tuple(xt.shape[1:]))
-        loss, n = self._compiled["loss"], xt.shape[0]
+            self.build(tuple(rows.shape[1:]))
+        loss, n = self._compiled["loss"], rows.n
         out = self.output_shape_
         yt = prepare_y(y, loss, out, n, f"{prefix}y")
         w = prepare_weights(sample_weight, class_weight, yt, n, loss, out[-1] if out else None,
@@ -517,7 +521,7 @@ class Sequential(Layer):
         """Loss and metrics on ``x``, ``y`` (no dropout or noise), as a dict."""
         self._require_compiled("evaluate")
         check_batch_size(batch_size)
-        xt, yt, w = self._prepare_xy(x, y, sample_weight)
+        xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
         with governed():
             logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
         if verbose:
@@ -533,28 +537,28 @@ class Sequential(Layer):
                     "fit it before predict()."
                 )
             self.build(self.input_shape)
-        bs = max(check_batch_size(batch_size) or 32, 1024)
+        check_batch_size(batch_size)
         rows = InputRows(x, self.input_shape, self._integer_input())  # converted batch by batch
+        bs = inference_batch(self, batch_size, rows.shape[1:])
         module = self.module
         module.eval()
         device = next(iter(module.parameters()), torch.empty(0)).device
         # Each batch's output goes straight into one preallocated array: a list of batch
         # outputs joined at the end pins the heap holes between them, which cost +250 MB of
         # peak RSS on 1M x 20 rows (bench/memory.py) against +6 MB this way.
-        out: np.ndarray | None = None
+        out: torch.Tensor | None = None
         with torch.inference_mode():
-            for start in range(0, rows.n, bs):
-                xb = rows.tensor(start, start + bs).to(device)
-                yb = _run_path(self, module, xb, upto, logits).float().cpu().numpy()
+            for start, stop, xb in rows.batches(bs):
+                yb = _run_path(self, module, xb.to(device), upto, logits)
                 if out is None:
-                    out = np.empty((rows.n, *yb.shape[1:]), dtype=np.float32)
-                out[start:start + len(yb)] = yb
+                    out = torch.empty((rows.n, *yb.shape[1:]), dtype=torch.float32)
+                out[start:stop].copy_(yb)  # dtype and device in the same pass
         for m in module.modules():
             if isinstance(m, SequentialModule):
                 m.penalties.clear()
         if out is None:
             return np.zeros((0, *self.output_shape_), dtype=np.float32)
-        return out
+        return out.numpy()
 
     def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Model outputs for ``x`` (probabilities for classifiers), as a numpy array."""
@@ -591,9 +595,11 @@ class Sequential(Layer):
         super().set_weights(values)
 
     def to(self, device: str | torch.device) -> Sequential:
-        """Move the weights to ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``)."""
+        """Move the weights to ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``); the next ``fit``
+        rebinds them to the flat buffers there, carrying the optimiser state over."""
         self.device_ = resolve_device(device)
-        self._state = None
+        if self._state is not None:
+            self._state.device = self.device_
         if self.module_ is not None:
             self.module_.to(self.device_)
         return self
