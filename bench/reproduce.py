@@ -15,11 +15,18 @@ changes; the data and the splits stay the course's (Hitters keeps its ``set.seed
 split for every seed). Per-seed results are kept in the state block too, so an interrupted
 spread resumes and a larger N only runs the missing seeds.
 
+``--background N`` measures the chosen rows again while N busy processes of the benchmark's own
+(``bench/_background.py``: pure Python loops, one core each) compete for the cores: statdl and
+then Keras 3, each with fresh busy processes, so both see the same load. Those timings go to
+columns of their own ("statdl s, 1 busy", "Keras 3 s, 1 busy" and their ratio) and to a
+separate key of the state block: the quiet rows are kept, and a quiet run keeps the busy ones.
+
 Usage::
 
     python bench/reproduce.py --data-dir ../shared/data                  # everything
     python bench/reproduce.py --labs hitters-nn,mnist-logit --no-keras   # a selection
     python bench/reproduce.py --spread hitters-nn,imdb-bilstm@20 --seeds 5 --data-dir ...
+    python bench/reproduce.py --background 1 --data-dir ...     # timings with 1 busy process
     python bench/reproduce.py --list                                     # the row keys
 """
 
@@ -39,12 +46,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _background import busy_background, check_count
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results.md"
 _STATE = re.compile(r"<!-- reproduce-state\n(.*?)\n-->", re.S)
 _HEADER = re.compile(r"^Machine: (.*)\. Last updated: (.*)\.$", re.M)
 COURSE_SEED = 1001      # the course's set.seed(1001): the single-run table and the first seed
 SPREAD = "_spread"      # state key of the seed-spread results (row keys never start with "_")
+BUSY = "_busy"          # state key of the timings under load: {"1": {"rows": {key: ...}}}
 
 
 @dataclass(frozen=True)
@@ -298,14 +308,18 @@ def write_table(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None
         "with other jobs, so timings are noisy.",
         "",
         f"Machine: {meta.get('machine', '?')}. Last updated: {meta.get('updated', '?')}.",
+        *busy_intro(state),
         "",
-        "| lab | course | statdl (95% CI) | Keras 3 | statdl s | Keras 3 s | notes |",
-        "|---|---|---|---|---|---|---|",
+        "| lab | course | statdl (95% CI) | Keras 3 | statdl s | Keras 3 s | "
+        + "".join(f"{h} | " for h in busy_headers(state)) + "notes |",
+        "|---|---|---|---|---|---|" + "---|" * len(busy_headers(state)) + "---|",
     ]
     for row in ROWS:
         entry = state.get(row.key)
+        busy = "".join(f"{c} | " for c in busy_cells(row, state))
         if entry is None:
             lines.append(f"| {row.key} | {row.course} | not run in this session | - | - | - | "
+                         f"{busy}"
                          f"{'target ' + ('<= ' if row.lower_is_better else '>= ') + str(row.target) if row.target is not None else ''} |")
             continue
         s, k = entry.get("statdl", {}), entry.get("keras", {})
@@ -317,11 +331,9 @@ def write_table(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None
             value = _fmt(s.get("value"), row.metric) + ci
         keras_value = ("not run" if not k else "failed" if k.get("error")
                        else _fmt(k.get("value"), row.metric))
-        sec = f"{s['seconds']:.0f}" if s.get("seconds") else "-"
-        ksec = f"{k['seconds']:.0f}" if k.get("seconds") else "-"
         spread = state.get(SPREAD, {}).get("rows", {}).get(row.key)
-        lines.append(f"| {row.key} | {row.course} | {value} | {keras_value} | {sec} | {ksec} | "
-                     f"{_verdict(row, s, k, spread)} |")
+        lines.append(f"| {row.key} | {row.course} | {value} | {keras_value} | "
+                     f"{_seconds(s)} | {_seconds(k)} | {busy}{_verdict(row, s, k, spread)} |")
     lines += spread_table(state.get(SPREAD, {}))
     lines += ["", "<!-- reproduce-state", json.dumps(state, indent=1, sort_keys=True), "-->", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +341,81 @@ def write_table(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
     os.replace(tmp, path)
+
+
+def _seconds(side: dict[str, Any]) -> str:
+    """Seconds of one side for the table: one decimal below 10 s, where 0 and 1 say little."""
+    sec = side.get("seconds")
+    if not sec:
+        return "failed" if side.get("error") else "-"
+    return f"{sec:.1f}" if sec < 10 else f"{sec:.0f}"
+
+
+# ----------------------------------------------------------------------------- under load
+def busy_levels(state: dict[str, Any]) -> list[str]:
+    """The background loads measured (numbers of busy processes, as state keys), ascending."""
+    return sorted((n for n, v in state.get(BUSY, {}).items() if v.get("rows")), key=int)
+
+
+def _busy_label(n: str) -> str:
+    return f"{n} busy"
+
+
+def busy_headers(state: dict[str, Any]) -> list[str]:
+    """Three columns per load measured: statdl's seconds, Keras 3's, and their ratio."""
+    return [h for n in busy_levels(state)
+            for h in (f"statdl s, {_busy_label(n)}", f"Keras 3 s, {_busy_label(n)}",
+                      f"statdl/Keras, {_busy_label(n)}")]
+
+
+def busy_cells(row: Row, state: dict[str, Any]) -> list[str]:
+    """The row's cells of :func:`busy_headers` ("-" where the row was not measured)."""
+    cells = []
+    for n in busy_levels(state):
+        entry = state[BUSY][n]["rows"].get(row.key)
+        if entry is None:
+            cells += ["-", "-", "-"]
+            continue
+        s, k = entry.get("statdl", {}), entry.get("keras", {})
+        ratio = "-"
+        if s.get("seconds") and k.get("seconds"):
+            r = s["seconds"] / k["seconds"]
+            ratio = f"{r:.2f}" + ("" if r <= 1 else " (**slower**)")
+        cells += [_seconds(s), _seconds(k), ratio]
+    return cells
+
+
+def busy_intro(state: dict[str, Any]) -> list[str]:
+    """The paragraph explaining the busy columns (none when no load was measured)."""
+    levels = busy_levels(state)
+    if not levels:
+        return []
+    updated = "; ".join(f"{_busy_label(n)}: {state[BUSY][n].get('updated', '?')}"
+                        for n in levels)
+    return ["", "Columns marked \"busy\" (`python bench/reproduce.py --background N`): the same "
+            "run while N processes of the benchmark's own keep one core each busy (pure Python "
+            "loops, `bench/_background.py`), statdl and Keras 3 in turn, each with fresh busy "
+            "processes; a ratio above 1 means statdl was slower. "
+            f"Last updated: {updated}."]
+
+
+def measure_row(row: Row, data_dir: str | None, runs_dir: str, keras_ok: bool,
+                background: int = 0) -> dict[str, Any]:
+    """statdl's and Keras 3's run of ``row``, each while ``background`` busy processes run."""
+    print(f"\n##### {row.key} (statdl" + (f", {background} busy" if background else "") + ")",
+          flush=True)
+    with busy_background(background):
+        try:
+            s = run_statdl(row, data_dir, runs_dir)
+        except Exception as exc:  # noqa: BLE001 - a failed lab is a row, not a crash
+            s = {"error": f"{type(exc).__name__}: {exc}"}
+    k: dict[str, Any] = {}
+    if keras_ok:
+        print(f"##### {row.key} (Keras 3, {keras_backend(row)}"
+              + (f", {background} busy" if background else "") + ")", flush=True)
+        with busy_background(background):
+            k = run_keras(row, data_dir)
+    return {"statdl": s, "keras": k}
 
 
 # ----------------------------------------------------------------------------- seed spread
@@ -473,6 +560,14 @@ def run_spread(rows: list[Row], n_seeds: int, args: argparse.Namespace, state: d
               f"Welch {st.get('welch')}", flush=True)
 
 
+def rows_measured(state: dict[str, Any], background: int) -> dict[str, Any]:
+    """Where the rows measured with ``background`` busy processes live in ``state`` (created
+    on demand): the state itself for a quiet machine, else its own key under ``_busy``."""
+    if not background:
+        return state
+    return state.setdefault(BUSY, {}).setdefault(str(background), {}).setdefault("rows", {})
+
+
 def _select(spec: str | None) -> list[Row]:
     if not spec:
         return list(ROWS)
@@ -503,6 +598,9 @@ def main(argv: list[str] | None = None) -> int:
                         "the spread; add --labs to measure single-run rows too)")
     p.add_argument("--seeds", type=int, default=5,
                    help="seeds per side in a spread: 1001, 1002, ... (default 5)")
+    p.add_argument("--background", type=int, default=0, metavar="N",
+                   help="measure the rows' timings while N busy processes compete for the "
+                        "cores; stored in columns of their own (default 0: the quiet table)")
     p.add_argument("--keras-worker", help=argparse.SUPPRESS)
     p.add_argument("--keras-seed", type=int, default=COURSE_SEED, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -511,6 +609,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.seeds < 2:
         raise SystemExit("reproduce.py: --seeds must be >= 2 (a spread needs two runs a side)")
+    try:
+        check_count(args.background)
+    except ValueError as exc:
+        raise SystemExit(f"reproduce.py: {exc}") from None
+    if args.background and args.spread:
+        raise SystemExit("reproduce.py: --background times the single-run rows (--labs); it "
+                         "does not apply to --spread, whose seeds compare accuracy only. Run "
+                         "them separately.")
     if args.list:
         for r in ROWS:
             print(f"{r.key:<24} lab {r.lab} {r.options or ''} course {r.course}")
@@ -534,29 +640,28 @@ def main(argv: list[str] | None = None) -> int:
         # Until a single-run row is measured again, its machine and date stay those of the file.
         meta = {"machine": header.group(1), "updated": header.group(2)}
     runs_dir = args.runs_dir or tempfile.mkdtemp(prefix="statdl-reproduce-")
+    table = rows_measured(state, args.background)
     for row in rows:
-        if row.key in state and not args.redo and not state[row.key].get("statdl", {}).get(
+        if row.key in table and not args.redo and not table[row.key].get("statdl", {}).get(
                 "error"):
-            print(f"{row.key}: already in {out} (use --redo to measure again)")
+            print(f"{row.key}: already in {out}" + (f" with {args.background} busy"
+                                                    if args.background else "")
+                  + " (use --redo to measure again)")
             continue
-        print(f"\n##### {row.key} (statdl)", flush=True)
-        try:
-            s = run_statdl(row, args.data_dir, runs_dir)
-        except Exception as exc:  # noqa: BLE001 - a failed lab is a row, not a crash
-            s = {"error": f"{type(exc).__name__}: {exc}"}
-        k: dict[str, Any] = {}
-        if keras_ok:
-            print(f"##### {row.key} (Keras 3, JAX)", flush=True)
-            k = run_keras(row, args.data_dir)
-        state[row.key] = {"statdl": s, "keras": k}
-        meta["machine"] = machine
-        meta["updated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        table[row.key] = measure_row(row, args.data_dir, runs_dir, keras_ok, args.background)
+        now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        meta["machine"], meta["updated"] = machine, now
+        if args.background:
+            state[BUSY][str(args.background)]["updated"] = now
         write_table(out, state, meta)
+        s, k = table[row.key]["statdl"], table[row.key]["keras"]
         print(f"{row.key}: statdl {s.get('value')} ({s.get('seconds')} s), Keras {k.get('value')}"
-              f" ({k.get('seconds')} s); table: {out}", flush=True)
+              f" ({k.get('seconds')} s)" + (f" with {args.background} busy"
+                                           if args.background else "") + f"; table: {out}",
+              flush=True)
     if spread_rows:
         run_spread(spread_rows, args.seeds, args, state, meta, out, keras_ok, runs_dir)
-    if not rows or all(r.key in state for r in rows):
+    if not rows or all(r.key in table for r in rows):
         meta.setdefault("updated", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
         write_table(out, state, meta)
     return 0
