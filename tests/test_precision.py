@@ -72,7 +72,7 @@ def test_bf16_matches_a_plain_torch_autocast_loop_and_stays_near_float32():
     # bfloat16 keeps 8 significant bits: the products really ran in it (not float32) ...
     assert to_float32 > 1e-4
     # ... as in the plain autocast loop, up to rounding order, and near the float32 weights
-    assert to_reference < 0.25 * to_float32
+    assert to_reference < 0.01 * to_float32
     assert to_float32 < 0.05
     assert history.params["precision"] == "bf16"
     final32 = model32.evaluate(x, y)["loss"]
