@@ -2,7 +2,9 @@
 
 It limits torch's threads (``STATDL_NUM_THREADS``) without importing torch itself, runs the
 script as ``__main__``, records an uncaught exception (message and traceback) in
-``statdl.d/error.json``, and saves any matplotlib figures left open into ``plots/``.
+``statdl.d/error.json``, saves any matplotlib figures left open into ``plots/``, and records
+the thread count and OpenMP wait policy the script trained with (``threads``,
+``thread_wait`` ... in ``statdl.d/properties_reported.json``, when it loaded torch).
 
 It also makes sure a run does not outlive its runner (``STATDL_PARENT_PID``): on Linux the
 kernel sends it SIGTERM when the runner dies (``prctl(PR_SET_PDEATHSIG)``), and on every
@@ -24,7 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ._io import ENV_DECLARE, ENV_PARENT, ENV_RUN_DIR, ENV_THREADS, META, write_json
+from ._io import ENV_DECLARE, ENV_PARENT, ENV_RUN_DIR, ENV_THREADS, META, read_json, write_json
 
 _PR_SET_PDEATHSIG = 1
 
@@ -72,6 +74,28 @@ def _save_open_figures(run: Path) -> None:
         target = plots / f"figure{i:03d}.png"
         if not target.exists():
             plt.figure(num).savefig(target, dpi=96)
+
+
+def _record_threads(run: Path | None) -> None:
+    """Record :func:`statdl.threads.thread_settings` as the run ends, if the script used torch.
+
+    Keys: ``threads`` (the count the last fit or predict used), ``thread_mode`` ("auto" or
+    "fixed"), ``thread_cores`` (the most it would use), ``thread_wait`` (how idle OpenMP
+    threads wait) and ``thread_source``; anything the script reported itself is kept.
+    """
+    threads = sys.modules.get("statdl.threads")
+    if run is None or threads is None or "torch" not in sys.modules:
+        return
+    try:
+        settings = threads.thread_settings()
+    except ValueError as exc:      # e.g. a bad STATDL_NUM_THREADS, which the script met too
+        facts: dict[str, Any] = {"thread_error": str(exc)}
+    else:
+        facts = {"threads": settings["threads"],
+                 **{f"thread_{k}": v for k, v in settings.items() if k != "threads"}}
+    path = run / META / "properties_reported.json"
+    current = read_json(path, {}) or {}
+    write_json(path, {**facts, **current})
 
 
 def _record_error(run: Path | None, exc: BaseException) -> None:
@@ -147,6 +171,14 @@ def main(argv: list[str]) -> int:
     script = os.path.abspath(argv[0])
     sys.argv = [script, *argv[1:]]
     sys.path.insert(0, os.path.dirname(script))
+    try:
+        return _run_script(script, run)
+    finally:
+        _record_threads(run)
+
+
+def _run_script(script: str, run: Path | None) -> int:
+    """Run ``script`` as ``__main__``; record how it failed, if it did; return the exit code."""
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as exc:

@@ -75,12 +75,40 @@ def _check_flags(flags: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _env_count(env: dict[str, str], key: str) -> int | None:
+    try:
+        return max(1, int(env[key].split(",")[0]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _spin_count_set_by_statdl() -> bool:
+    """Whether ``GOMP_SPINCOUNT`` in this process's environment is statdl's, not the user's."""
+    threads = sys.modules.get("statdl.threads")
+    return threads is not None and threads.thread_settings()["wait"].endswith("(set by statdl)")
+
+
 def child_env(run: Path | None, flags: dict[str, Any] | None,
-              num_threads: int | None) -> dict[str, str]:
-    """The environment of a run's child process."""
+              num_threads: int | None, max_threads: int | None = None) -> dict[str, str]:
+    """The environment of a run's child process.
+
+    ``num_threads`` fixes the child's torch threads (``STATDL_NUM_THREADS`` and the OpenMP
+    count). ``max_threads`` only caps them (``OMP_NUM_THREADS``, or the user's smaller value):
+    within it statdl's ``fit`` still follows the cores other processes leave free, which a
+    fixed count would not.
+
+    Examples
+    --------
+    >>> env = child_env(None, None, None, max_threads=1)
+    >>> env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"]
+    ('1', '1')
+    """
     env = dict(os.environ)
     for key in (ENV_RUN_DIR, ENV_FLAGS, ENV_DECLARE):
         env.pop(key, None)
+    if _spin_count_set_by_statdl():
+        # The child's own `import statdl` sets it again, and its metadata then says who did.
+        env.pop("GOMP_SPINCOUNT", None)
     if run is not None:
         env[ENV_RUN_DIR] = str(run.resolve())
     if flags:
@@ -88,6 +116,10 @@ def child_env(run: Path | None, flags: dict[str, Any] | None,
     if num_threads:
         for key in (ENV_THREADS, "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[key] = str(int(num_threads))
+    elif max_threads:
+        cap = min(int(max_threads), _env_count(env, "OMP_NUM_THREADS") or int(max_threads))
+        for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[key] = str(cap)
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("MPLBACKEND", "Agg")
     path = env.get("PYTHONPATH")
@@ -276,14 +308,16 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
                 runs_dir: str | os.PathLike = "runs", args: list[str] | tuple = (),
                 echo: bool = True, num_threads: int | None = None, context: str = "local",
                 timeout: float | None = None, extra: dict[str, Any] | None = None,
-                run_folder: str | os.PathLike | None = None) -> dict:
+                run_folder: str | os.PathLike | None = None,
+                max_threads: int | None = None) -> dict:
     """Run one training run and record it; return a small dict (run_dir, status, error).
 
     The building block of :func:`training_run` and of every tuning executor (it is what a
     Ray task calls). Never raises for a failing script: the failure is recorded. The script
     runs in a process group of its own: a timeout stops the whole group. ``run_folder`` is a
     folder already claimed by :func:`statdl.tuning.tuning.tuning_run`; by default a new one
-    is made in ``runs_dir``.
+    is made in ``runs_dir``. ``num_threads`` fixes the run's threads, ``max_threads`` caps
+    them (a tuning run's share of the cores; see :func:`child_env`).
     """
     path = check_script(script)
     flags = _check_flags(flags)
@@ -297,13 +331,13 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
         "type": "training", "context": context, "script": path.name, "script_path": str(path),
         "start": utc_now(), "end": None, "completed": False, "status": "running",
         "host": socket.gethostname(), "python": sys.version.split()[0],
-        "num_threads": num_threads,
+        "num_threads": num_threads, "max_threads": max_threads,
     }
     write_json(meta / "properties.json", props)
     _snapshot_source(path, run)
     t0 = time.perf_counter()
     error: dict[str, Any] | None = None
-    proc = spawn(_command(path, list(args)), child_env(run, flags, num_threads),
+    proc = spawn(_command(path, list(args)), child_env(run, flags, num_threads, max_threads),
                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     with _ACTIVE_LOCK:
         _ACTIVE.add(proc)

@@ -1,8 +1,9 @@
 """The runs table of ``statdl runs ls`` and ``statdl tune``: a few key columns that fit.
 
 By default: ``run`` (the folder name, which is its UTC start time), ``script`` (or lab),
-``flags`` (those that vary between the runs listed), the main metric, ``status`` and ``time``
-(how long the run took). Columns are dropped, last-priority first, until the table fits the
+``flags`` (those that vary between the runs listed), the main metric, ``status``, ``time``
+(how long the run took) and, for runs that recorded it, ``threads`` (the CPU threads its
+training used). Columns are dropped, last-priority first, until the table fits the
 terminal; long cells are cut with ``…``, headers never are.
 """
 
@@ -24,7 +25,7 @@ __all__ = ["KEY_COLUMNS", "main_metric", "display_frame", "render_table", "termi
 KEY_COLUMNS = ("run", "script", "flags", "status", "time")
 _METRICS = ("metric_val_loss", "eval_loss", "metric_loss", "metric_val_accuracy",
             "eval_accuracy")
-_PRIORITY = ("run", "status", "metric", "flags", "script", "time")    # kept first when narrow
+_PRIORITY = ("run", "status", "metric", "flags", "script", "time", "threads")  # kept first
 _SHRINK = ("flags", "script")                 # cut first when narrow (run names never)
 _GAP = "  "
 
@@ -121,6 +122,8 @@ def display_frame(df: pd.DataFrame, columns: list[str] | None = None,
     fmt = (lambda v: v) if raw else _cell
     if columns is None:
         wanted = ["run", "script", "flags"] + (["metric"] if metric else []) + ["status", "time"]
+        if "threads" in df.columns and df["threads"].notna().any():
+            wanted.append("threads")
     else:
         wanted = list(columns)
     out = {}

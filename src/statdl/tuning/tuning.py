@@ -151,8 +151,9 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
         lock of the directory, runs once, and every call waits for the others' runs of its
         grid.
     n_jobs : int
-        Runs at the same time (``-1``: one per core); the cores are split between them
-        (``OMP_NUM_THREADS`` / torch threads of each child).
+        Runs at the same time (``-1``: one per core); the cores are split between them: each
+        run may use its share (``OMP_NUM_THREADS`` of its process), and within it statdl's
+        ``fit`` uses the cores other processes leave free (:mod:`statdl.threads`).
     backend : {"local", "ray"}
         Local processes, or one Ray task per run (``pip install statdl[ray]``).
     address : str, optional
@@ -341,7 +342,7 @@ class _Grid:
                         pending[None] = (count, run)        # until it is submitted
                         fut = executor.submit(script=str(self.script), flags=combo,
                                               runs_dir=str(self.root), run_folder=str(run),
-                                              echo=echo and n_jobs == 1, num_threads=threads,
+                                              echo=echo and n_jobs == 1, max_threads=threads,
                                               timeout=timeout)
                         pending[fut] = pending.pop(None)
                     if pending:
