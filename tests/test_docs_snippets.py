@@ -69,8 +69,8 @@ def run_doc(doc: str, workdir: Path) -> subprocess.CompletedProcess:
     blocks = [b for b in python_blocks(doc) if not b["not_run"]]
     spec = workdir / "blocks.json"
     spec.write_text(json.dumps(blocks), encoding="utf-8")
-    # one torch thread: on a busy shared machine two threads make small models many times
-    # slower (the documents' own advice, guide section 7)
+    # at most one torch thread (OMP_NUM_THREADS caps statdl's thread governor): the documents'
+    # models are small, and the test tier runs beside other work on 2 cores
     env = {**os.environ, "MPLBACKEND": "Agg", "STATDL_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "STATDL_CACHE": str(workdir / "cache")}
     env.pop("STATDL_DATA", None)             # the documents run on the data shipped with statdl
