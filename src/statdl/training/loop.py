@@ -16,7 +16,10 @@ import torch
 
 from .. import threads
 from ..errors import ConfigError
+from . import inference
+from .allocator import keep_freed_memory
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
+from .data import InputRows, inference_batch
 from .dense_kernel import DenseStackKernel
 from .history import History
 from .losses import LOSSES, Loss, batch_loss
@@ -349,24 +352,28 @@ def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
 
 
 def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[str, float]:
-    """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``."""
+    """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``; ``x`` is a
+    tensor or ``InputRows`` (converted a batch at a time, so memory stays bounded)."""
     state = model._training_state()  # outside inference mode: fit may reuse its flat weights
-    with torch.inference_mode():
-        return _evaluate(state, x, y, w, batch_size)
+    bs = inference_batch(model, batch_size, x.shape[1:])
+    with torch.inference_mode(), keep_freed_memory():  # freed activations serve the next batch
+        return _evaluate(state, x, y, w, bs)
 
 
-def _evaluate(state, x, y, w, batch_size: int | None) -> dict[str, float]:
+def _evaluate(state, x, y, w, batch_size: int) -> dict[str, float]:
     module, device = state.module, state.device
     logits, final_act = state.use_logits, state.final_activation
     module.eval()
-    bs = max(int(batch_size or 32), 1024)
-    x = x.to(device)
     loss, metrics, y = index_targets(state.loss, state.metrics, y.to(device))
     w = None if w is None else w.to(device)
-    n = x.shape[0]
+    n = y.shape[0]
+    if isinstance(x, InputRows):
+        batches = x.batches(batch_size)
+    else:
+        batches = ((start, stop, x[start:stop]) for start, stop in iterate_batches(n, batch_size))
     total = torch.zeros((), device=device, dtype=torch.float64)
-    for start, stop in iterate_batches(n, bs):
-        out = module(x[start:stop], logits=logits)
+    for start, stop, xb in batches:
+        out = inference.forward(module, xb.to(device), logits)
         yb = y[start:stop]
         per_sample = loss(out, yb, from_logits=logits)
         if w is not None:
