@@ -117,20 +117,29 @@ def _run(code: str, env: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_statdl_sets_a_short_spin_before_torch_loads_and_leaves_users_choice():
+def test_the_waiting_policy_is_recorded_and_left_to_the_user():
     probe = """
-        import json, os, sys
-        {first}
+        import json, os
         import statdl
-        print(json.dumps({{"spin": os.environ.get("GOMP_SPINCOUNT"),
-                           "wait": statdl.threads.thread_settings()["wait"]}}))
+        print(json.dumps({"spin": os.environ.get("GOMP_SPINCOUNT"),
+                          "wait": statdl.threads.thread_settings()["wait"]}))
     """
-    fresh = _run(probe.format(first=""))
-    assert fresh["spin"] == str(threads.SPIN_COUNT) and "set by statdl" in fresh["wait"]
-    late = _run(probe.format(first="import torch"))
-    assert late["spin"] is None and "torch was imported before statdl" in late["wait"]
-    user = _run(probe.format(first=""), env={"OMP_WAIT_POLICY": "PASSIVE"})
-    assert user["spin"] is None and user["wait"] == "OMP_WAIT_POLICY=PASSIVE (set by the user)"
+    fresh = _run(probe)
+    assert fresh["spin"] is None and fresh["wait"].startswith("OpenMP default")
+    user = _run(probe, env={"OMP_WAIT_POLICY": "PASSIVE"})
+    assert user["wait"] == "OMP_WAIT_POLICY=PASSIVE (set by the user)"
+
+
+def test_a_count_given_to_torch_before_the_first_fit_is_kept():
+    code = """
+        import json, numpy as np, statdl as sd, torch
+        torch.set_num_threads(1)
+        m = sd.Sequential([sd.layers.Dense(1)], input_shape=(2,)); m.compile(loss="mse")
+        h = m.fit(np.zeros((8, 2)), np.zeros(8), verbose=0)
+        print(json.dumps({"threads": h.params["threads"],
+                          "source": sd.threads.thread_settings()["source"]}))
+    """
+    assert _run(code) == {"threads": 1, "source": "torch.set_num_threads"}
 
 
 def test_environment_variable_fixes_the_count_and_a_bad_value_is_named():

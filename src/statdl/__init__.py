@@ -17,13 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .threads import prepare_openmp
+from . import threads as _threads
 
 __version__ = "0.1.0"
 
-# Before any part of statdl loads torch: idle OpenMP threads spin briefly, then sleep, so that
-# training keeps its speed when another process shares the cores (see statdl.threads).
-prepare_openmp()
+# Before any part of statdl loads torch: note the load and torch's default thread count, so
+# that each fit can use the cores other processes leave free (see statdl.threads).
+_threads.prepare()
 
 # Public names and the module that defines each. Imported on first use, so ``import statdl``
 # stays fast and a part of the package (say, tuning) costs nothing until it is used.
