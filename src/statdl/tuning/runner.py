@@ -82,12 +82,6 @@ def _env_count(env: dict[str, str], key: str) -> int | None:
         return None
 
 
-def _spin_count_set_by_statdl() -> bool:
-    """Whether ``GOMP_SPINCOUNT`` in this process's environment is statdl's, not the user's."""
-    threads = sys.modules.get("statdl.threads")
-    return threads is not None and threads.thread_settings()["wait"].endswith("(set by statdl)")
-
-
 def child_env(run: Path | None, flags: dict[str, Any] | None,
               num_threads: int | None, max_threads: int | None = None) -> dict[str, str]:
     """The environment of a run's child process.
@@ -106,9 +100,6 @@ def child_env(run: Path | None, flags: dict[str, Any] | None,
     env = dict(os.environ)
     for key in (ENV_RUN_DIR, ENV_FLAGS, ENV_DECLARE):
         env.pop(key, None)
-    if _spin_count_set_by_statdl():
-        # The child's own `import statdl` sets it again, and its metadata then says who did.
-        env.pop("GOMP_SPINCOUNT", None)
     if run is not None:
         env[ENV_RUN_DIR] = str(run.resolve())
     if flags:
