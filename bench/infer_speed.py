@@ -46,7 +46,7 @@ import time
 import numpy as np
 from _background import busy_background, check_count
 from memory import peak, reset_peak, rss  # VmHWM helpers (same folder)
-from train_speed import _statdl_cnn, keras_available, make_data
+from train_speed import _statdl_cnn, keras_available, make_data, torch_net
 
 SAMPLES = {"mlp": 20_000, "cnn": 4_000, "lstm": 2_000}
 VARIANTS = {  # benchmark name -> (course model, input form)
@@ -105,33 +105,13 @@ def torch_model(model: str):
     from torch import nn
     from torch.nn import functional as F
 
-    torch.manual_seed(0)
-    if model == "mlp":
-        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256),
-                            nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 10))
-    elif model == "cnn":
+    net = torch_net(model)
+    if model == "cnn":
         class Channels(nn.Module):  # Keras layout (n, h, w, c) in, as the user's data comes
             def forward(self, x):
                 return x.permute(0, 3, 1, 2)
 
-        net = nn.Sequential(Channels(), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-                            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-                            nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 512),
-                            nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256), nn.ReLU(),
-                            nn.Dropout(0.2), nn.Linear(256, 10))
-    else:
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.emb = nn.Embedding(10_000, 8)
-                self.lstm = nn.LSTM(8, 32, batch_first=True)
-                self.out = nn.Linear(32, 1)
-
-            def forward(self, ids):
-                _, (h, _) = self.lstm(self.emb(ids))
-                return self.out(h[-1])
-
-        net = Net()
+        net = nn.Sequential(Channels(), net)
     net.eval()
     classes = model != "lstm"
 

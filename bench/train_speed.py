@@ -108,39 +108,50 @@ def _statdl_cnn(L):
 
 
 # ---------------------------------------------------------------- plain torch
-def run_torch(model: str, x, y, repeats: int, device: str = "cpu",
-              precision: str = "32") -> list[float]:
+def torch_net(model: str):
+    """The model as a plain torch module (images in torch's (n, c, h, w) layout), seeded."""
     import torch
     from torch import nn
-    from torch.nn import functional as F
 
     torch.manual_seed(0)
     if model == "mlp":
-        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256),
-                            nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 10))
+        return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.4),
+                             nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 10))
+    if model == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 512),
+                             nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256), nn.ReLU(),
+                             nn.Dropout(0.2), nn.Linear(256, 10))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10_000, 8)
+            self.lstm = nn.LSTM(8, 32, batch_first=True)
+            self.out = nn.Linear(32, 1)
+
+        def forward(self, ids):
+            _, (h, _) = self.lstm(self.emb(ids))
+            return self.out(h[-1])
+
+    return Net()
+
+
+def run_torch(model: str, x, y, repeats: int, device: str = "cpu",
+              precision: str = "32") -> list[float]:
+    import torch
+    from torch.nn import functional as F
+
+    net = torch_net(model)
+    if model == "mlp":
         xt, yt = torch.from_numpy(x), torch.from_numpy(y.argmax(1))
         loss_fn = F.cross_entropy
     elif model == "cnn":
-        net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
-                            nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(),
-                            nn.Flatten(), nn.Linear(576, 512), nn.ReLU(), nn.Dropout(0.4),
-                            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
         xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
         yt = torch.from_numpy(y.argmax(1))
         loss_fn = F.cross_entropy
     else:
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.emb = nn.Embedding(10_000, 8)
-                self.lstm = nn.LSTM(8, 32, batch_first=True)
-                self.out = nn.Linear(32, 1)
-
-            def forward(self, ids):
-                _, (h, _) = self.lstm(self.emb(ids))
-                return self.out(h[-1])
-
-        net = Net()
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         loss_fn = F.binary_cross_entropy_with_logits
     net, xt, yt = net.to(device), xt.to(device), yt.to(device)
