@@ -53,6 +53,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ def prepare() -> str:
     """
     global _wait_policy, _last_sample
     _last_sample = take_sample()
-    _remember_torch_default()
+    # torch's own count, so that one the program gives torch later is told apart (and kept)
+    when_torch_loads(_note_default)
     user = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}
     if user:
         _wait_policy = ", ".join(f"{k}={v}" for k, v in user.items()) + " (set by the user)"
@@ -99,8 +101,11 @@ def prepare() -> str:
     return _wait_policy
 
 
-class _TorchDefault(importlib.abc.MetaPathFinder):
-    """Notes torch's own thread count as soon as torch has loaded (then steps aside)."""
+class _AfterTorchLoads(importlib.abc.MetaPathFinder):
+    """Runs ``callback(torch)`` right after torch has loaded, then steps aside."""
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name != "torch":
@@ -109,26 +114,29 @@ class _TorchDefault(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec("torch")
         if spec is None or spec.loader is None:
             return spec
-        exec_module = spec.loader.exec_module
+        exec_module, callback = spec.loader.exec_module, self.callback
 
-        def exec_and_note(module: Any) -> None:
-            global _left
+        def exec_then_call(module: Any) -> None:
             exec_module(module)
-            _left = module.get_num_threads()
+            callback(module)
 
-        spec.loader.exec_module = exec_and_note  # type: ignore[method-assign]
+        spec.loader.exec_module = exec_then_call  # type: ignore[method-assign]
         return spec
 
 
-def _remember_torch_default() -> None:
-    """Know torch's default count, so that ``torch.set_num_threads(n)`` called by the program
-    before its first fit is told apart from it (and kept)."""
-    global _left
+def when_torch_loads(callback: Callable[[Any], None]) -> None:
+    """Call ``callback(torch)`` now if torch is loaded, else as soon as something imports it
+    (without importing torch here)."""
     torch = sys.modules.get("torch")
     if torch is not None:
-        _left = torch.get_num_threads()
-    elif not any(isinstance(f, _TorchDefault) for f in sys.meta_path):
-        sys.meta_path.insert(0, _TorchDefault())
+        callback(torch)
+    else:
+        sys.meta_path.insert(0, _AfterTorchLoads(callback))
+
+
+def _note_default(torch: Any) -> None:
+    global _left
+    _left = torch.get_num_threads()
 
 
 # -- what the machine offers ---------------------------------------------------------------

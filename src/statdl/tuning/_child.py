@@ -14,8 +14,6 @@ way it then kills its own process group, so what the script started stops too.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import os
 import runpy
 import signal
@@ -26,42 +24,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..threads import when_torch_loads
 from ._io import ENV_DECLARE, ENV_PARENT, ENV_RUN_DIR, ENV_THREADS, META, read_json, write_json
 
 _PR_SET_PDEATHSIG = 1
 
 
-class _TorchThreads(importlib.abc.MetaPathFinder):
-    """Call ``torch.set_num_threads(n)`` right after the script imports torch."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "torch":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("torch")
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-        n = self.n
-
-        def exec_and_limit(module: Any) -> None:
-            exec_module(module)
-            module.set_num_threads(n)
-
-        spec.loader.exec_module = exec_and_limit  # type: ignore[method-assign]
-        return spec
-
-
 def limit_torch_threads(n: int) -> None:
     """Make torch use ``n`` intra-op threads, now if imported, else as soon as it is."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(n)
-    else:
-        sys.meta_path.insert(0, _TorchThreads(n))
+    when_torch_loads(lambda torch: torch.set_num_threads(n))
 
 
 def _save_open_figures(run: Path) -> None:
