@@ -46,7 +46,7 @@ import time
 import numpy as np
 from _background import busy_background, check_count
 from memory import peak, reset_peak, rss  # VmHWM helpers (same folder)
-from train_speed import _statdl_cnn, keras_available, make_data, torch_net
+from train_speed import _statdl_cnn, keras_available, keras_net, make_data, torch_net
 
 SAMPLES = {"mlp": 20_000, "cnn": 4_000, "lstm": 2_000}
 VARIANTS = {  # benchmark name -> (course model, input form)
@@ -147,27 +147,8 @@ def torch_model(model: str):
 
 # ---------------------------------------------------------------- Keras 3
 def keras_model(model: str, batch_size: int | None):
-    import keras
-    from keras import layers as K
 
-    keras.utils.set_random_seed(0)
-    if model == "mlp":
-        net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
-                                K.Dropout(0.4), K.Dense(256, activation="relu"), K.Dropout(0.3),
-                                K.Dense(10, activation="softmax")])
-    elif model == "cnn":
-        net = keras.Sequential([keras.Input((28, 28, 1)),
-                                K.Conv2D(32, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
-                                K.Conv2D(64, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
-                                K.Conv2D(64, (3, 3), activation="relu"), K.Flatten(),
-                                K.Dense(512, activation="relu"), K.Dropout(0.4),
-                                K.Dense(256, activation="relu"), K.Dropout(0.2),
-                                K.Dense(10, activation="softmax")])
-    else:
-        net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
-                                K.Dense(1, activation="sigmoid")])
-    loss = "binary_crossentropy" if model == "lstm" else "categorical_crossentropy"
-    net.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    net = keras_net(model)
     return (lambda x: net.predict(x, batch_size=batch_size, verbose=0),
             lambda x, y: net.evaluate(x, y, batch_size=batch_size, verbose=0))
 

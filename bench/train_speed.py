@@ -189,10 +189,35 @@ def run_torch(model: str, x, y, repeats: int, device: str = "cpu",
 
 
 # ---------------------------------------------------------------- Keras 3
+def keras_net(model: str):
+    """The model in Keras 3, seeded and compiled (RMSprop, the course's loss, accuracy)."""
+    import keras
+    from keras import layers as K
+
+    keras.utils.set_random_seed(0)
+    if model == "mlp":
+        net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
+                                K.Dropout(0.4), K.Dense(256, activation="relu"), K.Dropout(0.3),
+                                K.Dense(10, activation="softmax")])
+    elif model == "cnn":
+        net = keras.Sequential([keras.Input((28, 28, 1)),
+                                K.Conv2D(32, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
+                                K.Conv2D(64, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
+                                K.Conv2D(64, (3, 3), activation="relu"), K.Flatten(),
+                                K.Dense(512, activation="relu"), K.Dropout(0.4),
+                                K.Dense(256, activation="relu"), K.Dropout(0.2),
+                                K.Dense(10, activation="softmax")])
+    else:
+        net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
+                                K.Dense(1, activation="sigmoid")])
+    loss = "binary_crossentropy" if model == "lstm" else "categorical_crossentropy"
+    net.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    return net
+
+
 def run_keras(model: str, x, y, repeats: int, device: str = "cpu",
               precision: str = "32") -> list[float]:
     import keras
-    from keras import layers as K
 
     if device == "cuda" and keras.backend.backend() == "jax":
         import jax
@@ -202,25 +227,7 @@ def run_keras(model: str, x, y, repeats: int, device: str = "cpu",
                                "install jax with CUDA (pip install 'jax[cuda12]')")
     if precision != "32":
         keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "16": "mixed_float16"}[precision])
-    keras.utils.set_random_seed(0)
-    if model == "mlp":
-        net = keras.Sequential([keras.Input((784,)), K.Dense(512, activation="relu"),
-                                K.Dropout(0.4), K.Dense(256, activation="relu"), K.Dropout(0.3),
-                                K.Dense(10, activation="softmax")])
-        net.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-    elif model == "cnn":
-        net = keras.Sequential([keras.Input((28, 28, 1)),
-                                K.Conv2D(32, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
-                                K.Conv2D(64, (3, 3), activation="relu"), K.MaxPooling2D((2, 2)),
-                                K.Conv2D(64, (3, 3), activation="relu"), K.Flatten(),
-                                K.Dense(512, activation="relu"), K.Dropout(0.4),
-                                K.Dense(256, activation="relu"), K.Dropout(0.2),
-                                K.Dense(10, activation="softmax")])
-        net.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-    else:
-        net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
-                                K.Dense(1, activation="sigmoid")])
-        net.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    net = keras_net(model)
     return time_fits(net, x, y, repeats)
 
 
