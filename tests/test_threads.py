@@ -197,6 +197,13 @@ def test_a_busy_process_on_the_same_cores_leaves_the_fit_one_thread():
 @pytest.mark.slow
 @pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs, sched_setaffinity and /proc/stat")
 def test_the_fit_takes_the_second_core_back_when_the_other_process_ends():
+    import time
+
+    before = threads.take_sample()
+    time.sleep(1.0)
+    load = threads.others_load(before, threads.take_sample())
+    if load > threads.FREED:  # then staying on one core is the right answer
+        pytest.skip(f"other processes already use {load:.2f} of a core here")
     seen = _run(_CONTENDED_FIT.format(busy_for=4, train_for=8))  # busy until t = 3.5 s
     early = [n for t, n in seen if 1.0 < t < 3.0]
     late = [n for t, n in seen if t > 6]
