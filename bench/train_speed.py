@@ -45,7 +45,7 @@ import sys
 import time
 
 import numpy as np
-from _background import busy_background
+from _background import busy_background, check_count
 
 SAMPLES = {"mlp": 48_000, "cnn": 6_016, "lstm": 2_560}
 BATCH = 128
@@ -294,8 +294,10 @@ def main() -> None:
     for name in ("repeats", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be an int >= 1; got {getattr(args, name)}")
-    if args.background < 0:
-        parser.error(f"--background must be an int >= 0; got {args.background}")
+    try:
+        check_count(args.background)
+    except ValueError as err:
+        parser.error(str(err))
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]), args.repeats, args.device,
               args.precision)

@@ -550,7 +550,7 @@ class Sequential(Layer):
         # are kept for the next batch, as in fit (fresh pages: the course CNN at ~4,000
         # images/s in batches of 1,024 instead of ~10,000).
         out: torch.Tensor | None = None
-        with torch.inference_mode(), keep_freed_memory():
+        with torch.inference_mode(), governed(), keep_freed_memory():
             for start, stop, xb in rows.batches(bs):
                 yb = _run_path(self, module, xb.to(device), upto, logits)
                 if out is None:
@@ -565,8 +565,7 @@ class Sequential(Layer):
 
     def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Model outputs for ``x`` (probabilities for classifiers), as a numpy array."""
-        with governed():
-            return self._forward_batches(x, batch_size)
+        return self._forward_batches(x, batch_size)
 
     def predict_proba(self, x, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (the same as ``predict`` for softmax/sigmoid outputs)."""

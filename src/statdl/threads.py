@@ -391,27 +391,31 @@ class ThreadGovernor:
     def __init__(self, torch, cores: int, fixed: int | None):
         self.torch, self.cores, self.fixed = torch, cores, fixed
         self.cpus = _affinity()
-        self.threads = fixed or self._previous()
-        self.changes = 0  # how often the count changed during the fit
+        self.threads = fixed or min(_last_used or cores, cores)
         self._due = math.inf if fixed else time.perf_counter() + FIRST_CHECK
 
     def start(self) -> None:
-        global _last_sample
         recent = _last_sample is not None and time.perf_counter() - _last_sample.wall < 0.5
         # a predict called in a loop reuses the last decision instead of reading /proc each time
         if self.fixed is None and not recent:
-            now = take_sample(self.cpus)
-            with _lock:
-                before, _last_sample = _last_sample, now
-            if now is None:
-                self._due = math.inf
-            elif before is not None and now.wall - before.wall >= 0.1:
-                self.threads = choose_threads(self._previous(), self.cores,
-                                              others_load(before, now))
+            load = self._look()
+            if load is not None:
+                self.threads = choose_threads(self.threads, self.cores, load)
         self._apply()
 
-    def _previous(self) -> int:
-        return min(_last_used or self.cores, self.cores)
+    def _look(self) -> float | None:
+        """The other processes' load since the last look (this fit's or an earlier one's),
+        which this look replaces; None when there is nothing to compare with."""
+        global _last_sample
+        now = take_sample(self.cpus)
+        with _lock:
+            before, _last_sample = _last_sample, now
+        if now is None:  # no /proc here: nothing will ever be measured
+            self._due = math.inf
+            return None
+        if before is None or now.wall - before.wall < 0.1:
+            return None
+        return others_load(before, now)
 
     def _apply(self) -> None:
         global _last_used
@@ -426,17 +430,13 @@ class ThreadGovernor:
 
     def check(self) -> None:
         """Look at the load now and change the thread count if the free cores changed."""
-        global _last_sample
-        now = take_sample(self.cpus)
-        with _lock:
-            before, _last_sample = _last_sample, now
         self._due = time.perf_counter() + CHECK_EVERY
-        if now is None or before is None:
+        load = self._look()
+        if load is None:
             return
-        threads = choose_threads(self.threads, self.cores, others_load(before, now))
+        threads = choose_threads(self.threads, self.cores, load)
         if threads != self.threads:
             self.threads = threads
-            self.changes += 1
             self._apply()
 
 
@@ -444,7 +444,6 @@ class _NoGovernor:
     """Stand-in outside ``governed()``: ``tick`` does nothing."""
 
     threads = None
-    changes = 0
 
     def tick(self) -> None:
         pass
