@@ -90,6 +90,13 @@ class Layer:
         return []
 
     # ---------------------------------------------------------------- provided
+    def __call__(self, *inputs, **kwargs):
+        """Call the layer on symbolic tensors (``statdl.Input``) to add it to a graph, or on
+        arrays to compute its output (``statdl.layers.symbolic.call_layer``)."""
+        from .symbolic import call_layer
+
+        return call_layer(self, *inputs, **kwargs)
+
     def output_shape(self, input_shape: Shape) -> Shape:
         """Validated output shape (raises ``ShapeError`` when the input does not fit)."""
         return tuple(self.compute_output_shape(tuple(input_shape)))
