@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from .errors import choice_error
 
-__all__ = ["get_activation", "ACTIVATIONS"]
+__all__ = ["get_activation", "activation_spec", "activation_name", "ACTIVATIONS"]
 
 
 def _softmax(x: torch.Tensor) -> torch.Tensor:
@@ -51,8 +51,24 @@ def get_activation(name: str | Callable | None, argument: str = "activation") ->
     raise choice_error(argument, name, list(ACTIVATIONS))
 
 
-def activation_name(fn: str | Callable | None) -> str:
-    """The Keras name of an activation given by name or function (for configs)."""
+def activation_spec(fn: str | Callable | None, argument: str = "activation") -> str | Callable:
+    """What a layer keeps of its ``activation`` argument: the Keras name of a built-in
+    activation (given by name or as the function itself), or the user's own function.
+
+    Keeping the function, not its ``__name__``, matters: a user's ``def relu(x)`` must not
+    turn into the built-in relu when the layer is built, nor route through a fast path
+    written for the built-in.
+
+    Examples
+    --------
+    >>> activation_spec("ReLU"), activation_spec(torch.tanh)
+    ('relu', 'tanh')
+    >>> def relu(x):
+    ...     return 2 * x
+    >>> activation_spec(relu) is relu
+    True
+    """
+    get_activation(fn, argument)  # raises on an unknown name
     if fn is None:
         return "linear"
     if isinstance(fn, str):
@@ -60,7 +76,17 @@ def activation_name(fn: str | Callable | None) -> str:
     for key, value in ACTIVATIONS.items():
         if value is fn:
             return key
-    return getattr(fn, "__name__", "custom")
+    return fn
+
+
+def activation_name(fn: str | Callable | None) -> str:
+    """The name shown for an activation: the Keras name of a built-in, and for a user's
+    function its ``__name__`` marked ``(custom)``, which never equals a built-in's name (fast
+    paths pick their formulas by name)."""
+    spec = activation_spec(fn)
+    if isinstance(spec, str):
+        return spec
+    return f"{getattr(spec, '__name__', type(spec).__name__)} (custom)"
 
 
 class Activation(nn.Module):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..activations import Activation as ActivationModule
-from ..activations import activation_name, get_activation
+from ..activations import activation_spec
 from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from ..regularizers import L1L2, get_regularizer
@@ -49,8 +49,7 @@ class KernelLayer(Layer):
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        get_activation(activation)
-        self.activation = activation_name(activation)
+        self.activation = activation_spec(activation)
         self.use_bias = bool(use_bias)
         initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
         initialize(torch.empty(1), bias_initializer, 1, 1, "bias_initializer")
@@ -146,8 +145,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        get_activation(activation)
-        self.activation = activation_name(activation)
+        self.activation = activation_spec(activation)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         return ActivationModule(self.activation)
