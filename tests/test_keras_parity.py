@@ -23,18 +23,11 @@ K = keras.layers
 
 
 def _copy_dense_conv(kmodel, model):
-    """Copy Keras weights into ours (Dense kernel (in, out) as is; Conv2D kernel
-    (kh, kw, in, out) -> (out, in, kh, kw))."""
+    """Copy Keras weights into ours, layer by layer (set_weights takes Keras's layouts)."""
     for klayer, layer in zip(kmodel.layers, model.layers):
         weights = klayer.get_weights()
-        if not weights:
-            continue
-        if isinstance(layer, L.Conv2D):
-            weights = [weights[0].transpose(3, 2, 0, 1), *weights[1:]]
-        elif isinstance(layer, L.BatchNormalization):
-            gamma, beta, mean, var = weights
-            weights = [gamma, beta, mean, var]
-        layer.set_weights(weights)
+        if weights:
+            layer.set_weights(weights)
 
 
 def _perturb(kmodel, rng):

@@ -144,12 +144,12 @@ def _conv_model():
 def test_plot_filters_from_a_real_conv2d(tmp_path):
     model = _conv_model()
     kernel = model.get_layer("conv").get_weights()[0]
-    assert kernel.shape == (6, 1, 3, 3)
+    assert kernel.shape == (3, 3, 1, 6)  # Keras's layout (kh, kw, in, filters)
     fig = sd.plot_filters(model, "conv", ncol=3, path=tmp_path / "filters.png")
     assert_png(tmp_path / "filters.png")
     shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(shown) == 6
-    np.testing.assert_allclose(np.asarray(shown[2]), kernel[2, 0])
+    np.testing.assert_allclose(np.asarray(shown[2]), kernel[:, :, 0, 2])
     assert "conv" in fig._suptitle.get_text()
     with pytest.raises(ConfigError, match="`layer`"):
         sd.plot_filters(model, "pool")

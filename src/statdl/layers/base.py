@@ -5,10 +5,21 @@ A layer is a cheap *spec*: creating one allocates nothing. ``output_shape`` and
 holds the weights. Shapes never include the batch dimension and follow Keras's layout:
 images are ``(height, width, channels)``, sequences ``(timesteps, features)``.
 A dimension that is unknown until data arrives is ``None``.
+
+Two ways to write a layer:
+
+- statdl's own: ``compute_output_shape``, ``count_params`` and ``make_module(shape) ->
+  nn.Module`` (every built-in layer);
+- Keras's: ``build(input_shape)`` creating weights with ``add_weight``, and
+  ``call(inputs, training=None)`` computing the output with torch operations (see
+  ``statdl.layers.custom``). The framework then builds the layer through ``Layer.build``,
+  which runs the class's ``build`` once with Keras shapes (batch axis first).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import numpy as np
@@ -19,9 +30,21 @@ from .._naming import snake_case, unique_name
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..regularizers import L1L2, get_regularizer
 
-__all__ = ["Layer", "Shape", "check_positive_int", "check_rate", "as_pair"]
+__all__ = ["Layer", "Shape", "WeightList", "check_positive_int", "check_rate", "as_pair"]
 
 Shape = tuple[int | None, ...]
+
+#: Methods whose override, in a class with neither ``call`` nor ``make_module``, shows that
+#: the author meant the layer to compute something (it would otherwise be the identity).
+_COMPUTING = ("build", "forward", "compute_output_shape", "count_params")
+
+
+class WeightList(list):
+    """A list of weight tensors that can also be called, so that code written when
+    ``Layer.weights`` was a method (``layer.weights()``) keeps working."""
+
+    def __call__(self) -> WeightList:
+        return self
 
 
 class Layer:
@@ -31,6 +54,12 @@ class Layer:
     ``count_params`` (and ``count_non_trainable_params`` for state such as moving averages).
     ``get_config`` returns the constructor arguments so that ``type(layer)(**config)``
     re-creates the spec (used to save models as JSON).
+
+    Or, the Keras way, ``build(input_shape)`` with ``add_weight`` and ``call(inputs,
+    training=None)`` with torch operations (``Layer`` itself defines no ``call``: a subclass
+    that does is built through ``statdl.layers.custom``). A class that defines neither
+    ``call`` nor ``make_module`` but overrides ``build`` or ``compute_output_shape`` is refused
+    with a TypeError, since it would compute the identity.
 
     Parameters
     ----------
@@ -50,7 +79,33 @@ class Layer:
     >>> layer = Dense(4)
     >>> layer.output_shape((3,)), layer.param_count((3,))
     ((4,), 16)
+    >>> _ = layer.build((3,))
+    >>> layer.count_params(), [w.shape for w in layer.get_weights()]
+    (16, [(3, 4), (4,)])
     """
+
+    #: Whether the class is written the Keras way (defines ``call``, not ``make_module``);
+    #: set for every subclass by ``__init_subclass__``.
+    _keras_style = False
+    #: A class may set this so that subclasses defining ``call`` replace its module by a
+    #: ``LayerModule`` (a model subclassed the Keras way) instead of being refused.
+    _subclass_call_replaces_module = False
+    _keras_building = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._keras_style = _is_keras_style(cls)
+        for name in ("count_params", "count_non_trainable_params"):
+            own = vars(cls).get(name)
+            if own is not None and _needs_shape(own):
+                setattr(cls, name, _defaulting_to_built_shape(own, name))
+        if cls._keras_style:
+            own_build = vars(cls).get("build")
+            if own_build is not None:
+                cls.build = _keras_build(own_build)
+            own_shape = vars(cls).get("compute_output_shape")
+            if own_shape is not None:
+                cls.compute_output_shape = _keras_output_shape(own_shape)
 
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  input_shape: tuple | None = None, activity_regularizer: Any = None):
@@ -63,22 +118,43 @@ class Layer:
             activity_regularizer, "activity_regularizer")
         self.module_: nn.Module | None = None
         self.built_shape_: Shape | None = None
+        self._added_weights: list[torch.Tensor] = []
+        self._weight_regularizers: list[tuple[L1L2, torch.Tensor]] = []
+        self._output_shapes: dict = {}
 
     # ---------------------------------------------------------------- to override
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """Shape of one output sample for an input sample of ``input_shape``."""
+        """Shape of one output sample for an input sample of ``input_shape``.
+
+        A Keras-style layer that does not define it is built and its ``call`` run on a
+        small batch of zeros to find out."""
+        if self._keras_style:
+            from .custom import infer_output_shape
+
+            return infer_output_shape(self, input_shape)
         return input_shape
 
-    def count_params(self, input_shape: Shape) -> int:
-        """Number of weights (trainable and not), as Keras counts them."""
+    def count_params(self, input_shape: Shape | None = None) -> int:
+        """Number of weights (trainable and not), as Keras counts them; for the shape the
+        layer was built for (or its ``input_shape``) when none is given."""
+        if self._keras_style:
+            return sum(t.numel() for t in self._own_weights(input_shape, "count_params"))
         return 0
 
-    def count_non_trainable_params(self, input_shape: Shape) -> int:
+    def count_non_trainable_params(self, input_shape: Shape | None = None) -> int:
         """Weights that are never trained (e.g. batch-norm moving statistics)."""
+        if self._keras_style:
+            weights = self._own_weights(input_shape, "count_non_trainable_params")
+            return sum(t.numel() for t in weights
+                       if not isinstance(t, nn.Parameter) or not t.requires_grad)
         return 0
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         """Create the torch module with Keras-initialised weights."""
+        if self._keras_style:
+            from .custom import build_module
+
+            return build_module(self, input_shape)
         return nn.Identity()
 
     def get_config(self) -> dict:
@@ -86,13 +162,171 @@ class Layer:
         return {}
 
     def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
-        """Pairs (penalty, weight) for weight regularisers; empty by default."""
-        return []
+        """Pairs (penalty, weight) for weight regularisers: those given to ``add_weight``
+        and those of the layers a Keras-style layer holds; empty for other layers."""
+        if not self._keras_style:
+            return []
+        from .custom import sublayers
+
+        out = list(self._weight_regularizers)
+        for sub in sublayers(self):
+            if sub.built:
+                out.extend(sub.regularized_weights())
+        return out
+
+    # ---------------------------------------------------------------- Keras-style layers
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   regularizer=None, constraint=None, name: str | None = None) -> torch.Tensor:
+        """Create a weight of this layer (in ``build``, or in ``__init__`` when its shape is
+        known there), as Keras's ``Layer.add_weight`` does.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The weight's shape (``()`` for a scalar).
+        initializer : str or callable, optional
+            A Keras initialiser name (``"glorot_uniform"``, the default for float weights,
+            ``"zeros"``, ``"random_normal"`` ...) with Keras's fans, or ``f(shape)`` returning
+            an array.
+        dtype : str, optional
+            ``"float32"`` (default); other types only with ``trainable=False``.
+        trainable : bool
+            False: the optimiser never changes it (update it yourself in ``call``, e.g.
+            ``self.total.assign_add(...)``); counted as non-trainable.
+        regularizer : L1L2, optional
+            Penalty on the weight, added to the training loss.
+        name : str, optional
+            Name of the weight (in the saved model and in the module).
+
+        Returns
+        -------
+        Weight
+            A torch ``nn.Parameter``: use it in ``call`` with torch operations.
+
+        Examples
+        --------
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.s = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, inputs):
+        ...         return inputs * self.s
+        >>> Scale().count_params((5,))
+        5
+        """
+        from .custom import LayerModule, make_weight, register_weights
+
+        if "_added_weights" not in vars(self):
+            raise TypeError(f"{type(self).__name__}.add_weight was called before "
+                            "Layer.__init__: call super().__init__(**kwargs) first in "
+                            "__init__.")
+        weight = make_weight(self, shape, initializer, dtype, trainable, name, regularizer,
+                             constraint)
+        self._added_weights.append(weight)
+        if isinstance(self.module_, LayerModule) and not self._keras_building:
+            register_weights(self, self.module_)  # made in call(): register it now
+        return weight
+
+    def add_loss(self, loss: torch.Tensor) -> None:
+        """Add a term to the training loss from inside ``call`` (Keras's ``add_loss``), e.g.
+        the Kullback-Leibler term of a variational autoencoder.
+
+        The term (summed when it is not a scalar) is added to the loss of the training step
+        whose forward pass computed it. Terms computed outside training (``predict``,
+        ``evaluate``, ``torch.no_grad``) are dropped, as statdl does for activity
+        regularisers.
+
+        Examples
+        --------
+        >>> import torch
+        >>> class ActivityRegularization(Layer):
+        ...     def __init__(self, rate=1e-2, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.rate = rate
+        ...     def call(self, inputs):
+        ...         self.add_loss(self.rate * torch.mean(inputs))
+        ...         return inputs
+        >>> layer = ActivityRegularization()
+        >>> module = layer.build((3,)).train()
+        >>> _ = module(torch.ones(2, 3))
+        >>> [round(float(t), 6) for t in layer.losses]
+        [0.01]
+        """
+        from .custom import LayerModule
+
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(f"`loss` of add_loss (layer '{self.name}') must be a torch tensor "
+                            f"computed in call(); got {type(loss).__name__}.")
+        module = self.module_
+        if not isinstance(module, LayerModule):
+            raise ConfigError(f"add_loss of layer '{self.name}' can only be called inside the "
+                              "call() of a Keras-style layer (one that defines call()).")
+        if module.training and torch.is_grad_enabled():
+            module.penalties.append(loss if loss.dim() == 0 else loss.sum())
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Terms added with ``add_loss`` since the last training step (Keras's ``losses``)."""
+        penalties = getattr(self.module_, "penalties", None)
+        return list(penalties) if penalties is not None else []
+
+    def _own_weights(self, input_shape, method: str) -> list[torch.Tensor]:
+        """Weights of a Keras-style layer for ``count_params`` (building it if needed)."""
+        if input_shape is not None:
+            self.build(input_shape)
+        elif self.module_ is None:
+            shape = self.built_shape_ or self.input_shape
+            if shape is not None:
+                self.build(shape)
+            elif self._added_weights and type(self).build is Layer.build:
+                return list(self._added_weights)  # all made in __init__: nothing to build
+            else:
+                raise NotFittedError(
+                    f"`{method}()` of layer '{self.name}' needs the layer built or an input "
+                    f"shape: call {method}(input_shape) or build the layer first."
+                )
+        seen, out = set(), []
+        for t in [*self.module.parameters(), *self.module.buffers()]:
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
+        return out
+
+    def _call_tensors(self, inputs, training: bool | None = None):
+        """Run the layer on torch tensors (one, or a list for a multi-input layer), building
+        it for their shape first: what calling a layer inside a Keras-style ``call`` does.
+
+        ``training`` None follows the Keras-style layer whose ``call`` is running, and is
+        False (inference) outside any."""
+        from .custom import current_training
+
+        if isinstance(inputs, list | tuple):
+            shape: Any = [tuple(t.shape[1:]) for t in inputs]
+            inputs = list(inputs)
+        else:
+            shape = tuple(inputs.shape[1:])
+        # built already (maybe on the zeros that inferred its parent's shape, whose unknown
+        # lengths were filled in): the module takes the tensors as they come
+        module = self.module_ if self.module_ is not None else self.build(shape)
+        mode = training if training is not None else bool(current_training())
+        if module.training == mode:
+            return module(inputs)
+        module.train(mode)
+        try:
+            return module(inputs)
+        finally:
+            module.train(not mode)
 
     # ---------------------------------------------------------------- provided
     def __call__(self, *inputs, **kwargs):
         """Call the layer on symbolic tensors (``statdl.Input``) to add it to a graph, or on
-        arrays to compute its output (``statdl.layers.symbolic.call_layer``)."""
+        arrays to compute its output (``statdl.layers.symbolic.call_layer``). On torch
+        tensors (inside a Keras-style ``call``) it runs the layer's module on them."""
+        if len(inputs) == 1 and _tensors(inputs[0]):
+            training = kwargs.pop("training", None)
+            if kwargs:
+                raise TypeError(f"Layer '{self.name}' called on torch tensors takes only "
+                                f"`training`; got {sorted(kwargs)}.")
+            return self._call_tensors(inputs[0], training=training)
         from .symbolic import call_layer
 
         return call_layer(self, *inputs, **kwargs)
@@ -109,8 +343,11 @@ class Layer:
         """Create (or reuse) the torch module for ``input_shape`` and return it.
 
         A layer that is already built for the same input shape keeps its module, so a layer or
-        a model used inside several models shares its weights between them.
+        a model used inside several models shares its weights between them. Inside a
+        Keras-style ``build`` (``super().build(input_shape)``) it does nothing, as in Keras.
         """
+        if self._keras_building:
+            return None
         input_shape = tuple(input_shape)
         if self.module_ is not None:
             if _compatible(self.built_shape_, input_shape):
@@ -119,7 +356,8 @@ class Layer:
                 f"Layer '{self.name}' was built for input shape {_fmt(self.built_shape_)} and "
                 f"cannot be reused with input shape {_fmt(input_shape)}; create a new layer."
             )
-        self.output_shape(input_shape)
+        if not self._keras_style:  # a Keras-style layer needs its weights to find its shape
+            self.output_shape(input_shape)
         self.module_ = self.make_module(input_shape)
         self.built_shape_ = input_shape
         self._apply_trainable()
@@ -129,6 +367,11 @@ class Layer:
     def built(self) -> bool:
         return self.module_ is not None
 
+    @built.setter
+    def built(self, value: bool) -> None:
+        """Keras-style ``build`` methods often end with ``self.built = True``; statdl knows
+        from the module whether a layer is built, so this is accepted and ignored."""
+
     @property
     def trainable(self) -> bool:
         return self._trainable
@@ -136,12 +379,26 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        if self._keras_style:  # as in Keras, the layers it holds follow
+            from .custom import sublayers
+
+            for sub in sublayers(self):
+                sub.trainable = value
         self._apply_trainable()
 
     def _apply_trainable(self) -> None:
-        if self.module_ is not None:
-            for p in self.module_.parameters():
-                p.requires_grad_(self._trainable)
+        if self.module_ is None:
+            return
+        if self._keras_style:  # own weights here; each sub-layer applies its own flag
+            from .custom import sublayers
+
+            for w in self._added_weights:
+                w.requires_grad_(self._trainable)
+            for sub in sublayers(self):
+                sub._apply_trainable()
+            return
+        for p in self.module_.parameters():
+            p.requires_grad_(self._trainable)
 
     @property
     def module(self) -> nn.Module:
@@ -152,32 +409,39 @@ class Layer:
             )
         return self.module_
 
-    def weights(self) -> list[torch.Tensor]:
-        """Parameters then buffers of the built module, in a fixed order."""
-        m = self.module
-        return [p for p in m.parameters()] + [b for b in m.buffers()]
+    @property
+    def weights(self) -> WeightList:
+        """The weight tensors (live torch tensors, in the module's layout), in Keras's order:
+        ``get_weights()`` returns copies of them in Keras's layout. Empty before the layer is
+        built (except weights a Keras-style layer made in ``__init__``)."""
+        from .keras_weights import weight_tensors
+
+        return WeightList(t for t, _ in weight_tensors(self))
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        """The weights the optimiser updates (none when the layer is frozen)."""
+        return [t for t in self.weights if isinstance(t, nn.Parameter) and t.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        """The other weights: moving statistics, frozen layers, ``trainable=False``."""
+        return [t for t in self.weights if not isinstance(t, nn.Parameter) or not t.requires_grad]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the weights as numpy arrays (torch layout)."""
-        return [w.detach().cpu().numpy().copy() for w in self.weights()]
+        """Copies of the weights as NumPy arrays in Keras's layouts and order, so that
+        ``set_weights(keras_layer.get_weights())`` copies a Keras layer (a Conv2D kernel is
+        ``(kh, kw, in, out)``; see ``statdl.layers.keras_weights``)."""
+        from .keras_weights import get_weights
+
+        return get_weights(self)
 
     def set_weights(self, values: list) -> None:
-        """Replace the weights; shapes must match ``get_weights()``."""
-        targets = self.weights()
-        if len(values) != len(targets):
-            raise ShapeError(
-                f"`weights` for layer '{self.name}' must hold {len(targets)} arrays; "
-                f"got {len(values)}."
-            )
-        with torch.no_grad():
-            for i, (t, v) in enumerate(zip(targets, values)):
-                v = torch.as_tensor(np.asarray(v), dtype=t.dtype)
-                if tuple(v.shape) != tuple(t.shape):
-                    raise ShapeError(
-                        f"`weights[{i}]` for layer '{self.name}' must have shape "
-                        f"{tuple(t.shape)}; got {tuple(v.shape)}."
-                    )
-                t.copy_(v)
+        """Replace the weights with arrays in Keras's layouts and order (as ``get_weights``
+        returns them, or a Keras layer's ``get_weights()``)."""
+        from .keras_weights import set_weights
+
+        set_weights(self, values)
 
     def full_config(self) -> dict:
         """Config including the base arguments (name, trainable, ...)."""
@@ -211,6 +475,95 @@ class Layer:
                 f"{_fmt(input_shape)}."
             )
         return int(value)
+
+
+def _tensors(value) -> bool:
+    """A torch tensor, or a non-empty list or tuple of them."""
+    if isinstance(value, list | tuple):
+        return bool(value) and all(isinstance(v, torch.Tensor) for v in value)
+    return isinstance(value, torch.Tensor)
+
+
+def _defining_class(cls: type, name: str) -> type | None:
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
+def _is_keras_style(cls: type) -> bool:
+    """Whether ``cls`` is written the Keras way: it defines ``call`` and inherits
+    ``make_module`` from ``Layer``. Raises TypeError for classes that would otherwise
+    silently compute the identity or ignore their ``call``."""
+    with_call = _defining_class(cls, "call")
+    with_module = _defining_class(cls, "make_module")
+    if with_call is None:
+        if with_module is Layer and not cls.__module__.startswith("statdl."):
+            overridden = [m for m in _COMPUTING if _defining_class(cls, m) not in (Layer, None)]
+            if overridden:
+                raise TypeError(
+                    f"Layer class {cls.__name__} defines {', '.join(overridden)}() but neither "
+                    "call() nor make_module(), so it would compute the identity. Define "
+                    "call(self, inputs, training=None) returning the output (Keras style), or "
+                    "make_module(self, input_shape) returning a torch module."
+                )
+        return False
+    if with_module is Layer:
+        return True
+    if with_call is with_module or not issubclass(with_call, with_module):
+        return False  # the class that makes the module also defines call: its own business
+    if getattr(with_module, "_subclass_call_replaces_module", False):
+        return True
+    raise TypeError(
+        f"Layer class {cls.__name__} defines call() but inherits make_module() from "
+        f"{with_module.__name__}, whose torch module would ignore it. Subclass "
+        "statdl.layers.Layer directly, create the weights in build() with add_weight(), and "
+        "compute the output in call()."
+    )
+
+
+def _needs_shape(fn) -> bool:
+    params = list(inspect.signature(fn).parameters.values())
+    return len(params) >= 2 and params[1].default is inspect.Parameter.empty
+
+
+def _defaulting_to_built_shape(fn, method: str):
+    """``fn(self, input_shape)`` callable without the shape once the layer is built (or has
+    an ``input_shape``), as Keras's ``count_params()``."""
+    @functools.wraps(fn)
+    def wrapper(self, input_shape=None):
+        if input_shape is None:
+            input_shape = self.built_shape_ or self.input_shape
+            if input_shape is None:
+                raise NotFittedError(
+                    f"`{method}()` of layer '{self.name}' needs the layer built or an input "
+                    f"shape: call {method}(input_shape) or build the layer first."
+                )
+        return fn(self, input_shape)
+
+    return wrapper
+
+
+def _keras_build(user_build):
+    """A Keras-style class's ``build``: the class's own code while its module is being made
+    (or from a subclass's ``super().build``), statdl's ``Layer.build`` otherwise."""
+    @functools.wraps(user_build)
+    def build(self, input_shape=None):
+        if self._keras_building:
+            return user_build(self, input_shape)
+        return Layer.build(self, input_shape)
+
+    return build
+
+
+def _keras_output_shape(user_fn):
+    """A Keras-style ``compute_output_shape`` (batch axis included) seen without the batch
+    axis, as statdl's shapes are."""
+    @functools.wraps(user_fn)
+    def compute_output_shape(self, input_shape):
+        from .custom import from_keras_shape, to_keras_shape
+
+        out = user_fn(self, to_keras_shape(input_shape))
+        return from_keras_shape(out, f"layer '{self.name}'")
+
+    return compute_output_shape
 
 
 def _compatible(a: Shape | None, b: Shape) -> bool:

@@ -52,9 +52,10 @@ def plot_filters(model: Any, layer: str | int, *, channel: int | None = None,
                           f"{layer!r} has none (build or fit the model first).")
     kernel = as_array(weights[0], "kernel")
     if kernel.ndim != 4:
-        raise ConfigError(f"`layer` must be a Conv2D layer (kernel of shape (filters, "
-                          f"in_channels, kh, kw)); layer {layer!r} has a kernel of shape "
+        raise ConfigError(f"`layer` must be a Conv2D layer (kernel of shape (kh, kw, "
+                          f"in_channels, filters)); layer {layer!r} has a kernel of shape "
                           f"{kernel.shape}.")
+    kernel = kernel.transpose(3, 2, 0, 1)  # Keras's (kh, kw, in, filters) -> (filters, in, kh, kw)
     n_in = kernel.shape[1]
     if channel is None:
         images = kernel[:, 0] if n_in == 1 else kernel.mean(axis=1)
