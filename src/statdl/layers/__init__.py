@@ -22,17 +22,33 @@ from .conv import (
     MaxPooling2D,
     UpSampling2D,
 )
+from .conv1d import (
+    AveragePooling1D,
+    Conv1D,
+    Conv1DTranspose,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+    UpSampling1D,
+)
 from .core import Activation, Dense, Dropout, Flatten, GaussianNoise, Reshape
 from .embedding import Embedding
-from .normalization import BatchNormalization
+from .lambda_layer import Lambda, register_lambda, registered_lambdas
+from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .sequence_ops import RepeatVector, TimeDistributed
 
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (Dense, Activation, Dropout, Flatten, Reshape, GaussianNoise, Conv2D,
                 Conv2DTranspose, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
                 GlobalMaxPooling2D, UpSampling2D, BatchNormalization, Embedding, SimpleRNN,
-                LSTM, GRU, Bidirectional, RandomAugmentation)
+                LSTM, GRU, Bidirectional, RandomAugmentation,
+                Conv1D, Conv1DTranspose, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D,
+                GlobalAveragePooling1D, UpSampling1D, Concatenate, Add, Subtract, Multiply,
+                Average, Maximum, Minimum, Dot, RepeatVector, TimeDistributed,
+                LayerNormalization, Lambda)
 }
 
 # Layer classes defined outside this package (their modules import it, so it cannot import
@@ -94,4 +110,4 @@ def all_layer_classes() -> dict[str, type[Layer]]:
 
 
 __all__ = ["Layer", "LAYER_CLASSES", "register_layer", "layer_class", "all_layer_classes",
-           *sorted(n for n in LAYER_CLASSES)]
+           "register_lambda", "registered_lambdas", *sorted(n for n in LAYER_CLASSES)]

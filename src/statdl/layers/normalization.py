@@ -1,4 +1,5 @@
-"""Batch normalisation with Keras's defaults (momentum 0.99, epsilon 1e-3, last axis)."""
+"""Batch and layer normalisation with Keras's defaults (epsilon 1e-3, last axis; batch
+normalisation's momentum 0.99)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ConfigError
-from .base import Layer, Shape
+from ..errors import ConfigError, ShapeError
+from ..initializers import initialize
+from ..regularizers import L1L2, get_regularizer
+from .base import Layer, Shape, format_shape
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 class BatchNormModule(nn.Module):
@@ -94,3 +97,142 @@ class BatchNormalization(Layer):
     def get_config(self) -> dict:
         return {"momentum": self.momentum, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale}
+
+
+class LayerNormModule(nn.Module):
+    """Normalise each sample over ``axes`` (sample axes, sorted), then ``* gamma + beta``."""
+
+    def __init__(self, param_shape: tuple[int, ...], axes: tuple[int, ...], rank: int,
+                 epsilon: float, center: bool, scale: bool):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(param_shape)) if scale else None
+        self.beta = nn.Parameter(torch.zeros(param_shape)) if center else None
+        self.axes, self.epsilon = axes, epsilon
+        self.trailing = axes == tuple(range(rank - len(axes), rank))
+        # gamma and beta seen with a 1 on every other axis (batch axis included)
+        self.view = [1] + [param_shape[axes.index(i)] if i in axes else 1 for i in range(rank)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in (torch.float16, torch.bfloat16):  # fit(precision=...): statistics in 32 bits
+            x = x.float()
+        if self.trailing:  # torch's fused kernel (biased variance, as Keras)
+            shape = x.shape[x.dim() - len(self.axes):]
+            return F.layer_norm(x, shape, self.gamma, self.beta, self.epsilon)
+        dims = tuple(a + 1 for a in self.axes)
+        var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(self.view)
+        return y + self.beta.reshape(self.view) if self.beta is not None else y
+
+
+class LayerNormalization(Layer):
+    """Normalise each sample over ``axis`` by its own mean and variance (no batch statistics,
+    the same in training and prediction), then scale by ``gamma`` and shift by ``beta``.
+
+    Parameters
+    ----------
+    axis : int or list of int
+        Axes to normalise over, counting the batch axis as Keras does: ``-1`` (the default)
+        is the last axis, ``1`` the first axis of a sample. ``gamma`` and ``beta`` have the
+        sizes of these axes.
+    epsilon : float
+        Added to the variance (Keras's default 1e-3).
+    center, scale : bool
+        Whether to learn ``beta`` and ``gamma``.
+    beta_initializer, gamma_initializer : str
+        Keras initialiser names (``"zeros"`` and ``"ones"``).
+    beta_regularizer, gamma_regularizer : L1L2, optional
+        Penalties added to the training loss.
+
+    Examples
+    --------
+    >>> LayerNormalization().param_count((10, 64))
+    128
+    >>> LayerNormalization(axis=[1, 2]).param_count((10, 64))
+    1280
+    """
+
+    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer: str = "zeros",
+                 gamma_initializer: str = "ones", beta_regularizer=None,
+                 gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, list | tuple) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, int) or a == 0
+                           for a in axes) or len(set(axes)) != len(axes):
+            raise ConfigError(
+                "`axis` of LayerNormalization must be a non-zero int or a list of distinct "
+                f"ones (axis 0 is the batch axis); got {axis!r}."
+            )
+        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or epsilon <= 0:
+            raise ConfigError(
+                f"`epsilon` of LayerNormalization must be a number > 0; got {epsilon!r}."
+            )
+        initialize(torch.empty(1), beta_initializer, 1, 1, "beta_initializer")
+        initialize(torch.empty(1), gamma_initializer, 1, 1, "gamma_initializer")
+        self.axis: int | list[int] = list(axes) if isinstance(axis, list | tuple) else axes[0]
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_regularizer = get_regularizer(beta_regularizer, "beta_regularizer")
+        self.gamma_regularizer = get_regularizer(gamma_regularizer, "gamma_regularizer")
+
+    def _axes(self, input_shape: Shape) -> tuple[int, ...]:
+        """The sample axes normalised over (sorted), checked against ``input_shape``."""
+        rank = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        out = []
+        for a in axes:
+            full = a + rank + 1 if a < 0 else a
+            if not 1 <= full <= rank:
+                raise ShapeError(
+                    f"`axis` of LayerNormalization must be in [-{rank}, -1] or [1, {rank}] for "
+                    f"input shape {format_shape(input_shape)}; got {self.axis!r}."
+                )
+            out.append(full - 1)
+        if len(set(out)) != len(out):
+            raise ShapeError(f"`axis` of LayerNormalization names the same axis twice for "
+                             f"input shape {format_shape(input_shape)}; got {self.axis!r}.")
+        for i in out:
+            self._require_known(input_shape, i, "size on every normalised axis")
+        return tuple(sorted(out))
+
+    def _param_shape(self, input_shape: Shape) -> tuple[int, ...]:
+        return tuple(int(input_shape[i]) for i in self._axes(input_shape))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        self._axes(input_shape)
+        return input_shape
+
+    def count_params(self, input_shape: Shape) -> int:
+        n = 1
+        for d in self._param_shape(input_shape):
+            n *= d
+        return n * (int(self.center) + int(self.scale))
+
+    def make_module(self, input_shape: Shape) -> nn.Module:
+        m = LayerNormModule(self._param_shape(input_shape), self._axes(input_shape),
+                            len(input_shape), self.epsilon, self.center, self.scale)
+        if m.gamma is not None:
+            initialize(m.gamma.data, self.gamma_initializer, 1, 1, "gamma_initializer")
+        if m.beta is not None:
+            initialize(m.beta.data, self.beta_initializer, 1, 1, "beta_initializer")
+        return m
+
+    def regularized_weights(self) -> list[tuple[L1L2, torch.Tensor]]:
+        out = []
+        if self.gamma_regularizer is not None and self.scale:
+            out.append((self.gamma_regularizer, self.module.gamma))
+        if self.beta_regularizer is not None and self.center:
+            out.append((self.beta_regularizer, self.module.beta))
+        return out
+
+    def get_config(self) -> dict:
+        def reg(r: L1L2 | None) -> dict | None:
+            return None if r is None else r.get_config()
+
+        return {"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": self.beta_initializer,
+                "gamma_initializer": self.gamma_initializer,
+                "beta_regularizer": reg(self.beta_regularizer),
+                "gamma_regularizer": reg(self.gamma_regularizer)}
