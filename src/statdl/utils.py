@@ -1,4 +1,12 @@
-"""Small shared utilities: seeding, device choice, atomic file writes."""
+"""Small shared utilities: seeding, device choice, atomic file writes; and
+``to_categorical``, where Keras users look for it (``keras.utils.to_categorical``).
+
+Examples
+--------
+>>> from statdl.utils import to_categorical
+>>> to_categorical([1, 0], num_classes=3).tolist()
+[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,17 @@ from .errors import ConfigError, choice_error
 if TYPE_CHECKING:  # torch is imported where it is used, so atomic_write stays cheap to import
     import torch
 
-__all__ = ["set_seed", "resolve_device", "atomic_write"]
+__all__ = ["set_seed", "resolve_device", "atomic_write", "to_categorical"]  # noqa: F822
+
+
+def __getattr__(name: str):
+    # ``to_categorical`` lives in statdl.preprocessing, which loads pandas: imported when
+    # first asked for, so that importing this module stays cheap.
+    if name == "to_categorical":
+        from .preprocessing import to_categorical
+
+        return to_categorical
+    raise AttributeError(f"module 'statdl.utils' has no attribute {name!r}")
 
 
 def set_seed(seed: int) -> None:

@@ -8,7 +8,7 @@ import torch
 from ..errors import ConfigError, ShapeError
 from .losses import Loss
 
-__all__ = ["as_array", "InputRows", "inference_batch", "inference_batch_size", "prepare_x",
+__all__ = ["as_array", "is_sparse", "InputRows", "inference_batch", "inference_batch_size", "prepare_x",
            "prepare_y", "prepare_weights", "require_rows"]
 
 
@@ -20,8 +20,24 @@ def _model_fmt(shape) -> str:
     return "(n, " + ", ".join("any" if d is None else str(d) for d in shape) + ")"
 
 
+def is_sparse(value) -> bool:
+    """Whether ``value`` is a SciPy sparse matrix or array (recognised by its methods, so
+    SciPy stays optional).
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> is_sparse(sparse.random(3, 4, density=0.5, format="csr")), is_sparse(np.zeros(3))
+    (True, False)
+    """
+    return hasattr(value, "tocsr") and hasattr(value, "toarray") and hasattr(value, "nnz")
+
+
 def as_array(value, argument: str):
-    """Return a numpy array or torch tensor for ``value`` (DataFrame, Series, list ...)."""
+    """Return a numpy array or torch tensor for ``value`` (DataFrame, Series, list, SciPy
+    sparse matrix ...)."""
+    if is_sparse(value):
+        value = value.toarray()
     if isinstance(value, torch.Tensor):
         _check_dtype(value.dtype, argument)
         return _check_ndim(value, argument)
@@ -102,15 +118,19 @@ def _check_finite(t: torch.Tensor, argument: str, first_row: int = 0) -> None:
 class InputRows:
     """Model inputs checked once (dtype, shape) and converted to tensors a slice at a time.
 
-    ``predict`` and ``evaluate`` convert batch by batch (``batches``), so a float64 array or a
-    DataFrame never exists as a whole float32 copy; ``fit`` converts everything at once
-    (``prepare_x``).
+    ``predict`` and ``evaluate`` convert batch by batch (``batches``), so a float64 array, a
+    DataFrame or a SciPy sparse matrix never exists as a whole float32 copy; ``fit`` converts
+    everything at once (``prepare_x``): a sparse matrix is then densified whole.
 
     Examples
     --------
     >>> rows = InputRows(np.zeros((5, 3)), (3,), integer_input=False)
     >>> rows.n, rows.tensor(1, 3).dtype
     (5, torch.float32)
+    >>> from scipy import sparse
+    >>> rows = InputRows(sparse.eye(4, format="csr"), (4,), integer_input=False)
+    >>> rows.tensor(1, 3).tolist()
+    [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
     """
 
     def __init__(self, x, input_shape, integer_input: bool, argument: str = "x"):
@@ -118,8 +138,13 @@ class InputRows:
             raise ConfigError(f"`{argument}` is required; got None.")
         self.argument, self.integer_input = argument, integer_input
         self.frame = hasattr(x, "to_numpy") and _all_numeric(x)
-        self.source = _check_ndim(x, argument) if self.frame else as_array(x, argument)
-        self.n, self.shape = len(self.source), tuple(self.source.shape)
+        self.sparse = is_sparse(x)
+        if self.sparse:
+            self.source = x.tocsr()  # rows slice cheaply from CSR
+            _check_dtype(self.source.dtype, argument)
+        else:
+            self.source = _check_ndim(x, argument) if self.frame else as_array(x, argument)
+        self.n, self.shape = self.source.shape[0], tuple(self.source.shape)
         _check_input_shape(self.shape, input_shape, argument)
 
     def tensor(self, start: int = 0, stop: int | None = None,
@@ -129,6 +154,8 @@ class InputRows:
         Rows that need converting are written into ``buffer`` (float32, at least as many rows)
         when one is given, so that the result is a view of it."""
         part = self.source[start:stop] if not self.frame else self.source.iloc[start:stop]
+        if self.sparse:
+            part = _dense_rows(part, buffer)
         if self.integer_input:
             return _token_ids(_tensor(_values(part)), self.argument)
         if isinstance(part, torch.Tensor):
@@ -150,7 +177,7 @@ class InputRows:
         [(0, 2, (2, 2)), (2, 4, (2, 2)), (4, 5, (1, 2))]
         """
         buffer = None
-        if not self.integer_input and self.n and not _float32_view(self.source):
+        if not self.integer_input and self.n and (self.sparse or not _float32_view(self.source)):
             buffer = np.empty((min(batch_size, self.n), *self.shape[1:]), dtype=np.float32)
         for start in range(0, self.n, batch_size):
             stop = min(start + batch_size, self.n)
@@ -203,6 +230,15 @@ def _float32_view(source) -> bool:
         return True  # ``.to(float32)`` of a tensor makes its own copy when it must
     return isinstance(source, np.ndarray) and source.dtype == np.float32 \
         and source.flags.c_contiguous and source.flags.writeable
+
+
+def _dense_rows(part, buffer: np.ndarray | None) -> np.ndarray:
+    """Rows of a sparse matrix as a dense float32 array (into ``buffer`` when given)."""
+    if buffer is None:
+        return part.toarray().astype(np.float32, copy=False)
+    out = buffer[:part.shape[0]]
+    out[...] = part.toarray()
+    return out
 
 
 def _values(part):

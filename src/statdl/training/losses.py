@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from ..errors import choice_error
 
-__all__ = ["Loss", "get_loss", "LOSSES", "batch_loss", "mean_loss_and_gradient"]
+__all__ = ["Loss", "get_loss", "loss_key", "LOSSES", "batch_loss", "mean_loss_and_gradient"]
 
 EPSILON = 1e-7
 
@@ -88,7 +88,28 @@ LOSSES: dict[str, Loss] = {
                                             sparse_categorical_crossentropy, "softmax", "int"),
     "poisson": Loss("poisson", poisson, None, "real"),
 }
-_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+#: Keras's other names for the same losses (``keras.losses.get``): function names, class
+#: names, short names; matched without case.
+_ALIASES = {"mean_squared_error": "mse", "meansquarederror": "mse",
+            "mean_absolute_error": "mae", "meanabsoluteerror": "mae",
+            "bce": "binary_crossentropy", "binarycrossentropy": "binary_crossentropy",
+            "categoricalcrossentropy": "categorical_crossentropy",
+            "sparsecategoricalcrossentropy": "sparse_categorical_crossentropy"}
+
+
+def loss_key(name: str) -> str | None:
+    """The name in ``LOSSES`` of a Keras loss name or alias (any case), or None.
+
+    Examples
+    --------
+    >>> loss_key("mean_absolute_error"), loss_key("MSE"), loss_key("BinaryCrossentropy")
+    ('mae', 'mse', 'binary_crossentropy')
+    >>> loss_key("accuracy") is None
+    True
+    """
+    key = name.lower()
+    key = _ALIASES.get(key, key)
+    return key if key in LOSSES else None
 
 
 def batch_loss(loss: Loss, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None,
@@ -144,16 +165,21 @@ def _minus_ones(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tenso
 def get_loss(loss) -> Loss:
     """Return the ``Loss`` called ``loss`` (or wrap a callable ``f(pred, y) -> tensor``).
 
+    Keras's aliases are accepted: ``"mean_squared_error"``, ``"MeanSquaredError"``, ``"MSE"``,
+    ``"mean_absolute_error"``, ``"bce"``, ``"CategoricalCrossentropy"`` ...
+
     Examples
     --------
     >>> float(get_loss("mse")(torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [0.0]])).mean())
     5.0
+    >>> get_loss("mean_absolute_error").name
+    'mae'
     """
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):
-        key = _ALIASES.get(loss.lower(), loss.lower())
-        if key in LOSSES:
+        key = loss_key(loss)
+        if key is not None:
             return LOSSES[key]
         raise choice_error("loss", loss, list(LOSSES))
     if callable(loss):

@@ -16,7 +16,31 @@ from ..errors import ConfigError, choice_error
 __all__ = ["Metric", "get_metric", "get_metrics", "METRIC_NAMES"]
 
 METRIC_NAMES = ("accuracy", "acc", "mae", "mse", "auc", "binary_accuracy",
-                "categorical_accuracy", "sparse_categorical_accuracy")
+                "categorical_accuracy", "sparse_categorical_accuracy", "mean_absolute_error",
+                "mean_squared_error", "binary_crossentropy", "categorical_crossentropy",
+                "sparse_categorical_crossentropy", "poisson")
+
+#: Keras's other names (``keras.metrics.get``), matched without case: each maps to the kind
+#: of metric computed and the name it is logged under (Keras's default name for a class).
+_ALIASES = {
+    "mean_absolute_error": ("mae", "mean_absolute_error"),
+    "meanabsoluteerror": ("mae", "mean_absolute_error"),
+    "mean_squared_error": ("mse", "mean_squared_error"),
+    "meansquarederror": ("mse", "mean_squared_error"),
+    "binaryaccuracy": ("binary_accuracy", "binary_accuracy"),
+    "categoricalaccuracy": ("categorical_accuracy", "categorical_accuracy"),
+    "sparsecategoricalaccuracy": ("sparse_categorical_accuracy", "sparse_categorical_accuracy"),
+    "bce": ("loss:binary_crossentropy", "bce"),
+    "binarycrossentropy": ("loss:binary_crossentropy", "binary_crossentropy"),
+    "categoricalcrossentropy": ("loss:categorical_crossentropy", "categorical_crossentropy"),
+    "sparsecategoricalcrossentropy": ("loss:sparse_categorical_crossentropy",
+                                      "sparse_categorical_crossentropy"),
+    "binary_crossentropy": ("loss:binary_crossentropy", "binary_crossentropy"),
+    "categorical_crossentropy": ("loss:categorical_crossentropy", "categorical_crossentropy"),
+    "sparse_categorical_crossentropy": ("loss:sparse_categorical_crossentropy",
+                                        "sparse_categorical_crossentropy"),
+    "poisson": ("loss:poisson", "poisson"),
+}
 
 
 class Metric:
@@ -30,7 +54,7 @@ class Metric:
     @property
     def needs_probabilities(self) -> bool:
         """Whether ``update`` must get probabilities rather than logits."""
-        return self.kind in ("mae", "mse")
+        return self.kind in ("mae", "mse") or self.kind.startswith("loss:")
 
     def reset(self) -> None:
         self.total: torch.Tensor | float = 0.0
@@ -56,6 +80,8 @@ class Metric:
         elif kind in ("mae", "mse"):
             d = (pred - y).abs() if kind == "mae" else (pred - y).square()
             value = d.reshape(n, -1).mean(dim=1).sum()
+        elif kind.startswith("loss:"):
+            value = _loss_values(kind[5:], pred, y).sum()
         elif kind == "auc":
             self._scores.append(pred.detach().reshape(-1).float().cpu())
             self._labels.append(y.detach().reshape(-1).float().cpu())
@@ -79,6 +105,21 @@ class Metric:
         return float(self.total) / self.count
 
 
+def _loss_values(name: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample values of the loss ``name`` used as a metric (on probabilities), with the
+    targets in the form it needs: the loop may hand class indices for one-hot rows."""
+    from .losses import LOSSES
+
+    loss = LOSSES[name]
+    if loss.target == "int" and y.dim() == pred.dim():
+        y = y.argmax(-1)
+    elif loss.target != "int" and y.dim() == pred.dim() - 1 and not y.is_floating_point():
+        y = torch.nn.functional.one_hot(y, pred.shape[-1])
+    if loss.target != "int":
+        y = y.to(pred.dtype)
+    return loss(pred, y, from_logits=False)
+
+
 def exact_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve by the rank (Mann-Whitney) formula, ties counted as one half.
 
@@ -98,18 +139,23 @@ def exact_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 # metric kinds that give no meaningful number for a loss's targets, with the reason
+_CLASS_LOSSES = {"loss:binary_crossentropy", "loss:categorical_crossentropy",
+                 "loss:sparse_categorical_crossentropy"}
 _UNFIT = {
-    "real": ({"binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "auc"},
+    "real": ({"binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "auc",
+              *_CLASS_LOSSES},
              "{loss!r} is a regression loss and {metric!r} compares classes; for classes "
              "use loss='binary_crossentropy' or 'categorical_crossentropy', for regression "
              "metrics=['mae'] or ['mse']."),
-    "int": ({"mae", "mse", "auc", "binary_accuracy", "categorical_accuracy"},
+    "int": ({"mae", "mse", "auc", "binary_accuracy", "categorical_accuracy", "loss:poisson",
+             "loss:binary_crossentropy"},
             "its targets are class indices (one int per sample), not one value per output; "
             "use metrics=['accuracy'], or one-hot targets with "
             "loss='categorical_crossentropy' to get {metric!r}."),
     "onehot": ({"sparse_categorical_accuracy"},
                "its targets are one-hot rows, not class indices; use metrics=['accuracy']."),
-    "binary": ({"sparse_categorical_accuracy"},
+    "binary": ({"sparse_categorical_accuracy", "loss:categorical_crossentropy",
+                "loss:sparse_categorical_crossentropy"},
                "its targets are 0/1 values, not class indices; use metrics=['accuracy']."),
 }
 
@@ -143,10 +189,27 @@ def get_metrics(metrics, loss) -> list[Metric]:
 
 
 def get_metric(name: str, loss_target: str) -> Metric:
-    """Resolve a Keras metric name; ``accuracy`` depends on the loss's target kind."""
-    if not isinstance(name, str) or name.lower() not in METRIC_NAMES:
-        raise choice_error("metrics", name, METRIC_NAMES)
-    key = name.lower()
+    """Resolve a Keras metric name or alias; ``accuracy`` depends on the loss's target kind.
+
+    Keras's aliases are accepted (``"mean_absolute_error"``, ``"MeanSquaredError"``,
+    ``"acc"`` ...), and so are the losses' names (``"binary_crossentropy"`` ...: the mean loss
+    on the outputs as probabilities). The metric is logged under the name given, or Keras's
+    default name for a class name.
+
+    Examples
+    --------
+    >>> m = get_metric("MeanAbsoluteError", "real")
+    >>> m.name, m.kind
+    ('mean_absolute_error', 'mae')
+    >>> get_metric("acc", "onehot").kind
+    'categorical_accuracy'
+    """
+    key = name.lower() if isinstance(name, str) else None
+    if key in _ALIASES:
+        kind, label = _ALIASES[key]
+        return Metric(label, kind)
+    if key not in METRIC_NAMES:
+        raise choice_error("metrics", name, sorted({*METRIC_NAMES, *_ALIASES}))
     if key in ("accuracy", "acc"):
         kind = {"onehot": "categorical_accuracy", "int": "sparse_categorical_accuracy",
                 "binary": "binary_accuracy"}.get(loss_target, "binary_accuracy")
