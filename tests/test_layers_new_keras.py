@@ -5,8 +5,8 @@ One child process (``KERAS_BACKEND=jax``) builds every Keras layer, perturbs its
 biases and gammas are not their initial constants), runs it on inputs drawn here, and writes
 weights, outputs, parameter counts and output shapes to a file. Each statdl layer is written
 with the *same expression* (``X.Conv1D(4, 3)`` with ``X`` bound to ``keras.layers`` there and
-to ``statdl.layers`` here), receives the Keras weights in torch layout straight into its
-module's parameters, and runs on the same inputs. Merge layers are called on lists through
+to ``statdl.layers`` here), receives the Keras weights through ``set_weights`` (Keras's
+layouts), gives them back unchanged through ``get_weights``, and runs on the same inputs. Merge layers are called on lists through
 their built module (``layer.build([s1, s2])`` then ``module([t1, t2])``).
 """
 
@@ -216,17 +216,6 @@ def _ours(expr: str):
     return eval(expr, {"X": L})
 
 
-def _torch_layout(layer, weights: list[np.ndarray]) -> list[np.ndarray]:
-    """Keras's weights in the layout of our modules' parameters."""
-    if isinstance(layer, L.TimeDistributed):
-        return _torch_layout(layer.layer, weights)
-    if isinstance(layer, L.Conv1D):  # (k, in, out) -> (out, in, k); transpose: (k, out, in)
-        return [weights[0].transpose(2, 1, 0), *weights[1:]]
-    if isinstance(layer, L.Conv2D):
-        return [weights[0].transpose(3, 2, 0, 1), *weights[1:]]
-    return weights
-
-
 def _shapes(shapes):
     return [tuple(s) for s in shapes] if _multi(shapes) else tuple(shapes)
 
@@ -238,12 +227,10 @@ def _check_against_keras(name, run):
     shape = _shapes(shapes)
     assert layer.param_count(shape) == info[name]["params"]
     module = layer.build(shape)
-    params = list(module.parameters())
     weights = [ys[f"{name}_w{j}"] for j in range(info[name]["n_weights"])]
-    assert len(params) == len(weights)
-    with torch.no_grad():
-        for p, w in zip(params, _torch_layout(layer, weights)):
-            p.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+    layer.set_weights(weights)  # Keras's layouts and order
+    for mine, theirs in zip(layer.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
     inputs = [torch.from_numpy(xs[f"{name}_x{i}"])
               for i in range(len(shapes) if _multi(shapes) else 1)]
     with torch.no_grad():
