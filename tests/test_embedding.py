@@ -125,3 +125,38 @@ def test_regularizer_and_mask():
     with torch.no_grad():
         assert float(reg(w)) == pytest.approx(0.5 * float((w ** 2).sum()))
     assert m.compute_mask(torch.tensor([[0, 2, 0]])).tolist() == [[False, True, False]]
+
+
+@pytest.mark.parametrize("batch", [(6, 9), (1, 5), (2, 3, 4)])
+def test_gradient_is_one_hot_product(batch):
+    """The lookup's gradient (one ``index_add_`` on CPU) against its definition: the lookup is
+    ``onehot(ids) @ W``, so dL/dW = onehot(ids)^T dL/dout, computed in float64 with repeated
+    ids, by float64 gradcheck, and against torch's own ``F.embedding`` backward."""
+    torch.manual_seed(3)
+    m = Embedding(11, 4).build(batch[1:])
+    ids = torch.randint(0, 11, batch)
+    ids.view(-1)[:3] = 7  # the same id several times: its gradients add up
+    upstream = torch.randn(*batch, 4, dtype=torch.float64)
+    out = m(ids)
+    (out.double() * upstream).sum().backward()
+    onehot = torch.nn.functional.one_hot(ids.reshape(-1), 11).double()
+    expected = onehot.t() @ upstream.reshape(-1, 4)
+    torch.testing.assert_close(m.embeddings.grad.double(), expected, rtol=1e-6, atol=1e-6)
+
+    w = m.embeddings.detach().double().requires_grad_(True)
+    m.embeddings = torch.nn.Parameter(w)
+    assert torch.autograd.gradcheck(lambda e: m(ids), (m.embeddings,))
+    (dw,) = torch.autograd.grad((m(ids) * upstream).sum(), m.embeddings)
+    (ref,) = torch.autograd.grad(
+        (torch.nn.functional.embedding(ids, m.embeddings) * upstream).sum(), m.embeddings)
+    torch.testing.assert_close(dw, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_no_grad_and_frozen_lookup_build_no_graph():
+    m = Embedding(10, 3).build((4,))
+    ids = torch.tensor([[1, 2, 3, 1]])
+    with torch.no_grad():
+        assert not m(ids).requires_grad
+    m.embeddings.requires_grad_(False)
+    assert not m(ids).requires_grad
+    torch.testing.assert_close(m(ids)[0], m.embeddings[[1, 2, 3, 1]])

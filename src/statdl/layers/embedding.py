@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from ..errors import ConfigError, ShapeError
@@ -13,6 +14,32 @@ from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, check_positive_int, format_shape
 
 __all__ = ["Embedding"]
+
+
+class _Lookup(torch.autograd.Function):
+    """``weight[ids]`` whose backward pass adds each row's gradient into a zero matrix with one
+    ``index_add_``.
+
+    torch's CPU backward of ``F.embedding`` (``embedding_dense_backward``) sorts the ids first;
+    for a batch of 128 x 100 ids into 10,000 x 8 it takes 779 us a step against 288 us here,
+    about a tenth of an imdb-rnn@100 training step.
+    """
+
+    @staticmethod
+    def forward(ctx, ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        flat = ids.reshape(-1)
+        ctx.save_for_backward(flat)
+        ctx.rows = weight.shape[0]
+        return weight.index_select(0, flat).view(*ids.shape, weight.shape[1])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        (flat,) = ctx.saved_tensors
+        width = grad.shape[-1]
+        dw = grad.new_zeros(ctx.rows, width)
+        dw.index_add_(0, flat, grad.reshape(-1, width))
+        return None, dw
 
 
 class EmbeddingModule(nn.Module):
@@ -30,7 +57,10 @@ class EmbeddingModule(nn.Module):
         self.embeddings = nn.Parameter(torch.empty(input_dim, output_dim))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(self.checked_ids(ids), self.embeddings)
+        ids = self.checked_ids(ids)
+        if ids.is_cuda or not (self.embeddings.requires_grad and torch.is_grad_enabled()):
+            return F.embedding(ids, self.embeddings)
+        return _Lookup.apply(ids, self.embeddings)
 
     def checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids`` as int64, after checking that they lie in ``[0, input_dim)``."""
