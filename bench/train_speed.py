@@ -12,6 +12,13 @@ installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rou
 the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
 conditions, and reports each framework's best epoch over all rounds.
 
+The extra framework ``statdl-functional`` (not in the default list, never counted as a peer)
+declares the same networks with ``statdl.Input`` and ``statdl.Model``; its graph is a chain,
+so it trains through the same module and kernels as the ``Sequential``, and the last table
+prints its speed relative to ``statdl`` (goal: within 3%)::
+
+    python bench/train_speed.py --frameworks statdl,statdl-functional --rounds 3
+
 ``fit`` raises glibc's malloc thresholds while it trains so that freed training buffers are
 reused (``statdl.training.allocator``); a plain loop does not. The extra framework ``torch-malloc``
 (not in the default list, never counted as a peer) is the plain loop with the same setting,
@@ -79,24 +86,35 @@ def time_fits(net, x, y, repeats: int, **fit_args) -> list[float]:
 
 # ---------------------------------------------------------------- statdl
 def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
-               precision: str = "32") -> list[float]:
+               precision: str = "32", functional: bool = False) -> list[float]:
     import statdl as sd
     from statdl import layers as L
 
     sd.set_seed(0)
     if model == "mlp":
-        net = sd.Sequential([L.Dense(512, activation="relu"), L.Dropout(0.4),
-                             L.Dense(256, activation="relu"), L.Dropout(0.3),
-                             L.Dense(10, activation="softmax")], input_shape=(784,))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"], device=device)
+        shape, loss = (784,), "categorical_crossentropy"
+        stack = [L.Dense(512, activation="relu"), L.Dropout(0.4),
+                 L.Dense(256, activation="relu"), L.Dropout(0.3),
+                 L.Dense(10, activation="softmax")]
     elif model == "cnn":
-        net = sd.Sequential(_statdl_cnn(L), input_shape=(28, 28, 1))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"], device=device)
+        shape, loss, stack = (28, 28, 1), "categorical_crossentropy", _statdl_cnn(L)
     else:
-        net = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
-                            input_shape=(500,))
-        net.compile("rmsprop", "binary_crossentropy", ["accuracy"], device=device)
+        shape, loss = (500,), "binary_crossentropy"
+        stack = [L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")]
+    if functional:  # the same layers called on statdl.Input: a chain graph
+        inp = out = sd.Input(shape)
+        for layer in stack:
+            out = layer(out)
+        net = sd.Model(inp, out)
+    else:
+        net = sd.Sequential(stack, input_shape=shape)
+    net.compile("rmsprop", loss, ["accuracy"], device=device)
     return time_fits(net, x, y, repeats, precision=precision)
+
+
+def run_statdl_functional(model: str, x, y, repeats: int, device: str = "cpu",
+                          precision: str = "32") -> list[float]:
+    return run_statdl(model, x, y, repeats, device, precision, functional=True)
 
 
 def _statdl_cnn(L):
@@ -234,7 +252,8 @@ def run_keras(model: str, x, y, repeats: int, device: str = "cpu",
 def child(model: str, framework: str, n: int, repeats: int, device: str = "cpu",
           precision: str = "32") -> None:
     x, y = make_data(model, n)
-    runner = {"statdl": run_statdl, "torch": run_torch, "torch-malloc": run_torch,
+    runner = {"statdl": run_statdl, "statdl-functional": run_statdl_functional,
+              "torch": run_torch, "torch-malloc": run_torch,
               "keras-jax": run_keras, "keras-torch": run_keras}[framework]
     if framework == "torch-malloc":
         from statdl.training.allocator import keep_freed_memory
@@ -327,7 +346,11 @@ def main() -> None:
                       + (f"  (round {round_ + 1})" if args.rounds > 1 else ""), flush=True)
                 if fw not in results or speed > results[fw][0]:
                     results[fw] = (speed, max(peak, results.get(fw, (0, 0))[1]))
-        peers = {k: v for k, v in results.items() if k not in ("statdl", "torch-malloc")}
+        if "statdl" in results and "statdl-functional" in results:
+            print(f"{model:5s} statdl-functional / statdl: "
+                  f"{results['statdl-functional'][0] / results['statdl'][0]:.3f}")
+        peers = {k: v for k, v in results.items()
+                 if k not in ("statdl", "torch-malloc", "statdl-functional")}
         if "statdl" in results and peers:
             best_name, (best, _) = max(peers.items(), key=lambda kv: kv[1][0])
             ratio = results["statdl"][0] / best

@@ -154,7 +154,7 @@ def _layer0(meta):
     (lambda m: _layer0(m).update(config=[]), "`model.config.layers[0]` must be a dict"),
     (lambda m: m["model"]["config"].update(layers={}), "`model.config.layers` must be a list"),
     (lambda m: m.update(model=_layer0(m)), "field `model` of model.json must be a Sequential "
-                                           "model; got 'Dense'"),
+                                           "or functional model; got 'Dense'"),
     (lambda m: m.update(input_shape="3"), "field `input_shape` of model.json must be a "
                                           "non-empty list of ints >= 1 (or null); got '3'"),
     (lambda m: m.update(input_shape=[0]), "field `input_shape`"),
@@ -162,7 +162,7 @@ def _layer0(meta):
                                           "the architecture needs float32 of shape (2, 6)"),
     (lambda m: _input_shape(m, [30]), "field `model` needs 200 weights but the weights "
                                            "members hold 38 values"),
-    (lambda m: _input_shape(m, [None]), "field `model` (Sequential): "),
+    (lambda m: _input_shape(m, [None]), "field `model` does not fit `input_shape` [None]"),
     (lambda m: m.update(version=True), "field `version` of model.json must be an int"),
     (lambda m: m.update(version=3), "newer statdl (format version 3); upgrade statdl"),
     (lambda m: m.update(format="keras"), "not a statdl model file"),

@@ -30,6 +30,9 @@ _threads.prepare()
 _EXPORTS: dict[str, str] = {
     # core engine
     "Sequential": "statdl.model",
+    "Model": "statdl.model",
+    "Input": "statdl.model",
+    "models": "statdl.models",
     "load_model": "statdl.model",
     "set_seed": "statdl.utils",
     "set_threads": "statdl.threads",

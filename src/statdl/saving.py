@@ -29,7 +29,8 @@ import torch
 
 from .errors import ConfigError, StatdlError
 
-__all__ = ["save_model", "load_model", "layer_from_spec"]
+__all__ = ["save_model", "load_model", "layer_from_spec", "layer_to_config", "save_weights",
+           "load_weights"]
 
 FORMAT = "statdl-model"
 VERSION = 2  # 2: SHA-256 of every array member in "checksums"; 1: no checksums
@@ -48,7 +49,19 @@ _END_OF_ZIP = b"PK\x05\x06"
 
 
 # ----------------------------------------------------------------------------- saving
-def save_model(model, path: str | os.PathLike) -> None:
+def layer_to_config(layer) -> dict:
+    """``{"class_name": ..., "config": ...}`` for a layer or (nested) model.
+
+    Examples
+    --------
+    >>> from statdl.layers import Dense
+    >>> layer_to_config(Dense(3, name="d"))["config"]["units"]
+    3
+    """
+    return {"class_name": type(layer).__name__, "config": layer.full_config()}
+
+
+def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
     """Write ``model`` to ``path`` atomically (see the module docstring for the format).
 
     A temporary file beside ``path`` is renamed over it at the end; when anything fails the
@@ -65,33 +78,39 @@ def save_model(model, path: str | os.PathLike) -> None:
     """
     from .utils import atomic_write
 
-    meta = _manifest(model)
+    meta = _manifest(model, include_optimizer)
     checksums: dict[str, str] = {}
     with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-        for member, tensor in _array_members(model):
+        for member, tensor in _array_members(model, include_optimizer):
             data = _npy(tensor, member)
             checksums[member] = hashlib.sha256(data).hexdigest()
             zf.writestr(member, data)
         zf.writestr(MANIFEST, json.dumps({**meta, "checksums": checksums}, indent=1))
 
 
-def _manifest(model) -> dict:
+def _manifest(model, include_optimizer: bool = True) -> dict:
     """Everything but the checksums; raises before any file is opened when a config is not
     JSON-able."""
-    from .model import layer_to_config
-
     compiled = None
-    if model._compiled is not None:
+    if model._compiled is not None and include_optimizer:
         opt = model._compiled["optimizer"]
         loss_name = model._compiled["loss_name"]
+        if isinstance(loss_name, dict):  # one loss per output: by name, or None if custom
+            loss_name = loss_name if all(isinstance(v, str) for v in loss_name.values()) \
+                else None
         compiled = {
             "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config(),
                           "iterations": opt.iterations},
-            "loss": loss_name if isinstance(loss_name, str) else None,
+            "loss": loss_name if isinstance(loss_name, str | dict) else None,
             "metrics": model._compiled["metric_names"],
         }
+        if model._compiled.get("loss_weights") is not None:
+            compiled["loss_weights"] = model._compiled["loss_weights"]
+    shape = model.built_shape_ or model.input_shape
+    shape = [list(s) for s in shape] if shape and isinstance(shape[0], list | tuple) \
+        else list(shape)
     meta = {"format": FORMAT, "version": VERSION, "model": layer_to_config(model),
-            "input_shape": list(model.built_shape_ or model.input_shape), "compile": compiled}
+            "input_shape": shape, "compile": compiled}
     where = _not_json(meta, "")
     if where is not None:
         place, value = where
@@ -122,11 +141,11 @@ def _not_json(value: Any, place: str) -> tuple[str, Any] | None:
     return place, value
 
 
-def _array_members(model):
+def _array_members(model, include_optimizer: bool = True):
     """(member name, tensor) for every weight, then every optimiser slot."""
     for key, value in model.module.state_dict().items():
         yield f"weights/{key}.npy", value
-    if model._compiled is None:
+    if model._compiled is None or not include_optimizer:
         return
     optimizer = model._compiled["optimizer"]
     n_trainable = sum(p.numel() for p in model._trainable_parameters())
@@ -387,7 +406,8 @@ def layer_from_spec(spec: Any, where: str = "layer"):
 
 def _from_spec(spec: Any, where: str, depth: int):
     from .layers import layer_class
-    from .model import Sequential
+    from .models.functional import Model
+    from .models.sequential import Sequential
 
     if depth > MAX_NESTING:
         raise ConfigError(f"`{where}` nests models more than {MAX_NESTING} deep.")
@@ -397,7 +417,7 @@ def _from_spec(spec: Any, where: str, depth: int):
         raise ConfigError(f"`{where}` must be a dict {{'class_name': str, 'config': dict}}; "
                           f"got {shown}.")
     name, config = spec["class_name"], dict(spec.get("config", {}))
-    cls = layer_class(name)
+    cls = Model if name == "Model" else layer_class(name)
     if cls is None:
         raise ConfigError(f"`{where}` names unknown layer class {name!r}; register custom "
                           "layers with statdl.layers.register_layer before loading.")
@@ -407,6 +427,13 @@ def _from_spec(spec: Any, where: str, depth: int):
                               f"{type(config['layers']).__name__}.")
         config["layers"] = [_from_spec(s, f"{where}.config.layers[{i}]", depth + 1)
                             for i, s in enumerate(config["layers"])]
+    elif issubclass(cls, Model) and not issubclass(cls, Sequential):
+        try:  # the graph: each layer from its spec, then each node replayed symbolically
+            return cls.from_config(config, lambda s, w: _from_spec(s, w, depth + 1), where)
+        except StatdlError:
+            raise
+        except Exception as exc:  # untrusted graph: whatever building it raises
+            raise ConfigError(f"`{where}` ({name}): {exc}") from exc
     accepted = _arguments(cls)
     unknown = sorted(set(config) - accepted) if accepted is not None else []
     if unknown:
@@ -435,21 +462,26 @@ def _arguments(cls: type) -> set[str] | None:
 
 def _architecture(archive: _Archive, meta: dict):
     """Build the model after checking that the file's weights cover what building allocates."""
-    from .model import Sequential
+    from .layers.symbolic import deferred_building
+    from .models.functional import Model
 
     try:
-        model = layer_from_spec(meta["model"], "model")
+        with deferred_building():  # no weights until their count is checked below
+            model = layer_from_spec(meta["model"], "model")
     except StatdlError as exc:
         raise archive.error(f"field {str(exc).rstrip('.')}") from None
-    if not isinstance(model, Sequential):
-        raise archive.field_error("model", "a Sequential model", meta["model"].get("class_name"))
+    if not isinstance(model, Model):
+        raise archive.field_error("model", "a Sequential or functional model",
+                                  meta["model"].get("class_name"))
     shape = meta["input_shape"]
+    several = isinstance(shape, list) and bool(shape) and all(isinstance(s, list) for s in shape)
     if not isinstance(shape, list) or not shape or not all(
-            d is None or (_is_int(d) and d >= 1) for d in shape):
+            _dims_ok(s) for s in (shape if several else [shape])):
         raise archive.field_error("input_shape", "a non-empty list of ints >= 1 (or null)",
                                   shape)
+    shape = [tuple(s) for s in shape] if several else shape
     try:
-        needed = model.count_params(tuple(shape))
+        needed = model.count_params(shape if several else tuple(shape))
     except Exception as exc:  # shapes of an untrusted architecture
         raise archive.error(f"field `model` does not fit `input_shape` {shape} ({exc})") from None
     headers = {m: archive.header(m) for m in archive.members("weights")}
@@ -458,11 +490,16 @@ def _architecture(archive: _Archive, meta: dict):
         raise archive.error(f"field `model` needs {needed} weights but the weights members "
                             f"hold {held} values")
     try:
-        model.build(tuple(shape))
+        model.build(shape if several else tuple(shape))
     except (StatdlError, TypeError, ValueError, RuntimeError) as exc:
         raise archive.error(f"field `model` cannot be built ({exc})") from None
     _check_weight_headers(archive, model, headers)
     return model
+
+
+def _dims_ok(shape: Any) -> bool:
+    return isinstance(shape, list) and bool(shape) and all(
+        d is None or (_is_int(d) and d >= 1) for d in shape)
 
 
 def _check_weight_headers(archive: _Archive, model, headers: dict) -> None:
@@ -547,12 +584,52 @@ def _optimizer(archive: _Archive, spec: Any):
 
 def _compile(archive: _Archive, model, optimizer, spec: dict) -> None:
     loss, metrics = spec["loss"], spec["metrics"]
-    if not isinstance(loss, str):
-        raise archive.field_error("compile.loss", "a loss name or null", loss)
-    if metrics is not None and (not isinstance(metrics, list)
-                                or not all(isinstance(m, str) for m in metrics)):
+    weights = spec.get("loss_weights")
+    if not isinstance(loss, str) and not (isinstance(loss, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loss.items())):
+        raise archive.field_error("compile.loss", "a loss name, a dict of them, or null", loss)
+    if metrics is not None and not _names_ok(metrics) and not (
+            isinstance(metrics, dict) and all(_names_ok(v) for v in metrics.values())):
         raise archive.field_error("compile.metrics", "a list of metric names", metrics)
+    if weights is not None and not (isinstance(weights, list | dict) and all(
+            isinstance(w, int | float) and not isinstance(w, bool)
+            for w in (weights.values() if isinstance(weights, dict) else weights))):
+        raise archive.field_error("compile.loss_weights", "a list or dict of numbers", weights)
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, device="cpu")
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None,
+                      loss_weights=weights, device="cpu")
     except StatdlError as exc:
         raise archive.error(f"field `compile`: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- weights only
+def _names_ok(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(m, str) for m in value)
+
+
+def save_weights(model, path: str | os.PathLike) -> None:
+    """Write ``model``'s weights (with its architecture, for reference; no optimiser) to
+    ``path`` in the model-file format, atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile, statdl as sd
+    >>> m = sd.Sequential([sd.layers.Dense(2)], input_shape=(3,))
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.statdl")
+    >>> save_weights(m, path); load_weights(m, path)
+    """
+    save_model(model, path, include_optimizer=False)
+
+
+def load_weights(model, path: str | os.PathLike) -> None:
+    """Replace ``model``'s weights by those in ``path`` (from ``save_weights`` or ``save``);
+    every array is checked against the model's weights (names, shapes, dtypes) and its
+    SHA-256 before any is copied."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r} does not exist or is not a file.")
+    with _Archive(path) as archive:
+        archive.manifest()
+        headers = {m: archive.header(m) for m in archive.members("weights")}
+        _check_weight_headers(archive, model, headers)
+        _load_weights(archive, model)

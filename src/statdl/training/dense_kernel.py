@@ -42,6 +42,7 @@ from torch.nn import functional as F
 
 from ..layers.core import DenseModule, DropoutModule, FlattenModule, KeepMasks
 from ..layers.embedding import EmbeddingModule
+from ..layers.modules import SequentialModule
 from .losses import Loss, batch_loss, mean_loss_and_gradient
 
 __all__ = ["DenseStackKernel"]
@@ -231,8 +232,6 @@ def _flatten(module) -> list | None:
     """The layer modules of a ``Sequential``'s module, with nested models (an autoencoder's
     encoder and decoder) expanded; None where a nested module runs more than its layers
     (penalty terms, sampling)."""
-    from ..model import SequentialModule  # the model imports the training loop
-
     if type(module) is not SequentialModule or module.adds_penalties:
         return None
     layers = []

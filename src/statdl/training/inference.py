@@ -26,6 +26,7 @@ from torch import nn
 from ..activations import ACTIVATIONS
 from ..layers.conv import Conv2DModule, PoolModule
 from ..layers.core import DenseModule, DropoutModule
+from ..layers.modules import SequentialModule
 
 __all__ = ["forward"]
 
@@ -40,8 +41,6 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
     Only the layers of a plain ``SequentialModule`` (no activity penalties to collect) take
     the shortcuts; every other module is called as it is.
     """
-    from ..model import SequentialModule  # the model imports the training loop
-
     if type(module) is not SequentialModule or module.activity:
         return module(x, logits=logits)
     layers, i = module.layers, 0

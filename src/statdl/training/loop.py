@@ -8,6 +8,7 @@ only when the progress display asks for them (a few times per second).
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -72,7 +73,7 @@ def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
     pass over the (n, k) targets every step. Not done when a metric (mae, mse, auc) compares the
     outputs with the one-hot rows themselves. Returns fresh metric objects either way.
     """
-    fresh = [Metric(m.name, m.kind) for m in metrics]
+    fresh = [_fresh(m) for m in metrics]
     if loss.name != "categorical_crossentropy" or y.dim() != 2 or y.shape[1] < 2:
         return loss, fresh, y
     if any(m.kind in ("mae", "mse", "auc") for m in fresh):  # these compare with the one-hot
@@ -83,6 +84,13 @@ def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
         if m.kind == "categorical_accuracy":
             m.kind = "sparse_categorical_accuracy"
     return LOSSES["sparse_categorical_crossentropy"], fresh, y.argmax(dim=1)
+
+
+def _fresh(metric: Metric) -> Metric:
+    """A reset copy of ``metric`` (its subclass and fields kept: per-output metrics)."""
+    out = copy.copy(metric)
+    out.reset()
+    return out
 
 
 def iterate_batches(n: int, batch_size: int):

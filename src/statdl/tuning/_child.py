@@ -79,6 +79,12 @@ def _record_error(run: Path | None, exc: BaseException) -> None:
     })
 
 
+def _run_callbacks() -> list:
+    from .callback import run_callbacks  # loads torch: only once the script fits a model
+
+    return run_callbacks()
+
+
 def _stop_group() -> None:
     """Kill this run: its whole process group when it leads one, else itself."""
     if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
@@ -139,6 +145,10 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     value = os.environ.get(ENV_RUN_DIR)
     run = Path(value) if value else None
+    if run is not None:  # every fit of the script records its epochs into the run folder
+        from ..models.hooks import register_fit_callback_factory
+
+        register_fit_callback_factory(_run_callbacks)
     script = os.path.abspath(argv[0])
     sys.argv = [script, *argv[1:]]
     sys.path.insert(0, os.path.dirname(script))

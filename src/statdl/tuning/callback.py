@@ -1,4 +1,6 @@
-"""A callback for ``Sequential.fit`` that records each epoch into the run folder."""
+"""A callback that records each epoch into the run folder, and the callbacks a run's ``fit``
+calls get (the run's child process registers ``run_callbacks`` with
+``statdl.models.hooks.register_fit_callback_factory``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from ..training.callbacks import Callback
 from .recording import report_epoch
 
-__all__ = ["RunMetricsCallback"]
+__all__ = ["RunMetricsCallback", "run_callbacks"]
 
 
 class RunMetricsCallback(Callback):
@@ -24,3 +26,19 @@ class RunMetricsCallback(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         report_epoch(epoch, logs or {})
+
+
+def run_callbacks() -> list[Callback]:
+    """The callbacks every ``fit`` of a training run gets: ``[RunMetricsCallback()]`` inside a
+    run (``STATDL_RUN_DIR`` set), none outside.
+
+    Examples
+    --------
+    >>> run_callbacks()      # not inside `statdl run`
+    []
+    """
+    from .recording import is_run_active
+
+    return [RunMetricsCallback()] if is_run_active() else []
+
+

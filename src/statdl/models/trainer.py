@@ -1,0 +1,858 @@
+"""The trainer every model uses: compile, fit, evaluate, predict, optimiser carry-over.
+
+``Trainer`` is a mixin of ``statdl.Model`` (and so of ``Sequential``, a linear ``Model``). It
+asks the model only for its torch module, its inputs and outputs, and the shapes of its
+layers' outputs; the training loop itself is ``statdl.training.loop``.
+
+Models with several inputs or outputs go through the same loop: their inputs travel as one
+float matrix (each input's values flattened side by side; integer token ids are exact in
+float32 below 2**24) that ``PackedModule`` splits again before the graph, their outputs come
+back flattened side by side, and ``OutputsLoss`` splits outputs and targets to apply each
+output's loss (weighted by ``loss_weights``), so the loop, the callbacks and the metrics see
+one tensor as for any other model. Per-output losses and metrics are ``OutputMetric`` objects
+named as Keras names them (``<output>_loss``, ``<output>_<metric>``).
+
+``fit`` adds the callbacks of the factories registered with
+``register_fit_callback_factory`` (statdl's tuning records each epoch of a run this way);
+the trainer itself knows nothing about runs.
+
+Examples
+--------
+>>> import numpy as np, statdl as sd
+>>> sd.set_seed(0)
+>>> model = sd.Sequential([sd.layers.Dense(8, activation="relu"), sd.layers.Dense(1)],
+...                       input_shape=(3,))
+>>> model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+>>> x = np.random.default_rng(0).normal(size=(64, 3)); y = x.sum(axis=1)
+>>> history = model.fit(x, y, epochs=2, verbose=0)
+>>> sorted(history.history)
+['loss', 'mae']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..activations import get_activation
+from ..errors import ConfigError, NotFittedError, ShapeError
+from ..regularizers import L1L2
+from ..threads import governed
+from ..training.allocator import keep_freed_memory
+from ..training.callbacks import Callback
+from ..training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
+from ..training.flat import FlatParameters
+from ..training.loop import check_batch_size, run_evaluate, run_fit, split_validation
+from ..training.losses import Loss, get_loss
+from ..training.metrics import Metric, get_metrics
+from ..training.optimizers import Optimizer, get_optimizer
+from ..utils import resolve_device
+from .hooks import extra_fit_callbacks, register_fit_callback_factory
+
+__all__ = ["Trainer", "TrainingState", "register_fit_callback_factory", "OutputsLoss",
+           "OutputMetric", "PackedModule"]
+
+#: Largest integer a float32 holds exactly: token ids of several inputs travel as float32.
+_EXACT_FLOAT32_INT = 2**24
+
+
+@dataclass
+class TrainingState:
+    """What ``compile`` fixes and ``fit`` uses: loss, metrics, optimiser, flat weights."""
+
+    module: nn.Module
+    loss: Loss
+    metrics: list[Metric]
+    optimizer: Optimizer
+    flat: FlatParameters
+    device: torch.device
+    use_logits: bool
+    final_activation: object
+    regularized: list[tuple[L1L2, torch.Tensor]] = field(default_factory=list)
+    activity_modules: list[nn.Module] = field(default_factory=list)
+
+    def penalty(self, activity: bool = True) -> torch.Tensor | None:
+        total = None
+        for reg, weight in self.regularized:
+            value = reg(weight)
+            total = value if total is None else total + value
+        for m in self.activity_modules:
+            if activity:
+                for value in m.penalties:
+                    total = value if total is None else total + value
+            m.penalties.clear()
+        return total
+
+    def clear_activity(self) -> None:
+        for m in self.activity_modules:
+            m.penalties.clear()
+
+
+def _no_loss(pred, y, from_logits=False):
+    # zeros that still depend on the outputs, so backward reaches the add_loss terms' graph
+    return pred.reshape(pred.shape[0], -1)[:, :0].sum(dim=1)
+
+
+#: The loss of ``compile(loss=None)``: zero; training follows the ``add_loss`` terms.
+NO_LOSS = Loss("none", _no_loss, None, "none")
+
+
+# ----------------------------------------------------------------------------- several outputs
+@dataclass
+class OutputSlot:
+    """Where one output sits in the flattened outputs (``pred``) and targets (``y``)."""
+
+    name: str
+    shape: tuple
+    loss: Loss
+    weight: float
+    pred: tuple[int, int] = (0, 0)
+    y: tuple[int, int] = (0, 0)
+    y_shape: tuple = ()
+    y_int: bool = False
+
+    def split(self, pred: torch.Tensor, y: torch.Tensor):
+        n = pred.shape[0]
+        p = pred[:, self.pred[0]:self.pred[1]].reshape(n, *self.shape)
+        t = y[:, self.y[0]:self.y[1]].reshape(n, *self.y_shape)
+        return p, (t.long() if self.y_int else t)
+
+
+class OutputsLoss:
+    """The loss of a model with several outputs: ``sum_k w_k loss_k(pred_k, y_k)`` per sample,
+    on outputs and targets flattened side by side (see the module docstring)."""
+
+    def __init__(self, slots: list[OutputSlot]):
+        self.slots = slots
+        start = 0
+        for s in slots:
+            width = int(np.prod(s.shape, dtype=np.int64))
+            s.pred = (start, start + width)
+            start += width
+        self.loss = Loss("loss", self._per_sample, None, "any")
+
+    def _per_sample(self, pred, y, from_logits=False):
+        total = None
+        for s in self.slots:
+            if s.weight == 0:
+                continue
+            p, t = s.split(pred, y)
+            value = s.loss(p, t) * s.weight if s.weight != 1 else s.loss(p, t)
+            total = value if total is None else total + value
+        return total if total is not None else pred.new_zeros(pred.shape[0])
+
+    def pack_targets(self, targets: list[torch.Tensor]) -> torch.Tensor:
+        """The targets of every output as one float32 matrix (class indices are exact)."""
+        start, cols = 0, []
+        for s, t in zip(self.slots, targets):
+            s.y_shape, s.y_int = tuple(t.shape[1:]), not t.is_floating_point()
+            width = int(np.prod(s.y_shape, dtype=np.int64))
+            s.y = (start, start + width)
+            start += width
+            cols.append(t.reshape(t.shape[0], -1).to(torch.float32))
+        return torch.cat(cols, dim=1)
+
+    def split_outputs(self, pred: np.ndarray) -> list[np.ndarray]:
+        n = pred.shape[0]
+        return [pred[:, s.pred[0]:s.pred[1]].reshape(n, *s.shape) for s in self.slots]
+
+
+class OutputMetric(Metric):
+    """A metric (or, with kind ``"loss"``, the loss) of one output of a multi-output model,
+    named ``<output>_<metric>`` as Keras names it."""
+
+    def __init__(self, name: str, kind: str, slot: OutputSlot):
+        self.slot = slot
+        super().__init__(name, kind)
+
+    @torch.no_grad()
+    def update(self, pred: torch.Tensor, y: torch.Tensor, logits: bool) -> None:
+        p, t = self.slot.split(pred, y)
+        if self.kind != "loss":
+            super().update(p, t, logits)
+            return
+        value = self.slot.loss(p, t).sum()
+        self.total = value.clone() if not isinstance(self.total, torch.Tensor) \
+            else self.total.add_(value)
+        self.count += p.shape[0]
+
+
+class PackedModule(nn.Module):
+    """A graph module seen as one-tensor-in, one-tensor-out for the training loop: splits the
+    packed inputs (``layout``: per-input sample shape and whether it holds token ids) and
+    flattens several outputs side by side."""
+
+    def __init__(self, inner: nn.Module, several_outputs: bool):
+        super().__init__()
+        self.inner = inner
+        self.several_outputs = several_outputs
+        self.layout: list[tuple[tuple, bool]] | None = None
+
+    def forward(self, x, logits: bool = False, upto: int | None = None):
+        xs = self.unpack(x) if self.layout is not None else x
+        out = self.inner(xs, upto=upto) if upto is not None else self.inner(xs, logits=logits)
+        if upto is None and self.several_outputs:
+            return torch.cat([o.reshape(o.shape[0], -1) for o in out], dim=1)
+        return out
+
+    def unpack(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out, start, n = [], 0, x.shape[0]
+        for shape, integer in self.layout or []:
+            width = int(np.prod(shape, dtype=np.int64))
+            part = x[:, start:start + width].reshape(n, *shape)
+            out.append(part.long() if integer else part)
+            start += width
+        return out
+
+
+class _PackedRows(InputRows):
+    """Several inputs' ``InputRows`` read in step and packed into one float32 matrix (an
+    ``InputRows`` to the loop: converted a batch at a time)."""
+
+    def __init__(self, rows: list[InputRows]):  # noqa: D107 - no InputRows.__init__: no source
+        self.rows = rows
+        self.n = rows[0].n
+        self.layout = [(tuple(r.shape[1:]), r.integer_input) for r in rows]
+        width = sum(int(np.prod(s, dtype=np.int64)) for s, _ in self.layout)
+        self.shape = (self.n, width)
+
+    def tensor(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        return _pack([r.tensor(start, stop) for r in self.rows])
+
+    def batches(self, batch_size: int):
+        for start in range(0, self.n, batch_size):
+            stop = min(start + batch_size, self.n)
+            yield start, stop, self.tensor(start, stop)
+
+
+def _pack(tensors: list[torch.Tensor]) -> torch.Tensor:
+    cols = []
+    for t in tensors:
+        if not t.is_floating_point() and t.numel() and int(t.abs().max()) >= _EXACT_FLOAT32_INT:
+            raise ConfigError(f"Token ids of a model with several inputs must be below "
+                              f"{_EXACT_FLOAT32_INT}; got {int(t.abs().max())}.")
+        cols.append(t.reshape(t.shape[0], -1).to(torch.float32))
+    return torch.cat(cols, dim=1)
+
+
+# ----------------------------------------------------------------------------- the trainer
+class Trainer:
+    """compile / fit / evaluate / predict for every model (see the module docstring).
+
+    The model provides ``module`` (its built torch module), ``build(shape)``, ``_input_specs()``
+    (name, sample shape, token ids?) per input, ``_output_specs()`` (name, sample shape) per
+    output, ``_final_activations()``, ``_shapes(sample_shape)`` (layer, input shape, output
+    shape) for sizing inference batches, ``_find(layer)`` and ``_run_path`` for
+    ``layer_output``, and ``regularized_weights()``.
+    """
+
+    _LOGIT_LAYERS = ("Dense", "Conv2D", "Conv2DTranspose", "Activation", "Conv1D",
+                     "Conv1DTranspose")
+
+    def _init_trainer(self) -> None:
+        self._compiled: dict | None = None
+        self._state: TrainingState | None = None
+        self._packed: PackedModule | None = None
+        self._outputs_loss: OutputsLoss | None = None
+        self.optimizer_: Optimizer | None = None
+        self.history_ = None
+        self.stop_training = False
+        self.device_ = torch.device("cpu")
+
+    # ------------------------------------------------------------------ Keras attributes
+    @property
+    def optimizer(self) -> Optimizer | None:
+        """The optimiser given to ``compile`` (None before)."""
+        return self.optimizer_
+
+    @property
+    def history(self):
+        """The ``History`` of the last ``fit`` (None before)."""
+        return self.history_
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                device="auto") -> None:
+        """Choose the optimiser, loss(es) and metrics (Keras names), and the device.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            ``"rmsprop"``, ``"adam"``, ``"sgd"``, ``"adagrad"`` with Keras defaults, or an
+            object such as ``statdl.optimizers.RMSprop(learning_rate=0.01)``.
+        loss : str, callable, list, dict or None
+            None: no loss from targets, ``fit(x)`` trains on the terms layers add with
+            ``add_loss`` (or on what an overridden ``train_step`` returns). Otherwise
+            ``"mse"``, ``"mae"``, ``"binary_crossentropy"``, ``"categorical_crossentropy"``,
+            ``"sparse_categorical_crossentropy"``, ``"poisson"``, or ``f(pred, y)`` returning
+            per-sample (or per-element) losses. A model with several outputs takes one loss
+            for all, a list (one per output, in order) or a dict by output name.
+        metrics : list of str, or list of lists / dict per output
+            ``"accuracy"`` (or ``"acc"``), ``"mae"``, ``"mse"``, ``"auc"``. Metrics that make
+            no sense for the loss are refused: ``accuracy`` or ``auc`` with a regression loss,
+            ``mae``, ``mse`` or ``auc`` with class indices (sparse categorical cross-entropy).
+            With several outputs a plain list applies to every output.
+        loss_weights : list or dict of float, optional
+            Weight of each output's loss in the total (several outputs only; default 1 each).
+        device : {"auto", "cpu", "cuda"}
+            Where to train; ``"auto"`` picks a GPU when torch sees one.
+        """
+        names = [name for name, _ in self._output_specs()]
+        if loss is None:  # the loss comes from add_loss terms, or from an own train_step
+            if metrics:
+                raise ConfigError("`metrics` of compile need a `loss` (targets to compare "
+                                  "with); compile without loss trains on add_loss terms only.")
+            loss_obj, metric_list, loss_name, metric_names = NO_LOSS, [], None, []
+            self._outputs_loss = None
+        elif len(names) == 1:
+            loss_obj, metric_list, loss_name, metric_names = self._compile_one(loss, metrics,
+                                                                               names[0])
+            if loss_weights is not None:
+                weights = self._per_output(loss_weights, names, "loss_weights")
+                loss_obj = _scaled(loss_obj, _weight(weights[0]))
+            self._outputs_loss = None
+        else:
+            loss_obj, metric_list, loss_name, metric_names = self._compile_several(
+                loss, metrics, loss_weights, names)
+        self.optimizer_ = get_optimizer(optimizer)
+        self.device_ = resolve_device(device)
+        self._compiled = {"optimizer": self.optimizer_, "loss": loss_obj, "metrics": metric_list,
+                          "loss_name": loss_name, "metric_names": metric_names,
+                          "loss_weights": loss_weights}
+        self._state = None
+        if self.module_ is not None:
+            self.module_.to(self.device_)
+
+    def _compile_one(self, loss, metrics, name):
+        if isinstance(loss, list | tuple | dict):
+            loss = self._per_output(loss, [name], "loss")[0]
+        if isinstance(metrics, dict):
+            metrics = self._per_output(metrics, [name], "metrics")[0]
+        elif isinstance(metrics, list | tuple) and len(metrics) == 1 \
+                and isinstance(metrics[0], list | tuple):
+            metrics = metrics[0]
+        loss_obj = get_loss(loss)
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        metric_list = get_metrics(metrics, loss_obj)
+        loss_name = loss if isinstance(loss, str) else loss_obj.name
+        return loss_obj, metric_list, loss_name, list(metrics or [])
+
+    def _compile_several(self, loss, metrics, loss_weights, names):
+        losses = self._per_output(loss, names, "loss", broadcast=True)
+        weights = [1.0] * len(names) if loss_weights is None else \
+            [_weight(w) for w in self._per_output(loss_weights, names, "loss_weights")]
+        if metrics is None:
+            per_metrics = [[] for _ in names]
+        elif isinstance(metrics, dict) or (isinstance(metrics, list | tuple) and metrics
+                                           and all(isinstance(m, list | tuple | type(None))
+                                                   for m in metrics)):
+            per_metrics = [m or [] for m in self._per_output(metrics, names, "metrics",
+                                                             missing_ok=True)]
+        else:
+            per_metrics = [list([metrics] if isinstance(metrics, str) else metrics)
+                           for _ in names]
+        slots, metric_list = [], []
+        for name, spec, w in zip(names, losses, weights):
+            slots.append(OutputSlot(name, self._output_shape_of(name), get_loss(spec), w))
+        for slot in slots:
+            metric_list.append(OutputMetric(f"{slot.name}_loss", "loss", slot))
+        for slot, wanted in zip(slots, per_metrics):
+            for m in get_metrics(list(wanted), slot.loss):
+                metric_list.append(OutputMetric(f"{slot.name}_{m.name}", m.kind, slot))
+        self._outputs_loss = OutputsLoss(slots)
+        loss_names = {n: (s if isinstance(s, str) else None) for n, s in zip(names, losses)}
+        return self._outputs_loss.loss, metric_list, loss_names, \
+            {n: list(m) for n, m in zip(names, per_metrics)}
+
+    def _output_shape_of(self, name: str) -> tuple:
+        shape = dict(self._output_specs())[name]
+        if any(d is None for d in shape):
+            raise ConfigError(f"Output '{name}' of model '{self.name}' has shape "
+                              f"{shape}; a model with several outputs needs every output's "
+                              "shape known (no None).")
+        return tuple(shape)
+
+    def _per_output(self, value, names: list[str], argument: str, broadcast: bool = False,
+                    missing_ok: bool = False) -> list:
+        """``value`` as a list in output order: from a dict by name, a list in order, or (with
+        ``broadcast``) one value for all."""
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                raise ConfigError(f"`{argument}` names {unknown[0]!r}, which is not an output "
+                                  f"of model '{self.name}'; outputs: {names}.")
+            missing = [n for n in names if n not in value]
+            if missing and not missing_ok:
+                raise ConfigError(f"`{argument}` must give every output of model '{self.name}'"
+                                  f"; missing {missing}.")
+            return [value.get(n) for n in names]
+        if isinstance(value, list | tuple):
+            if len(value) != len(names):
+                raise ConfigError(f"`{argument}` must hold one entry per output of model "
+                                  f"'{self.name}' ({len(names)}: {names}); got {len(value)}.")
+            return list(value)
+        if broadcast or len(names) == 1:
+            return [value] * len(names)
+        raise ConfigError(f"`{argument}` of a model with {len(names)} outputs must be a list "
+                          f"or a dict by output name ({names}); got {value!r}.")
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled is not None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """Names of what ``evaluate`` returns, in order: ``loss`` then each metric."""
+        if self._compiled is None:
+            return []
+        return ["loss", *(m.name for m in self._compiled["metrics"])]
+
+    def _require_compiled(self, what: str) -> None:
+        if self._compiled is None:
+            raise NotFittedError(
+                f"Call compile() before {what}(), e.g. model.compile(optimizer='rmsprop', "
+                "loss='mse')."
+            )
+
+    # ------------------------------------------------------------------ state
+    def _several_io(self) -> tuple[bool, bool]:
+        return len(self._input_specs()) > 1, len(self._output_specs()) > 1
+
+    def _train_module(self) -> nn.Module:
+        """The module the loop runs: the model's own, or a ``PackedModule`` around it for
+        several inputs or outputs."""
+        module = self.module
+        several_in, several_out = self._several_io()
+        if not (several_in or several_out):
+            return module
+        if self._packed is None or self._packed.inner is not module:
+            self._packed = PackedModule(module, several_out)
+        return self._packed
+
+    def _trainable_parameters(self) -> list[nn.Parameter]:
+        seen, params = set(), []
+        for p in self.module.parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+        return params
+
+    def _training_state(self) -> TrainingState:
+        self._require_compiled("fit")
+        module = self._train_module()
+        params = self._trainable_parameters()
+        state = self._state
+        if state is not None and state.flat.intact(params) and state.module is module:
+            return state
+        module.to(self.device_)
+        old_flat = state.flat if state is not None else None
+        flat = FlatParameters(params)
+        optimizer = self._compiled["optimizer"]
+        if old_flat is not None and optimizer.state:
+            _carry_optimizer_state(optimizer, old_flat, flat)
+        else:
+            optimizer.state = {}
+        loss = self._compiled["loss"]
+        finals = self._final_activations()
+        final = finals[0] if len(finals) == 1 else None
+        use_logits = loss.logits_from is not None and final == loss.logits_from
+        activity = [m for m in module.modules() if getattr(m, "adds_penalties", False)]
+        self._state = TrainingState(
+            module=module, loss=loss, metrics=self._compiled["metrics"], optimizer=optimizer,
+            flat=flat, device=self.device_, use_logits=use_logits,
+            final_activation=get_activation(final), regularized=self.regularized_weights(),
+            activity_modules=activity,
+        )
+        return self._state
+
+    # ------------------------------------------------------------------ data
+    def _input_rows(self, x, prefix: str = "", stream: bool = True):
+        """``InputRows`` (one input) or ``_PackedRows`` (several) for ``x``; sets the packed
+        module's layout."""
+        specs = self._input_specs()
+        if len(specs) == 1:
+            name, shape, integer = specs[0]
+            if isinstance(x, dict):
+                x = self._per_output(x, [name], f"{prefix}x")[0]
+            elif _one_array_in_a_list(x):
+                x = x[0]
+            return InputRows(x, shape, integer, f"{prefix}x")
+        names = [n for n, _, _ in specs]
+        if not isinstance(x, list | tuple | dict):
+            raise ConfigError(f"`{prefix}x` of model '{self.name}' must be a list (one array "
+                              f"per input, in order) or a dict by input name ({names}); got "
+                              f"{type(x).__name__}.")
+        parts = self._per_output(x, names, f"{prefix}x")
+        rows = [InputRows(part, shape, integer, f"{prefix}x[{name!r}]")
+                for part, (name, shape, integer) in zip(parts, specs)]
+        for r, name in zip(rows[1:], names[1:]):
+            if r.n != rows[0].n:
+                raise ShapeError(f"`{prefix}x` inputs must have the same number of rows; "
+                                 f"{names[0]!r} has {rows[0].n} and {name!r} has {r.n}.")
+        packed = _PackedRows(rows)
+        self._set_layout(packed.layout)
+        return packed
+
+    def _set_layout(self, layout) -> None:
+        module = self._train_module()
+        if isinstance(module, PackedModule) and self._several_io()[0]:
+            module.layout = layout
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, prefix: str = "",
+                    stream: bool = False):
+        """Checked ``x``, ``y``, weights; ``x`` as one tensor, or as rows converted a batch at
+        a time with ``stream=True``."""
+        if self.module_ is None:
+            specs = self._input_specs()
+            if len(specs) == 1 and not isinstance(x, list | tuple | dict):
+                probe = InputRows(x, specs[0][1], specs[0][2], f"{prefix}x")
+                self.build(tuple(probe.shape[1:]))
+        rows = self._input_rows(x, prefix)
+        require_rows(rows.n, f"{prefix}x")
+        xt = rows if stream else rows.tensor()
+        n = rows.n
+        outputs = self._output_specs()
+        if self._compiled["loss"] is NO_LOSS:
+            if y is not None or sample_weight is not None or class_weight is not None:
+                raise ConfigError("`y` and weights are unused: compile() got no `loss`, so "
+                                  "fit trains on add_loss terms only; give compile(loss=...) "
+                                  "to fit targets.")
+            return xt, torch.zeros((n, 0)), None
+        if len(outputs) == 1:
+            loss = self._compiled["loss"]
+            out = outputs[0][1]
+            if isinstance(y, dict) or _one_array_in_a_list(y):
+                y = self._per_output(y, [outputs[0][0]], f"{prefix}y")[0]
+            yt = prepare_y(y, loss, out, n, f"{prefix}y")
+            w = prepare_weights(sample_weight, class_weight, yt, n, loss,
+                                out[-1] if out else None, f"{prefix}sample_weight")
+            return xt, yt, w
+        return (xt, *self._prepare_several_y(y, sample_weight, class_weight, n, prefix))
+
+    def _prepare_several_y(self, y, sample_weight, class_weight, n: int, prefix: str):
+        names = [name for name, _ in self._output_specs()]
+        if class_weight is not None:
+            raise ConfigError("`class_weight` is only supported for models with one output "
+                              "(as in Keras); give `sample_weight` instead.")
+        if y is None:
+            raise ConfigError(f"`{prefix}y` is required to fit or evaluate; got None.")
+        if not isinstance(y, list | tuple | dict):
+            raise ConfigError(f"`{prefix}y` of model '{self.name}' must be a list (one array "
+                              f"per output, in order) or a dict by output name ({names}); "
+                              f"got {type(y).__name__}.")
+        parts = self._per_output(y, names, f"{prefix}y")
+        slots = self._outputs_loss.slots
+        targets = [prepare_y(part, s.loss, s.shape, n, f"{prefix}y[{s.name!r}]")
+                   for part, s in zip(parts, slots)]
+        w = prepare_weights(sample_weight, None, targets[0], n, slots[0].loss,
+                            slots[0].shape[-1], f"{prefix}sample_weight")
+        return self._outputs_loss.pack_targets(targets), w
+
+    # ------------------------------------------------------------------ fit / evaluate
+    def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
+            callbacks: list[Callback] | None = None, validation_split: float = 0.0,
+            validation_data=None, shuffle: bool = True, class_weight: dict | None = None,
+            sample_weight=None, initial_epoch: int = 0, precision: str | None = None):
+        """Train for ``epochs`` epochs (Keras semantics) and return the ``History``.
+
+        Parameters
+        ----------
+        x, y : array-like, or lists / dicts of them
+            Inputs and targets: numpy arrays, pandas frames or torch tensors; a model with
+            several inputs (outputs) takes a list in order or a dict by name.
+        batch_size : int
+            Samples per gradient step (default 32).
+        epochs : int
+            Index of the final epoch: with ``initial_epoch=k`` trains ``epochs - k`` epochs.
+        verbose : {"auto", 0, 1, 2}
+            0 silent, 1 progress bar, 2 one line per epoch.
+        callbacks : list of Callback
+            E.g. ``[EarlyStopping(patience=5)]``.
+        validation_split : float
+            Fraction of the *last* rows held out (before shuffling) to compute ``val_*``.
+        validation_data : tuple
+            ``(x_val, y_val)`` or ``(x_val, y_val, weights)``; overrides ``validation_split``.
+        shuffle : bool
+            Reshuffle the training rows every epoch.
+        class_weight, sample_weight :
+            Weights of the loss per class (one output only) or per sample.
+        initial_epoch : int
+            Epoch at which to start (to resume a previous run).
+        precision : {None, "32", "bf16", "16"}
+            Mixed precision: ``"bf16"`` (bfloat16) or ``"16"`` (float16, with loss scaling)
+            runs the forward pass under ``torch.autocast``; weights, gradients and optimiser
+            state stay float32. None or ``"32"``: float32 throughout (the default).
+            ``history.params["precision"]`` records it.
+
+        Calling ``fit`` again continues from the current weights and optimiser state.
+        """
+        self._require_compiled("fit")
+        if type(self).train_step is not Trainer.train_step:
+            return self._fit_custom(x, y, batch_size, epochs, verbose, callbacks, shuffle,
+                                    initial_epoch)
+        xt, yt, w = self._prepare_xy(x, y, sample_weight, class_weight)
+        if self._compiled["loss"] is NO_LOSS:
+            state = self._training_state()
+            if not state.activity_modules and not state.regularized:
+                raise ConfigError("compile() got no `loss` and no layer of model "
+                                  f"'{self.name}' adds loss terms (add_loss); give "
+                                  "compile(loss=...) and fit(x, y).")
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+                raise ConfigError(
+                    "`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
+                    f"weights); got {type(validation_data).__name__}."
+                )
+            vw = validation_data[2] if len(validation_data) == 3 else None
+            val = self._prepare_xy(validation_data[0], validation_data[1], vw,
+                                   prefix="validation_data ")
+        elif validation_split:
+            (xt, yt, w), val = split_validation(xt, yt, w, validation_split)
+        if verbose == "auto":
+            verbose = 1
+        if verbose not in (0, 1, 2):
+            raise ConfigError(f"`verbose` must be 'auto', 0, 1 or 2; got {verbose!r}.")
+        callbacks = extra_fit_callbacks(list(callbacks or []))
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise ConfigError(
+                    "`callbacks` must hold statdl.callbacks.Callback objects; got "
+                    f"{type(cb).__name__}."
+                )
+        # threads: as many as the cores other processes leave free (statdl.threads); memory:
+        # freed blocks reused step after step, given back after
+        with governed(), keep_freed_memory():
+            return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
+                           initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
+                           verbose=verbose, precision=precision)
+
+    def train_step(self, data):
+        """One training step of ``fit``; override it to train your own way (Keras's pattern).
+
+        ``data`` is the batch: a tensor ``x``, or ``(x, y)`` when ``fit`` got ``y``. Return a
+        dict of values to log whose ``"loss"`` is a scalar tensor: ``fit`` runs backward from
+        it and steps the optimiser given to ``compile``; every value is averaged over the
+        epoch into the ``History``. Layers and models called inside on tensors run in
+        training mode (dropout, sampling) with gradients.
+        """
+        raise NotImplementedError  # fit's own loop runs unless a subclass overrides this
+
+    def _fit_custom(self, x, y, batch_size, epochs, verbose, callbacks, shuffle,
+                    initial_epoch):
+        """``fit`` through an overridden ``train_step`` (plain autograd, flat optimiser)."""
+        from ..layers.symbolic import training_calls
+        from ..training.history import History
+
+        rows = InputRows(x, None, False, "x")
+        require_rows(rows.n, "x")
+        xt = rows.tensor().to(self.device_)
+        yt = None if y is None else torch.as_tensor(np.asarray(y)).to(self.device_)
+        module = self.module.to(self.device_)
+        params = self._trainable_parameters()
+        if not params:
+            raise ConfigError(f"Model '{self.name}' has no trainable weights to fit.")
+        flat = FlatParameters(params)
+        optimizer = self._compiled["optimizer"]
+        optimizer.state = {}
+        callbacks = extra_fit_callbacks(list(callbacks or []))
+        n = rows.n
+        history = History({"epochs": epochs, "steps": math.ceil(n / batch_size),
+                           "batch_size": batch_size, "samples": n})
+        self.history_ = history
+        for cb in callbacks:
+            cb.set_model(self)
+            cb.on_train_begin({})
+        self.stop_training = False
+        try:
+            for epoch in range(initial_epoch, epochs):
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, {})
+                module.train()
+                sums: dict[str, float] = {}
+                order = torch.randperm(n) if shuffle else torch.arange(n)
+                for start in range(0, n, batch_size):
+                    idx = order[start:start + batch_size].to(self.device_)
+                    xb = xt.index_select(0, idx)
+                    data = xb if yt is None else (xb, yt.index_select(0, idx))
+                    flat.zero_grad()
+                    with training_calls():
+                        logs = self.train_step(data)
+                    loss = logs.get("loss") if isinstance(logs, dict) else None
+                    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                        raise ConfigError("`train_step` must return a dict whose 'loss' is a "
+                                          f"scalar tensor; got {type(logs).__name__}.")
+                    loss.backward()
+                    optimizer.step(flat.w, flat.g)
+                    for key, value in logs.items():
+                        value = value.detach() if isinstance(value, torch.Tensor) else value
+                        sums[key] = sums.get(key, 0.0) + float(value) * len(idx)
+                epoch_logs = {k: v / n for k, v in sums.items()}
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, epoch_logs)
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(
+                        f"{k}: {v:.4f}" for k, v in epoch_logs.items()))
+                history.append(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+            for cb in callbacks:
+                cb.on_train_end({})
+        finally:
+            module.eval()
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
+                 verbose: int = 0, return_dict: bool = True):
+        """Loss and metrics on ``x``, ``y`` (no dropout or noise).
+
+        Returns a dict ``{name: value}`` (``loss`` first, then each metric; per-output
+        entries for several outputs); with ``return_dict=False`` Keras's form: the loss alone
+        when there is nothing else, else a list in ``metrics_names`` order.
+        """
+        self._require_compiled("evaluate")
+        check_batch_size(batch_size)
+        xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
+        with governed():
+            logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = [logs[k] for k in self.metrics_names if k in logs]
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------ predict
+    def _forward_batches(self, x, batch_size: int | None, path: list[int] | None = None,
+                         logits: bool = False) -> np.ndarray:
+        if self.module_ is None:
+            specs = self._input_specs()
+            if specs[0][1] is None:
+                raise NotFittedError(
+                    f"Model '{self.name}' is not built: give `input_shape=` to Sequential or "
+                    "fit it before predict()."
+                )
+            self.build(specs[0][1])
+        check_batch_size(batch_size)
+        rows = self._input_rows(x)  # converted batch by batch
+        bs = inference_batch(self, batch_size, rows.shape[1:])
+        module = self._train_module()
+        module.eval()
+        device = next(iter(module.parameters()), torch.empty(0)).device
+        # Each batch's output goes straight into one preallocated array: a list of batch
+        # outputs joined at the end pins the heap holes between them, which cost +250 MB of
+        # peak RSS on 1M x 20 rows (bench/memory.py) against +6 MB this way. Freed activations
+        # are kept for the next batch, as in fit (fresh pages: the course CNN at ~4,000
+        # images/s in batches of 1,024 instead of ~10,000).
+        out: torch.Tensor | None = None
+        with torch.inference_mode(), governed(), keep_freed_memory():
+            for start, stop, xb in rows.batches(bs):
+                yb = self._run_path(module, xb.to(device), path, logits)
+                if out is None:
+                    out = torch.empty((rows.n, *yb.shape[1:]), dtype=torch.float32)
+                out[start:stop].copy_(yb)  # dtype and device in the same pass
+        for m in module.modules():
+            if hasattr(m, "penalties"):
+                m.penalties.clear()
+        if out is None:
+            widths = [s for _, s in self._output_specs()] if path is None else [()]
+            if len(widths) == 1 and path is None:
+                return np.zeros((0, *widths[0]), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
+        return out.numpy()
+
+    def predict(self, x, batch_size: int | None = None, verbose: int = 0):
+        """Model outputs for ``x`` (probabilities for classifiers), as a numpy array; a list
+        (or a dict, when the model's outputs were given as one) for several outputs."""
+        out = self._forward_batches(x, batch_size)
+        if self._several_io()[1]:
+            return self._structure_outputs(_split_outputs(out, self._output_specs()))
+        return out
+
+    def _structure_outputs(self, values: list):
+        return values
+
+    def predict_proba(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities (the same as ``predict`` for softmax/sigmoid outputs)."""
+        return self.predict(x, batch_size)
+
+    def predict_classes(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Predicted class: the argmax of the outputs, or ``p > 0.5`` for one sigmoid output."""
+        probs = self.predict(x, batch_size)
+        if probs.ndim == 2 and probs.shape[1] == 1:
+            return (probs[:, 0] > 0.5).astype(np.int64)
+        return probs.argmax(axis=-1)
+
+    def layer_output(self, x, layer, batch_size: int | None = None) -> np.ndarray:
+        """Activations of any layer (nested models included) for inputs ``x``.
+
+        Examples
+        --------
+        >>> import statdl as sd
+        >>> m = sd.Sequential([sd.layers.Dense(4, activation="relu"), sd.layers.Dense(1)],
+        ...                   input_shape=(3,))
+        >>> m.layer_output(np.ones((2, 3)), 0).shape
+        (2, 4)
+        """
+        return self._forward_batches(x, batch_size, path=self._find(layer))
+
+    # ------------------------------------------------------------------ device
+    def to(self, device: str | torch.device):
+        """Move the weights to ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``); the next ``fit``
+        rebinds them to the flat buffers there, carrying the optimiser state over."""
+        self.device_ = resolve_device(device)
+        if self._state is not None:
+            self._state.device = self.device_
+        if self.module_ is not None:
+            self.module_.to(self.device_)
+        return self
+
+
+def _one_array_in_a_list(value) -> bool:
+    """``[array]``: the list form of one input or target (a list of rows stays data)."""
+    return isinstance(value, list | tuple) and len(value) == 1 and (
+        isinstance(value[0], np.ndarray | torch.Tensor) or hasattr(value[0], "to_numpy"))
+
+
+def _split_outputs(out: np.ndarray, specs) -> list[np.ndarray]:
+    values, start, n = [], 0, out.shape[0]
+    for _, shape in specs:
+        width = int(np.prod(shape, dtype=np.int64))
+        values.append(out[:, start:start + width].reshape(n, *shape))
+        start += width
+    return values
+
+
+def _scaled(loss: Loss, weight: float) -> Loss:
+    if weight == 1.0:
+        return loss
+    # a name of its own: the Dense kernel's closed-form gradients go by the loss's name
+    return Loss(f"{loss.name}_weighted",
+                lambda p, y, from_logits=False: weight * loss(p, y, from_logits),
+                loss.logits_from, loss.target)
+
+
+def _carry_optimizer_state(optimizer: Optimizer, old: FlatParameters, new: FlatParameters) -> None:
+    old_slices, new_slices = old.slices(), new.slices()
+    carried = {}
+    for name, tensor in optimizer.state.items():
+        fresh = torch.full_like(new.w, optimizer.slot_fill(name))
+        for key, (o_new, n) in new_slices.items():
+            if key in old_slices:
+                o_old, _ = old_slices[key]
+                fresh[o_new:o_new + n] = tensor[o_old:o_old + n]
+        carried[name] = fresh
+    optimizer.state = carried
+
+
+
+def _weight(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
+            or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"`loss_weights` must hold finite numbers >= 0; got {value!r}.")
+    return float(value)

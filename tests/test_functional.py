@@ -1,0 +1,268 @@
+"""The functional API: ``statdl.Input``, layers called on symbolic tensors, ``statdl.Model``.
+
+Reference values come from definitions (parameter counts) and from numpy computations on the
+models' own weights; training runs are compared with the ``Sequential`` of the same layers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import statdl as sd
+from statdl import layers as L
+from statdl.errors import ConfigError, ShapeError
+from statdl.layers.modules import GraphModule, SequentialModule
+from statdl.models.hooks import register_fit_callback_factory, unregister_fit_callback_factory
+from statdl.training.dense_kernel import DenseStackKernel
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _dense(layer, x):
+    """``x @ W + b`` of a Dense layer from its weights (Keras layout), in numpy."""
+    w, b = layer.get_weights()[:2]
+    return x @ w + b
+
+
+# ----------------------------------------------------------------------------- course example
+def test_course_autoencoder_functional_summary_and_shared_codings():
+    sd.set_seed(0)
+    input_layer = sd.Input(shape=784)
+    encoder = L.Dense(100, activation="tanh")(input_layer)
+    en = sd.Model(input_layer, encoder)
+    decoder = L.Dense(784)(encoder)
+    auto_encode = sd.Model(input_layer, decoder)
+    auto_encode.compile(loss="mean_squared_error", optimizer="adam")
+
+    text = auto_encode.summary(print_fn=None)
+    rows = [line.split() for line in text.splitlines()
+            if "(InputLayer)" in line or "(Dense)" in line]
+    assert [r[1:] for r in rows] == [
+        ["(InputLayer)", "[(None,", "784)]", "0"],                    # as the course prints it
+        ["(Dense)", "(None,", "100)", str(784 * 100 + 100)],          # 78,500
+        ["(Dense)", "(None,", "784)", str(100 * 784 + 784)]]          # 79,184
+    assert "Total params: 157,684" in text and "Trainable params: 157,684" in text
+
+    x = _rng().random((256, 784), dtype=np.float32)
+    before = en.predict(x[:10])
+    auto_encode.fit(x, x, epochs=2, batch_size=64, verbose=0)
+    codings = en.predict(x[:10])
+    assert not np.allclose(before, codings)       # training auto_encode moved en's weights
+    dense = auto_encode.layers[1]
+    np.testing.assert_allclose(codings, np.tanh(_dense(dense, x[:10])), rtol=1e-5, atol=1e-5)
+    assert en.layers[1] is dense and en.count_params() == 78_500
+
+
+# ----------------------------------------------------------------------------- chains
+def _mlp_layers():
+    return [L.Dense(16, activation="relu"), L.Dropout(0.3), L.Dense(3, activation="softmax")]
+
+
+def test_functional_chain_lowers_to_the_sequential_module_and_trains_identically():
+    x = _rng().normal(size=(200, 8)).astype(np.float32)
+    y = sd.to_categorical(_rng(1).integers(0, 3, 200), 3)
+    sd.set_seed(3)
+    seq = sd.Sequential(_mlp_layers(), input_shape=(8,))
+    sd.set_seed(3)
+    inp = sd.Input((8,))
+    out = inp
+    for layer in _mlp_layers():
+        out = layer(out)
+    fun = sd.Model(inp, out)
+    assert type(fun.module) is SequentialModule
+    for model in (seq, fun):
+        model.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+        assert DenseStackKernel.for_state(model._training_state()) is not None  # fast path
+    torch.manual_seed(5)
+    h1 = seq.fit(x, y, epochs=2, verbose=0)
+    torch.manual_seed(5)
+    h2 = fun.fit(x, y, epochs=2, verbose=0)
+    assert h1.history == h2.history
+    for a, b in zip(seq.get_weights(), fun.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequential_accepts_input_first_and_is_a_linear_graph():
+    inp = sd.Input((4,))
+    model = sd.Sequential([inp, L.Dense(3, name="h"), L.Dense(1)])
+    assert model.input_shape == (4,) and model.count_params() == 4 * 3 + 3 + 3 + 1
+    assert type(model.module) is SequentialModule
+    assert [n.layer.name for n in model._nodes][0] == "h"
+    sub = sd.Model(model.input, model.get_layer("h").output)
+    x = _rng().normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(sub.predict(x), _dense(model.get_layer("h"), x), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ConfigError, match="Input must come first"):
+        sd.Sequential([L.Dense(2), sd.Input((3,))])
+
+
+# ----------------------------------------------------------------------------- graphs
+def _two_in_two_out():
+    a = sd.Input((5,), name="num")
+    b = sd.Input((3,), name="ids")
+    f = L.Flatten(name="flat")(L.Embedding(10, 2, name="emb")(b))
+    shared = L.Dense(4, activation="relu", name="shared")
+    h1, h3 = shared(a), shared(L.Dense(5, name="proj")(f))
+    c = L.Concatenate(name="cat")([h1, h3])
+    o1 = L.Dense(1, name="reg")(c)
+    o2 = L.Dense(3, activation="softmax", name="cls")(c)
+    return sd.Model([a, b], [o1, o2])
+
+
+def _numpy_forward(model, xa, xb):
+    emb = model.get_layer("emb").get_weights()[0][xb].reshape(len(xb), -1)
+    shared = model.get_layer("shared")
+    h1 = np.maximum(_dense(shared, xa), 0)
+    h3 = np.maximum(_dense(shared, _dense(model.get_layer("proj"), emb)), 0)
+    c = np.concatenate([h1, h3], axis=1)
+    z = _dense(model.get_layer("cls"), c)
+    p = np.exp(z - z.max(1, keepdims=True))
+    return _dense(model.get_layer("reg"), c), p / p.sum(1, keepdims=True)
+
+
+def _data(n=120):
+    rng = _rng(2)
+    return (rng.normal(size=(n, 5)).astype(np.float32), rng.integers(0, 10, (n, 3)),
+            rng.normal(size=n).astype(np.float32), rng.integers(0, 3, n))
+
+
+def test_shared_layer_counts_once_and_graph_matches_numpy():
+    model = _two_in_two_out()
+    assert type(model.module) is GraphModule
+    # emb 20, proj 6*5+5, shared 5*4+4 (once), reg 8+1, cls 8*3+3
+    assert model.count_params() == 20 + 35 + 24 + 9 + 27
+    assert model.input_names == ["num", "ids"] and model.output_names == ["reg", "cls"]
+    xa, xb, _, _ = _data(7)
+    reg, cls = model.predict([xa, xb])
+    ref_reg, ref_cls = _numpy_forward(model, xa, xb)
+    np.testing.assert_allclose(reg, ref_reg, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cls, ref_cls, rtol=1e-5, atol=1e-6)
+    by_name = model.predict({"ids": xb, "num": xa})
+    np.testing.assert_array_equal(by_name[1], cls)
+    np.testing.assert_allclose(model.layer_output([xa, xb], "cat")[:, :4],
+                               np.maximum(_dense(model.get_layer("shared"), xa), 0), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_two_outputs_losses_weights_and_keras_history_names():
+    model = _two_in_two_out()
+    model.compile("adam", {"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+                  metrics={"cls": ["accuracy"]}, loss_weights={"reg": 2.0, "cls": 0.5})
+    xa, xb, y1, y2 = _data()
+    logs = model.evaluate([xa, xb], [y1, y2])
+    reg, cls = _numpy_forward(model, xa, xb)
+    mse = np.mean((reg[:, 0] - y1) ** 2)
+    ce = -np.mean(np.log(cls[np.arange(len(y2)), y2]))
+    assert logs["reg_loss"] == pytest.approx(mse, rel=1e-5)
+    assert logs["cls_loss"] == pytest.approx(ce, rel=1e-5)
+    assert logs["loss"] == pytest.approx(2.0 * mse + 0.5 * ce, rel=1e-5)
+    assert logs["cls_accuracy"] == pytest.approx(np.mean(cls.argmax(1) == y2))
+    assert model.metrics_names == ["loss", "reg_loss", "cls_loss", "cls_accuracy"]
+    assert model.evaluate([xa, xb], [y1, y2], return_dict=False) == list(logs.values())
+    history = model.fit([xa, xb], {"reg": y1, "cls": y2}, epochs=2, verbose=0,
+                        validation_split=0.25)
+    assert list(history.history) == ["loss", "reg_loss", "cls_loss", "cls_accuracy",
+                                     "val_loss", "val_reg_loss", "val_cls_loss",
+                                     "val_cls_accuracy"]
+    with pytest.raises(ConfigError, match="class_weight"):
+        model.fit([xa, xb], [y1, y2], class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ConfigError, match="one entry per output"):
+        model.compile("adam", ["mse"])
+
+
+def test_model_used_as_a_layer_shares_weights():
+    inp = sd.Input((6,))
+    inner = sd.Model(inp, L.Dense(2, name="code")(inp))
+    outer_in = sd.Input((6,))
+    outer = sd.Model(outer_in, L.Dense(1, name="head")(inner(outer_in)))
+    assert outer.count_params() == inner.count_params() + 3
+    outer.compile("sgd", "mse")
+    x = _rng().normal(size=(64, 6)).astype(np.float32)
+    before = inner.get_weights()[0].copy()
+    outer.fit(x, x.sum(1), epochs=1, verbose=0)
+    assert not np.allclose(before, inner.get_weights()[0])
+    np.testing.assert_allclose(outer.layer_output(x, "code"), inner.predict(x), rtol=1e-6)
+    inner.trainable = False
+    assert outer.count_non_trainable_params() == inner.count_params()
+
+
+def test_eager_calls_build_and_run_the_layer():
+    dense = L.Dense(2)
+    x = _rng().normal(size=(3, 4)).astype(np.float32)
+    out = dense(x)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, _dense(dense, x), rtol=1e-6)
+    t = dense(torch.from_numpy(x))
+    assert isinstance(t, torch.Tensor) and t.requires_grad
+
+
+def test_graph_errors_name_the_problem():
+    a, b = sd.Input((3,), name="a"), sd.Input((3,), name="b")
+    out = L.Concatenate()([a, b])
+    with pytest.raises(ConfigError, match="Graph disconnected.*'b'"):
+        sd.Model(a, out)
+    with pytest.raises(ConfigError, match="mix of symbolic tensors"):
+        L.Concatenate()([a, np.ones((2, 3))])
+    with pytest.raises(ShapeError, match="cannot take input shape"):
+        L.Dense(2)(L.Conv2D(2, 3)(a))
+    with pytest.raises(ConfigError, match="unique"):
+        sd.Model(a, L.Dense(1, name="same")(L.Dense(2, name="same")(a)))
+
+
+def test_save_and_load_a_graph_model(tmp_path):
+    model = _two_in_two_out()
+    model.compile("adam", ["mse", "sparse_categorical_crossentropy"],
+                  metrics=[[], ["accuracy"]], loss_weights=[1.0, 0.5])
+    xa, xb, y1, y2 = _data()
+    model.fit([xa, xb], [y1, y2], epochs=1, verbose=0)
+    model.save(tmp_path / "m.statdl")
+    loaded = sd.load_model(tmp_path / "m.statdl")
+    assert isinstance(loaded, sd.Model) and loaded.output_names == ["reg", "cls"]
+    for a, b in zip(model.predict([xa, xb]), loaded.predict([xa, xb])):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.evaluate([xa, xb], [y1, y2]) == pytest.approx(
+        model.evaluate([xa, xb], [y1, y2]))
+    fresh = _two_in_two_out()
+    fresh.load_weights(tmp_path / "m.statdl")
+    np.testing.assert_array_equal(fresh.predict([xa, xb])[1], model.predict([xa, xb])[1])
+    model.save_weights(tmp_path / "w.statdl")
+    with pytest.raises(sd.StatdlError, match="not a weight of the architecture|missing"):
+        sd.Sequential([L.Dense(2)], input_shape=(5,)).load_weights(tmp_path / "w.statdl")
+
+
+def test_fit_callback_factory_hook():
+    seen = []
+
+    class Record(sd.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    def factory():
+        return [Record()]
+
+    model = sd.Sequential([L.Dense(1)], input_shape=(2,))
+    model.compile("sgd", "mse")
+    register_fit_callback_factory(factory)
+    try:
+        model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=0)
+    finally:
+        unregister_fit_callback_factory(factory)
+    model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
+    assert seen == [0, 1]
+
+
+def test_training_package_does_not_import_the_models():
+    code = ("import sys, statdl.training.loop, statdl.training.dense_kernel, "
+            "statdl.training.inference; "
+            "print([m for m in sys.modules if m in ('statdl.model', 'statdl.models.functional',"
+            " 'statdl.models.sequential', 'statdl.models.trainer', 'statdl.tuning')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,112 @@
+"""Functional models against Keras 3 itself (slow tier; needs ``pip install keras jax``).
+
+The same graph is declared in both; Keras's weights are copied into ours through
+``get_weights``/``set_weights``; then parameter counts, layer order, the summary table,
+forward outputs and one epoch of training on two outputs must agree.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+keras = pytest.importorskip("keras")
+
+import statdl as sd  # noqa: E402
+from statdl import layers as L  # noqa: E402
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+K = keras.layers
+
+
+def _graph(lib, merge: str = "concatenate"):
+    """Two inputs, a shared Dense, a merge, two outputs; ``lib`` is ``(Input, Model, layers)``.
+    """
+    Input, Model, layers = lib
+    a = Input((5,), name="num")
+    b = Input((4,), name="more")
+    shared = layers.Dense(6, activation="tanh", name="shared")
+    h1 = shared(a)
+    h2 = shared(layers.Dense(5, name="proj")(b))
+    merged = {"concatenate": lambda: layers.Concatenate(name="merge")([h1, h2]),
+              "add": lambda: layers.Add(name="merge")([h1, h2]),
+              "multiply": lambda: layers.Multiply(name="merge")([h1, h2])}[merge]()
+    hidden = layers.Dense(7, activation="relu", name="hidden")(merged)
+    out1 = layers.Dense(1, name="reg")(hidden)
+    out2 = layers.Dense(3, activation="softmax", name="cls")(merged)
+    return Model([a, b], [out1, out2], name="graph")
+
+
+def _pair(merge="concatenate"):
+    keras.utils.set_random_seed(0)
+    theirs = _graph((keras.Input, keras.Model, K), merge)
+    ours = _graph((sd.Input, sd.Model, L), merge)
+    for klayer in theirs.layers:
+        weights = klayer.get_weights()
+        if weights:
+            ours.get_layer(klayer.name).set_weights(weights)
+    return ours, theirs
+
+
+def _inputs(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n, 5)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32)]
+
+
+@pytest.mark.parametrize("merge", ["concatenate", "add", "multiply"])
+def test_graph_counts_order_and_outputs_match_keras(merge):
+    ours, theirs = _pair(merge)
+    assert ours.count_params() == theirs.count_params()
+    assert [x.name for x in ours.layers] == [x.name for x in theirs.layers]
+    x = _inputs()
+    for mine, ref in zip(ours.predict(x), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(mine, np.asarray(ref), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("columns", ["120", "90"])
+def test_graph_summary_matches_keras_3(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)
+    ours, theirs = _pair()
+    captured = []
+    theirs.summary(print_fn=captured.append)
+    expected = "\n".join(line.rstrip() for line in "".join(captured).splitlines())
+    assert ours.summary(print_fn=None, style="keras3") == expected
+
+
+def test_course_autoencoder_summary_matches_keras_3(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    layers_k = [K.Dense(100, activation="tanh", name="dense"), K.Dense(784, name="dense_1")]
+    layers_s = [L.Dense(100, activation="tanh", name="dense"), L.Dense(784, name="dense_1")]
+    models = []
+    for Input, Model, (enc, dec) in ((keras.Input, keras.Model, layers_k),
+                                     (sd.Input, sd.Model, layers_s)):
+        inp = Input(shape=(784,), name="input_layer")
+        models.append(Model(inp, dec(enc(inp)), name="functional"))
+    captured = []
+    models[0].summary(print_fn=captured.append)
+    expected = "\n".join(line.rstrip() for line in "".join(captured).splitlines())
+    assert models[1].summary(print_fn=None, style="keras3") == expected
+
+
+def test_one_epoch_on_two_outputs_matches_keras():
+    ours, theirs = _pair()
+    rng = np.random.default_rng(3)
+    x = _inputs(48, seed=3)
+    y = [rng.normal(size=(48, 1)).astype(np.float32), rng.integers(0, 3, 48)]
+    kw = {"loss": ["mse", "sparse_categorical_crossentropy"], "loss_weights": [1.0, 0.5]}
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), **kw)
+    ours.compile(optimizer=sd.optimizers.SGD(0.05), **kw)
+    khist = theirs.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    hist = ours.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for key in ("loss", "reg_loss", "cls_loss"):
+        np.testing.assert_allclose(hist.history[key], khist.history[key], rtol=1e-4)
+    for klayer in theirs.layers:
+        for kw_, w in zip(klayer.get_weights(), ours.get_layer(klayer.name).get_weights()):
+            np.testing.assert_allclose(w, kw_, rtol=1e-4, atol=1e-5)
+    kev = theirs.evaluate(x, y, verbose=0)
+    ev = ours.evaluate(x, y, return_dict=False)
+    np.testing.assert_allclose(ev[0], kev[0], rtol=1e-4)
