@@ -84,6 +84,15 @@ def test_lambda_infers_shapes_with_unknown_dimensions_and_multiple_inputs():
         L.Lambda(lambda x: x.sum()).output_shape((4,))
 
 
+def test_inferring_a_lambda_shape_leaves_the_random_stream_alone():
+    sampling = L.Lambda(lambda xs: xs[0] + torch.exp(xs[1] / 2) * torch.randn_like(xs[0]))
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    assert sampling.output_shape([(2,), (2,)]) == (2,)
+    torch.testing.assert_close(torch.rand(4), expected, rtol=0, atol=0)
+
+
 def test_time_distributed_saves_its_inner_layer_and_predicts_the_same(tmp_path):
     sd.set_seed(0)
     model = sd.Sequential([L.TimeDistributed(L.Conv2D(2, 3, activation="relu")),

@@ -167,10 +167,11 @@ class Lambda(Layer):
     def _probe(self, dims: list[list[int]], several: bool):
         """The function's output on zeros of the given shapes. Real CPU tensors, not torch's
         shape-only "meta" ones: the first meta operation of a process takes 2.6 s (torch
-        loads its meta registrations), zeros at batch 2 and 3 take microseconds."""
+        loads its meta registrations), zeros at batch 2 and 3 take microseconds. Random draws
+        made by the function are undone, so inferring a shape never changes what a seed gives."""
         xs = [torch.zeros(d) for d in dims]
-        try:
-            with torch.no_grad():
+        try:  # a sampling function must not move the user's seeded random stream
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
                 return self.function(xs if several else xs[0])
         except Exception as err:  # user code: report it with the way out
             raise ShapeError(
