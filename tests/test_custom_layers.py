@@ -347,6 +347,25 @@ def test_frozen_custom_layer_keeps_its_weights():
         np.testing.assert_array_equal(a, b)
 
 
+def test_weights_replaced_by_a_conversion_stay_the_layers_weights():
+    """Moving a module may replace its parameters by new objects (torch does so across
+    devices unless it can swap the data in place); the layer's attributes follow."""
+    layer = SavedScale(2)
+    module = layer.build((3,))
+    previous = torch.__future__.get_overwrite_module_params_on_conversion()
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
+    try:
+        old = layer.kernel
+        module.to(torch.float64)
+    finally:
+        torch.__future__.set_overwrite_module_params_on_conversion(previous)
+    assert layer.kernel is not old and layer.kernel is module.kernel
+    assert layer.kernel.dtype == torch.float64 and layer.count is module.count
+    assert not layer.count.requires_grad and layer.count.assign(2.0).item() == 2.0
+    out = layer(torch.ones(1, 3, dtype=torch.float64))
+    np.testing.assert_allclose(out.detach().numpy(), layer.kernel.numpy().sum(0)[None] + 2.0)
+
+
 # ------------------------------------------------------------------ saving
 class SavedScale(Layer):
     def __init__(self, units=2, **kwargs):

@@ -231,8 +231,15 @@ class LayerModule(nn.Module):
         # (``self.w = self.add_weight(...)``) must then follow it.
         before = dict(self._parameters)
         result = super()._apply(fn, *args, **kwargs)
-        moved = {id(old): self._parameters[k] for k, old in before.items()
-                 if self._parameters[k] is not old}
+        moved = {}
+        for key, old in before.items():
+            new = self._parameters[key]
+            if new is not old and new is not None:
+                if isinstance(old, Weight) and not isinstance(new, Weight):  # keep the class
+                    new = Weight(new.data, new.requires_grad, old.trainable)
+                    new.keras_name = old.keras_name
+                    self._parameters[key] = new
+                moved[id(old)] = new
         if moved:
             layer = self.layer
             for attr, value in list(vars(layer).items()):

@@ -121,10 +121,16 @@ def weight_tensors(layer) -> list[Entry]:
 
     Empty for a layer that is not built (except weights a Keras-style layer made in
     ``__init__``)."""
-    if layer._keras_style:
+    if getattr(layer, "_keras_style", False):
         return _custom(layer)
+    if not hasattr(layer, "module_"):  # e.g. a graph's InputLayer: computes nothing
+        return []
     children = getattr(layer, "layers", None)  # a model
     if isinstance(children, list | tuple):
+        if not children:  # a model subclassed the Keras way: its parts are attributes
+            from .custom import sublayers
+
+            children = sublayers(layer)
         return _unique(e for child in children for e in weight_tensors(child))
     if layer.module_ is None:
         return []
