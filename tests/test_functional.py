@@ -156,7 +156,7 @@ def test_two_outputs_losses_weights_and_keras_history_names():
     model.compile("adam", {"reg": "mse", "cls": "sparse_categorical_crossentropy"},
                   metrics={"cls": ["accuracy"]}, loss_weights={"reg": 2.0, "cls": 0.5})
     xa, xb, y1, y2 = _data()
-    logs = model.evaluate([xa, xb], [y1, y2])
+    logs = model.evaluate([xa, xb], [y1, y2], return_dict=True)
     reg, cls = _numpy_forward(model, xa, xb)
     mse = np.mean((reg[:, 0] - y1) ** 2)
     ce = -np.mean(np.log(cls[np.arange(len(y2)), y2]))
@@ -165,7 +165,7 @@ def test_two_outputs_losses_weights_and_keras_history_names():
     assert logs["loss"] == pytest.approx(2.0 * mse + 0.5 * ce, rel=1e-5)
     assert logs["cls_accuracy"] == pytest.approx(np.mean(cls.argmax(1) == y2))
     assert model.metrics_names == ["loss", "reg_loss", "cls_loss", "cls_accuracy"]
-    assert model.evaluate([xa, xb], [y1, y2], return_dict=False) == list(logs.values())
+    assert model.evaluate([xa, xb], [y1, y2]) == list(logs.values())   # Keras's list
     history = model.fit([xa, xb], {"reg": y1, "cls": y2}, epochs=2, verbose=0,
                         validation_split=0.25)
     assert list(history.history) == ["loss", "reg_loss", "cls_loss", "cls_accuracy",
@@ -175,6 +175,22 @@ def test_two_outputs_losses_weights_and_keras_history_names():
         model.fit([xa, xb], [y1, y2], class_weight={0: 1.0}, verbose=0)
     with pytest.raises(ConfigError, match="one entry per output"):
         model.compile("adam", ["mse"])
+
+
+def test_evaluate_returns_what_keras_returns():
+    x = _rng().normal(size=(20, 3)).astype(np.float32)
+    y = x.sum(1)
+    model = sd.Sequential([L.Dense(1)], input_shape=(3,))
+    model.compile("sgd", "mse")
+    err = model.predict(x)[:, 0] - y
+    loss = model.evaluate(x, y)
+    assert isinstance(loss, float) and loss == pytest.approx(np.mean(err ** 2), rel=1e-5)
+    model.compile("sgd", "mse", metrics=["mae", "mse"])
+    loss, mae, mse = model.evaluate(x, y)       # the unpacking Keras code does
+    assert model.metrics_names == ["loss", "mae", "mse"]
+    assert (loss, mae, mse) == pytest.approx(
+        (np.mean(err ** 2), np.mean(np.abs(err)), np.mean(err ** 2)), rel=1e-5)
+    assert model.evaluate(x, y, return_dict=True) == {"loss": loss, "mae": mae, "mse": mse}
 
 
 def test_model_used_as_a_layer_shares_weights():

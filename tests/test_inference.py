@@ -148,7 +148,7 @@ def test_mlp_predict_and_evaluate_match_numpy(kind, n):
     pred = model.predict(x)
     assert pred.dtype == np.float32 and pred.shape == (n, 4)
     np.testing.assert_allclose(pred, expected, rtol=2e-5, atol=1e-6)
-    _check_logs(model.evaluate(x, y), categorical_logs(expected, y))
+    _check_logs(model.evaluate(x, y, return_dict=True), categorical_logs(expected, y))
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 1000, 1024, 1025, 4096])
@@ -158,7 +158,7 @@ def test_batch_sizes_not_dividing_rows_give_the_same_numbers(batch_size):
     expected = mlp_reference(model, x)
     np.testing.assert_allclose(model.predict(x, batch_size=batch_size), expected,
                                rtol=2e-5, atol=1e-6)
-    _check_logs(model.evaluate(x, y, batch_size=batch_size), categorical_logs(expected, y))
+    _check_logs(model.evaluate(x, y, batch_size=batch_size, return_dict=True), categorical_logs(expected, y))
 
 
 def test_evaluate_with_sample_weight_and_targets_of_any_type():
@@ -170,11 +170,11 @@ def test_evaluate_with_sample_weight_and_targets_of_any_type():
     # Keras's rule: the weighted sum over the number of samples
     expected = float(np.sum(w * per_sample) / 1500)
     for targets in (y, y.astype(np.float32), pd.DataFrame(y), torch.from_numpy(y)):
-        logs = model.evaluate(pd.DataFrame(x), targets, sample_weight=w)
+        logs = model.evaluate(pd.DataFrame(x), targets, sample_weight=w, return_dict=True)
         assert logs["loss"] == pytest.approx(expected, rel=1e-5)
     sparse = _mlp()
     sparse.compile("rmsprop", "sparse_categorical_crossentropy", ["accuracy"])
-    _check_logs(sparse.evaluate(x, y.argmax(1)), categorical_logs(p, y))
+    _check_logs(sparse.evaluate(x, y.argmax(1), return_dict=True), categorical_logs(p, y))
 
 
 def test_regression_losses_and_metrics_match_their_definitions():
@@ -186,7 +186,7 @@ def test_regression_losses_and_metrics_match_their_definitions():
     k1, b1, k2, b2 = _weights(model)
     pred = np.tanh(x @ k1 + b1) @ k2 + b2
     np.testing.assert_allclose(model.predict(x), pred, rtol=2e-5, atol=1e-6)
-    logs = model.evaluate(x, y, batch_size=100)
+    logs = model.evaluate(x, y, batch_size=100, return_dict=True)
     assert logs["loss"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-5)
     assert logs["mae"] == pytest.approx(np.mean(np.abs(pred - y)), rel=1e-5)
 
@@ -203,7 +203,7 @@ def test_cnn_predict_and_evaluate_match_numpy(kind):
     expected = cnn_reference(model, _as_float64(x))
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(model.predict(x, batch_size=7), expected, rtol=2e-5, atol=1e-6)
-    _check_logs(model.evaluate(x, y, batch_size=13), categorical_logs(expected, y))
+    _check_logs(model.evaluate(x, y, batch_size=13, return_dict=True), categorical_logs(expected, y))
 
 
 @pytest.mark.parametrize("kind", ["int64", "int32", "int16", "float64", "pandas", "torch"])
@@ -217,8 +217,8 @@ def test_lstm_predict_and_evaluate_match_numpy(kind):
     y = rng.integers(0, 2, 1100)
     expected = lstm_reference(model, ids)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
-    _check_logs(model.evaluate(x, y), binary_logs(expected, y))
-    _check_logs(model.evaluate(x, y, batch_size=33), binary_logs(expected, y))
+    _check_logs(model.evaluate(x, y, return_dict=True), binary_logs(expected, y))
+    _check_logs(model.evaluate(x, y, batch_size=33, return_dict=True), binary_logs(expected, y))
 
 
 # ---------------------------------------------------------------- edges
@@ -228,7 +228,7 @@ def test_empty_input():
         out = model.predict(x)
         assert out.shape == (0, 4) and out.dtype == np.float32
     with pytest.raises(ShapeError, match="`x` must have at least one row"):
-        model.evaluate(np.zeros((0, 12)), np.zeros((0, 4)))
+        model.evaluate(np.zeros((0, 12)), np.zeros((0, 4)), return_dict=True)
     assert _lstm().predict(np.zeros((0, 15), np.int32)).shape == (0, 1)
 
 
@@ -249,7 +249,7 @@ def test_predict_after_fit_uses_the_trained_weights_without_dropout():
     model.fit(x, y, epochs=2, verbose=0)
     expected = mlp_reference(model, x)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
-    _check_logs(model.evaluate(x, y), categorical_logs(expected, y))
+    _check_logs(model.evaluate(x, y, return_dict=True), categorical_logs(expected, y))
 
 
 # ---------------------------------------------------------------- the inference forward pass
@@ -283,7 +283,7 @@ def test_conv_activation_then_same_max_pooling(name):
     expected = reference(z.reshape(40, -1) @ kd + bd)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     y = np.zeros((40, 2))
-    assert model.evaluate(x, y)["loss"] == pytest.approx(np.mean(expected ** 2), rel=1e-5)
+    assert model.evaluate(x, y, return_dict=True)["loss"] == pytest.approx(np.mean(expected ** 2), rel=1e-5)
 
 
 def test_activity_regularized_and_nested_models_give_the_reference():
@@ -296,4 +296,4 @@ def test_activity_regularized_and_nested_models_give_the_reference():
     expected = mlp_reference(model, x)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     # evaluate's loss holds weight penalties only (none here), not activity penalties
-    _check_logs(model.evaluate(x, y), categorical_logs(expected, y))
+    _check_logs(model.evaluate(x, y, return_dict=True), categorical_logs(expected, y))

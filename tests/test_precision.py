@@ -75,8 +75,8 @@ def test_bf16_matches_a_plain_torch_autocast_loop_and_stays_near_float32():
     assert to_reference < 0.01 * to_float32
     assert to_float32 < 0.05
     assert history.params["precision"] == "bf16"
-    final32 = model32.evaluate(x, y)["loss"]
-    assert abs(model16.evaluate(x, y)["loss"] - final32) < 0.05 * final32 + 1e-3
+    final32 = model32.evaluate(x, y, return_dict=True)["loss"]
+    assert abs(model16.evaluate(x, y, return_dict=True)["loss"] - final32) < 0.05 * final32 + 1e-3
     assert all(w.dtype == np.float32 for w in ours)
 
 
@@ -88,8 +88,8 @@ def test_float16_trains_with_loss_scaling_to_near_float32():
     assert model32.history_.params["precision"] == "32"
     first, last = history.history["loss"][0], history.history["loss"][-1]
     assert np.isfinite(last) and last < 0.5 * first
-    final32 = model32.evaluate(x, y)["loss"]
-    assert abs(model16.evaluate(x, y)["loss"] - final32) < 0.1 * final32 + 1e-2
+    final32 = model32.evaluate(x, y, return_dict=True)["loss"]
+    assert abs(model16.evaluate(x, y, return_dict=True)["loss"] - final32) < 0.1 * final32 + 1e-2
 
 
 def test_default_precision_is_recorded_as_32_with_the_device():

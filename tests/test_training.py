@@ -43,7 +43,7 @@ def test_validation_split_takes_the_last_rows_before_shuffling():
     model = _regressor()
     history = model.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
     # Keras: split_at = floor(100 * 0.8) = 80; validation = rows 80..99
-    expected = model.evaluate(x[80:], y[80:])
+    expected = model.evaluate(x[80:], y[80:], return_dict=True)
     assert history.history["val_loss"][0] == pytest.approx(expected["loss"], rel=1e-6)
     assert history.history["val_mae"][0] == pytest.approx(expected["mae"], rel=1e-6)
     assert history.params["samples"] == 80
@@ -83,7 +83,7 @@ def test_reported_loss_includes_the_l2_penalty():
     mse = float(np.mean((pred - y) ** 2))
     kernel = model.get_layer(0).module.kernel.detach().numpy()
     penalty = 0.05 * float(np.sum(kernel.astype(np.float64) ** 2))  # Keras: l2 * sum(w^2)
-    assert model.evaluate(x, y)["loss"] == pytest.approx(mse + penalty, rel=1e-5)
+    assert model.evaluate(x, y, return_dict=True)["loss"] == pytest.approx(mse + penalty, rel=1e-5)
 
 
 def test_regression_metrics_match_their_definitions():
@@ -93,7 +93,7 @@ def test_regression_metrics_match_their_definitions():
     model.compile(optimizer="rmsprop", loss="mae", metrics=["mse", "mae"])
     model.fit(x, y, epochs=1, verbose=0)
     pred = model.predict(x)[:, 0].astype(np.float64)
-    logs = model.evaluate(x, y)
+    logs = model.evaluate(x, y, return_dict=True)
     assert logs["mse"] == pytest.approx(np.mean((pred - y) ** 2), rel=1e-5)
     assert logs["mae"] == pytest.approx(np.mean(np.abs(pred - y)), rel=1e-5)
     assert logs["loss"] == pytest.approx(logs["mae"], rel=1e-6)
@@ -106,7 +106,7 @@ def test_sample_weight_follows_keras_sum_over_batch_size():
     w = np.linspace(0.0, 2.0, 40)
     pred = model.predict(x)[:, 0]
     expected = float(np.sum(w * (pred - y) ** 2) / 40)
-    assert model.evaluate(x, y, sample_weight=w)["loss"] == pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(x, y, sample_weight=w, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_classification_accuracy_and_predict_classes():
@@ -125,10 +125,10 @@ def test_classification_accuracy_and_predict_classes():
     classes = model.predict_classes(x)
     accuracy = float(np.mean(classes == labels))
     assert accuracy > 0.9
-    assert model.evaluate(x, onehot)["accuracy"] == pytest.approx(accuracy, abs=1e-9)
+    assert model.evaluate(x, onehot, return_dict=True)["accuracy"] == pytest.approx(accuracy, abs=1e-9)
     # the cross-entropy evaluate reports is the definition -mean(log p_true)
     ce = -np.mean(np.log(probs[np.arange(300), labels].astype(np.float64)))
-    assert model.evaluate(x, onehot)["loss"] == pytest.approx(ce, rel=1e-4)
+    assert model.evaluate(x, onehot, return_dict=True)["loss"] == pytest.approx(ce, rel=1e-4)
 
 
 def test_sparse_labels_and_binary_outputs():
@@ -144,13 +144,13 @@ def test_sparse_labels_and_binary_outputs():
     assert history.history["auc"][-1] > 0.95
     p = model.predict(x)[:, 0].astype(np.float64)
     bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert model.evaluate(x, y)["loss"] == pytest.approx(bce, rel=1e-4)
+    assert model.evaluate(x, y, return_dict=True)["loss"] == pytest.approx(bce, rel=1e-4)
 
     sparse = sd.Sequential([L.Dense(2, activation="softmax")], input_shape=(3,))
     sparse.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     sparse.fit(x, y, epochs=2, verbose=0)
     p2 = sparse.predict(x).astype(np.float64)
-    assert sparse.evaluate(x, y)["loss"] == pytest.approx(
+    assert sparse.evaluate(x, y, return_dict=True)["loss"] == pytest.approx(
         -np.mean(np.log(p2[np.arange(200), y])), rel=1e-4)
 
 
@@ -374,7 +374,7 @@ def test_categorical_crossentropy_on_soft_labels_follows_the_definition():
     model.compile("rmsprop", "categorical_crossentropy")
     p = model.predict(x).astype(np.float64)
     expected = float(np.mean(-(soft * np.log(p)).sum(axis=1)))
-    assert model.evaluate(x, soft)["loss"] == pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(x, soft, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("capacity", [2**21, 40, 1])

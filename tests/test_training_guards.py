@@ -41,7 +41,7 @@ def test_fit_and_evaluate_reject_zero_rows():
     with pytest.raises(ShapeError, match=r"`x` must have at least one row \(sample\); got 0"):
         model.fit(x[:0], y[:0], verbose=0)
     with pytest.raises(ShapeError, match=r"`x` must have at least one row \(sample\); got 0"):
-        model.evaluate(x[:0], y[:0])
+        model.evaluate(x[:0], y[:0], return_dict=True)
     with pytest.raises(ShapeError, match=r"`validation_data x` must have at least one row"):
         model.fit(x, y, validation_data=(x[:0], y[:0]), verbose=0)
     assert model.predict(x[:0]).shape == (0, 1)  # an empty prediction is still well defined
@@ -61,7 +61,7 @@ def test_sample_weight_must_be_finite_non_negative_and_not_all_zero(bad, message
     with pytest.raises(ConfigError, match=message):
         _regressor().fit(x, y, sample_weight=bad, verbose=0)
     with pytest.raises(ConfigError, match=message):
-        _regressor().evaluate(x, y, sample_weight=bad)
+        _regressor().evaluate(x, y, sample_weight=bad, return_dict=True)
 
 
 def test_validation_weights_are_checked_too():
@@ -111,9 +111,9 @@ def test_valid_class_weight_still_weights_the_loss_as_keras():
     x, _ = _xy()
     y = np.arange(20) % 3
     model = _classifier()
-    plain = model.evaluate(x, y)["loss"]
+    plain = model.evaluate(x, y, return_dict=True)["loss"]
     per_class = np.array([2.0, 0.5, 1.0])
-    weighted = model.evaluate(x, y, sample_weight=per_class[y])["loss"]
+    weighted = model.evaluate(x, y, sample_weight=per_class[y], return_dict=True)["loss"]
     assert weighted != pytest.approx(plain)
     # one batch of all rows: the epoch's loss is that of the weights before the update
     history = model.fit(x, y, class_weight={0: 2.0, 1: 0.5}, batch_size=20, verbose=0)
@@ -155,7 +155,7 @@ def test_metrics_that_fit_the_loss_still_compile_and_run(loss, metrics):
     x, _ = _xy()
     labels = np.arange(20) % 2
     y = {"sparse_categorical_crossentropy": labels}.get(loss, np.eye(2)[labels])
-    logs = model.evaluate(x, y)
+    logs = model.evaluate(x, y, return_dict=True)
     assert all(np.isfinite(logs[m]) for m in metrics)
 
 
@@ -264,7 +264,7 @@ def test_predict_and_evaluate_check_batch_size(batch_size):
                                           rf"{batch_size!r}"):
         model.predict(x, batch_size=batch_size)
     with pytest.raises(ConfigError, match=r"`batch_size` must be an int >= 1 or None"):
-        model.evaluate(x, y, batch_size=batch_size)
+        model.evaluate(x, y, batch_size=batch_size, return_dict=True)
 
 
 # ------------------------------------------------------------------ empty sequences
@@ -316,6 +316,6 @@ def test_batchnorm_training_step_matches_keras_3(rows):
 def test_evaluate_before_fit_leaves_the_model_trainable():
     x, y = _xy()
     model = _regressor()
-    before = model.evaluate(x, y)["loss"]
+    before = model.evaluate(x, y, return_dict=True)["loss"]
     history = model.fit(x, y, batch_size=20, verbose=0)  # used to fail on inference tensors
     assert history.history["loss"][0] == pytest.approx(before, rel=1e-5)

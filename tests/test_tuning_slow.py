@@ -39,7 +39,7 @@ def test_real_model_grid_and_honest_evaluation(tmp_path):
     result = evaluate_best(runs_dir, x, y)
     assert result["run_dir"] == best["run_dir"] and result["n_compared"] == 2
     model = statdl.load_model(Path(best["run_dir"]) / "model.statdl")
-    assert result["evaluation"]["loss"] == pytest.approx(model.evaluate(x, y)["loss"], rel=1e-5)
+    assert result["evaluation"]["loss"] == pytest.approx(model.evaluate(x, y, return_dict=True)["loss"], rel=1e-5)
     with pytest.warns(UserWarning, match="already evaluated on test data"):
         assert evaluate_best(runs_dir, x, y) == result
     assert "test_loss" in ls_runs(runs_dir).columns

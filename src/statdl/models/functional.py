@@ -79,10 +79,10 @@ class Model(Trainer, Layer):
     >>> import statdl as sd
     >>> from statdl import layers
     >>> a, b = sd.Input((3,), name="a"), sd.Input((2,), name="b")
-    >>> shared = layers.Dense(4)
+    >>> shared = layers.Dense(4, name="h")
     >>> m = sd.Model([a, b], [shared(a), layers.Dense(1, name="y")(b)])
     >>> m.input_names, m.output_names, m.count_params()
-    (['a', 'b'], ['dense', 'y'], 19)
+    (['a', 'b'], ['h', 'y'], 19)
     """
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):

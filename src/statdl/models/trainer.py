@@ -708,12 +708,20 @@ class Trainer:
         return history
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
-                 verbose: int = 0, return_dict: bool = True):
-        """Loss and metrics on ``x``, ``y`` (no dropout or noise).
+                 verbose: int = 0, return_dict: bool = False):
+        """Loss and metrics on ``x``, ``y`` (no dropout or noise), as Keras returns them: the
+        loss alone when there is nothing else, else a list in ``metrics_names`` order
+        (``loss, mae = model.evaluate(x, y)``); ``return_dict=True`` gives a dict
+        ``{name: value}`` (per-output entries for several outputs).
 
-        Returns a dict ``{name: value}`` (``loss`` first, then each metric; per-output
-        entries for several outputs); with ``return_dict=False`` Keras's form: the loss alone
-        when there is nothing else, else a list in ``metrics_names`` order.
+        Examples
+        --------
+        >>> import numpy as np, statdl as sd
+        >>> m = sd.Sequential([sd.layers.Dense(1)], input_shape=(2,))
+        >>> m.compile("sgd", "mse", metrics=["mae"])
+        >>> loss, mae = m.evaluate(np.ones((4, 2)), np.ones(4))
+        >>> sorted(m.evaluate(np.ones((4, 2)), np.ones(4), return_dict=True))
+        ['loss', 'mae']
         """
         self._require_compiled("evaluate")
         check_batch_size(batch_size)

@@ -73,7 +73,7 @@ def evaluate_best(runs_dir: str | os.PathLike, x_test: Any, y_test: Any,
     from statdl import load_model
 
     model = load_model(str(path))
-    result = model.evaluate(x_test, y_test, **evaluate_kwargs)
+    result = model.evaluate(x_test, y_test, **{"return_dict": True, **evaluate_kwargs})
     if not isinstance(result, dict):
         result = {"value": result}
     record = {
