@@ -262,6 +262,51 @@ def test_several_inputs_as_a_list():
     np.testing.assert_allclose(layer([mean, log_var]).numpy(), 3.0)
 
 
+def test_keras_build_idioms_and_inherited_builds():
+    """``super().build(input_shape)`` and ``self.built = True`` in ``build``, and a subclass
+    whose ``build`` extends its parent's through ``super().build``."""
+    class Base(Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+            super().build(input_shape)
+            self.built = True
+
+        def call(self, inputs):
+            return inputs @ self.w
+
+    class Shifted(Base):
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.shift = self.add_weight(shape=(2,), initializer="ones")
+
+        def call(self, inputs):
+            return super().call(inputs) + self.shift
+
+    layer = Shifted()
+    assert layer.count_params((3,)) == 8 and layer.built
+    np.testing.assert_allclose(layer(torch.ones(1, 3)).detach().numpy(), [[4.0, 4.0]])
+
+
+def test_training_flag_reaches_call_and_held_layers():
+    class Noisy(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dropout = sd.layers.Dropout(0.5)
+
+        def call(self, inputs, training=None):
+            return self.dropout(inputs) * (10.0 if training else 1.0)
+
+    layer = Noisy()
+    model = sd.Sequential([layer], input_shape=(1000,))
+    x = np.ones((2, 1000), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(x), x)  # inference: no dropout, training False
+    module = layer.module.train()
+    out = module(torch.from_numpy(x)).numpy()
+    assert set(np.unique(out)) == {0.0, 20.0}  # dropout scaled by 2, training True
+    np.testing.assert_array_equal(layer(torch.from_numpy(x)).numpy(), x)  # eager: inference
+    assert set(np.unique(layer(torch.from_numpy(x), training=True).numpy())) == {0.0, 20.0}
+
+
 # ------------------------------------------------------------------ training
 def test_one_sgd_step_equals_the_gradient_by_hand():
     x, y = _x(8, 3, seed=1), _x(8, 2, seed=2)
