@@ -209,6 +209,27 @@ def test_model_used_as_a_layer_shares_weights():
     assert outer.count_non_trainable_params() == inner.count_params()
 
 
+def test_freezing_and_dict_inputs_and_outputs():
+    a = sd.Input((4,), name="a")
+    shared = L.Dense(3, name="shared")
+    h = shared(a)
+    model = sd.Model({"a": a}, {"first": L.Dense(1, name="o1")(h),
+                                "second": L.Dense(2, name="o2")(h)})
+    assert model.count_params() == 15 + 4 + 8
+    model.freeze(up_to="shared")
+    assert model.count_non_trainable_params() == 15
+    model.compile("sgd", {"first": "mse", "second": "mse"})
+    x = _rng().normal(size=(32, 4)).astype(np.float32)
+    before = shared.get_weights()
+    model.fit({"a": x}, {"first": x[:, :1], "second": x[:, :2]}, epochs=1, verbose=0)
+    for w0, w1 in zip(before, shared.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+    out = model.predict({"a": x})
+    assert sorted(out) == ["first", "second"] and out["second"].shape == (32, 2)
+    model.unfreeze()
+    assert model.count_non_trainable_params() == 0
+
+
 def test_eager_calls_build_and_run_the_layer():
     dense = L.Dense(2)
     x = _rng().normal(size=(3, 4)).astype(np.float32)
@@ -282,3 +303,22 @@ def test_training_package_does_not_import_the_models():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_run_records_every_fit_through_the_hook(tmp_path):
+    """Inside ``statdl run`` a fit without callbacks still writes each epoch to the run folder
+    (the child process installs the hook; the trainer never reads STATDL_RUN_DIR)."""
+    from statdl.tuning import training_run
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, numpy as np, statdl as sd\n"
+        "inp = sd.Input((3,))\n"
+        "model = sd.Model(inp, sd.layers.Dense(1)(inp))\n"
+        "model.compile('sgd', 'mse')\n"
+        "model.fit(np.ones((8, 3)), np.ones(8), epochs=2, verbose=0)\n"
+        "path = sd.tuning.run_dir() / 'statdl.d' / 'metrics.json'\n"
+        "assert len(json.loads(path.read_text())['loss']) == 2, path.read_text()\n")
+    run = training_run(script, runs_dir=tmp_path / "runs", echo=False)
+    assert run["status"] == "completed", run.get("error_message")
+    assert run["epochs_completed"] == 2
