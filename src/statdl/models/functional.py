@@ -280,6 +280,27 @@ class Model(Trainer, Layer):
                     continue
         raise self._missing(layer)
 
+    def layer_output(self, x, layer, batch_size: int | None = None):
+        """Activations of any layer (nested models included), or of any tensor of the graph
+        (``layer`` a symbolic tensor: e.g. the second call of a shared layer), for ``x``.
+
+        Examples
+        --------
+        >>> import numpy as np, statdl as sd
+        >>> inp = sd.Input((3,))
+        >>> shared = sd.layers.Dense(3)
+        >>> twice = shared(shared(inp))
+        >>> m = sd.Model(inp, twice)
+        >>> m.layer_output(np.ones((2, 3)), twice).shape
+        (2, 3)
+        """
+        if isinstance(layer, SymbolicTensor):
+            if id(layer) not in self._slots:
+                raise ConfigError(f"`layer` {layer!r} is not a tensor of model '{self.name}'.")
+            sub = Model(self.input, layer, name=f"{self.name}_part")
+            return sub.predict(x, batch_size=batch_size)
+        return super().layer_output(x, layer, batch_size)
+
     def _run_path(self, module: nn.Module, x, path: list[int] | None, logits: bool):
         if not path:
             return inference.forward(module, x, logits)
