@@ -48,6 +48,12 @@ CASES: dict[str, tuple[str, object]] = {
     "convt_short_kernel_same": ("X.Conv1DTranspose(2, 2, strides=3, padding='same')", (5, 2)),
     "convt_dilated": ("X.Conv1DTranspose(2, 3, dilation_rate=2)", (6, 2)),
     "convt_dilated_same": ("X.Conv1DTranspose(2, 3, dilation_rate=2, padding='same')", (6, 2)),
+    # Conv2DTranspose (an older layer) with a kernel shorter than its stride: the outputs no
+    # input reaches still count (bias only)
+    "convt2d_short_kernel": ("X.Conv2DTranspose(2, (2, 3), strides=(3, 2))", (5, 4, 2)),
+    "convt2d_short_kernel_same": ("X.Conv2DTranspose(2, 2, strides=3, padding='same')",
+                                  (5, 4, 2)),
+    "convt2d_same_odd": ("X.Conv2DTranspose(2, 5, strides=3, padding='same')", (4, 3, 2)),
     "maxpool": ("X.MaxPooling1D(2)", (9, 3)),
     "maxpool_same": ("X.MaxPooling1D(3, strides=2, padding='same')", (10, 3)),
     "avgpool": ("X.AveragePooling1D(3)", (10, 3)),
@@ -88,6 +94,7 @@ CASES: dict[str, tuple[str, object]] = {
 # compilation per case); the other variants run with -m slow
 FAST = {
     "conv1d_same_strided_even", "conv1d_causal_dilated", "convt_same_even", "convt_short_kernel",
+    "convt2d_short_kernel_same",
     "maxpool_same", "avgpool_same", "global_max", "global_avg", "upsampling",
     "concatenate_axis1", "add_lower_rank", "subtract", "multiply", "average", "maximum",
     "minimum", "dot_matrices", "dot_cosine", "repeat_vector", "time_distributed_dense",

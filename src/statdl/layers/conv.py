@@ -172,16 +172,32 @@ class Conv2DTransposeModule(_ChannelsLast):
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[1], x.shape[2]
-        y = F.conv_transpose2d(self.to_nchw(x), self.weight, self.bias, self.stride)
-        if self.padding == "same":
-            oh, ow = h * self.stride[0], w * self.stride[1]
-            top = max(y.shape[2] - oh, 0) // 2
-            left = max(y.shape[3] - ow, 0) // 2
+        short = self.k[0] < self.stride[0] or self.k[1] < self.stride[1]
+        # A kernel shorter than its stride leaves the last outputs without input: Keras
+        # still counts them (bias only), so the bias is added after padding to its length.
+        y = F.conv_transpose2d(self.to_nchw(x), self.weight, None if short else self.bias,
+                               self.stride)
+        oh = _transpose_length(h, self.k[0], self.stride[0], self.padding)
+        ow = _transpose_length(w, self.k[1], self.stride[1], self.padding)
+        if self.padding == "same":  # Keras drops floor((k - s) / 2) rows/columns first
+            top = max(self.k[0] - self.stride[0], 0) // 2
+            left = max(self.k[1] - self.stride[1], 0) // 2
             y = y[:, :, top:top + oh, left:left + ow]
+        if short:
+            y = F.pad(y, (0, ow - y.shape[3], 0, oh - y.shape[2]))
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
         return self.to_nhwc(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.forward_logits(x))
+
+
+def _transpose_length(n: int | None, k: int, s: int, padding: str) -> int | None:
+    """Keras's output length of a transposed convolution along one axis."""
+    if n is None:
+        return None
+    return n * s if padding == "same" else (n - 1) * s + max(k, s)
 
 
 class Conv2DTranspose(Conv2D):
@@ -197,13 +213,9 @@ class Conv2DTranspose(Conv2D):
         self._require_rank(input_shape, 3, "images of shape (height, width, channels)")
         self._require_known(input_shape, -1, "number of channels")
 
-        def out(n, k, s):
-            if n is None:
-                return None
-            return n * s if self.padding == "same" else (n - 1) * s + k
-
-        return (out(input_shape[0], self.kernel_size[0], self.strides[0]),
-                out(input_shape[1], self.kernel_size[1], self.strides[1]), self.filters)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        return (_transpose_length(input_shape[0], kh, sh, self.padding),
+                _transpose_length(input_shape[1], kw, sw, self.padding), self.filters)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         cin = int(input_shape[-1])
