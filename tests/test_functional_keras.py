@@ -110,3 +110,27 @@ def test_one_epoch_on_two_outputs_matches_keras():
     kev = theirs.evaluate(x, y, verbose=0)
     ev = ours.evaluate(x, y, return_dict=False)
     np.testing.assert_allclose(ev[0], kev[0], rtol=1e-4)
+
+
+def test_nested_models_summary_matches_keras_3(monkeypatch):
+    """The Keras VAE example's shape: an encoder with three outputs used inside a model."""
+    monkeypatch.setenv("COLUMNS", "120")
+    texts = []
+    for Input, Model, layers in ((keras.Input, keras.Model, K), (sd.Input, sd.Model, L)):
+        inp = Input((12,), name="x")
+        h = layers.Dense(8, activation="relu", name="h")(inp)
+        mean, log_var = layers.Dense(2, name="mean")(h), layers.Dense(2, name="log_var")(h)
+        encoder = Model(inp, [mean, log_var, layers.Add(name="z")([mean, log_var])],
+                        name="encoder")
+        outer_in = Input((12,), name="outer_x")
+        z = encoder(outer_in)[2]
+        model = Model(outer_in, layers.Dense(12, name="recon")(z), name="outer")
+        captured = []
+        if Model is keras.Model:
+            encoder.summary(print_fn=captured.append)
+            model.summary(print_fn=captured.append)
+            texts.append("\n".join(line.rstrip() for line in "".join(captured).splitlines()))
+        else:
+            texts.append(encoder.summary(print_fn=None, style="keras3") + "\n"
+                         + model.summary(print_fn=None, style="keras3"))
+    assert texts[1] == texts[0]

@@ -97,6 +97,7 @@ class Model(Trainer, Layer):
         self._output_keys: list[str] | None = None
         self._single_input = self._single_output = True
         self._layer_order: list[Layer] = []
+        self._node_depth: dict[int, int] = {}
         if inputs is None and outputs is None:
             return
         if inputs is None or outputs is None:
@@ -146,7 +147,7 @@ class Model(Trainer, Layer):
                 finished.add(id(t.node))
                 order.append(t.node)
         self._nodes = [n for n in order if not n.is_input]
-        self._layer_order = _keras_layer_order(order, first_seen)
+        self._layer_order, self._node_depth = _keras_layer_order(order, first_seen)
         names = [layer.name for layer in self._layer_order]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -515,15 +516,13 @@ class Model(Trainer, Layer):
     def _sequential_like(self) -> bool:
         """Keras's test: one node per depth, each reading at most one tensor, no layer called
         twice; otherwise ``summary()`` adds a "Connected to" column."""
-        if len(self._inputs) != 1 or len(self._outputs) != 1:
+        per_depth: dict[int, int] = {}
+        for depth in self._node_depth.values():
+            per_depth[depth] = per_depth.get(depth, 0) + 1
+        if any(count > 1 for count in per_depth.values()):
             return False
-        seen = set()
-        for i, node in enumerate(self._nodes):
-            if len(node.inputs) != 1 or id(node.layer) in seen \
-                    or self._slots[id(node.inputs[0])] != i:
-                return False
-            seen.add(id(node.layer))
-        return True
+        layers = [id(n.layer) for n in self._nodes]
+        return all(len(n.inputs) <= 1 for n in self._nodes) and len(set(layers)) == len(layers)
 
     def _summary_rows(self, style: str) -> tuple[list, bool]:
         shapes = self._propagate([t.shape for t in self._inputs])
@@ -534,7 +533,7 @@ class Model(Trainer, Layer):
             nodes_of.setdefault(id(node.layer), []).append(node)
         rows = []
         for layer in self._layer_order:
-            label = f"{layer.name} ({type(layer).__name__})"
+            label = f"{layer.name} ({summary_type(layer)})"
             if isinstance(layer, InputLayer):
                 shape = format_shape(layer.shape)
                 rows.append((label, f"[{shape}]" if style == "r" else shape, 0, "-"))
@@ -655,6 +654,11 @@ class Model(Trainer, Layer):
                 f"outputs={self.output_names})")
 
 
+def summary_type(layer) -> str:
+    """The type ``summary()`` prints: Keras's ``Functional`` for a graph model."""
+    return "Functional" if type(layer) is Model else type(layer).__name__
+
+
 def _reads_ids(layer: Layer) -> bool:
     if isinstance(layer, Model):
         return layer._integer_input()
@@ -671,9 +675,10 @@ def _final_activation_of(t: SymbolicTensor, logit_layers) -> str | None:
     return None
 
 
-def _keras_layer_order(nodes: list[Node], first_seen: dict[int, int]) -> list[Layer]:
+def _keras_layer_order(nodes: list[Node], first_seen: dict[int, int]
+                       ) -> tuple[list[Layer], dict[int, int]]:
     """Layers by decreasing depth (distance to the outputs), ties in order of first visit
-    from the outputs: Keras's ``Functional.layers`` order."""
+    from the outputs: Keras's ``Functional.layers`` order; and each node's depth (by id)."""
     in_graph = {id(n) for n in nodes}
     node_depth: dict[int, int] = {}
     layer_depth: dict[int, int] = {}
@@ -688,5 +693,6 @@ def _keras_layer_order(nodes: list[Node], first_seen: dict[int, int]) -> list[La
             parent = t.node
             if id(parent) in in_graph:
                 node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    return sorted(layers.values(), key=lambda x: (-layer_depth[id(x)], first_seen[id(x)]))
+    order = sorted(layers.values(), key=lambda x: (-layer_depth[id(x)], first_seen[id(x)]))
+    return order, node_depth
 

@@ -28,7 +28,7 @@ from torch import nn
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..layers.base import Layer, Shape, format_shape, normalize_shape
 from ..layers.symbolic import Input, InputLayer, SymbolicTensor, building_enabled
-from .functional import Model
+from .functional import Model, summary_type
 
 __all__ = ["Sequential"]
 
@@ -270,7 +270,7 @@ class Sequential(Model):
     # ----------------------------------------------------------------- summary
     def _summary_rows(self, style: str):
         shape = self._shape_or_error(None)
-        rows = [(f"{layer.name} ({type(layer).__name__})", format_shape(out),
+        rows = [(f"{layer.name} ({summary_type(layer)})", format_shape(out),
                  layer.param_count(s)) for layer, s, out in self._shapes(shape)]
         return rows, False
 
