@@ -1,7 +1,7 @@
 """predict and evaluate against an independent float64 numpy forward pass and loss.
 
 Each model's outputs are recomputed in numpy from its weights (Keras layouts: Dense kernels
-(in, units), Conv2D kernels (filters, in, kh, kw), LSTM gates i, f, c, o), and the loss and
+(in, units), Conv2D kernels (kh, kw, in, filters), LSTM gates i, f, c, o), and the loss and
 accuracy from their definitions, for every input type a user passes (float64 and integer numpy,
 pandas, torch tensors, int32 token ids), batch sizes that do not divide the rows, more rows than
 one inference batch, and empty input.
@@ -46,7 +46,7 @@ def cnn_reference(model, x):
     kc, bc, kd, bd = _weights(model)
     windows = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), (3, 3),
                                                        axis=(1, 2))  # (n, oh, ow, c, 3, 3)
-    z = _relu(np.einsum("nhwcij,fcij->nhwf", windows, kc) + bc)
+    z = _relu(np.einsum("nhwcij,ijcf->nhwf", windows, kc) + bc)
     n, h, w, f = z.shape
     pooled = z[:, :h // 2 * 2, :w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, f).max(axis=(2, 4))
     return _softmax(pooled.reshape(n, -1) @ kd + bd)
@@ -279,7 +279,7 @@ def test_conv_activation_then_same_max_pooling(name):
     x = np.random.default_rng(10).normal(size=(40, 9, 8, 1))
     kc, bc, kd, bd = _weights(model)
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
-    z = _pool_same(reference(np.einsum("nhwcij,fcij->nhwf", windows, kc) + bc))
+    z = _pool_same(reference(np.einsum("nhwcij,ijcf->nhwf", windows, kc) + bc))
     expected = reference(z.reshape(40, -1) @ kd + bd)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     y = np.zeros((40, 2))
