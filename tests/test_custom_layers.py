@@ -455,6 +455,22 @@ def test_registered_custom_layer_saves_and_loads(tmp_path, registered):
     assert loaded.count_params() == model.count_params() == 3 * 4 + 1 + 5
 
 
+@pytest.mark.skipif(not hasattr(sd, "Model"), reason="the functional API (statdl.Model)")
+def test_custom_layer_in_a_functional_graph(tmp_path, registered):
+    registered(Linear)
+    inputs = sd.Input((4,))
+    hidden = Linear(3)(inputs)
+    model = sd.Model(inputs, Dense(1)(hidden))
+    assert model.count_params() == 4 * 3 + 3 + 3 + 1
+    x = _x(5, 4)
+    w, b, kernel, bias = model.get_weights()
+    np.testing.assert_allclose(model.predict(x), (x @ w + b) @ kernel + bias, rtol=1e-5,
+                               atol=1e-6)
+    path = tmp_path / "graph.statdl"
+    model.save(path)
+    np.testing.assert_array_equal(sd.load_model(path).predict(x), model.predict(x))
+
+
 def test_unregistered_custom_layer_cannot_be_loaded(tmp_path):
     class Unregistered(Layer):
         def call(self, inputs):
