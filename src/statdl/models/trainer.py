@@ -303,7 +303,8 @@ class Trainer:
         """
         names = [name for name, _ in self._output_specs()]
         if loss is None:  # the loss comes from add_loss terms, or from an own train_step
-            if metrics:
+            if metrics is not None and not (isinstance(metrics, list | tuple | dict)
+                                            and len(metrics) == 0):
                 raise ConfigError("`metrics` of compile need a `loss` (targets to compare "
                                   "with); compile without loss trains on add_loss terms only.")
             loss_obj, metric_list, loss_name, metric_names = NO_LOSS, [], None, []
