@@ -322,3 +322,21 @@ def test_a_run_records_every_fit_through_the_hook(tmp_path):
     run = training_run(script, runs_dir=tmp_path / "runs", echo=False)
     assert run["status"] == "completed", run.get("error_message")
     assert run["epochs_completed"] == 2
+
+
+def test_nested_models_save_and_load(tmp_path):
+    """A functional model inside a Sequential, and a Sequential inside a functional model."""
+    inp = sd.Input((4,))
+    inner = sd.Model(inp, L.Dense(3, activation="tanh", name="inner_dense")(inp), name="inner")
+    seq = sd.Sequential([inner, L.Dense(1, name="head")], input_shape=(4,))
+    block = sd.Sequential([L.Dense(2, name="block_dense")], name="block")
+    a = sd.Input((4,), name="a")
+    outer = sd.Model(a, L.Concatenate(name="cat")([block(a), inner(a)]), name="outer")
+    x = _rng().normal(size=(6, 4)).astype(np.float32)
+    for model in (seq, outer):
+        path = tmp_path / f"{model.name}.statdl"
+        model.save(path)
+        loaded = sd.load_model(path)
+        assert type(loaded) is type(model) and loaded.count_params() == model.count_params()
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert outer.count_params() == 4 * 2 + 2 + 4 * 3 + 3
