@@ -610,3 +610,82 @@ def test_gru_kernel_dispatch(monkeypatch):
     monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", False)
     GRU(4).build((5, 3)).train()(x)                      # torch's fused kernel
     assert calls == [1]
+
+
+# ------------------------------------------------- LSTM inference kernel (predict, evaluate)
+def _torch_lstm_loop(x, kernel, rec, bias, return_sequences):
+    """Keras's LSTM cell as a plain torch loop (float64), written here independently."""
+    u = rec.shape[0]
+    h = x.new_zeros(x.shape[0], u)
+    c = torch.zeros_like(h)
+    outs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ rec + (0 if bias is None else bias)
+        i, f, g, o = z.split(u, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outs.append(h)
+    if return_sequences:
+        return torch.stack(outs, 1) if outs else x.new_zeros(x.shape[0], 0, u)
+    return h
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("batch,steps", [(1, 1), (3, 4), (5, 9), (2, 17)])
+@pytest.mark.parametrize("kw", [{}, {"use_bias": False}, {"go_backwards": True}])
+def test_lstm_inference_kernel_matches_a_plain_loop(batch, steps, return_sequences, kw):
+    torch.manual_seed(batch * 100 + steps)
+    module = LSTM(6, return_sequences=return_sequences, **kw).build((steps, 3)).double().eval()
+    with torch.no_grad():  # weights of every scale, not just the initialiser's
+        for p in module.parameters():
+            p.normal_(0.0, 0.7)
+        x = torch.randn(batch, steps, 3, dtype=torch.float64) * 2.0
+        out = module(x)
+        xr = x.flip(1) if kw.get("go_backwards") else x
+        expected = _torch_lstm_loop(xr, module.kernel, module.recurrent_kernel, module.bias,
+                                    return_sequences)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_lstm_inference_kernel_runs_only_without_autograd_on_cpu(monkeypatch):
+    calls = _count_calls(monkeypatch, "lstm_inference")
+    x = torch.randn(2, 5, 3)
+    module = LSTM(4).build((5, 3))
+    out_train = module.eval()(x)                         # gradients recorded: torch.lstm
+    assert calls == [] and out_train.requires_grad
+    with torch.inference_mode():
+        out = module(x)
+    assert calls == [1]
+    torch.testing.assert_close(out, out_train.detach(), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        LSTM(4, activation="relu").build((5, 3)).eval()(x)   # the step loop
+        monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", False)
+        module(x)                                              # torch.lstm
+    assert calls == [1]
+
+
+def test_lstm_inference_kernel_in_bidirectional_and_predict():
+    from statdl import Sequential
+    from statdl.layers import Dense, Embedding
+
+    torch.manual_seed(0)
+    layer = Bidirectional(LSTM(5, return_sequences=True))
+    module = layer.build((11, 4)).double().eval()
+    x = torch.randn(3, 11, 4, dtype=torch.float64)
+    with torch.no_grad():
+        out = module(x)
+        fwd, bwd = module.forward_layer, module.backward_layer
+        expected = torch.cat([
+            _torch_lstm_loop(x, fwd.kernel, fwd.recurrent_kernel, fwd.bias, True),
+            _torch_lstm_loop(x.flip(1), bwd.kernel, bwd.recurrent_kernel, bwd.bias,
+                             True).flip(1)], -1)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+    # predict (inference mode, float32) against the same model's forward pass with autograd,
+    # over more steps than one projection block and rows that do not fill the last batch
+    model = Sequential([Embedding(40, 4), LSTM(7), Dense(1, activation="sigmoid")],
+                       input_shape=(23,))
+    ids = np.random.default_rng(0).integers(0, 40, size=(37, 23))
+    with torch.enable_grad():
+        expected = model.module(torch.from_numpy(ids)).detach().numpy()
+    np.testing.assert_allclose(model.predict(ids, batch_size=8), expected, rtol=1e-5, atol=1e-6)

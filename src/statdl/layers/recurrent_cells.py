@@ -25,6 +25,10 @@ CPU instead of ``torch.gru`` when gradients are recorded (training); its forward
 slower than torch's, so inference keeps ``torch.gru``. ``RecurrentModule.gru_kernel = False``
 switches back.
 
+LSTM (tanh, sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU when no gradient is recorded
+(``predict``, ``evaluate``): faster than ``torch.lstm`` there and with its gate buffer a few
+steps long instead of the whole sequence. ``RecurrentModule.lstm_kernel = False`` switches back.
+
 Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused at every step.
 ``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
 ``recurrent_dropout > 0`` Keras's LSTM and GRU switch to ``implementation=1`` and draw one mask
@@ -42,6 +46,7 @@ from torch import nn
 
 from ..activations import activation_name, get_activation
 from ._gru_kernel import gru
+from ._lstm_kernel import lstm_inference
 from ._simple_rnn_kernel import simple_rnn
 from .core import keep_mask
 
@@ -69,6 +74,10 @@ class RecurrentModule(nn.Module):
     #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_kernel`` (one autograd
     #: node, BPTT by hand) on CPU with grad enabled; ``False`` restores torch's ``torch.gru``.
     gru_kernel: bool = True
+    #: LSTM (tanh/sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU without autograd
+    #: (predict, evaluate): a few steps' gates at a time, so memory stays bounded whatever the
+    #: length; ``False`` restores ``torch.lstm``.
+    lstm_kernel: bool = True
 
     def __init__(self, kind: str, n_in: int, units: int, *, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", use_bias: bool = True,
@@ -142,6 +151,10 @@ class RecurrentModule(nn.Module):
                     and torch.is_grad_enabled()):
                 return gru(x, self.kernel, self.recurrent_kernel, self.bias,
                            return_sequences=self.return_sequences)
+            if (self.kind == "lstm" and self.lstm_kernel and not x.is_cuda
+                    and not torch.is_grad_enabled()):
+                return lstm_inference(x, self.kernel, self.recurrent_kernel, self.bias,
+                                      return_sequences=self.return_sequences)
             return self._fused(x)
         return self._loop(x, training)
 
