@@ -160,3 +160,18 @@ def test_no_grad_and_frozen_lookup_build_no_graph():
     m.embeddings.requires_grad_(False)
     assert not m(ids).requires_grad
     torch.testing.assert_close(m(ids)[0], m.embeddings[[1, 2, 3, 1]])
+
+
+def test_gradient_arriving_time_major():
+    """SimpleRNN's kernel hands back dX as a (batch, time, d) view of a (d, time, batch)
+    product; the lookup reads it in that order, which must give the one-hot product too."""
+    torch.manual_seed(4)
+    m = Embedding(9, 3).build((5,))
+    ids = torch.randint(0, 9, (4, 5))
+    ids[:, 0] = 2
+    upstream = torch.randn(3, 5, 4).permute(2, 1, 0)  # strides of the kernel's dX
+    assert not upstream.is_contiguous()
+    m(ids).backward(upstream)
+    onehot = torch.nn.functional.one_hot(ids.reshape(-1), 9).double()
+    expected = onehot.t() @ upstream.reshape(-1, 3).double()
+    torch.testing.assert_close(m.embeddings.grad.double(), expected, rtol=1e-6, atol=1e-6)
