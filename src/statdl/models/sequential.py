@@ -61,6 +61,7 @@ class Sequential(Model):
         super().__init__(name=name, input_shape=input_shape, **kwargs)
         self._layers: list[Layer] = []
         self._input_dtype: str | None = None
+        self._input_tensor: SymbolicTensor | None = None  # reused by every rebuild
         for layer in layers or []:
             self._append(layer)
         self._maybe_build()
@@ -94,7 +95,10 @@ class Sequential(Model):
             raise ConfigError(f"An Input must come first in Sequential '{self.name}'; it came "
                               f"after {len(self._layers)} layers.")
         layer = value.node.layer if isinstance(value, SymbolicTensor) else value
-        if not isinstance(layer, InputLayer):
+        if isinstance(layer, InputLayer):
+            self._input_tensor = value if isinstance(value, SymbolicTensor) \
+                else getattr(layer, "output", None)
+        else:
             raise ConfigError(f"`layers` of Sequential takes statdl.Input(...) tensors only "
                               f"first, not the output of layer '{layer.name}'; use "
                               "statdl.Model(inputs, outputs) for graphs.")
@@ -231,7 +235,9 @@ class Sequential(Model):
         """Call each layer on the previous one's symbolic output (the chain graph), then
         lower it (a ``SequentialModule``)."""
         self._shapes(input_shape)  # shape errors name the layer's position
-        inp = Input(tuple(input_shape), dtype=self._input_dtype)
+        inp = self._input_tensor
+        if inp is None or inp.shape != tuple(input_shape):
+            inp = self._input_tensor = Input(tuple(input_shape), dtype=self._input_dtype)
         x = inp
         for layer in self._layers:
             x = layer(x)
