@@ -124,3 +124,13 @@ def test_train_step_override_vae_matches_a_plain_torch_step():
         assert not torch.equal(p.detach(), s)
     codings = encoder.predict(x)[0]        # the encoder model trained through the subclass
     assert codings.shape == (32, 2)
+
+
+def test_a_subclass_without_graph_or_train_step_says_what_to_do():
+    class Empty(sd.Model):
+        pass
+
+    model = Empty()
+    model.compile(optimizer="sgd")
+    with pytest.raises(ConfigError, match="has no graph.*train_step"):
+        model.fit(np.ones((4, 2)), verbose=0)

@@ -387,6 +387,11 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ trainer protocol
     def _input_specs(self) -> list[tuple[str, Shape, bool]]:
+        if not self._inputs:
+            raise ConfigError(
+                f"Model '{self.name}' has no graph: build it as Model(inputs, outputs), or "
+                "override train_step(data) in a subclass to fit it your own way."
+            )
         readers: dict[int, list[Layer]] = {}
         for node in self._nodes:
             for t in node.inputs:
