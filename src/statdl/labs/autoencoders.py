@@ -1,7 +1,10 @@
 """Autoencoder labs (course "Autoencoders" to "Other various autoencoders").
 
-``mnist-autoencoder``: the course's 784-100-784 tanh autoencoder, Adam, MSE, batch 256; the
-codings of the first test digits (``encoded_imgs[1:10, 1:5]``) and reconstructions (Figure 18).
+``mnist-autoencoder``: the course's 784-100-784 tanh autoencoder written as the course writes it,
+with the functional API (``input_layer``, ``encoder``, ``en = Model(input_layer, encoder)``,
+``decoder``, ``auto_encode = Model(input_layer, decoder)``), Adam, MSE, batch 256; after training
+``auto_encode``, ``en.predict`` gives the codings of the first test digits
+(``encoded_imgs[1:10, 1:5]``) through the shared weights, and reconstructions (Figure 18).
 ``mnist-stacked-ae``, ``mnist-sparse-ae``, ``mnist-conv-ae``, ``mnist-vae`` (generated digits)
 and ``mnist-contractive-ae`` change only the builder. ``mnist-denoising`` trains on corrupted
 inputs (on/off imputation and Gaussian noise, about 30%: Figures 20 and 21); ``mnist-anomaly``
@@ -22,8 +25,27 @@ from ._common import Timer, headline, mnist_data, with_interval
 CORRUPTION = {"masking": "on/off imputed (30% set to 0)", "gaussian": "Gaussian noise (sd 0.3)"}
 
 
+def course_autoencoder(input_dim: int = 784, output_dim: int = 100) -> tuple[sd.Model, sd.Model]:
+    """The course's autoencoder, line by line: ``(en, auto_encode)`` sharing the encoder.
+
+    Examples
+    --------
+    >>> en, auto_encode = course_autoencoder()
+    >>> en.count_params(), auto_encode.count_params()       # 784*100+100, + 100*784+784
+    (78500, 157684)
+    """
+    from statdl import layers as L
+
+    input_layer = sd.Input(input_dim)
+    encoder = L.Dense(output_dim, activation="tanh")(input_layer)
+    en = sd.Model(input_layer, encoder)                   # to extract the codings
+    decoder = L.Dense(input_dim)(encoder)
+    auto_encode = sd.Model(input_layer, decoder)
+    return en, auto_encode
+
+
 def build(kind: str):
-    """The autoencoder of each lab."""
+    """The autoencoder of each lab (``basic`` is :func:`course_autoencoder`, built in ``run``)."""
     if kind == "basic":
         return Autoencoder(784, 100)                                   # 784-100-784, tanh
     if kind == "stacked":
@@ -46,9 +68,8 @@ def _train(args: argparse.Namespace, ae, x_train: np.ndarray, timer: Timer):
                       verbose=args.verbose)
 
 
-def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
-                            extra: dict | None = None) -> dict:
-    recon = ae.reconstruct(x_test)
+def _reconstruction_results(run, model, recon: np.ndarray, x_test: np.ndarray, history,
+                            timer: Timer, extra: dict | None = None) -> dict:
     errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
     mse = float(errors.mean())
     half = 1.96 * float(errors.std(ddof=1)) / np.sqrt(len(errors))
@@ -60,7 +81,7 @@ def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
     results = {"headline": headline("reconstruction MSE", mse, mse - half, mse + half,
                                     higher_is_better=False),
                "fit_seconds": timer.seconds, **(extra or {})}
-    run.record(results, history=history, model=ae.model,
+    run.record(results, history=history, model=model,
                evaluation=with_interval("reconstruction_mse", mse, mse - half, mse + half))
     return results
 
@@ -68,8 +89,10 @@ def _reconstruction_results(run, ae, x_test: np.ndarray, history, timer: Timer,
 def run(args: argparse.Namespace, run) -> dict:
     """Train the lab's autoencoder on the training digits; reconstruct the test digits."""
     x_train, _, x_test, _ = mnist_data(args, "image" if args.kind == "convolutional" else "flat")
-    ae = build(args.kind)
     timer = Timer()
+    if args.kind == "basic":
+        return _run_course(args, run, x_train, x_test, timer)
+    ae = build(args.kind)
     history = _train(args, ae, x_train, timer)
     extra: dict = {}
     if args.kind != "convolutional":
@@ -81,7 +104,24 @@ def run(args: argparse.Namespace, run) -> dict:
         run.figure(sd.plot_images(ae.sample(16, seed=args.seed), ncol=8,
                                   title="Digits generated from N(0, I) codings"), "generated",
                    "16 digits the decoder generates from random N(0, I) codings")
-    return _reconstruction_results(run, ae, x_test, history, timer, extra)
+    return _reconstruction_results(run, ae.model, ae.reconstruct(x_test), x_test, history,
+                                   timer, extra)
+
+
+def _run_course(args: argparse.Namespace, run, x_train: np.ndarray, x_test: np.ndarray,
+                timer: Timer) -> dict:
+    """``mnist-autoencoder``: train ``auto_encode``, then codings from ``en`` (shared weights)."""
+    en, auto_encode = course_autoencoder(x_train.shape[1])
+    auto_encode.compile(loss="mean_squared_error", optimizer="adam", device=args.device)
+    auto_encode.summary()
+    with timer:
+        history = auto_encode.fit(x_train, x_train, epochs=args.epochs, batch_size=256,
+                                  validation_split=0.1, verbose=args.verbose)
+    encoded_imgs = en.predict(x_test)
+    print("\nCodings of the test set, encoded_imgs[1:10, 1:5]:")
+    print(np.array2string(encoded_imgs[:10, :5], precision=8, suppress_small=False))
+    return _reconstruction_results(run, auto_encode, auto_encode.predict(x_test), x_test,
+                                   history, timer, {"codings_head": encoded_imgs[:10, :5].tolist()})
 
 
 def run_denoising(args: argparse.Namespace, run) -> dict:
