@@ -88,6 +88,9 @@ _RNN = (*_IMDB, "dropout", "recurrent_dropout")
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("hitters-nn", "Hitters log salary: Dense(64) network vs linear regression and lasso",
         "hitters", epochs=200, quick_epochs=100, threads=1),
+    Lab("hitters-wide-deep", "Hitters: numeric branch + embeddings of League/Division/"
+        "NewLeague (functional, two inputs) vs the course's network", "hitters_wide_deep",
+        epochs=200, quick_epochs=100, threads=1),
     Lab("mnist-logit", "MNIST multinomial logit regression (7,850 params), caret statistics",
         "mnist_dense", defaults={"model": "logit"}),
     Lab("mnist-mlp", "MNIST one hidden layer of 512 units (407,050 params)",
@@ -121,6 +124,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
         defaults={"model": "gru"}),
     Lab("imdb-bilstm", "IMDB embedding + bidirectional LSTM(32)", "imdb_rnn", epochs=10,
         quick_epochs=6, options=_RNN, defaults={"model": "bilstm"}),
+    Lab("imdb-conv1d", "IMDB at 500 words: Embedding(10000, 32), Conv1D(32, 7), "
+        "GlobalMaxPooling1D, Dense (327,233 params)", "imdb_conv1d", epochs=8, quick_epochs=2),
     Lab("mnist-autoencoder", "784-100-784 tanh autoencoder: codings of the test set, "
         "reconstructions", "autoencoders", epochs=10, defaults={"kind": "basic"}),
     Lab("mnist-stacked-ae", "stacked (deep) symmetric autoencoder", "autoencoders", epochs=10,
@@ -135,6 +140,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
         quick_epochs=1, defaults={"kind": "convolutional"}),
     Lab("mnist-vae", "variational autoencoder: generated digits", "autoencoders", epochs=10,
         defaults={"kind": "variational"}),
+    Lab("mnist-vae-keras", "the VAE the Keras-examples way (encoder and decoder models, "
+        "Sampling layer, train_step) vs statdl.autoencoders' VAE", "vae_keras", epochs=10),
     Lab("mnist-contractive-ae", "contractive autoencoder", "autoencoders", epochs=10,
         defaults={"kind": "contractive"}),
 )}
