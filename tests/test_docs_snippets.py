@@ -1,4 +1,5 @@
-"""Every ```python block of README.md, docs/guide.md and docs/labs.md runs as written, in order.
+"""Every ```python block of README.md, docs/guide.md, docs/labs.md and docs/functional.md runs as
+written, in order.
 
 Each document's blocks run one after the other in one namespace, in a fresh Python process
 whose working folder is a temporary one (run folders and saved files land there), on the data
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "docs/guide.md", "docs/labs.md")
+DOCS = ("README.md", "docs/guide.md", "docs/labs.md", "docs/functional.md")
 
 # (document, reason) of every block marked <!-- not-run: ... -->; keep this list short.
 NOT_RUN: list[tuple[str, str]] = []
@@ -96,6 +97,7 @@ def test_not_run_blocks_are_listed_here():
     "README.md",
     pytest.param("docs/guide.md", marks=pytest.mark.slow),
     "docs/labs.md",
+    "docs/functional.md",             # about 20 s: a few small graph models, one epoch or two
 ])
 def test_document_runs_as_written(doc, tmp_path):
     proc = run_doc(doc, tmp_path)
