@@ -30,6 +30,11 @@ def _affine(x):
     return x * 2.0 + 1.0
 
 
+def _functional():
+    inp = sd.Input((4,))
+    return sd.Model(inp, L.Dense(3, activation="tanh")(inp))
+
+
 # (factory, input_shape, keras formula for the parameter count); a list of shapes is a layer
 # called on several inputs (merge layers): it is checked through its module and its config,
 # as a Sequential model cannot hold it
@@ -80,6 +85,7 @@ CASES = {
     "GaussianSampling": (lambda: AE.GaussianSampling(), (6,), 0),
     "ContractiveEncoder": (lambda: AE.ContractiveEncoder([L.Dense(4, activation="tanh")],
                                                          contractive=0.1), (5,), 5 * 4 + 4),
+    "Model": (lambda: _functional(), (4,), 4 * 3 + 3),
     "Sequential": (lambda: sd.Sequential([L.Dense(3, activation="tanh"), L.Dropout(0.2)]), (4,),
                    4 * 3 + 3),
 }

@@ -56,6 +56,7 @@ LAYER_CLASSES: dict[str, type[Layer]] = {
 # saved model names the class, so loading never depends on what the user imported first.
 DEFINED_ELSEWHERE: dict[str, str] = {
     "Sequential": "statdl.model",
+    "Model": "statdl.models.functional",
     "ContractiveEncoder": "statdl.autoencoders.penalties",
     "GaussianSampling": "statdl.autoencoders.variational",
     "KLSparsity": "statdl.autoencoders.penalties",
