@@ -38,6 +38,7 @@ from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, S
 from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .sequence_ops import RepeatVector, TimeDistributed
+from .symbolic import Input, InputLayer
 
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
@@ -111,4 +112,5 @@ def all_layer_classes() -> dict[str, type[Layer]]:
 
 
 __all__ = ["Layer", "LAYER_CLASSES", "register_layer", "layer_class", "all_layer_classes",
-           "register_lambda", "registered_lambdas", *sorted(n for n in LAYER_CLASSES)]
+           "register_lambda", "registered_lambdas", "Input", "InputLayer",
+           *sorted(n for n in LAYER_CLASSES)]
