@@ -1,10 +1,12 @@
 """Training throughput: statdl vs a plain PyTorch loop vs Keras 3 (JAX and torch backends).
 
-One epoch at batch 128 of three of the course's models on data of the course's shapes:
+One epoch at batch 128 of four of the course's models on data of the course's shapes:
 
-* ``mlp``  MNIST-shaped: 784-512-256-10 with dropout 0.4/0.3, RMSprop, categorical cross-entropy
-* ``cnn``  MNIST images (28, 28, 1): the course's CNN (485,066 parameters)
-* ``lstm`` IMDB-shaped: Embedding(10000, 8) + LSTM(32) + Dense(1, sigmoid), length 500
+* ``mlp``    MNIST-shaped: 784-512-256-10 with dropout 0.4/0.3, RMSprop, categorical cross-entropy
+* ``cnn``    MNIST images (28, 28, 1): the course's CNN (485,066 parameters)
+* ``lstm``   IMDB-shaped: Embedding(10000, 8) + LSTM(32) + Dense(1, sigmoid), length 500
+* ``conv1d`` IMDB-shaped: Embedding(10000, 32) + Conv1D(32, 7, relu) + GlobalMaxPooling1D +
+  Dense(1, sigmoid), length 500 (327,233 parameters)
 
 Each (model, framework) pair runs in its own process after a warm-up, so that the peak
 resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
@@ -12,10 +14,10 @@ installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rou
 the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
 conditions, and reports each framework's best epoch over all rounds.
 
-The extra framework ``statdl-functional`` (not in the default list, never counted as a peer)
-declares the same networks with ``statdl.Input`` and ``statdl.Model``; its graph is a chain,
-so it trains through the same module and kernels as the ``Sequential``, and the last table
-prints its speed relative to ``statdl`` (goal: within 3%)::
+The framework ``statdl-functional`` (never counted as a peer) declares the same networks with
+``statdl.Input`` and ``statdl.Model``; its graph is a chain, so it trains through the same
+module and kernels as the ``Sequential`` (the Dense kernel for the MLP, the LSTM's own kernel),
+and the last table prints its speed relative to ``statdl`` (goal: within 3%)::
 
     python bench/train_speed.py --frameworks statdl,statdl-functional --rounds 3
 
@@ -30,6 +32,7 @@ in any case after 30 minutes; see ``bench/_background.py``) compete for the core
 
     python bench/train_speed.py                 # all models, all frameworks available
     python bench/train_speed.py --models mlp --repeats 3 --rounds 3
+    python bench/train_speed.py --models conv1d --frameworks statdl,torch,keras-jax,keras-torch
     python bench/train_speed.py --models lstm --frameworks statdl,torch,torch-malloc --rounds 3
     python bench/train_speed.py --background 1 --rounds 3   # with one competing process
     python bench/train_speed.py --device cuda --precision bf16 --frameworks statdl,keras-jax
@@ -54,7 +57,7 @@ import time
 import numpy as np
 from _background import busy_background, check_count
 
-SAMPLES = {"mlp": 48_000, "cnn": 6_016, "lstm": 2_560}
+SAMPLES = {"mlp": 48_000, "cnn": 6_016, "lstm": 2_560, "conv1d": 6_400}
 BATCH = 128
 
 
@@ -66,7 +69,7 @@ def make_data(model: str, n: int):
     elif model == "cnn":
         x = rng.random((n, 28, 28, 1), dtype=np.float32)
         y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
-    else:
+    else:  # lstm, conv1d: reviews of 500 word ids
         x = rng.integers(1, 10_000, (n, 500)).astype(np.int64)
         y = rng.integers(0, 2, (n, 1)).astype(np.float32)
     return x, y
@@ -98,6 +101,10 @@ def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
                  L.Dense(10, activation="softmax")]
     elif model == "cnn":
         shape, loss, stack = (28, 28, 1), "categorical_crossentropy", _statdl_cnn(L)
+    elif model == "conv1d":
+        shape, loss = (500,), "binary_crossentropy"
+        stack = [L.Embedding(10_000, 32), L.Conv1D(32, 7, activation="relu"),
+                 L.GlobalMaxPooling1D(), L.Dense(1, activation="sigmoid")]
     else:
         shape, loss = (500,), "binary_crossentropy"
         stack = [L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")]
@@ -141,6 +148,18 @@ def torch_net(model: str):
                              nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 512),
                              nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 256), nn.ReLU(),
                              nn.Dropout(0.2), nn.Linear(256, 10))
+    if model == "conv1d":
+        class Conv(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(10_000, 32)
+                self.conv = nn.Conv1d(32, 32, 7)
+                self.out = nn.Linear(32, 1)
+
+            def forward(self, ids):  # (n, 500, 32) -> (n, 32, 500) for conv1d, max over time
+                return self.out(self.conv(self.emb(ids).transpose(1, 2)).relu().amax(dim=2))
+
+        return Conv()
 
     class Net(nn.Module):
         def __init__(self):
@@ -169,7 +188,7 @@ def run_torch(model: str, x, y, repeats: int, device: str = "cpu",
         xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
         yt = torch.from_numpy(y.argmax(1))
         loss_fn = F.cross_entropy
-    else:
+    else:  # lstm, conv1d
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         loss_fn = F.binary_cross_entropy_with_logits
     net, xt, yt = net.to(device), xt.to(device), yt.to(device)
@@ -225,10 +244,14 @@ def keras_net(model: str):
                                 K.Dense(512, activation="relu"), K.Dropout(0.4),
                                 K.Dense(256, activation="relu"), K.Dropout(0.2),
                                 K.Dense(10, activation="softmax")])
+    elif model == "conv1d":
+        net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 32),
+                                K.Conv1D(32, 7, activation="relu"), K.GlobalMaxPooling1D(),
+                                K.Dense(1, activation="sigmoid")])
     else:
         net = keras.Sequential([keras.Input((500,)), K.Embedding(10_000, 8), K.LSTM(32),
                                 K.Dense(1, activation="sigmoid")])
-    loss = "binary_crossentropy" if model == "lstm" else "categorical_crossentropy"
+    loss = "binary_crossentropy" if model in ("lstm", "conv1d") else "categorical_crossentropy"
     net.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
     return net
 
@@ -297,8 +320,9 @@ def keras_available(backend: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="mlp,cnn,lstm")
-    parser.add_argument("--frameworks", default="statdl,torch,keras-jax,keras-torch")
+    parser.add_argument("--models", default=",".join(SAMPLES))
+    parser.add_argument("--frameworks",
+                        default="statdl,statdl-functional,torch,keras-jax,keras-torch")
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per process")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the frameworks this many times in turn; report each one's best")
@@ -342,26 +366,39 @@ def main() -> None:
                 if measured is None:
                     continue
                 speed, peak = measured
-                print(f"{model:5s} {fw:12s} {speed:9.0f} samples/s  peak RSS {peak:6.0f} MB"
+                print(f"{model:6s} {fw:17s} {speed:9.0f} samples/s  peak RSS {peak:6.0f} MB"
                       + (f"  (round {round_ + 1})" if args.rounds > 1 else ""), flush=True)
                 if fw not in results or speed > results[fw][0]:
                     results[fw] = (speed, max(peak, results.get(fw, (0, 0))[1]))
-        if "statdl" in results and "statdl-functional" in results:
-            print(f"{model:5s} statdl-functional / statdl: "
-                  f"{results['statdl-functional'][0] / results['statdl'][0]:.3f}")
-        peers = {k: v for k, v in results.items()
-                 if k not in ("statdl", "torch-malloc", "statdl-functional")}
-        if "statdl" in results and peers:
-            best_name, (best, _) = max(peers.items(), key=lambda kv: kv[1][0])
-            ratio = results["statdl"][0] / best
-            tuned = results["statdl"][0] / results["torch-malloc"][0] \
-                if "torch-malloc" in results else None
-            rows.append((model, results["statdl"][0], best_name, best, ratio, tuned))
+        if "statdl" in results:
+            rows.append(_summary_row(model, {k: v[0] for k, v in results.items()}))
     print("\nmodel  statdl samples/s  best peer          samples/s  statdl/best-peer"
-          + ("  statdl/torch-malloc" if any(r[5] for r in rows) else ""))
-    for model, ours, name, best, ratio, tuned in rows:
-        print(f"{model:6s} {ours:16.0f}  {name:17s} {best:10.0f}  {ratio:16.2f}"
-              + (f"  {tuned:19.2f}" if tuned else ""))
+          "  statdl/torch-malloc  functional/statdl")
+    for row in rows:
+        print(row)
+
+
+def _summary_row(model: str, speeds: dict[str, float]) -> str:
+    """One line of the closing table: statdl against its fastest peer, against the plain loop
+    with statdl's malloc setting, and the functional form against the Sequential ("-" where a
+    framework did not run).
+
+    >>> _summary_row("mlp", {"statdl": 200.0, "torch": 100.0, "statdl-functional": 198.0})
+    'mlp                 200  torch                    100              2.00                    -              0.990'
+    """
+    ours = speeds["statdl"]
+    peers = {k: v for k, v in speeds.items()
+             if k not in ("statdl", "torch-malloc", "statdl-functional")}
+    name, best = max(peers.items(), key=lambda kv: kv[1]) if peers else ("-", None)
+    malloc, functional = speeds.get("torch-malloc"), speeds.get("statdl-functional")
+
+    def cell(value: float | None, width: int, spec: str) -> str:
+        return f"{'-' if value is None else format(value, spec):>{width}s}"
+
+    return (f"{model:6s} {ours:16.0f}  {name:17s} {cell(best, 10, '.0f')}  "
+            f"{cell(best and ours / best, 16, '.2f')}  "
+            f"{cell(malloc and ours / malloc, 19, '.2f')}  "
+            f"{cell(functional and functional / ours, 17, '.3f')}")
 
 
 if __name__ == "__main__":
