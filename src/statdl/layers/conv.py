@@ -194,7 +194,8 @@ class Conv2DTransposeModule(_ChannelsLast):
 
 
 def _transpose_length(n: int | None, k: int, s: int, padding: str) -> int | None:
-    """Keras's output length of a transposed convolution along one axis."""
+    """Keras's output length of a transposed convolution along one axis, for a window of
+    ``k`` steps (the dilated span) and stride ``s`` (no ``output_padding``)."""
     if n is None:
         return None
     return n * s if padding == "same" else (n - 1) * s + max(k, s)

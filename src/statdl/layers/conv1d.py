@@ -18,7 +18,7 @@ from ..activations import Activation as ActivationModule
 from ..errors import ConfigError, ShapeError, choice_error
 from ..initializers import initialize
 from .base import Layer, Shape, format_shape
-from .conv import _out_len, _same_pads
+from .conv import _out_len, _same_pads, _transpose_length
 from .core import KernelLayer
 
 __all__ = [
@@ -199,7 +199,7 @@ class Conv1DTransposeModule(nn.Module):
         y = F.conv_transpose1d(_channels_first(x), self.weight, None, self.stride,
                                dilation=self.dilation)
         span = self.dilation * (self.k - 1) + 1
-        target = _transpose_len(n, span, self.stride, self.padding)
+        target = _transpose_length(n, span, self.stride, self.padding)
         # Keras (TF convention): 'same' drops floor((span - stride) / 2) steps at the start;
         # when the window is shorter than the stride the last outputs get no input at all
         start = max(span - self.stride, 0) // 2 if self.padding == "same" else 0
@@ -211,13 +211,6 @@ class Conv1DTransposeModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.forward_logits(x))
-
-
-def _transpose_len(n: int | None, span: int, s: int, padding: str) -> int | None:
-    """Keras's output length of a transposed convolution (no ``output_padding``)."""
-    if n is None:
-        return None
-    return n * s if padding == "same" else (n - 1) * s + max(span, s)
 
 
 class Conv1DTranspose(Conv1D):
@@ -240,7 +233,7 @@ class Conv1DTranspose(Conv1D):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         self._require_rank(input_shape, 2, _SEQUENCE)
         self._require_known(input_shape, -1, "number of channels")
-        return (_transpose_len(input_shape[0], self.span, self.strides, self.padding),
+        return (_transpose_length(input_shape[0], self.span, self.strides, self.padding),
                 self.filters)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
