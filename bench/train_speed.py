@@ -11,8 +11,9 @@ One epoch at batch 128 of four of the course's models on data of the course's sh
 Each (model, framework) pair runs in its own process after a warm-up, so that the peak
 resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
 installed. A shared 2-core machine is noisy (other tenants, other jobs): ``--rounds N`` runs
-the frameworks N times in turn (statdl, torch, Keras, statdl, ...) so that each sees the same
-conditions, and reports each framework's best epoch over all rounds.
+the frameworks N times in turn (statdl, torch, Keras, then torch, Keras, statdl, ...: each round
+starts one framework later) so that each sees the same conditions, and reports each framework's
+best epoch over all rounds.
 
 The framework ``statdl-functional`` (never counted as a peer) declares the same networks with
 ``statdl.Input`` and ``statdl.Model``; its graph is a chain, so it trains through the same
@@ -88,8 +89,10 @@ def time_fits(net, x, y, repeats: int, **fit_args) -> list[float]:
 
 
 # ---------------------------------------------------------------- statdl
-def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
-               precision: str = "32", functional: bool = False) -> list[float]:
+def statdl_net(model: str, functional: bool = False, device: str = "cpu"):
+    """The model in statdl, seeded and compiled (RMSprop, the course's loss, accuracy): a
+    ``Sequential``, or with ``functional=True`` the same layers called on ``statdl.Input`` and
+    wrapped in ``statdl.Model``."""
     import statdl as sd
     from statdl import layers as L
 
@@ -116,6 +119,12 @@ def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
     else:
         net = sd.Sequential(stack, input_shape=shape)
     net.compile("rmsprop", loss, ["accuracy"], device=device)
+    return net
+
+
+def run_statdl(model: str, x, y, repeats: int, device: str = "cpu",
+               precision: str = "32", functional: bool = False) -> list[float]:
+    net = statdl_net(model, functional, device)
     return time_fits(net, x, y, repeats, precision=precision)
 
 
@@ -360,7 +369,9 @@ def main() -> None:
     for model in args.models.split(","):
         results: dict[str, tuple[float, float]] = {}
         for round_ in range(args.rounds):
-            for fw in frameworks:
+            # each round starts one framework later, so no framework always runs first
+            start = round_ % len(frameworks)
+            for fw in frameworks[start:] + frameworks[:start]:
                 with busy_background(args.background):
                     measured = _run_child(model, fw, args.repeats, args.device, args.precision)
                 if measured is None:
