@@ -6,7 +6,7 @@ One epoch at batch 128 of four of the course's models on data of the course's sh
 * ``cnn``    MNIST images (28, 28, 1): the course's CNN (485,066 parameters)
 * ``lstm``   IMDB-shaped: Embedding(10000, 8) + LSTM(32) + Dense(1, sigmoid), length 500
 * ``conv1d`` IMDB-shaped: Embedding(10000, 32) + Conv1D(32, 7, relu) + GlobalMaxPooling1D +
-  Dense(1, sigmoid), length 500 (327,233 parameters)
+  Dense(1, sigmoid), length 500 (327,233 parameters; the ``imdb-conv1d`` lab's network)
 
 Each (model, framework) pair runs in its own process after a warm-up, so that the peak
 resident memory printed is that job's own. Keras runs only where ``keras`` (and ``jax``) are
