@@ -23,6 +23,7 @@ Keras-style decoder generates from N(0, I) codings.
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 import torch
@@ -35,15 +36,60 @@ from ._common import Timer, headline, mnist_data, with_interval
 LATENT, HIDDEN, PIXELS = 2, 256, 784
 
 
-class Sampling(L.Layer):
-    """``z = z_mean + exp(z_log_var / 2) * eps``, ``eps ~ N(0, I)``; the mean outside training
-    (as ``statdl.autoencoders.GaussianSampling``, so that ``predict`` is deterministic)."""
+@functools.cache
+def _example_classes() -> dict[str, type]:
+    """``Sampling`` and ``VAE``, defined on first use.
 
-    def call(self, inputs, training=None):
-        z_mean, z_log_var = inputs
-        if not training:
-            return z_mean
-        return z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+    They are the example's own classes, as a user's script defines them, not library layers:
+    defining them at import would put two unregistered ``Layer`` subclasses in every process
+    that imports all of statdl's modules (the layer-contract test, which requires each layer
+    class of the package to load from a saved file in a fresh process).
+    """
+
+    class Sampling(L.Layer):
+        """``z = z_mean + exp(z_log_var / 2) * eps``, ``eps ~ N(0, I)``; the mean outside training
+        (as ``statdl.autoencoders.GaussianSampling``, so that ``predict`` is deterministic)."""
+
+        def call(self, inputs, training=None):
+            z_mean, z_log_var = inputs
+            if not training:
+                return z_mean
+            return z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+
+    class VAE(sd.Model):
+        """The Keras example's ``VAE(keras.Model)``: ``train_step`` returns the losses to log.
+
+        ``loss = reconstruction_loss + kl_weight * kl_loss`` with ``kl_weight = 1 / pixels`` by
+        default (the ``statdl.autoencoders`` definition). ``fit`` averages every returned value
+        over the epoch into the History (``loss``, ``reconstruction_loss``, ``kl_loss``), which is
+        what the example's ``keras.metrics.Mean`` trackers compute.
+        """
+
+        def __init__(self, encoder: sd.Model, decoder: sd.Model, kl_weight: float | None = None,
+                     **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = encoder
+            self.decoder = decoder
+            self.kl_weight = 1.0 / encoder.inputs[0].shape[0] if kl_weight is None else kl_weight
+
+        def train_step(self, data):
+            reconstruction_loss, kl_loss = vae_losses(self.encoder, self.decoder, data)
+            total_loss = reconstruction_loss + self.kl_weight * kl_loss
+            return {"loss": total_loss, "reconstruction_loss": reconstruction_loss,
+                    "kl_loss": kl_loss}
+
+        def reconstruct(self, x: np.ndarray) -> np.ndarray:
+            """Decoded means of the codings (no sampling): what ``Autoencoder.reconstruct`` gives."""
+            return self.decoder.predict(self.encoder.predict(x)[0])
+
+    return {"Sampling": Sampling, "VAE": VAE}
+
+
+def __getattr__(name: str):
+    """``from statdl.labs.vae_keras import Sampling, VAE`` (made by :func:`_example_classes`)."""
+    if name in ("Sampling", "VAE"):
+        return _example_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def vae_parts(pixels: int = PIXELS, latent: int = LATENT,
@@ -60,7 +106,7 @@ def vae_parts(pixels: int = PIXELS, latent: int = LATENT,
     x = L.Dense(hidden, activation="relu", name="encoder_hidden")(encoder_inputs)
     z_mean = L.Dense(latent, name="z_mean")(x)
     z_log_var = L.Dense(latent, name="z_log_var")(x)
-    z = Sampling(name="z")([z_mean, z_log_var])
+    z = _example_classes()["Sampling"](name="z")([z_mean, z_log_var])
     encoder = sd.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
     latent_inputs = sd.Input((latent,), name="z_sampling")
     x = L.Dense(hidden, activation="relu", name="decoder_hidden")(latent_inputs)
@@ -78,33 +124,6 @@ def vae_losses(encoder: sd.Model, decoder: sd.Model,
     reconstruction_loss = (data - reconstruction).square().mean()
     kl = -0.5 * (1 + z_log_var - z_mean.square() - torch.exp(z_log_var))
     return reconstruction_loss, kl.sum(dim=1).mean()
-
-
-class VAE(sd.Model):
-    """The Keras example's ``VAE(keras.Model)``: ``train_step`` returns the losses to log.
-
-    ``loss = reconstruction_loss + kl_weight * kl_loss`` with ``kl_weight = 1 / pixels`` by
-    default (the ``statdl.autoencoders`` definition). ``fit`` averages every returned value
-    over the epoch into the History (``loss``, ``reconstruction_loss``, ``kl_loss``), which is
-    what the example's ``keras.metrics.Mean`` trackers compute.
-    """
-
-    def __init__(self, encoder: sd.Model, decoder: sd.Model, kl_weight: float | None = None,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.kl_weight = 1.0 / encoder.inputs[0].shape[0] if kl_weight is None else kl_weight
-
-    def train_step(self, data):
-        reconstruction_loss, kl_loss = vae_losses(self.encoder, self.decoder, data)
-        total_loss = reconstruction_loss + self.kl_weight * kl_loss
-        return {"loss": total_loss, "reconstruction_loss": reconstruction_loss,
-                "kl_loss": kl_loss}
-
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """Decoded means of the codings (no sampling): what ``Autoencoder.reconstruct`` gives."""
-        return self.decoder.predict(self.encoder.predict(x)[0])
 
 
 def statdl_vae():
@@ -126,7 +145,7 @@ def run(args: argparse.Namespace, run) -> dict:
     encoder, decoder = vae_parts()
     encoder.summary()
     decoder.summary()
-    vae = VAE(encoder, decoder, name="vae")
+    vae = _example_classes()["VAE"](encoder, decoder, name="vae")
     vae.compile(optimizer="adam", device=args.device)
     print("\n=== Keras-style VAE (encoder and decoder models, train_step) ===")
     with timer:
