@@ -212,3 +212,12 @@ def test_strings_are_not_sequences_of_indices(seqs):
 def test_unordered_or_flat_containers_are_not_lists_of_sequences(seqs):
     with pytest.raises(ConfigError, match=r"`sequences` must be a list of sequences; got "):
         pad_sequences(seqs)
+
+
+def test_pad_sequences_refuses_a_maxlen_larger_than_memory_before_allocating():
+    # 2**40 columns of int32: 5 TiB with the placement mask, more than any test machine; Linux
+    # would grant it lazily and kill the process on touching the pages
+    from statdl.text import pad_sequences
+
+    with pytest.raises(ConfigError, match=r"`maxlen` of pad_sequences .* GiB"):
+        pad_sequences([[1, 2]], maxlen=2**40)

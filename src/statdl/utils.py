@@ -122,3 +122,32 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (``MemAvailable`` of ``/proc/meminfo``), or
+    None where that is unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def require_memory(nbytes: int, message: str) -> None:
+    """Raise ``ConfigError(message + sizes)`` when an allocation of ``nbytes`` cannot fit.
+
+    Linux grants large allocations lazily and kills the process when the pages are touched,
+    so an argument that asks for more than the machine has must be refused before allocating.
+
+    Examples
+    --------
+    >>> require_memory(1024, "`maxlen` is too large")
+    """
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ConfigError(f"{message}: it needs {nbytes / 2**30:.1f} GiB and "
+                          f"{free / 2**30:.1f} GiB of memory is free.")

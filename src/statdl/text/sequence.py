@@ -8,6 +8,7 @@ from itertools import chain
 import numpy as np
 
 from ..errors import ConfigError, choice_error
+from ..utils import require_memory
 
 __all__ = ["pad_sequences"]
 
@@ -70,6 +71,10 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     if maxlen is None:
         maxlen = int(lengths.max()) if n else 0
     maxlen = int(maxlen)
+    # the result, the column index and the boolean mask that places the items
+    require_memory(n * maxlen * (dtype.itemsize + 1) + 8 * maxlen,
+                   f"`maxlen` of pad_sequences ({maxlen}) makes a ({n}, {maxlen}) {dtype} array "
+                   "too large for this machine")
     flat = _flat_scalars(sequences, lengths, dtype)
     if flat is None:
         return _pad_general(sequences, maxlen, dtype, padding, truncating, value)
