@@ -253,16 +253,6 @@ class Sequential(Model):
             self.input_shape = shape
         return Layer.build(self, shape)
 
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for layer in self._layers:
-            layer.trainable = bool(value)
-
     def freeze(self, up_to: str | int | None = None) -> Sequential:
         """Freeze the layers from the first through ``up_to`` (all layers when None).
 
