@@ -52,6 +52,7 @@ from ..training.metrics import Metric, get_metrics
 from ..training.optimizers import Optimizer, get_optimizer
 from ..utils import resolve_device
 from .hooks import extra_fit_callbacks, register_fit_callback_factory
+from .steps import evaluate_with_test_step, fit_with_train_step, overrides
 
 __all__ = ["Trainer", "TrainingState", "register_fit_callback_factory", "OutputsLoss",
            "OutputMetric", "PackedModule"]
@@ -593,9 +594,15 @@ class Trainer:
         Calling ``fit`` again continues from the current weights and optimiser state.
         """
         self._require_compiled("fit")
-        if type(self).train_step is not Trainer.train_step:
-            return self._fit_custom(x, y, batch_size, epochs, verbose, callbacks, shuffle,
-                                    initial_epoch)
+        if overrides(self, "train_step"):  # the model trains its own way (Keras's pattern)
+            if class_weight is not None:
+                raise ConfigError("`class_weight` is not used by a model's own train_step; "
+                                  "give `sample_weight` (train_step gets (x, y, weights)).")
+            return fit_with_train_step(
+                self, x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
+                verbose=verbose, callbacks=callbacks, shuffle=shuffle,
+                initial_epoch=initial_epoch, validation_split=validation_split,
+                validation_data=validation_data)
         xt, yt, w = self._prepare_xy(x, y, sample_weight, class_weight)
         if self._compiled["loss"] is NO_LOSS:
             state = self._training_state()
@@ -636,77 +643,50 @@ class Trainer:
     def train_step(self, data):
         """One training step of ``fit``; override it to train your own way (Keras's pattern).
 
-        ``data`` is the batch: a tensor ``x``, or ``(x, y)`` when ``fit`` got ``y``. Return a
-        dict of values to log whose ``"loss"`` is a scalar tensor: ``fit`` runs backward from
-        it and steps the optimiser given to ``compile``; every value is averaged over the
-        epoch into the ``History``. Layers and models called inside on tensors run in
-        training mode (dropout, sampling) with gradients.
+        ``data`` is the batch as Keras gives it: ``x``, ``(x, y)`` when ``fit`` got ``y``,
+        ``(x, y, sample_weight)`` with weights, as torch tensors. Either update the weights
+        in the step, as the Keras examples do::
+
+            grads = torch.autograd.grad(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+
+        (or ``self.zero_grad(); loss.backward()`` and ``self.optimizer.apply([w.grad for w in
+        weights], weights)``), or return a dict whose ``"loss"`` is a scalar tensor and let
+        ``fit`` run backward and the optimiser given to ``compile``. The dict returned is
+        logged: with trackers (``statdl.metrics.Mean`` attributes, see ``metrics``) as Keras
+        logs it, the last step's values of the epoch; otherwise each value averaged over the
+        epoch. Layers and models called inside on tensors run in training mode (dropout,
+        sampling) with gradients. See ``statdl.models.steps``.
         """
         raise NotImplementedError  # fit's own loop runs unless a subclass overrides this
 
-    def _fit_custom(self, x, y, batch_size, epochs, verbose, callbacks, shuffle,
-                    initial_epoch):
-        """``fit`` through an overridden ``train_step`` (plain autograd, flat optimiser)."""
-        from ..layers.symbolic import training_calls
-        from ..training.history import History
+    def test_step(self, data):
+        """One step of ``evaluate`` (and of ``fit``'s validation) for a model with its own
+        ``train_step``: ``data`` as in ``train_step``, run without gradients in inference
+        mode; return the dict of values to report."""
+        raise NotImplementedError  # evaluate's own loop runs unless a subclass overrides this
 
-        rows = InputRows(x, None, False, "x")
-        require_rows(rows.n, "x")
-        xt = rows.tensor().to(self.device_)
-        yt = None if y is None else torch.as_tensor(np.asarray(y)).to(self.device_)
-        module = self.module.to(self.device_)
-        params = self._trainable_parameters()
-        if not params:
-            raise ConfigError(f"Model '{self.name}' has no trainable weights to fit.")
-        flat = FlatParameters(params)
-        optimizer = self._compiled["optimizer"]
-        optimizer.state = {}
-        callbacks = extra_fit_callbacks(list(callbacks or []))
-        n = rows.n
-        history = History({"epochs": epochs, "steps": math.ceil(n / batch_size),
-                           "batch_size": batch_size, "samples": n})
-        self.history_ = history
-        for cb in callbacks:
-            cb.set_model(self)
-            cb.on_train_begin({})
-        self.stop_training = False
-        try:
-            for epoch in range(initial_epoch, epochs):
-                for cb in callbacks:
-                    cb.on_epoch_begin(epoch, {})
-                module.train()
-                sums: dict[str, float] = {}
-                order = torch.randperm(n) if shuffle else torch.arange(n)
-                for start in range(0, n, batch_size):
-                    idx = order[start:start + batch_size].to(self.device_)
-                    xb = xt.index_select(0, idx)
-                    data = xb if yt is None else (xb, yt.index_select(0, idx))
-                    flat.zero_grad()
-                    with training_calls():
-                        logs = self.train_step(data)
-                    loss = logs.get("loss") if isinstance(logs, dict) else None
-                    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-                        raise ConfigError("`train_step` must return a dict whose 'loss' is a "
-                                          f"scalar tensor; got {type(logs).__name__}.")
-                    loss.backward()
-                    optimizer.step(flat.w, flat.g)
-                    for key, value in logs.items():
-                        value = value.detach() if isinstance(value, torch.Tensor) else value
-                        sums[key] = sums.get(key, 0.0) + float(value) * len(idx)
-                epoch_logs = {k: v / n for k, v in sums.items()}
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, epoch_logs)
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(
-                        f"{k}: {v:.4f}" for k, v in epoch_logs.items()))
-                history.append(epoch, epoch_logs)
-                if self.stop_training:
-                    break
-            for cb in callbacks:
-                cb.on_train_end({})
-        finally:
-            module.eval()
-        return history
+    @property
+    def metrics(self) -> list:
+        """The model's metric trackers, as Keras's ``Model.metrics`` for a model with its own
+        ``train_step``: the ``statdl.metrics.Mean`` objects held in its attributes (override
+        the property to choose). ``fit`` resets them when each epoch starts."""
+        from ..training.metrics import Mean
+
+        return [v for v in vars(self).values() if isinstance(v, Mean)]
+
+    def zero_grad(self) -> None:
+        """Set the gradients of the trainable weights to zero, in place (before
+        ``loss.backward()`` in a ``train_step``, as with Keras's torch backend)."""
+        with torch.no_grad():
+            for p in self._trainable_parameters():
+                if p.grad is not None:
+                    p.grad.zero_()
+
+    def _build_for(self, x: torch.Tensor) -> None:
+        """Build the model for the samples of ``x`` when it is not built yet."""
+        if self.module_ is None and getattr(self, "_by_call", False):
+            self.build(tuple(x.shape[1:]))
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
                  verbose: int = 0, return_dict: bool = False):
@@ -726,6 +706,12 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         check_batch_size(batch_size)
+        if overrides(self, "test_step"):
+            logs = evaluate_with_test_step(self, x, y, sample_weight, batch_size)
+            if return_dict:
+                return logs
+            values = list(logs.values())
+            return values[0] if len(values) == 1 else values
         xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
         with governed():
             logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)

@@ -4,6 +4,9 @@ Each metric adds per-batch sums to a running state; ``result()`` returns the epo
 Keras, ``accuracy`` means categorical, sparse-categorical or binary accuracy depending on the
 loss. ``auc`` is computed exactly (trapezoid over all distinct thresholds, i.e. the
 Mann-Whitney statistic) at the end of the epoch; Keras approximates it with 200 thresholds.
+
+``Mean`` is Keras's ``keras.metrics.Mean`` tracker (``update_state`` / ``result`` /
+``reset_state``), which a model's own ``train_step`` updates with the values it wants logged.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError, ShapeError, choice_error
 
-__all__ = ["Metric", "get_metric", "get_metrics", "METRIC_NAMES"]
+__all__ = ["Metric", "Mean", "get_metric", "get_metrics", "METRIC_NAMES"]
 
 METRIC_NAMES = ("accuracy", "acc", "mae", "mse", "auc", "binary_accuracy",
                 "categorical_accuracy", "sparse_categorical_accuracy", "mean_absolute_error",
@@ -103,6 +106,95 @@ class Metric:
         if self.count == 0:
             return float("nan")
         return float(self.total) / self.count
+
+
+class Mean:
+    """Keras's ``keras.metrics.Mean``: the (weighted) mean of the values given so far.
+
+    A tracker a model's own ``train_step`` updates each step; a model resets the trackers of
+    its ``metrics`` property at the start of every epoch (Keras's ``reset_metrics``), so that
+    ``result()`` is the epoch's running mean. As in Keras, a value of shape ``(n, ...)`` counts
+    as ``n`` samples, each the mean over its other axes; with ``sample_weight`` the result is
+    ``sum(w * value) / sum(w)``.
+
+    Parameters
+    ----------
+    name : str
+        The tracker's name (``keras.metrics.Mean(name="total_loss")``).
+    dtype : str
+        ``"float32"`` (Keras's default) or ``"float64"``: the type of the running sums.
+
+    Examples
+    --------
+    >>> tracker = Mean(name="total_loss")
+    >>> tracker.update_state(torch.tensor(2.0)); tracker.update_state([4.0, 6.0])
+    >>> round(float(tracker.result()), 6)   # (2 + 4 + 6) / 3
+    4.0
+    >>> tracker.reset_state(); float(tracker.result())
+    0.0
+    """
+
+    def __init__(self, name: str = "mean", dtype: str | None = None):
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"`name` of Mean must be a non-empty string; got {name!r}.")
+        if dtype not in (None, "float32", "float64"):
+            raise ConfigError(f"`dtype` of Mean must be 'float32' or 'float64'; got {dtype!r}.")
+        self.name = name
+        self.dtype = torch.float64 if dtype == "float64" else torch.float32
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        """Forget every value (Keras's ``reset_state``)."""
+        self.total = torch.zeros((), dtype=self.dtype)
+        self.count = torch.zeros((), dtype=self.dtype)
+
+    @torch.no_grad()
+    def update_state(self, values, sample_weight=None) -> None:
+        """Add ``values`` (a number, an array or a tensor; gradients are not kept), weighted by
+        ``sample_weight`` when given (Keras's per-sample reduction)."""
+        values = self._tensor(values)
+        if self.total.device != values.device:
+            self.total, self.count = self.total.to(values.device), self.count.to(values.device)
+        if sample_weight is None:
+            if values.dim() > 1:
+                values = values.reshape(values.shape[0], -1).mean(dim=1)
+            self.total.add_(values.sum())
+            self.count.add_(values.shape[0] if values.dim() >= 1 else 1)
+            return
+        weight = self._tensor(sample_weight).to(values.device)
+        while weight.dim() > values.dim() and weight.shape[-1] == 1:
+            weight = weight.squeeze(-1)  # Keras squeezes or expands to the same rank
+        while values.dim() > weight.dim() and values.shape[-1] == 1:
+            values = values.squeeze(-1)
+        if values.dim() > weight.dim():  # per-sample means over the axes the weights lack
+            values = values.mean(dim=tuple(range(weight.dim(), values.dim())))
+        try:
+            weight = torch.broadcast_to(weight, values.shape)
+        except RuntimeError:
+            raise ShapeError(f"`sample_weight` of Mean '{self.name}' has shape "
+                             f"{tuple(weight.shape)}, which does not broadcast to the values' "
+                             f"shape {tuple(values.shape)}.") from None
+        self.total.add_((values * weight).sum())
+        self.count.add_(weight.sum())
+
+    def _tensor(self, value) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value.detach().to(self.dtype)
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise ConfigError(f"`values` of Mean '{self.name}' must be numbers; got "
+                              f"{type(value).__name__}.")
+        return torch.as_tensor(array, dtype=self.dtype)
+
+    def result(self) -> torch.Tensor:
+        """The mean so far as a scalar tensor; 0 before any value (Keras's divide-no-nan)."""
+        empty = self.count == 0  # no read-back: a step may call this on a GPU
+        return torch.where(empty, torch.zeros_like(self.total),
+                           self.total / torch.where(empty, torch.ones_like(self.count),
+                                                    self.count))
+
+    def __repr__(self) -> str:
+        return f"Mean(name={self.name!r})"
 
 
 def _loss_values(name: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -12,17 +12,52 @@ as one pass of torch's fused Adam kernel where torch has it for the weights' dev
   ``w -= lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)``, defaults ``0.001, 0.9, 0.999, 1e-7``.
 * SGD: ``m = momentum m - lr g``; ``w += m`` (Nesterov: ``w += momentum m - lr g``).
 * Adagrad: ``a += g^2``; ``w -= lr g / sqrt(a + eps)``, ``a`` starts at 0.1, ``lr=0.001``.
+
+A model's own ``train_step`` updates weights as in Keras, with ``apply_gradients(zip(grads,
+weights))`` or ``apply(grads, weights)``: the weights given are bound once to a flat buffer of
+their own (kept from step to step, with its own optimiser state), so the same vectorised
+update runs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError, ShapeError, choice_error
+from .flat import FlatParameters
 
-__all__ = ["Optimizer", "RMSprop", "Adam", "SGD", "Adagrad", "get_optimizer"]
+__all__ = ["Optimizer", "RMSprop", "Adam", "SGD", "Adagrad", "get_optimizer", "applied_count"]
+
+#: How many ``apply`` / ``apply_gradients`` calls any optimiser has made: ``fit`` compares it
+#: before and after a model's own ``train_step`` to learn whether the step updated weights
+#: itself (Keras's way) or left that to ``fit``.
+_APPLIED = [0]
+
+
+def applied_count() -> int:
+    """Number of ``apply`` / ``apply_gradients`` calls so far, by every optimiser."""
+    return _APPLIED[0]
+
+
+@dataclass
+class _Binding:
+    """Weights updated together by ``apply``: views into one flat buffer, with the optimiser
+    state of that buffer."""
+
+    params: list[torch.Tensor]
+    flat: FlatParameters
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+    grads: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def rebind(self) -> None:
+        """Bind (again, when something else rebound the weights) the weights to the flat
+        buffers; the values are kept, and so is the state (same weights, same order)."""
+        if not self.flat.intact(self.params):
+            self.flat = FlatParameters(self.params)
+        self.grads = {id(p): p.grad for p in self.params}
 
 
 def _check(value, argument: str, owner: str, low: float = 0.0, high: float | None = None,
@@ -101,6 +136,7 @@ class Optimizer:
                                     low_open=True)
         self.iterations = 0
         self.state: dict[str, torch.Tensor] = {}
+        self._bindings: dict[frozenset[int], _Binding] = {}
 
     def _slot(self, name: str, like: torch.Tensor) -> torch.Tensor:
         slot = self.state.get(name)
@@ -137,6 +173,90 @@ class Optimizer:
 
     def _update(self, w: torch.Tensor, g: torch.Tensor) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    # -------------------------------------------------------------- Keras's apply API
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Update weights from their gradients, as Keras's ``apply_gradients``.
+
+        Parameters
+        ----------
+        grads_and_vars : iterable of (gradient, weight)
+            E.g. ``zip(grads, self.trainable_weights)`` with ``grads`` from
+            ``torch.autograd.grad(loss, self.trainable_weights)``; a gradient may be None
+            (no change from it).
+
+        Examples
+        --------
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> opt = SGD(learning_rate=0.1)
+        >>> (grad,) = torch.autograd.grad((w ** 2).sum(), [w])
+        >>> opt.apply_gradients(zip([grad], [w])); w.tolist()   # 1 - 0.1 * 2
+        [0.800000011920929, 0.800000011920929]
+        """
+        pairs = list(grads_and_vars)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise ConfigError("`grads_and_vars` of apply_gradients must hold (gradient, "
+                                  f"weight) pairs, e.g. zip(grads, weights); item {i} is "
+                                  f"{type(pair).__name__}.")
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, trainable_variables) -> None:
+        """Update ``trainable_variables`` from ``grads`` (in the same order), as Keras's
+        ``Optimizer.apply``; ``grads`` may be the weights' own ``.grad`` after
+        ``loss.backward()`` (the torch-backend pattern of Keras's guides).
+
+        Examples
+        --------
+        >>> w = torch.nn.Parameter(torch.zeros(3))
+        >>> opt = Adam(learning_rate=0.1)
+        >>> (w - 1).square().sum().backward()
+        >>> opt.apply([w.grad], [w]); [round(v, 4) for v in w.tolist()]
+        [0.1, 0.1, 0.1]
+        """
+        grads, weights = list(grads), list(trainable_variables)
+        if len(grads) != len(weights):
+            raise ConfigError(f"`grads` of apply must hold one gradient per weight; got "
+                              f"{len(grads)} gradients for {len(weights)} weights.")
+        binding = self.bind(weights)
+        with torch.no_grad():
+            for i, (g, p) in enumerate(zip(grads, weights)):
+                slot = binding.grads[id(p)]
+                if g is None:
+                    slot.zero_()
+                elif g is slot or (isinstance(g, torch.Tensor) and g.data_ptr() == slot.data_ptr()
+                                   and g.shape == slot.shape):
+                    continue  # p.grad after backward: already in the flat gradient
+                else:
+                    if not isinstance(g, torch.Tensor) or tuple(g.shape) != tuple(p.shape):
+                        got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
+                        raise ShapeError(f"`grads[{i}]` of apply must be a tensor of the weight's "
+                                         f"shape {tuple(p.shape)}; got {got}.")
+                    slot.copy_(g)
+        self.apply_bound(binding)
+
+    def bind(self, weights: list[torch.Tensor]) -> _Binding:
+        """The flat binding of ``weights`` (made on first use; later calls with the same
+        weights, in any order, reuse it and its state)."""
+        key = frozenset(id(p) for p in weights)
+        if len(key) != len(weights):
+            raise ConfigError("`trainable_variables` of apply lists the same weight twice.")
+        for i, p in enumerate(weights):
+            if not isinstance(p, torch.Tensor) or not p.is_floating_point() or not p.is_leaf:
+                raise ConfigError(f"`trainable_variables[{i}]` must be a weight (a float torch "
+                                  f"Parameter, e.g. from model.trainable_weights); got "
+                                  f"{type(p).__name__}.")
+        binding = self._bindings.get(key)
+        if binding is None:
+            binding = self._bindings[key] = _Binding(list(weights), FlatParameters(weights))
+        binding.rebind()
+        return binding
+
+    def apply_bound(self, binding: _Binding) -> None:
+        """One step on ``binding``'s weights from the gradient already in its flat buffer."""
+        _APPLIED[0] += 1
+        self.state = binding.state
+        self.step(binding.flat.w, binding.flat.g)
 
     def get_config(self) -> dict:
         return {"learning_rate": self.learning_rate}
