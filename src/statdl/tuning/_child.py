@@ -24,8 +24,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..run_folders.files import (
+    ENV_DECLARE,
+    ENV_PARENT,
+    ENV_RUN_DIR,
+    ENV_THREADS,
+    META,
+    read_json,
+    write_json,
+)
 from ..threads import when_torch_loads
-from ._io import ENV_DECLARE, ENV_PARENT, ENV_RUN_DIR, ENV_THREADS, META, read_json, write_json
 
 _PR_SET_PDEATHSIG = 1
 

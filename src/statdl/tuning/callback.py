@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..run_folders.recording import report_epoch
 from ..training.callbacks import Callback
-from .recording import report_epoch
 
 __all__ = ["RunMetricsCallback", "run_callbacks"]
 
@@ -37,7 +37,7 @@ def run_callbacks() -> list[Callback]:
     >>> run_callbacks()      # not inside `statdl run`
     []
     """
-    from .recording import is_run_active
+    from ..run_folders.recording import is_run_active
 
     return [RunMetricsCallback()] if is_run_active() else []
 

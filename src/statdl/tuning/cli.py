@@ -102,7 +102,7 @@ def _columns(text: str | None) -> list[str] | None:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from .listing import ls_runs
+    from ..run_folders.listing import ls_runs
     from .table import display_frame
 
     df = ls_runs(args.runs_dir, order=args.order, filter=args.filter, latest_n=args.latest)
@@ -121,14 +121,14 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    from .views import view_run
+    from ..reports.pages import view_run
 
     print(view_run(args.run, args.runs_dir, open_browser=not args.no_open))
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .views import compare_runs
+    from ..reports.pages import compare_runs
 
     a, b = (args.runs + [None, None])[:2]
     print(compare_runs(a, b, args.runs_dir, open_browser=not args.no_open))
@@ -136,7 +136,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
-    from .listing import best_run
+    from ..run_folders.listing import best_run
 
     best = best_run(args.runs_dir, args.metric, args.mode)
     keep = [k for k in best.index if k.startswith(("metric_", "eval_", "flag_", "test_"))]
@@ -148,7 +148,7 @@ def _cmd_best(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .views import open_in_browser, save_tuning_report
+    from ..reports.pages import open_in_browser, save_tuning_report
 
     path = save_tuning_report(args.runs_dir, args.metric, args.mode)
     print(path)
@@ -166,7 +166,7 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .listing import clean_runs, ls_runs
+    from ..run_folders.listing import clean_runs, ls_runs
 
     runs: Any = args.runs or None
     if args.failed:
@@ -181,7 +181,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _cmd_purge(args: argparse.Namespace) -> int:
-    from .listing import purge_runs
+    from ..run_folders.listing import purge_runs
 
     if not _confirmed(args, f"Delete the archive of {args.runs_dir} for good?"):
         return 1

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._io import ENV_DECLARE, ENV_FLAGS, ENV_RUN_DIR, META, write_json
+from ..run_folders.files import ENV_DECLARE, ENV_FLAGS, ENV_RUN_DIR, META, write_json
 
 __all__ = [
     "Flag", "Flags", "flags", "flag_integer", "flag_numeric", "flag_boolean", "flag_string",

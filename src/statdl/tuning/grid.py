@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ._io import flag_value
+from ..run_folders.files import flag_value
 
 __all__ = ["expand_grid", "sample_grid", "as_combinations"]
 

@@ -2,51 +2,40 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import json
 import math
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..errors import ConfigError
-from ._io import (
+from ..run_folders.files import (
     ENV_DECLARE,
     ENV_FLAGS,
     ENV_PARENT,
     ENV_RUN_DIR,
     ENV_THREADS,
-    META,
     flag_value,
     read_json,
-    utc_now,
-    write_json,
-    write_text,
 )
-from .runs import new_run_dir, release_lock, write_lock
+from ..run_folders.output import OutputCapture
+from ..run_folders.writer import RunWriter
 
 __all__ = ["training_run", "declared_flags", "check_script", "check_timeout", "execute_run",
            "child_env", "spawn", "kill_group", "stop_active_runs", "sigterm_as_exit",
-           "OutputCapture"]
+           "OutputCapture"]  # OutputCapture: now statdl.run_folders.output, kept importable here
 
 _ACTIVE: set[subprocess.Popen] = set()      # children of this process, to stop on Ctrl-C
 _STOPPED: set[subprocess.Popen] = set()     # ... of them, those stopped on purpose
 _ACTIVE_LOCK = threading.Lock()
 _POSIX = os.name == "posix"
-OUTPUT_HEAD_BYTES = 1 << 20      # a run's output file keeps its first MiB ...
-OUTPUT_TAIL_BYTES = 1 << 20      # ... and its last MiB
-OUTPUT_GRACE_S = 2.0             # how long output is still read after the script exits
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding `statdl`
 
 
@@ -164,15 +153,6 @@ def declared_flags(script: str | os.PathLike, timeout: float | None = 300) -> di
     return {}
 
 
-def _snapshot_source(script: Path, run: Path) -> None:
-    src = run / META / "source"
-    src.mkdir(exist_ok=True)
-    write_text(src / script.name, script.read_text(encoding="utf-8", errors="replace"))
-    beside = script.parent / "flags.yml"
-    if beside.is_file():
-        write_text(src / "flags.yml", beside.read_text(encoding="utf-8", errors="replace"))
-
-
 def check_timeout(timeout: Any) -> float | None:
     """Validate a run's ``timeout``: ``None`` or a finite number of seconds > 0.
 
@@ -212,89 +192,6 @@ def kill_group(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-class OutputCapture:
-    """Copy a child's output into a file (and optionally to the console) on a thread.
-
-    Only the first ``head`` and the last ``tail`` bytes are kept when the output is larger;
-    the file then says how many bytes were left out between them. :meth:`finish` never
-    blocks for long: a process the script left behind that still holds its output is not
-    waited for.
-    """
-
-    def __init__(self, stream: Any, path: Path, echo: TextIO | None,
-                 head: int = OUTPUT_HEAD_BYTES, tail: int = OUTPUT_TAIL_BYTES) -> None:
-        self.fd = stream.fileno()
-        self.stream, self.path, self.echo = stream, path, echo
-        self.head, self.tail = head, tail
-        self.total = self.written = 0
-        self.tail_chunks: deque[bytes] = deque()
-        self.tail_size = 0
-        self.file = open(path, "wb")  # noqa: SIM115 - closed by finish()
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._pump, daemon=True,
-                                       name="statdl-output")
-        self.thread.start()
-
-    def _pump(self) -> None:
-        while True:
-            if _POSIX:
-                if self.stop.is_set():
-                    return
-                ready, _, _ = select.select([self.fd], [], [], 0.1)
-                if not ready:
-                    continue
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self.lock:
-                if self.file.closed:
-                    return
-                self._keep(chunk)
-
-    def _keep(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        if self.echo is not None:
-            self.echo.write(self.decoder.decode(chunk))
-            self.echo.flush()
-        room = self.head - self.written
-        if room > 0:
-            self.file.write(chunk[:room])
-            self.file.flush()
-            self.written += min(room, len(chunk))
-            chunk = chunk[room:]
-        if chunk:
-            self.tail_chunks.append(chunk)
-            self.tail_size += len(chunk)
-            while self.tail_size - len(self.tail_chunks[0]) >= self.tail:
-                self.tail_size -= len(self.tail_chunks.popleft())
-
-    def finish(self, grace: float = OUTPUT_GRACE_S) -> dict[str, Any]:
-        """Stop reading (after ``grace`` seconds at most), write the kept tail, close the file.
-
-        Returns ``output_bytes`` (all the script printed) and ``output_truncated``.
-        """
-        self.thread.join(grace)
-        self.stop.set()
-        self.thread.join(1.0)
-        with self.lock:
-            tail = b"".join(self.tail_chunks)[-self.tail:] if self.tail_chunks else b""
-            omitted = self.total - self.written - len(tail)
-            if omitted > 0:
-                self.file.write(f"\n[statdl: {omitted} bytes of output omitted here; kept the "
-                                f"first {self.written} and the last {len(tail)} of "
-                                f"{self.total} bytes]\n".encode())
-            self.file.write(tail)
-            self.file.close()
-        with contextlib.suppress(OSError):
-            self.stream.close()
-        return {"output_bytes": self.total, "output_truncated": omitted > 0}
-
-
 def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = None,
                 runs_dir: str | os.PathLike = "runs", args: list[str] | tuple = (),
                 echo: bool = True, num_threads: int | None = None, context: str = "local",
@@ -313,65 +210,51 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
     path = check_script(script)
     flags = _check_flags(flags)
     timeout = check_timeout(timeout)
-    run = Path(run_folder) if run_folder is not None else new_run_dir(runs_dir)
-    meta = run / META
-    write_lock(run, [os.getpid()])
-    request = {"script": str(path), "flags": flags, "args": list(map(str, args))}
-    write_json(meta / "request.json", {**request, **(extra or {})})
-    props: dict[str, Any] = {
-        "type": "training", "context": context, "script": path.name, "script_path": str(path),
-        "start": utc_now(), "end": None, "completed": False, "status": "running",
-        "host": socket.gethostname(), "python": sys.version.split()[0],
-        "num_threads": num_threads, "max_threads": max_threads,
-    }
-    write_json(meta / "properties.json", props)
-    _snapshot_source(path, run)
-    t0 = time.perf_counter()
-    error: dict[str, Any] | None = None
-    proc = spawn(_command(path, list(args)), child_env(run, flags, num_threads, max_threads),
+    run = RunWriter(runs_dir, run_folder)
+    run.start("training", path.name, path,
+              request={"script": str(path), "flags": flags, "args": list(map(str, args)),
+                       **(extra or {})},
+              sources=[path, path.parent / "flags.yml"], context=context,
+              num_threads=num_threads, max_threads=max_threads)
+    proc = spawn(_command(path, list(args)),
+                 child_env(run.path, flags, num_threads, max_threads),
                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     with _ACTIVE_LOCK:
         _ACTIVE.add(proc)
-    capture = OutputCapture(proc.stdout, meta / "output.txt.partial",
-                            sys.stdout if echo else None)
-    write_lock(run, [os.getpid(), proc.pid])
+    capture = run.capture(proc.stdout, sys.stdout if echo else None)
+    run.lock([os.getpid(), proc.pid])
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_group(proc)
         returncode = proc.wait()
-        error = {"message": f"TimeoutError: the run took longer than {timeout} s and was "
-                            "stopped", "type": "TimeoutError", "traceback": ""}
+        run.record_error(f"TimeoutError: the run took longer than {timeout} s and was stopped",
+                         "TimeoutError")
     except BaseException as exc:
         kill_group(proc)
         proc.wait()
-        props.update(capture.finish())
-        _finish(run, props, t0, proc.returncode,
-                 interrupted=f"{type(exc).__name__} stopped the run before it finished")
+        run.note(**capture.finish())
+        run.finish(proc.returncode,
+                   interrupted=f"{type(exc).__name__} stopped the run before it finished")
         raise
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(proc)
             stopped = proc in _STOPPED
             _STOPPED.discard(proc)
-    props.update(capture.finish())
+    run.note(**capture.finish())
     if stopped:
-        _finish(run, props, t0, returncode,
-                interrupted="the tuning run was stopped before this run finished")
-        return {"run_dir": str(run), "status": "interrupted", "returncode": returncode,
-                "error": read_json(meta / "error.json", {}).get("message"), "flags": flags}
-    if error is None and read_json(meta / "error.json") is None and returncode != 0:
-        how = (f"killed by signal {-returncode}" if returncode < 0
-               else f"exited with code {returncode}")
-        error = {"message": f"ChildProcessError: the script {how}", "type": "ChildProcessError",
-                 "traceback": ""}
-    if error is not None:
-        write_json(meta / "error.json", error)
-    _finish(run, props, t0, returncode)
-    final_error = read_json(meta / "error.json")
-    return {"run_dir": str(run), "status": "completed" if final_error is None else "failed",
-            "error": None if final_error is None else final_error.get("message"),
-            "returncode": returncode, "flags": flags}
+        status = run.finish(returncode,
+                            interrupted="the tuning run was stopped before this run finished")
+    else:
+        if run.error() is None and returncode != 0:
+            how = (f"killed by signal {-returncode}" if returncode < 0
+                   else f"exited with code {returncode}")
+            run.record_error(f"ChildProcessError: the script {how}", "ChildProcessError")
+        status = run.finish(returncode)
+    error = run.error()
+    return {"run_dir": str(run.path), "status": status, "returncode": returncode, "flags": flags,
+            "error": None if error is None else error.get("message")}
 
 
 def stop_active_runs() -> int:
@@ -385,24 +268,6 @@ def stop_active_runs() -> int:
     for proc in procs:
         kill_group(proc)
     return len(procs)
-
-
-def _finish(run: Path, props: dict, t0: float, returncode: int | None,
-            interrupted: str | None = None) -> None:
-    """Record the end of a run (``interrupted``: why it was stopped) and release its lock."""
-    meta = run / META
-    partial = meta / "output.txt.partial"
-    if partial.exists():
-        os.replace(partial, meta / "output.txt")
-    if interrupted and not (meta / "error.json").exists():
-        write_json(meta / "error.json", {"message": f"interrupted: {interrupted}",
-                                         "type": "Interrupted", "traceback": ""})
-    failed = (meta / "error.json").exists()
-    status = "interrupted" if interrupted else "failed" if failed else "completed"
-    props.update(end=utc_now(), elapsed_s=round(time.perf_counter() - t0, 3),
-                 returncode=returncode, completed=status == "completed", status=status)
-    write_json(meta / "properties.json", props)
-    release_lock(run)
 
 
 @contextlib.contextmanager
@@ -475,7 +340,7 @@ def training_run(script: str | os.PathLike = "train.py", flags: Mapping[str, Any
     >>> run["status"], int(run["flag_units"]), float(run["metric_loss"])
     ('completed', 16, 0.5)
     """
-    from .listing import run_info
+    from ..run_folders.listing import run_info
 
     with sigterm_as_exit():
         result = execute_run(script, flags, runs_dir, args=args, echo=echo,

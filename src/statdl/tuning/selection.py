@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._io import META, read_json, to_jsonable, utc_now, write_json
-from .listing import best_run
-from .recording import MODEL_FILE
+from ..run_folders.files import META, read_json, to_jsonable, utc_now, write_json
+from ..run_folders.listing import best_run
+from ..run_folders.recording import MODEL_FILE
 
 __all__ = ["evaluate_best"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .listing import metric_column, unknown_column_error
+from ..run_folders.listing import metric_column, unknown_column_error
 
 __all__ = ["KEY_COLUMNS", "main_metric", "display_frame", "render_table", "terminal_width"]
 

@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._io import META, read_json, write_json
-from .executors import make_executor, threads_per_run
-from .flagset import convert_flag
-from .grid import as_combinations, sample_grid
-from .progress import GridProgress
-from .runner import check_script, check_timeout, declared_flags, sigterm_as_exit
-from .runs import (
+from ..run_folders.files import META, read_json, write_json
+from ..run_folders.folders import (
     check_runs_dir,
     is_run_dir,
     locked_runs_dir,
@@ -28,6 +23,11 @@ from .runs import (
     run_status,
     write_lock,
 )
+from .executors import make_executor, threads_per_run
+from .flagset import convert_flag
+from .grid import as_combinations, sample_grid
+from .progress import GridProgress
+from .runner import check_script, check_timeout, declared_flags, sigterm_as_exit
 
 __all__ = ["tuning_run", "check_combinations", "existing_runs", "RunIndex"]
 
@@ -377,7 +377,7 @@ class _Grid:
 
 def _summary(root: Path, run_dirs: list[str], n_total: int, n_sampled: int, skipped: int,
              n_failed: int):
-    from .listing import ls_runs
+    from ..run_folders.listing import ls_runs
 
     wanted = {str(Path(r).resolve()) for r in run_dirs}
     runs = ls_runs(root)

@@ -1,4 +1,5 @@
-"""Light file helpers for run folders (no torch or pandas: the child imports them)."""
+"""Names and light file helpers of run folders (no torch or pandas: a run's child process
+imports them before the script does)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..utils import atomic_write
 
 __all__ = [
     "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "ENV_PARENT", "META",
+    "CAPTIONS_FILE", "VIEW_FILE", "RESULTS_FILE",
     "write_text", "write_json", "read_json", "to_jsonable", "flag_value", "utc_now",
 ]
 
@@ -21,6 +23,9 @@ ENV_DECLARE = "STATDL_DECLARE_FLAGS"    # path: flags() writes its declaration t
 ENV_THREADS = "STATDL_NUM_THREADS"      # torch threads for the child
 ENV_PARENT = "STATDL_PARENT_PID"        # the runner: the child stops when it dies
 META = "statdl.d"                       # metadata folder inside a run folder
+CAPTIONS_FILE = "captions.json"         # plots/captions.json: figure file -> what it shows
+VIEW_FILE = "view.html"                 # a run's HTML report
+RESULTS_FILE = "results.json"           # every number a lab reports
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
