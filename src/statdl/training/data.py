@@ -354,6 +354,11 @@ def prepare_y(y, loss: Loss, output_shape, n: int, argument: str = "y") -> torch
         )
     t = t.to(torch.float32)
     _check_finite(t, argument)
+    if target == "column":  # one response scored against every output (quantile loss)
+        if t.dim() > 2 or (t.dim() == 2 and t.shape[1] != 1):
+            raise ShapeError(f"`{argument}` for loss '{loss.name}' must be one column (a vector "
+                             f"or shape (n, 1)); got shape {_fmt(t.shape)}.")
+        return t.reshape(n, 1)
     if out is not None:
         if t.dim() == 1 and out == (1,):
             t = t[:, None]

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from ..errors import choice_error
+from ..errors import ConfigError, choice_error
 
-__all__ = ["Loss", "get_loss", "loss_key", "LOSSES", "batch_loss", "mean_loss_and_gradient"]
+__all__ = ["Loss", "QuantileLoss", "get_loss", "loss_key", "LOSSES", "batch_loss",
+           "mean_loss_and_gradient", "quantile"]
 
 EPSILON = 1e-7
 
@@ -66,7 +67,8 @@ class Loss:
 
     ``logits_from`` names the output activation whose pre-activation values the loss can
     take directly (``"softmax"`` or ``"sigmoid"``), and ``target`` says which targets fit:
-    ``"onehot"``, ``"int"`` (class indices), ``"binary"`` (0/1) or ``"real"``.
+    ``"onehot"``, ``"int"`` (class indices), ``"binary"`` (0/1), ``"real"`` or ``"column"``
+    (one real column scored against every output column: the quantile loss).
     """
 
     name: str
@@ -76,6 +78,41 @@ class Loss:
 
     def __call__(self, pred, y, from_logits: bool = False) -> torch.Tensor:
         return self.fn(pred, y, from_logits)
+
+
+@dataclass(frozen=True)
+class QuantileLoss(Loss):
+    """The pinball loss of a model with one output column per quantile in ``quantiles``."""
+
+    quantiles: tuple[float, ...] = ()
+
+
+def quantile(quantiles=(0.05, 0.5, 0.95)) -> QuantileLoss:
+    """Pinball (quantile) loss: output column ``j`` estimates the ``quantiles[j]`` quantile of y.
+
+    Per sample, the mean over columns of ``max(tau (y - q), (tau - 1) (y - q))``, whose
+    minimiser is the ``tau`` quantile (Koenker and Bassett, 1978). ``y`` is one column, scored
+    against every output column; ``statdl.intervals.predict_interval(method="cqr")`` turns the
+    outer two columns into conformalized quantile regression intervals.
+
+    Examples
+    --------
+    >>> loss = quantile([0.1, 0.9])
+    >>> round(float(loss(torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0]]))), 6)  # (.1 + .1) / 2
+    0.1
+    """
+    taus = tuple(float(q) for q in (quantiles if hasattr(quantiles, "__len__") else [quantiles]))
+    if not taus or any(not 0.0 < q < 1.0 for q in taus):
+        raise ConfigError(f"`quantiles` of the quantile loss must be numbers strictly between 0 "
+                          f"and 1; got {quantiles!r}.")
+    tau_row = torch.tensor(taus, dtype=torch.float32)
+
+    def pinball(pred, y, from_logits=False):
+        diff = y.reshape(y.shape[0], -1)[:, :1] - pred
+        tau = tau_row.to(pred.device, pred.dtype)
+        return _per_sample(torch.maximum(tau * diff, (tau - 1) * diff))
+
+    return QuantileLoss("quantile", pinball, None, "column", taus)
 
 
 LOSSES: dict[str, Loss] = {
