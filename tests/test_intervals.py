@@ -75,7 +75,7 @@ def test_conformal_quantile_is_the_order_statistic():
     assert conformal_quantile(np.arange(18.0), 0.95) == math.inf  # ceil(19 * .95) = 19 > 18
 
 
-def test_quantile_loss_is_the_pinball_loss_and_learns_quantiles():
+def test_quantile_loss_is_the_pinball_loss_and_learns_quantiles(tmp_path):
     taus = [0.1, 0.5, 0.9]
     pred, y = torch.tensor([[0.0, 1.0, 3.0], [2.0, 2.0, 2.0]]), torch.tensor([1.0, 0.5])
     want = [np.mean([max(t * (yy - q), (t - 1) * (yy - q)) for t, q in zip(taus, row)])
@@ -90,6 +90,10 @@ def test_quantile_loss_is_the_pinball_loss_and_learns_quantiles():
     m.compile(optimizer=sd.optimizers.Adam(learning_rate=0.05), loss=sd.losses.quantile(taus))
     m.fit(np.ones((400, 1), "float32"), yv, epochs=400, batch_size=400, verbose=0)
     np.testing.assert_allclose(m.predict(np.ones((1, 1)))[0], np.quantile(yv, taus), atol=0.03)
+    m.save(tmp_path / "q.statdl")  # the loss travels by name: quantile(0.1, 0.5, 0.9)
+    back = sd.load_model(tmp_path / "q.statdl")
+    ones = np.ones((400, 1), "float32")
+    assert back.evaluate(ones, yv) == pytest.approx(m.evaluate(ones, yv), rel=1e-6)
     with pytest.raises(ConfigError, match="strictly between 0 and 1"):
         sd.losses.quantile([0.5, 1.0])
     with pytest.raises(ShapeError, match="one column"):

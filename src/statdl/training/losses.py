@@ -112,7 +112,8 @@ def quantile(quantiles=(0.05, 0.5, 0.95)) -> QuantileLoss:
         tau = tau_row.to(pred.device, pred.dtype)
         return _per_sample(torch.maximum(tau * diff, (tau - 1) * diff))
 
-    return QuantileLoss("quantile", pinball, None, "column", taus)
+    name = "quantile(" + ", ".join(f"{q:g}" for q in taus) + ")"  # get_loss(name) rebuilds it
+    return QuantileLoss(name, pinball, None, "column", taus)
 
 
 LOSSES: dict[str, Loss] = {
@@ -211,6 +212,8 @@ def get_loss(loss) -> Loss:
     5.0
     >>> get_loss("mean_absolute_error").name
     'mae'
+    >>> get_loss("quantile(0.1, 0.9)").quantiles
+    (0.1, 0.9)
     """
     if isinstance(loss, Loss):
         return loss
@@ -218,6 +221,11 @@ def get_loss(loss) -> Loss:
         key = loss_key(loss)
         if key is not None:
             return LOSSES[key]
+        if loss.startswith("quantile(") and loss.endswith(")"):  # a saved model's loss
+            try:
+                return quantile([float(q) for q in loss[9:-1].split(",")])
+            except ValueError:
+                pass
         raise choice_error("loss", loss, list(LOSSES))
     if callable(loss):
         name = getattr(loss, "__name__", "custom_loss")
