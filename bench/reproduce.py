@@ -445,6 +445,7 @@ def measure_row(row: Row, data_dir: str | None, runs_dir: str, keras_ok: bool,
             s = run_statdl(row, data_dir, runs_dir)
         except Exception as exc:  # noqa: BLE001 - a failed lab is a row, not a crash
             s = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"statdl's run failed: {s['error']}", file=sys.stderr, flush=True)
     k: dict[str, Any] = {}
     if keras_ok:
         print(f"##### {row.key} (Keras 3, {keras_backend(row, background)}"
