@@ -8,10 +8,14 @@ A user's mistake (an unknown lab, a mistyped option or command, a bad value) end
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+FAKE = Path(__file__).parent / "fixtures" / "tuning" / "fake_train.py"
 
 
 def statdl(*argv: str, cwd=None, env: dict[str, str] | None = None
@@ -122,3 +126,23 @@ def test_a_reader_that_goes_away_is_not_an_error():
         os.close(write_end)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
+
+
+def test_run_help_flags_prints_the_flags_and_exits_0(tmp_path):
+    proc = statdl("run", str(FAKE), "--help-flags", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "Flags (set with --name=value):"
+    assert re.search(r"--nodes1 +integer +\(64\)", proc.stdout)
+    assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
+
+
+def test_run_with_a_bad_flag_fails_with_exit_1_and_the_reason(tmp_path):
+    proc = statdl("run", str(FAKE), "--flag", "nodez=3", "--no-echo", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stderr.startswith("Run failed: runs/")
+    assert proc.stderr.splitlines()[1] == (
+        "ConfigError: The following flags were provided by the training run but not declared: "
+        "nodez. Declared flags: nodes1, dropout1, optimizer, fail, sleep, epochs.")
+    proc = statdl("run", str(FAKE), "--no-echo", "--nodes1", "many", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[1] == ("ConfigError: Unable to convert flag `nodes1` to "
+                                           "integer: got 'many'.")

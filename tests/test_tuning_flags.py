@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from statdl.errors import ConfigError
+from statdl.errors import ConfigError, StatdlError
 from statdl.tuning import flagset
 from statdl.tuning.flagset import (
+    FlagsHelpRequested,
     convert_flag,
     flag_integer,
     flag_numeric,
     flags,
+    parse_flags,
     parse_scalar,
     read_flags_file,
 )
 from statdl.tuning.grid import as_combinations, expand_grid, sample_grid
+
+FAKE = Path(__file__).parent / "fixtures" / "tuning" / "fake_train.py"
 
 
 def test_types_from_defaults_and_access():
@@ -69,12 +78,65 @@ def test_undeclared_and_duplicate_flags(monkeypatch):
         flags(a=None)
 
 
-def test_help_lists_flags(capsys):
-    with pytest.raises(SystemExit):
+def test_help_lists_flags_without_exiting_the_process(capsys):
+    with pytest.raises(FlagsHelpRequested) as caught:     # a StatdlError, never SystemExit
         flags(flag_numeric("dropout1", 0.4, "dropout after layer 1"), nodes1=8,
               arguments=["--help-flags"])
-    out = capsys.readouterr().out
-    assert "--dropout1" in out and "dropout after layer 1" in out and "--nodes1" in out
+    assert isinstance(caught.value, StatdlError)
+    assert caught.value.help.splitlines() == [
+        "Flags (set with --name=value):",
+        "  --dropout1  numeric  dropout after layer 1 (0.4)",
+        "  --nodes1    integer  (8)"]
+    assert capsys.readouterr().out == ""                  # the command line prints it
+
+
+def test_parse_flags_uses_only_what_it_is_given(tmp_path, monkeypatch):
+    # a process that runs a script, with arguments and run values that flags() would read
+    script = tmp_path / "train.py"
+    monkeypatch.setitem(sys.modules, "__main__", SimpleNamespace(__file__=str(script),
+                                                                 __spec__=None))
+    monkeypatch.setattr(flagset.sys, "argv", [str(script), "--nodes1=3"])
+    monkeypatch.setenv("STATDL_FLAGS", json.dumps({"lr": 0.5}))
+    assert dict(flags(nodes1=1, lr=0.1)) == {"nodes1": 3, "lr": 0.5}     # tfruns: script context
+    parsed = parse_flags(nodes1=1, lr=0.1)
+    assert dict(parsed) == {"nodes1": 1, "lr": 0.1} and not parsed.help_requested
+    parsed = parse_flags(nodes1=1, lr=0.1, arguments=["--help-flags", "--lr", "0.2"],
+                         passed={"nodes1": 7})
+    assert dict(parsed) == {"nodes1": 7, "lr": 0.2} and parsed.help_requested
+    assert parsed.sources == {"nodes1": "run", "lr": "command line"}
+
+
+def test_a_bad_flag_from_library_code_is_a_clear_error_not_an_exit():
+    with pytest.raises(ConfigError, match=r"^Unable to convert flag `nodes1` to integer: "
+                                          r"got 'many'\.$"):
+        flags(nodes1=1, arguments=["--nodes1=many"])
+    with pytest.raises(ConfigError, match="provided on the command line but not declared: "
+                                          "nodez. Declared flags: nodes1."):
+        parse_flags(nodes1=1, arguments=["--nodez", "3"])
+
+
+def test_declaration_goes_to_the_installed_handler_only():
+    seen = []
+    flagset.on_declare(seen.append)
+    try:
+        assert flags(flag_integer("units", 8, "hidden units"), arguments=[]).units == 8
+    finally:
+        flagset.on_declare(None)
+    assert seen == [{"units": {"type": "integer", "default": 8, "description": "hidden units"}}]
+    flags(units=4, arguments=[])
+    assert len(seen) == 1
+    with pytest.raises(TypeError, match="`handler` of on_declare must be callable or None"):
+        flagset.on_declare("print")
+
+
+def test_a_script_run_by_python_gets_its_help_as_an_error(tmp_path):
+    """``python train.py --help-flags`` (no statdl command line): the help, then exit 1."""
+    proc = subprocess.run([sys.executable, str(FAKE), "--help-flags"], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "FlagsHelpRequested: Flags (set with --name=value):" in proc.stderr
+    assert re.search(r"--nodes1 +integer +\(64\)", proc.stderr)
+    assert "training with" not in proc.stdout
 
 
 def test_flags_yml_profiles(tmp_path, monkeypatch):

@@ -1,7 +1,8 @@
 """Bootstrap of a training run's child process: ``python -m statdl.tuning._child SCRIPT ARGS``.
 
 It limits torch's threads (``STATDL_NUM_THREADS``) without importing torch itself, runs the
-script as ``__main__``, records an uncaught exception (message and traceback) in
+script as ``__main__`` (as the script's command line: ``--help-flags`` prints the flags and a
+declaration asked for by ``declared_flags`` stops the script, both with exit code 0), records an uncaught exception (message and traceback) in
 ``statdl.d/error.json``, saves any matplotlib figures left open into ``plots/``, and records
 the thread count and OpenMP wait policy the script trained with (``threads``,
 ``thread_wait`` ... in ``statdl.d/properties_reported.json``, when it loaded torch).
@@ -157,6 +158,11 @@ def main(argv: list[str]) -> int:
         from ..models.hooks import register_fit_callback_factory
 
         register_fit_callback_factory(_run_callbacks)
+    declare_to = os.environ.get(ENV_DECLARE)
+    if declare_to:  # declared_flags(): the script's flags() hands its declaration here
+        from .flagset import on_declare
+
+        on_declare(lambda declaration: _declared(declare_to, declaration))
     script = os.path.abspath(argv[0])
     sys.argv = [script, *argv[1:]]
     sys.path.insert(0, os.path.dirname(script))
@@ -166,10 +172,30 @@ def main(argv: list[str]) -> int:
         _record_threads(run)
 
 
+class _Declared(BaseException):
+    """Stops a script once its flags are declared (not an error: outside ``except Exception``)."""
+
+
+def _declared(path: str, declaration: dict) -> None:
+    write_json(path, declaration)
+    raise _Declared
+
+
+def _help_requested(exc: BaseException) -> bool:
+    flagset = sys.modules.get("statdl.tuning.flagset")
+    return flagset is not None and isinstance(exc, flagset.FlagsHelpRequested)
+
+
 def _run_script(script: str, run: Path | None) -> int:
-    """Run ``script`` as ``__main__``; record how it failed, if it did; return the exit code."""
+    """Run ``script`` as ``__main__``; record how it failed, if it did; return the exit code.
+
+    This is the command line of the script: a declaration asked for, or ``--help-flags``
+    (printed here), ends the script with exit code 0.
+    """
     try:
         runpy.run_path(script, run_name="__main__")
+    except _Declared:
+        return 0
     except SystemExit as exc:
         if os.environ.get(ENV_DECLARE) or exc.code in (None, 0):
             code = 0
@@ -181,6 +207,9 @@ def _run_script(script: str, run: Path | None) -> int:
         if code:
             return code
     except BaseException as exc:  # the run failed: record why, show the traceback, exit 1
+        if _help_requested(exc):
+            print(exc.help)
+            return 0
         _record_error(run, exc)
         traceback.print_exc()
         return 130 if isinstance(exc, KeyboardInterrupt) else 1

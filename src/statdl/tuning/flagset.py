@@ -4,6 +4,11 @@ Values come from, lowest to highest: the defaults declared in the script, a ``fl
 beside the script, the script's command line (``--nodes1=128`` or ``--nodes1 128``), and the
 values passed by :func:`statdl.training_run` / :func:`statdl.tuning_run` (JSON in the
 ``STATDL_FLAGS`` environment variable).
+
+:func:`parse_flags` is the parsing alone (only what it is given; no output, no exit);
+:func:`flags` adds a script's context. Nothing here exits the process: ``--help-flags``
+raises :class:`FlagsHelpRequested`, and the declaration that ``declared_flags`` asks for goes
+to the handler the run's child process installs (:func:`on_declare`).
 """
 
 from __future__ import annotations
@@ -14,17 +19,18 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..run_folders.files import ENV_DECLARE, ENV_FLAGS, ENV_RUN_DIR, META, write_json
+from ..errors import ConfigError, StatdlError
+from ..run_folders.files import ENV_FLAGS, ENV_RUN_DIR, META, write_json
 
 __all__ = [
     "Flag", "Flags", "flags", "flag_integer", "flag_numeric", "flag_boolean", "flag_string",
-    "convert_flag", "parse_scalar", "read_flags_file",
+    "convert_flag", "parse_scalar", "read_flags_file", "parse_flags", "script_arguments",
+    "FlagsHelpRequested", "on_declare",
 ]
 
 TYPES = ("integer", "numeric", "boolean", "string")
@@ -204,8 +210,9 @@ def convert_flag(name: str, kind: str, value: Any) -> Any:
 class Flags(Mapping):
     """The resolved flag values: ``FLAGS.nodes1`` or ``FLAGS["nodes1"]``.
 
-    ``declared`` holds the :class:`Flag` declarations and ``sources`` where each value came
-    from (``default``, ``file``, ``command line`` or ``run``).
+    ``declared`` holds the :class:`Flag` declarations, ``sources`` where each value came
+    from (``default``, ``file``, ``command line`` or ``run``) and ``help_requested`` whether
+    ``--help-flags`` was among the arguments.
 
     Examples
     --------
@@ -215,10 +222,11 @@ class Flags(Mapping):
     """
 
     def __init__(self, declared: dict[str, Flag], values: dict[str, Any],
-                 sources: dict[str, str]):
+                 sources: dict[str, str], help_requested: bool = False):
         object.__setattr__(self, "declared", declared)
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "sources", dict(sources))
+        object.__setattr__(self, "help_requested", help_requested)
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -328,6 +336,65 @@ def _script_path() -> Path | None:
     return None
 
 
+def script_arguments() -> list[str]:
+    """The command-line arguments of the running script, as ``flags()`` reads them by default.
+
+    ``sys.argv[1:]`` when Python was started to run a script file (``python train.py
+    --nodes1 64``, or ``statdl run`` / ``training_run``, whose child runs the script so): the
+    arguments were given to that script, as tfruns reads ``Rscript train.R --nodes1 64``.
+    Empty otherwise (a notebook, ``python -m``, pytest), so a library call never picks up
+    another program's arguments.
+
+    Examples
+    --------
+    >>> script_arguments()    # under the doctest runner: no script of ours
+    []
+    """
+    return sys.argv[1:] if _script_path() is not None else []
+
+
+class FlagsHelpRequested(StatdlError):
+    """``--help-flags`` (or ``--help``) was among a script's arguments: the script should stop.
+
+    ``help`` holds the text listing the flags. The command line (``statdl run``, the child of
+    ``training_run``) prints it and ends the script with exit code 0; elsewhere the exception
+    says so itself, since library code never exits the process.
+    """
+
+    def __init__(self, help: str):
+        super().__init__(f"{help}\n(--help-flags was given: the flags are listed above and the "
+                         "script stops here; run it without --help-flags to train)")
+        self.help = help
+
+
+# What the command line does with a declaration (``statdl.tuning._child`` in declaration mode:
+# write it and stop the script). None: flags() resolves values as usual.
+_on_declare: Callable[[dict[str, dict]], None] | None = None
+
+
+def on_declare(handler: Callable[[dict[str, dict]], None] | None) -> None:
+    """Make every later :func:`flags` call hand its declaration (name -> ``{"type", "default",
+    "description"}``) to ``handler`` first; ``None`` undoes it.
+
+    Used by ``statdl.tuning._child`` so that :func:`statdl.tuning.declared_flags` learns a
+    script's flags without training: its handler writes them and stops the script.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> on_declare(seen.append)
+    >>> _ = flags(units=8, arguments=[])
+    >>> on_declare(None)
+    >>> seen
+    [{'units': {'type': 'integer', 'default': 8, 'description': ''}}]
+    """
+    global _on_declare
+    if handler is not None and not callable(handler):
+        raise TypeError(f"`handler` of on_declare must be callable or None; got "
+                        f"{type(handler).__name__}.")
+    _on_declare = handler
+
+
 def _parse_command_line(arguments: list[str]) -> tuple[dict[str, str], bool]:
     values: dict[str, str] = {}
     want_help = False
@@ -369,40 +436,7 @@ def _undeclared(names: list[str], declared: dict[str, Flag], where: str) -> Conf
     )
 
 
-def flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml",
-          arguments: list[str] | None = None, **defaults: Any) -> Flags:
-    """Declare a script's flags and resolve their values.
-
-    Parameters
-    ----------
-    *declarations : Flag
-        Flags made with :func:`flag_integer`, :func:`flag_numeric`, :func:`flag_boolean` or
-        :func:`flag_string` (these carry a description for ``--help-flags``).
-    file : str or path, optional
-        YAML file of values; a relative path is looked up beside the running script (then in
-        the working directory). A missing default ``flags.yml`` is ignored; a missing file given
-        explicitly only warns, as in tfruns. ``None`` skips it.
-    arguments : list of str, optional
-        Command-line arguments; by default ``sys.argv[1:]`` when Python runs a script.
-    **defaults
-        ``name=default``; the type (int, float, bool, str) is the default's.
-
-    Returns
-    -------
-    Flags
-        Read-only mapping with attribute access.
-
-    Raises
-    ------
-    ConfigError
-        An undeclared flag was given, a value does not convert, or a name is declared twice.
-
-    Examples
-    --------
-    >>> FLAGS = flags(nodes1=256, dropout1=0.4, optimizer="rmsprop", arguments=["--nodes1=64"])
-    >>> FLAGS.nodes1, FLAGS.sources["nodes1"], FLAGS["dropout1"]
-    (64, 'command line', 0.4)
-    """
+def _declare(declarations: tuple[Any, ...], defaults: dict[str, Any]) -> dict[str, Flag]:
     declared: dict[str, Flag] = {}
     for d in declarations:
         if not isinstance(d, Flag):
@@ -418,61 +452,133 @@ def flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml",
             raise ConfigError(f"Flag `{name}` is declared more than once.")
         kind = _type_of(name, default)
         declared[name] = Flag(name, kind, convert_flag(name, kind, default))
+    return declared
 
-    declare_path = os.environ.get(ENV_DECLARE)
-    if declare_path:
-        write_json(declare_path, {n: f.to_dict() for n, f in declared.items()})
-        raise SystemExit(0)
 
+def _overlay(declared: dict[str, Flag], values: dict[str, Any], sources: dict[str, str],
+             given: Mapping[str, Any], source: str, where: str) -> None:
+    unknown = [k for k in given if k not in declared]
+    if unknown:
+        raise _undeclared(unknown, declared, where)
+    for k, v in given.items():
+        values[k] = convert_flag(k, declared[k].type, v)
+        sources[k] = source
+
+
+def _find_file(file: str | os.PathLike, script_dir: Path | None) -> Path | None:
+    path = Path(file)
+    candidates = [path] if path.is_absolute() else (
+        ([script_dir / path] if script_dir else []) + [Path.cwd() / path])
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None and str(file) != "flags.yml":
+        warnings.warn(f"flags file {file} not found; using the defaults", stacklevel=4)
+    return found
+
+
+def parse_flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml",
+                arguments: list[str] | tuple[str, ...] = (),
+                passed: Mapping[str, Any] | None = None, script_dir: str | os.PathLike | None = None,
+                **defaults: Any) -> Flags:
+    """Resolve flag values from exactly what is given: no ``sys.argv``, no environment, no
+    output, no exit, nothing written.
+
+    :func:`flags` is this plus a script's context (its command line, the values a training
+    run passes, recording them in the run folder). Precedence, lowest to highest: defaults,
+    ``file``, ``arguments``, ``passed``. ``--help-flags`` among ``arguments`` sets
+    ``help_requested`` on the result instead of stopping anything.
+
+    Examples
+    --------
+    >>> F = parse_flags(nodes1=256, lr=0.1, arguments=["--nodes1", "64"], passed={"lr": 0.01})
+    >>> F.nodes1, F.lr, F.sources["lr"], F.help_requested
+    (64, 0.01, 'run', False)
+    >>> parse_flags(nodes1=256, arguments=["--nodes2=3"])
+    Traceback (most recent call last):
+    ...
+    statdl.errors.ConfigError: The following flags were provided on the command line but not declared: nodes2. Declared flags: nodes1.
+    """
+    declared = _declare(declarations, defaults)
+    return _resolve(declared, file, list(arguments), passed,
+                    Path(script_dir) if script_dir is not None else None)
+
+
+def _resolve(declared: dict[str, Flag], file: str | os.PathLike | None, arguments: list[str],
+             passed: Mapping[str, Any] | None, script_dir: Path | None) -> Flags:
     values = {n: f.default for n, f in declared.items()}
     sources = dict.fromkeys(declared, "default")
-    script = _script_path()
-
-    if file is not None:
-        path = Path(file)
-        candidates = [path] if path.is_absolute() else (
-            ([script.parent / path] if script else []) + [Path.cwd() / path])
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is not None:
-            from_file = read_flags_file(found)
-            unknown = [k for k in from_file if k not in declared]
-            if unknown:
-                raise _undeclared(unknown, declared, f"in {found}")
-            for k, v in from_file.items():
-                values[k] = convert_flag(k, declared[k].type, v)
-                sources[k] = "file"
-        elif str(file) != "flags.yml":
-            warnings.warn(f"flags file {file} not found; using the defaults", stacklevel=2)
-
-    if arguments is None:
-        arguments = sys.argv[1:] if script is not None else []
-    cmd, want_help = _parse_command_line(list(arguments))
-    unknown = [k for k in cmd if k not in declared]
-    if unknown:
-        raise _undeclared(unknown, declared, "on the command line")
-    for k, v in cmd.items():
-        values[k] = convert_flag(k, declared[k].type, v)
-        sources[k] = "command line"
-    if want_help:
-        print(_help_text(declared, values))
-        raise SystemExit(0)
-
-    passed = os.environ.get(ENV_FLAGS)
+    found = _find_file(file, script_dir) if file is not None else None
+    if found is not None:
+        _overlay(declared, values, sources, read_flags_file(found), "file", f"in {found}")
+    cmd, want_help = _parse_command_line(arguments)
+    _overlay(declared, values, sources, cmd, "command line", "on the command line")
     if passed:
-        try:
-            from_run = json.loads(passed)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{ENV_FLAGS} must hold a JSON object; {exc}") from None
-        unknown = [k for k in from_run if k not in declared]
-        if unknown:
-            raise _undeclared(unknown, declared, "by the training run")
-        for k, v in from_run.items():
-            values[k] = convert_flag(k, declared[k].type, v)
-            sources[k] = "run"
+        _overlay(declared, values, sources, passed, "run", "by the training run")
+    return Flags(declared, values, sources, help_requested=want_help)
 
+
+def _passed_by_run() -> dict[str, Any] | None:
+    text = os.environ.get(ENV_FLAGS)
+    if not text:
+        return None
+    try:
+        passed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{ENV_FLAGS} must hold a JSON object; {exc}") from None
+    if not isinstance(passed, dict):
+        raise ConfigError(f"{ENV_FLAGS} must hold a JSON object; got {passed!r}.")
+    return passed
+
+
+def flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml",
+          arguments: list[str] | None = None, **defaults: Any) -> Flags:
+    """Declare a script's flags and resolve their values.
+
+    Parameters
+    ----------
+    *declarations : Flag
+        Flags made with :func:`flag_integer`, :func:`flag_numeric`, :func:`flag_boolean` or
+        :func:`flag_string` (these carry a description for ``--help-flags``).
+    file : str or path, optional
+        YAML file of values; a relative path is looked up beside the running script (then in
+        the working directory). A missing default ``flags.yml`` is ignored; a missing file given
+        explicitly only warns, as in tfruns. ``None`` skips it.
+    arguments : list of str, optional
+        Command-line arguments; by default the running script's (:func:`script_arguments`:
+        ``sys.argv[1:]`` only when Python runs a script file, as tfruns reads them).
+    **defaults
+        ``name=default``; the type (int, float, bool, str) is the default's.
+
+    Returns
+    -------
+    Flags
+        Read-only mapping with attribute access. Inside a training run the values are also
+        recorded in the run folder (``flags.json``).
+
+    Raises
+    ------
+    ConfigError
+        An undeclared flag was given, a value does not convert, or a name is declared twice.
+    FlagsHelpRequested
+        ``--help-flags`` was given: the script should stop (``statdl run`` prints the help and
+        exits 0). Nothing here exits the process.
+
+    Examples
+    --------
+    >>> FLAGS = flags(nodes1=256, dropout1=0.4, optimizer="rmsprop", arguments=["--nodes1=64"])
+    >>> FLAGS.nodes1, FLAGS.sources["nodes1"], FLAGS["dropout1"]
+    (64, 'command line', 0.4)
+    """
+    declared = _declare(declarations, defaults)
+    if _on_declare is not None:
+        _on_declare({n: f.to_dict() for n, f in declared.items()})
+    script = _script_path()
+    result = _resolve(declared, file, script_arguments() if arguments is None else list(arguments),
+                      _passed_by_run(), script.parent if script else None)
+    if result.help_requested:
+        raise FlagsHelpRequested(_help_text(declared, dict(result)))
     run_dir = os.environ.get(ENV_RUN_DIR)
     if run_dir and os.path.isdir(run_dir):
-        write_json(Path(run_dir) / META / "flags.json", values)
+        write_json(Path(run_dir) / META / "flags.json", dict(result))
         write_json(Path(run_dir) / META / "flag_types.json",
                    {n: f.type for n, f in declared.items()})
-    return Flags(declared, values, sources)
+    return result

@@ -114,8 +114,9 @@ def _command(script: Path, args: list[str]) -> list[str]:
 def declared_flags(script: str | os.PathLike, timeout: float | None = 300) -> dict[str, dict]:
     """Ask a script which flags it declares, without training.
 
-    The script runs with ``STATDL_DECLARE_FLAGS`` set; its ``statdl.flags(...)`` call writes
-    the declaration and exits. A script that never calls ``flags()`` declares none.
+    The script runs with ``STATDL_DECLARE_FLAGS`` set: its child process hands the
+    declaration of ``statdl.flags(...)`` to a handler (:func:`statdl.tuning.flagset.on_declare`)
+    that writes it and stops the script. A script that never calls ``flags()`` declares none.
 
     Returns
     -------
