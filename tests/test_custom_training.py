@@ -186,3 +186,104 @@ def test_two_steps_equal_autograd_gradients_and_keras_adam_by_hand(digits):
     # the epoch's "loss" is the tracker's mean of the two batch losses
     assert history.history["loss"][0] == pytest.approx(np.mean(totals), rel=1e-5)
     assert vae.optimizer.iterations == 2
+
+
+# ----------------------------------------------------------------------------- other forms
+class Regressor(sd.Model):
+    """A linear model trained by a hand-written step, Keras's torch-backend pattern:
+    ``zero_grad``, ``loss.backward()``, ``optimizer.apply(grads, weights)``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(1, use_bias=False)
+        self.dense.build((3,))
+        self.mse_tracker = sd.metrics.Mean(name="mse")    # found as an attribute
+
+    def train_step(self, data):
+        x, y, w = data
+        self.zero_grad()
+        loss = (w * (self.dense(x)[:, 0] - y).square()).mean()
+        loss.backward()
+        weights = self.trainable_weights
+        self.optimizer.apply([p.grad for p in weights], weights)
+        self.mse_tracker.update_state(loss)
+        return {"mse": self.mse_tracker.result()}
+
+    def test_step(self, data):
+        x, y = data[:2]
+        self.mse_tracker.update_state((self.dense(x)[:, 0] - y).square())
+        return {"mse": self.mse_tracker.result()}
+
+
+def test_backward_and_apply_with_sample_weights_equal_sgd_by_hand():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.normal(size=8).astype(np.float32)
+    sw = rng.random(8).astype(np.float32)
+    model = Regressor()
+    model.compile(optimizer=sd.optimizers.SGD(0.1))
+    w = model.dense.get_weights()[0][:, 0].astype(np.float64)
+    expected_losses = []
+    for b in (slice(0, 4), slice(4, 8)):
+        xb, yb, wb = x[b].astype(np.float64), y[b], sw[b]
+        r = xb @ w - yb
+        expected_losses.append(np.mean(wb * r ** 2))
+        w = w - 0.1 * 2 * xb.T @ (wb * r) / 4
+    history = model.fit(x, y, sample_weight=sw, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_allclose(model.dense.get_weights()[0][:, 0], w, rtol=1e-5)
+    assert history.history["mse"] == [pytest.approx(np.mean(expected_losses), rel=1e-5)]
+    # test_step: evaluate and fit's validation (the tracker reset before each)
+    mse = float(np.mean((x @ w - y) ** 2))
+    assert model.evaluate(x, y, batch_size=3) == pytest.approx(mse, rel=1e-5)
+    history = model.fit(x, y, sample_weight=sw, validation_data=(x, y), verbose=0, epochs=1,
+                        batch_size=8)
+    assert sorted(history.history) == ["mse", "val_mse"]
+
+
+def test_two_optimizers_update_their_own_weights():
+    """The GAN examples' pattern: each optimiser applies gradients to a subset."""
+
+    class TwoParts(sd.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = L.Dense(1, use_bias=False), L.Dense(1, use_bias=False)
+            self.a.build((2,))
+            self.b.build((2,))
+            self.opt_a, self.opt_b = sd.optimizers.SGD(0.1), sd.optimizers.SGD(0.5)
+
+        def train_step(self, x):
+            for layer, opt in ((self.a, self.opt_a), (self.b, self.opt_b)):
+                loss = layer(x).square().mean()
+                grads = torch.autograd.grad(loss, layer.trainable_weights)
+                opt.apply_gradients(zip(grads, layer.trainable_weights))
+            return {"a": self.a(x).square().mean()}
+
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    model = TwoParts()
+    model.compile()
+    wa, wb = model.a.get_weights()[0], model.b.get_weights()[0]
+    model.fit(x, epochs=3, batch_size=2, verbose=0)
+    # loss = mean_i (x_i w)^2 = (w1^2 + w2^2) / 2: gradient w, so w <- (1 - lr) w each step
+    np.testing.assert_allclose(model.a.get_weights()[0], wa * 0.9 ** 3, rtol=1e-5)
+    np.testing.assert_allclose(model.b.get_weights()[0], wb * 0.5 ** 3, rtol=1e-5)
+    assert model.opt_a.iterations == model.opt_b.iterations == 3
+
+
+def test_a_step_that_neither_applies_nor_returns_a_loss_is_refused():
+    class Detached(sd.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(1)
+            self.d.build((2,))
+
+        def train_step(self, x):
+            return {"loss": self.d(x).mean().detach()}
+
+    model = Detached()
+    model.compile()
+    with pytest.raises(ConfigError, match="apply_gradients"):
+        model.fit(np.ones((4, 2)), verbose=0)
+    with pytest.raises(ConfigError, match="test_step"):
+        model.fit(np.ones((4, 2)), validation_split=0.5, verbose=0)
+    with pytest.raises(ConfigError, match="one gradient per weight"):
+        model.optimizer.apply([None], model.trainable_weights)

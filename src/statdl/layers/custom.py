@@ -40,7 +40,7 @@ from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from ..regularizers import get_regularizer
 
-__all__ = ["Weight", "LayerModule", "make_weight", "build_module", "infer_output_shape",
+__all__ = ["Weight", "LayerModule", "ModelModule", "make_weight", "build_module", "infer_output_shape",
            "current_training", "is_multi", "to_keras_shape", "from_keras_shape"]
 
 #: Sizes given to unknown (None) dimensions when ``call`` runs on zeros to infer the output
@@ -254,6 +254,18 @@ class LayerModule(nn.Module):
         return f"{type(self.layer).__name__} '{self.layer.name}'"
 
 
+class ModelModule(LayerModule):
+    """The module of a model subclassed the Keras way (``statdl.Model`` with ``call``): a
+    ``LayerModule`` that takes the training loop's ``logits`` argument (always answered with
+    the outputs ``call`` returns) and names the modules of its layers by attribute
+    (``dense1``, ``blocks_0``), so that ``save_weights`` of one instance loads into another."""
+
+    by_attribute = True
+
+    def forward(self, inputs, logits: bool = False):
+        return super().forward(inputs)
+
+
 def _free_name(module: nn.Module, wanted: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", wanted) or "weight"
     if base[0].isdigit():
@@ -275,33 +287,41 @@ def register_weights(layer, module: LayerModule) -> None:
 def sublayers(layer) -> list:
     """The layers held in the attributes of ``layer`` (directly, or in lists, tuples and
     dicts), in attribute order, each once."""
+    return [sub for _, sub in named_sublayers(layer)]
+
+
+def named_sublayers(layer) -> list[tuple[str, object]]:
+    """``(attribute path, layer)`` for each layer held by ``layer`` (``"dense1"``,
+    ``"blocks.0"``), in attribute order, each once."""
     from .base import Layer
 
     found, seen = [], set()
 
-    def visit(value, depth=0):
+    def visit(value, path, depth=0):
         if isinstance(value, Layer):
             if value is not layer and id(value) not in seen:
                 seen.add(id(value))
-                found.append(value)
+                found.append((path, value))
         elif depth < 2 and isinstance(value, list | tuple):
-            for item in value:
-                visit(item, depth + 1)
+            for i, item in enumerate(value):
+                visit(item, f"{path}.{i}", depth + 1)
         elif depth < 2 and isinstance(value, dict):
-            for item in value.values():
-                visit(item, depth + 1)
+            for key, item in value.items():
+                visit(item, f"{path}.{key}", depth + 1)
 
     for attr, value in vars(layer).items():
         if attr != "module_":
-            visit(value)
+            visit(value, attr)
     return found
 
 
 def register_sublayers(layer, module: LayerModule) -> None:
     held = {id(m) for m in module._modules.values()}
-    for sub in sublayers(layer):
+    by_attribute = getattr(module, "by_attribute", False)
+    for path, sub in named_sublayers(layer):
         if sub.module_ is not None and id(sub.module_) not in held:
-            module.add_module(_free_name(module, f"layer_{sub.name}"), sub.module_)
+            wanted = path if by_attribute else f"layer_{sub.name}"
+            module.add_module(_free_name(module, wanted), sub.module_)
             held.add(id(sub.module_))
 
 
@@ -329,10 +349,10 @@ def from_keras_shape(shape, owner: str):
     return tuple(None if d is None else int(d) for d in dims[1:])
 
 
-def build_module(layer, input_shape) -> LayerModule:
+def build_module(layer, input_shape, module_class: type = LayerModule) -> LayerModule:
     """Create the module of Keras-style ``layer``: run its ``build`` once (Keras shapes), then
     its ``call`` on zeros, which builds the layers it calls and gives the output shape."""
-    module = LayerModule(layer)
+    module = module_class(layer)
     layer.module_ = module  # add_loss and sub-layers called during the probe look here
     try:
         layer._keras_building = True

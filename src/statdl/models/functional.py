@@ -28,8 +28,9 @@ from __future__ import annotations
 from torch import nn
 
 from .._naming import unique_name
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, NotFittedError, ShapeError
 from ..layers.base import Layer, Shape, format_shape
+from ..layers.custom import ModelModule, build_module, sublayers
 from ..layers.modules import GraphModule, GraphStep, SequentialModule
 from ..layers.symbolic import Input, InputLayer, Node, SymbolicTensor, building_enabled
 from ..regularizers import L1L2
@@ -84,6 +85,10 @@ class Model(Trainer, Layer):
     >>> m.input_names, m.output_names, m.count_params()
     (['a', 'b'], ['h', 'y'], 19)
     """
+
+    #: A subclass that defines ``call`` is a Keras-style model, built by
+    #: ``statdl.layers.custom`` (see ``_by_call``).
+    _subclass_call_replaces_module = True
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         if name is None and type(self) is Model:
@@ -159,19 +164,26 @@ class Model(Trainer, Layer):
                 self._slots[id(t)] = len(self._slots)
 
     # ------------------------------------------------------------------ subclassed models
+    @property
+    def _by_call(self) -> bool:
+        """A model subclassed the Keras way, whose ``call`` computes the outputs: it is built
+        as a Keras-style layer (``statdl.layers.custom``), from the first data it sees."""
+        return self._keras_style and not self._inputs
+
+    @property
+    def _subclassed(self) -> bool:
+        """A model without a graph: its ``call`` or its ``train_step`` is Python code."""
+        return not self._inputs and not self._layer_order
+
     def _tracked_layers(self) -> list[Layer]:
         """Layers and models held in attributes (a subclassed model's parts, Keras-style)."""
-        found: list[Layer] = []
-        for value in vars(self).values():
-            items = value if isinstance(value, list | tuple) else [value]
-            found.extend(v for v in items if isinstance(v, Layer) and v is not self
-                         and not any(v is f for f in found))
-        return found
+        return sublayers(self)
 
     @property
     def module(self) -> nn.Module:
-        """The torch module; for a model subclass without a graph, its built parts'."""
-        if self.module_ is None and not self._inputs and not self._layer_order:
+        """The torch module; for a model subclass with neither graph nor ``call``, its built
+        parts'."""
+        if self.module_ is None and self._subclassed and not self._by_call:
             parts = [layer for layer in self._tracked_layers() if layer.built]
             if parts:
                 self.module_ = nn.ModuleDict({f"{i}_{layer.name}": layer.module
@@ -185,6 +197,9 @@ class Model(Trainer, Layer):
     @property
     def n_outputs(self) -> int:
         """How many tensors a call of this model returns."""
+        if self._by_call and self.built_shape_ is not None:
+            out = self.compute_output_shape(self.built_shape_)
+            return len(out) if isinstance(out, list) else 1
         return max(1, len(self._outputs))
 
     # ------------------------------------------------------------------ Keras attributes
@@ -199,12 +214,21 @@ class Model(Trainer, Layer):
     @property
     def input(self):
         """The input tensor (a list, or dict, for several)."""
+        self._require_graph("input")
         return self._structure(self._inputs, self._input_keys, self._single_input)
 
     @property
     def output(self):
         """The output tensor (a list, or dict, for several)."""
+        self._require_graph("output")
         return self._structure(self._outputs, self._output_keys, self._single_output)
+
+    def _require_graph(self, what: str) -> None:
+        if self._subclassed:
+            raise ConfigError(
+                f"Model '{self.name}' is subclassed (its outputs come from Python code), so it "
+                f"has no symbolic `{what}`; build a graph model with statdl.Input and "
+                "Model(inputs, outputs) to reach tensors of the graph.")
 
     @staticmethod
     def _structure(items, keys, single):
@@ -230,11 +254,16 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        """Every layer of the graph, input layers first, in Keras's order (by depth)."""
+        """Every layer of the graph, input layers first, in Keras's order (by depth); for a
+        subclassed model, the layers held in its attributes, in attribute order."""
+        if self._subclassed:
+            return self._tracked_layers()
         return list(self._layer_order)
 
     def _graph_layers(self) -> list[Layer]:
         """The layers that compute something (input layers left out)."""
+        if self._subclassed:
+            return self._tracked_layers()
         return [layer for layer in self._layer_order if not isinstance(layer, InputLayer)]
 
     def get_layer(self, name: str | int | Layer | None = None, index: int | None = None) -> Layer:
@@ -247,10 +276,11 @@ class Model(Trainer, Layer):
             if not -len(layers) <= name < len(layers):
                 raise ConfigError(f"`index` must lie in 0..{len(layers) - 1}; got {name}.")
             return layers[name]
-        for layer in self._layer_order:
+        searched = self._graph_layers() if self._subclassed else self._layer_order
+        for layer in searched:
             if layer is name or layer.name == name:
                 return layer
-        for layer in self._layer_order:
+        for layer in searched:
             if isinstance(layer, Model):
                 try:
                     return layer.get_layer(name)
@@ -266,6 +296,11 @@ class Model(Trainer, Layer):
     def _find(self, layer) -> list[int]:
         """Positions of nodes, from this model down through nested models, leading to the
         first node of ``layer``."""
+        if self._subclassed:
+            raise ConfigError(
+                f"`layer_output` needs a graph model; model '{self.name}' is subclassed (its "
+                "call() is Python code statdl cannot cut). Build the network with statdl.Input "
+                "and Model(inputs, outputs), or call the layer on tensors in your own code.")
         if isinstance(layer, bool):
             layer = str(layer)
         if isinstance(layer, int):
@@ -337,6 +372,8 @@ class Model(Trainer, Layer):
         return [tuple(input_shape)]
 
     def compute_output_shape(self, input_shape) -> Shape:
+        if self._by_call:  # call() run on a small batch of zeros
+            return Layer.compute_output_shape(self, input_shape)
         shapes = self._propagate(self._as_shape_list(input_shape))
         outs = [shapes[self._slots[id(t)]] for t in self._outputs]
         return outs[0] if len(outs) == 1 else outs  # type: ignore[return-value]
@@ -367,10 +404,14 @@ class Model(Trainer, Layer):
 
     def count_params(self, input_shape=None) -> int:
         """Number of weights (Keras's "Total params"); a shared layer counts once."""
+        if self._by_call:
+            return Layer.count_params(self, input_shape)
         first = self._node_input_shapes()
         return sum(layer.param_count(first[id(layer)]) for layer in self._graph_layers())
 
     def count_non_trainable_params(self, input_shape=None) -> int:
+        if self._by_call:
+            return Layer.count_non_trainable_params(self, input_shape)
         first = self._node_input_shapes()
         total = 0
         for layer in self._graph_layers():
@@ -383,10 +424,13 @@ class Model(Trainer, Layer):
 
     @property
     def output_shape_(self):
-        return self.compute_output_shape(None)
+        return self.compute_output_shape(self.built_shape_ if self._by_call else None)
 
     # ------------------------------------------------------------------ trainer protocol
     def _input_specs(self) -> list[tuple[str, Shape, bool]]:
+        if self._by_call:  # one input; token ids when the first layer held is an Embedding
+            parts = self._tracked_layers()
+            return [("input", self.built_shape_, bool(parts) and _reads_ids(parts[0]))]
         if not self._inputs:
             raise ConfigError(
                 f"Model '{self.name}' has no graph: build it as Model(inputs, outputs), or "
@@ -404,6 +448,13 @@ class Model(Trainer, Layer):
         return specs
 
     def _output_specs(self) -> list[tuple[str, Shape]]:
+        if self._by_call:  # one output until the model is built and says otherwise
+            if self.built_shape_ is None:
+                return [("output", None)]
+            out = self.compute_output_shape(self.built_shape_)
+            if isinstance(out, list):
+                return [(f"output_{i + 1}", tuple(s)) for i, s in enumerate(out)]
+            return [("output", tuple(out))]
         if not self._outputs:  # a subclass with its own train_step: one nominal output
             return [("output", ())]
         shapes = self._propagate([t.shape for t in self._inputs])
@@ -411,6 +462,8 @@ class Model(Trainer, Layer):
                 for name, t in zip(self.output_names, self._outputs)]
 
     def _final_activations(self) -> list[str | None]:
+        if self._by_call:  # what call() computes last is unknown: outputs are used as given
+            return [None] * len(self._output_specs())
         return [_final_activation_of(t, self._LOGIT_LAYERS) for t in self._outputs]
 
     def _integer_input(self) -> bool:
@@ -423,6 +476,8 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ building
     def make_module(self, input_shape) -> nn.Module:
+        if self._by_call:
+            return build_module(self, input_shape, ModelModule)
         input_shapes = self._as_shape_list(input_shape)
         shapes = self._propagate(input_shapes)
         for node in self._nodes:  # built at call time; a new compatible shape reuses them
@@ -460,6 +515,10 @@ class Model(Trainer, Layer):
 
     def build(self, input_shape=None) -> nn.Module:
         """Create (or reuse) the module; a functional model is built when it is made."""
+        if input_shape is None and self._by_call:
+            raise ConfigError(f"`input_shape` of build is needed for subclassed model "
+                              f"'{self.name}': the shape of one sample, e.g. build((784,)); "
+                              "or call fit/predict, which build it from the data.")
         if input_shape is None:
             input_shape = self._graph_input_shape()
         if isinstance(input_shape, list) and len(self._inputs) == 1:
@@ -468,6 +527,9 @@ class Model(Trainer, Layer):
         return super().build(input_shape)
 
     def _apply_trainable(self) -> None:
+        if self._by_call:  # its own add_weight weights, then each layer held
+            Layer._apply_trainable(self)
+            return
         if self.module_ is None:
             return
         for layer in self._graph_layers():
@@ -511,6 +573,8 @@ class Model(Trainer, Layer):
         return self
 
     def regularized_weights(self) -> list[tuple[L1L2, object]]:
+        if self._by_call:
+            return Layer.regularized_weights(self)
         out = []
         for layer in self._graph_layers():
             if layer.built:
@@ -530,6 +594,8 @@ class Model(Trainer, Layer):
         return all(len(n.inputs) <= 1 for n in self._nodes) and len(set(layers)) == len(layers)
 
     def _summary_rows(self, style: str) -> tuple[list, bool]:
+        if self._subclassed:
+            return [_subclass_row(layer, style) for layer in self._tracked_layers()], False
         shapes = self._propagate([t.shape for t in self._inputs])
         first = self._node_input_shapes()
         connected = not self._sequential_like()
@@ -561,6 +627,9 @@ class Model(Trainer, Layer):
         ``style="keras3"`` prints Keras 3's box-drawn table with parameter sizes. Graphs that
         are not a plain chain get Keras's "Connected to" column.
         """
+        if self._by_call and not self.built:
+            raise NotFittedError(f"summary() of subclassed model '{self.name}' needs the model "
+                                 "built: fit it, predict with it or call build(input_shape).")
         rows, _ = self._summary_rows(style)
         total = self.count_params()
         non_trainable = self.count_non_trainable_params()
@@ -575,6 +644,8 @@ class Model(Trainer, Layer):
         node as (layer name, slots it reads), outputs as slots (see ``from_config``)."""
         from ..saving import layer_to_config
 
+        if self._subclassed:  # Python code: nothing to describe but the base arguments
+            return {}
         nodes = [{"layer": n.layer.name, "inputs": [self._slots[id(t)] for t in n.inputs],
                   "multi": n.multi} for n in self._nodes]
         return {
@@ -640,6 +711,13 @@ class Model(Trainer, Layer):
         """
         from ..saving import save_model
 
+        if self._subclassed:
+            raise ConfigError(
+                f"Model '{self.name}' is a subclass of statdl.Model whose outputs come from "
+                "its own Python code (call or train_step), which a model file cannot hold (in "
+                "Keras too it needs get_config and the class at load time). Save the weights "
+                "with save_weights(path); to restore, create the model in code, build it "
+                "(fit, predict or build(input_shape)) and call load_weights(path).")
         save_model(self, path)
 
     def save_weights(self, path) -> None:
@@ -652,11 +730,30 @@ class Model(Trainer, Layer):
         """Load weights written by ``save_weights`` (shapes must match)."""
         from ..saving import load_weights
 
+        if self._by_call and not self.built:
+            raise NotFittedError(f"load_weights of subclassed model '{self.name}' needs the "
+                                 "model built first, so that its weights exist: call "
+                                 "build(input_shape) (the shape of one sample) or predict on "
+                                 "a batch, then load_weights(path).")
         load_weights(self, path)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(name={self.name!r}, inputs={self.input_names}, "
                 f"outputs={self.output_names})")
+
+
+def _subclass_row(layer: Layer, style: str) -> tuple:
+    """(label, output shape, params) of a layer held by a subclassed model; ``?`` before the
+    layer is built (Keras prints ``?`` where it does not know a shape)."""
+    label = f"{layer.name} ({summary_type(layer)})"
+    if not layer.built:
+        return label, "?", 0
+    try:
+        out = layer.output_shape(layer.built_shape_)
+        shape = format_shape(out)
+    except (ShapeError, TypeError, ValueError):
+        shape = "?"
+    return label, shape, layer.count_params()
 
 
 def summary_type(layer) -> str:

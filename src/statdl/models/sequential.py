@@ -56,6 +56,8 @@ class Sequential(Model):
     407050
     """
 
+    _subclassed = False  # a list of layers before it is built, never Python code
+
     def __init__(self, layers: Sequence[Layer] | None = None, input_shape=None,
                  name: str | None = None, **kwargs):
         super().__init__(name=name, input_shape=input_shape, **kwargs)
