@@ -189,7 +189,9 @@ def _run_resample(job: _Job, i: int) -> dict:
         metrics = resolve_metrics(default_metrics(is_classifier_loss(model)))
     values = {name: float(fn(job.y[test], pred)) for name, fn in metrics.items()}
     epoch = getattr(history, "epoch", None)
+    params = getattr(history, "params", None) or {}
     return {"metrics": values, "epochs": len(epoch) if epoch is not None else math.nan,
+            "threads": params.get("threads", math.nan),
             "seconds": seconds, "n_fit": len(fit_rows), "n_validation": len(val_rows),
             "n_test": len(test), "prediction": pred,
             "model": getattr(model, "name", None) or type(model).__name__}
@@ -290,7 +292,8 @@ class CVResult:
     table : pandas.DataFrame
         One row per resample: ``Resample`` (caret's name), one column per metric, ``epochs``
         (run by that resample's fit, fewer than asked when early stopping stopped it),
-        ``seconds`` (model, fit and prediction), ``n_fit``, ``n_validation``, ``n_test``.
+        ``seconds`` (model, fit and prediction), ``threads`` (torch threads of the fit, as
+        ``history.params`` reports them), ``n_fit``, ``n_validation``, ``n_test``.
     metrics : list of str
         Metric names, in the table's order.
     folds : Folds
@@ -518,7 +521,8 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
     table = pd.DataFrame({"Resample": list(fold_set.ids),
                           **{m: [r["metrics"][m] for r in out] for m in names},
                           **{k: [r[k] for r in out] for k in
-                             ("epochs", "seconds", "n_fit", "n_validation", "n_test")}})
+                             ("epochs", "seconds", "threads", "n_fit", "n_validation",
+                              "n_test")}})
     x_shape = np.shape(x) if not isinstance(x, list | tuple | dict) else ()
     return CVResult(table, names, fold_set, level, out[0]["model"],
                     int(np.prod(x_shape[1:])) if len(x_shape) > 1 else None, split,
