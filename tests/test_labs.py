@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
+import torch
 
 from statdl.cli import main
 from statdl.errors import ConfigError
@@ -351,3 +354,55 @@ def test_lab_report_shows_the_printed_intervals_and_captioned_figures(tmp_path, 
         assert caption not in {f[:-4] for f in files} | {f[:-4].replace("_", " ") for f in files}
     curves = [a for section, a in page.images if section != "Plots"]
     assert curves == [], "the training curves are drawn twice (Metric curves and history.png)"
+
+
+def _process_state() -> dict:
+    from statdl import threads
+
+    return {"env": dict(os.environ), "stdout": sys.stdout, "stderr": sys.stderr,
+            "torch_threads": torch.get_num_threads(), "policy": threads.thread_settings(),
+            "numpy_rng": np.random.get_state()[1].tolist(), "torch_rng": torch.get_rng_state()}
+
+
+@pytest.mark.parametrize("lab_fails", [False, True])
+def test_a_lab_leaves_the_process_as_it_found_it(tmp_path, monkeypatch, lab_fails):
+    """run_lab in a notebook or a test: env, stdout, threads and RNGs are the caller's after."""
+    import statdl as sd
+    from statdl.labs import hitters
+
+    if lab_fails:
+        real = hitters.run
+
+        def failing(args, run):       # the real lab, then more process changes and an error
+            real(args, run)
+            os.environ["STATDL_LAB_LEFTOVER"] = "1"
+            torch.set_num_threads(1)
+            sys.stdout = sys.stderr
+            raise RuntimeError("the lab failed")
+
+        monkeypatch.setattr(hitters, "run", failing)
+    own = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        sd.set_threads(3)            # the caller's policy: a fixed count (the lab asks for 1)
+        np.random.seed(7)
+        torch.manual_seed(7)
+        before = _process_state()
+        if lab_fails:
+            with pytest.raises(RuntimeError, match="the lab failed"):
+                run_lab("hitters-nn", quick=True, epochs=2, runs_dir=str(tmp_path), verbose=0,
+                        no_view=True)
+        else:
+            run_lab("hitters-nn", quick=True, epochs=2, runs_dir=str(tmp_path), verbose=0,
+                    no_view=True)
+        after = _process_state()
+    finally:
+        sd.set_threads("auto")
+        torch.set_num_threads(own)
+    assert after["env"] == before["env"] and "STATDL_RUN_DIR" not in after["env"]
+    assert after["stdout"] is before["stdout"] and after["stderr"] is before["stderr"]
+    assert after["torch_threads"] == 2
+    assert after["policy"]["mode"] == "fixed" and after["policy"]["threads"] == 3
+    assert after["numpy_rng"] == before["numpy_rng"]
+    assert torch.equal(after["torch_rng"], before["torch_rng"])
+    assert list(ls_runs(tmp_path)["status"]) == ["failed" if lab_fails else "completed"]

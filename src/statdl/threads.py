@@ -61,7 +61,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = ["set_threads", "thread_settings", "governed", "available_cores", "choose_threads",
-           "prepare"]
+           "prepare", "policy_kept"]
 
 ENV_THREADS = "STATDL_NUM_THREADS"  # also what the tuning runner gives each run
 CHECK_EVERY = 1.0  # seconds between looks at the load during a fit
@@ -328,6 +328,36 @@ def set_threads(n: int | str = "auto") -> None:
     _torch_fixed = None  # and torch's count as it is now is the program's own again
     torch = sys.modules.get("torch")
     _left = torch.get_num_threads() if torch is not None else _left
+
+
+class policy_kept:
+    """``with policy_kept():`` whatever the block does to the thread policy
+    (:func:`set_threads`, ``torch.set_num_threads``), the policy and torch's count are as
+    before afterwards, also when it raises: a lab run from a notebook leaves the caller's
+    settings alone.
+
+    Examples
+    --------
+    >>> with policy_kept():
+    ...     set_threads(1)
+    >>> thread_settings()["mode"]
+    'auto'
+    """
+
+    def __enter__(self) -> None:
+        torch = sys.modules.get("torch")
+        self._count = torch.get_num_threads() if torch is not None else None
+        self._saved = (_fixed, _torch_fixed, _left)
+
+    def __exit__(self, *exc) -> None:
+        global _fixed, _torch_fixed, _left
+        torch = sys.modules.get("torch")
+        if self._count is None:  # torch loaded inside: keep the default count it noted
+            _fixed, _torch_fixed = self._saved[:2]
+            return
+        _fixed, _torch_fixed, _left = self._saved
+        if torch.get_num_threads() != self._count:
+            torch.set_num_threads(self._count)
 
 
 def _env_fixed() -> int | None:

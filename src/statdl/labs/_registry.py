@@ -262,7 +262,18 @@ def run_lab(name: str, **options: Any) -> dict[str, Any]:
 
 
 def execute(lab: Lab, args: argparse.Namespace) -> dict[str, Any]:
-    """Run ``lab`` with parsed ``args`` inside a recorded run folder; return its results."""
+    """Run ``lab`` with parsed ``args`` inside a recorded run folder; return its results.
+
+    The lab runs in this process and leaves it as it found it (environment, ``sys.stdout``,
+    thread policy and torch's count, random generators; see :func:`._state.process_kept`).
+    """
+    from ._state import process_kept
+
+    with process_kept():
+        return _execute(lab, args)
+
+
+def _execute(lab: Lab, args: argparse.Namespace) -> dict[str, Any]:
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
@@ -282,16 +293,12 @@ def execute(lab: Lab, args: argparse.Namespace) -> dict[str, Any]:
     threads = args.threads or lab.threads
     if threads:
         set_threads(threads)  # a fixed count; otherwise fit follows the free cores
-    try:
-        with data_dir(args.data_dir):
-            set_seed(args.seed)
-            with LabRun(lab.name, options, module.__file__, args.runs_dir,
-                        view=not args.no_view) as run:
-                results = function(args, run) or {}
-                run.record({"lab": lab.name, "quick": bool(args.quick), "epochs": args.epochs})
-    finally:
-        if threads:
-            set_threads("auto")
+    with data_dir(args.data_dir):
+        set_seed(args.seed)
+        with LabRun(lab.name, options, module.__file__, args.runs_dir,
+                    view=not args.no_view) as run:
+            results = function(args, run) or {}
+            run.record({"lab": lab.name, "quick": bool(args.quick), "epochs": args.epochs})
     out = {**run.results, **results, "run_dir": str(run.path)}
     if not args.no_view:
         print(f"Results, figures and the HTML report: {run.path / 'view.html'}")
