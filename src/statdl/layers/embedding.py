@@ -55,6 +55,10 @@ class EmbeddingModule(nn.Module):
     converted to integers.
     """
 
+    #: CPU training looks rows up through ``_Lookup`` (one ``index_add_`` backward); ``False``
+    #: restores ``F.embedding`` and torch's sorting backward.
+    index_add_backward: bool = True
+
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False):
         super().__init__()
         self.input_dim = input_dim
@@ -63,7 +67,8 @@ class EmbeddingModule(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = self.checked_ids(ids)
-        if ids.is_cuda or not (self.embeddings.requires_grad and torch.is_grad_enabled()):
+        if ids.is_cuda or not (self.index_add_backward and self.embeddings.requires_grad
+                               and torch.is_grad_enabled()):
             return F.embedding(ids, self.embeddings)
         return _Lookup.apply(ids, self.embeddings)
 

@@ -17,7 +17,7 @@ into a zeroed buffer. This kernel runs the same mathematics with fewer passes ov
   buffer (no zeroing, no accumulation), ``da = s * dz W^T``, then the activation's derivative
   and the masks in one or two elementwise passes;
 * every dropout mask of a step from one call to the generator into buffers reused from step
-  to step (``layers.core.KeepMasks``), in the order the Dropout layers would draw them;
+  to step (``layers.dropout_masks.KeepMasks``), in the order the Dropout layers would draw them;
 * layers of 2 to 10 units (a classifier's output) multiplied through the kernel's transposed
   layout, which MKL runs in about half the time.
 
@@ -29,8 +29,10 @@ A leading ``Embedding`` + ``Flatten`` is a row lookup whose gradient is one ``in
 into the (zeroed) embedding gradient. Only used by ``fit`` when every layer qualifies (see
 ``DenseStackKernel.for_state``) and in float32; any other model, and any model trained with
 ``fit(..., precision="bf16"|"16")``, trains through autograd. On a GPU the kernel works as on
-the CPU (one mask per Dropout layer from ``keep_mask``'s device branch, no CPU-only layout). ``DenseStackKernel.enabled = False`` turns it off, which the
-tests use to check that both paths give the same weights.
+the CPU (one mask per Dropout layer from ``keep_mask``'s device branch, no CPU-only layout).
+``DenseStackKernel.enabled = False`` turns it off, which the tests use to check that both paths
+give the same weights; ``narrow_layout`` and ``closed_form_loss`` turn off its sub-paths (all
+three are fast paths of ``statdl.fast_paths``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from ..layers.core import DenseModule, DropoutModule, FlattenModule, KeepMasks
+from .._torch_private import relu_backward
+from ..layers.core import DenseModule, DropoutModule, FlattenModule
+from ..layers.dropout_masks import KeepMasks
 from ..layers.embedding import EmbeddingModule
 from ..layers.modules import SequentialModule
 from .losses import Loss, batch_loss, mean_loss_and_gradient
@@ -88,6 +92,9 @@ class DenseStackKernel:
     enabled: bool = True
     #: Set to False to multiply layers of 2 to 10 units in the plain layout (for timing).
     narrow_layout: bool = True
+    #: Set to False to take the loss's gradient from autograd on the last pre-activation
+    #: instead of the closed forms of ``mean_loss_and_gradient``.
+    closed_form_loss: bool = True
 
     def __init__(self, steps: list[_DenseStep], embedding: EmbeddingModule | None = None):
         self.steps = steps
@@ -96,6 +103,8 @@ class DenseStackKernel:
         self._ids: torch.Tensor | None = None
         self._zeros: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         self._masks = KeepMasks([r for step in steps for r in step.rates if r > 0.0])
+        # aten.threshold_backward where it checks out on this device (statdl._torch_private)
+        self._relu_backward = relu_backward(steps[0].kernel.device, steps[0].kernel.dtype)
 
     @classmethod
     def for_state(cls, state, input_dims: int = 2) -> DenseStackKernel | None:
@@ -142,7 +151,7 @@ class DenseStackKernel:
         z = self.forward(x)
         linear_output = from_logits or self.steps[-1].activation == "linear"
         fused = mean_loss_and_gradient(loss, z, y, from_logits) \
-            if weights is None and linear_output else None
+            if weights is None and linear_output and self.closed_form_loss else None
         if fused is not None:
             total, dz = fused
             out = z
@@ -215,7 +224,8 @@ class DenseStackKernel:
                 grad.index_add_(0, self._ids.reshape(-1), da.view(-1, grad.shape[1]))
                 break
             prev = self.steps[i - 1]
-            dz = _activation_backward_(da, a, prev.activation, self._saved[i - 1][2])
+            dz = _activation_backward_(da, a, prev.activation, self._saved[i - 1][2],
+                                       self._relu_backward)
         self._saved = []
         self._ids = None
 
@@ -256,11 +266,12 @@ def _activate_(z: torch.Tensor, name: str) -> None:
 
 
 def _activation_backward_(da: torch.Tensor, a: torch.Tensor, name: str,
-                          masks: list[torch.Tensor]) -> torch.Tensor:
+                          masks: list[torch.Tensor], relu_backward_) -> torch.Tensor:
     """Gradient with respect to a hidden pre-activation, given the gradient ``da`` with
-    respect to its output ``a`` (multiplied in place by the 0/1 ``masks``, unscaled)."""
+    respect to its output ``a`` (multiplied in place by the 0/1 ``masks``, unscaled);
+    ``relu_backward_(da, a)`` is ``da * (a > 0)``."""
     if name == "relu":  # a > 0 exactly where the unit was active and kept
-        return torch.ops.aten.threshold_backward(da, a, 0.0)
+        return relu_backward_(da, a)
     for mask in masks:  # sigmoid's a * (1 - a) would vanish where dropped; tanh's would not
         da.mul_(mask)
     if name == "tanh":

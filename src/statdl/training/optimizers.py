@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .._torch_private import fused_adam_, fused_adam_ok
 from ..errors import ConfigError, ShapeError, choice_error
 from .flat import FlatParameters
 
@@ -92,36 +93,25 @@ def _fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch
     >>> w.tolist()
     [-0.10000000149011612, -0.10000000149011612]
     """
-    torch._fused_adam_([w], [g], [m], [v], [] if v_max is None else [v_max], [step],
-                       lr=learning_rate, beta1=beta_1, beta2=beta_2, weight_decay=0.0,
-                       eps=epsilon, amsgrad=v_max is not None, maximize=False)
+    fused_adam_(w, g, m, v, v_max, step, lr=learning_rate, beta1=beta_1, beta2=beta_2,
+                eps=epsilon)
 
 
 _FUSABLE: dict[tuple[torch.device, torch.dtype], bool] = {}
 
 
 def _fusable(w: torch.Tensor, g: torch.Tensor | None = None) -> bool:
-    """Whether this torch has a fused Adam kernel for ``w``'s device and dtype (probed once on
-    a one-element tensor, so a refusal never leaves real weights half-updated), and ``w`` and
+    """Whether this torch has a fused Adam kernel for ``w``'s device and dtype that computes
+    the Adam formula (checked once on a tiny tensor, so a refusal never leaves real weights
+    half-updated; ``statdl._torch_private.fused_adam_ok``), and ``w`` and
     its gradient ``g`` are contiguous tensors of one shape and dtype."""
     if not w.is_contiguous() or (g is not None and (
             g.shape != w.shape or g.dtype != w.dtype or not g.is_contiguous())):
         return False
     key = (w.device, w.dtype)
     known = _FUSABLE.get(key)
-    if known is None:
-        known = False
-        if hasattr(torch, "_fused_adam_"):
-            probe = [torch.zeros(1, device=w.device, dtype=w.dtype) for _ in range(3)]
-            try:
-                torch._fused_adam_([probe[0]], [probe[1]], [probe[1]], [probe[2]], [],
-                                   [torch.ones((), device=w.device)], lr=0.1, beta1=0.0,
-                                   beta2=0.0, weight_decay=0.0, eps=1.0, amsgrad=False,
-                                   maximize=False)
-                known = True
-            except (RuntimeError, NotImplementedError, TypeError):
-                known = False
-        _FUSABLE[key] = known
+    if known is None:  # checked against the Adam formula once per process (_torch_private)
+        known = _FUSABLE[key] = fused_adam_ok(w.device, w.dtype)
     return known
 
 
