@@ -1,0 +1,334 @@
+"""Every automatically chosen speed path of statdl, its reason, and one way to turn it off.
+
+statdl trains and predicts through several hand-written or private-torch paths that it picks
+by itself when a model qualifies (the Dense kernel, the fused optimiser step, 16-bit dropout
+masks, the recurrent kernels ...). Each one computes what the plain path computes, to a stated
+tolerance, and each is controlled by the class or module attribute that the code reads where
+it chooses the path; this module lists them (``PATHS``) and sets those attributes, so the
+attributes stay the only place the choice is stored.
+
+* ``table()``: name, state, switch, when it applies, why, the measured gain, the tolerance;
+* ``off(*names)`` / ``on(*names)``: a ``with`` block with those paths (all, when no names)
+  off / on, the previous state restored on exit, also on error;
+* ``STATDL_FAST_PATHS=0`` turns every path off, ``STATDL_FAST_PATHS=-dense_kernel,-gru_kernel``
+  those named, read once when statdl is imported (``STATDL_FAST_PATHS=0 pytest`` runs the
+  test suite on the plain paths).
+
+The switches are process-wide class attributes: changing one affects every model in the
+process, including ones training in other threads.
+
+Examples
+--------
+>>> from statdl import fast_paths
+>>> "dense_kernel" in fast_paths.names()
+True
+>>> with fast_paths.off("dense_kernel"):
+...     fast_paths.is_on("dense_kernel")
+False
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["FastPath", "PATHS", "names", "get", "is_on", "set_path", "state", "off", "on",
+           "table", "apply_env", "ENV"]
+
+ENV = "STATDL_FAST_PATHS"
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """One fast path: its ``switch`` is ``"module:Object.attribute"`` (or ``"module:attribute"``),
+    on whenever its value differs from ``off_value``; ``rtol`` / ``atol`` bound the difference
+    between the weights trained with and without it from one seed (``None``: the path draws
+    other random numbers, so only their distribution is the same)."""
+
+    name: str
+    switch: str
+    applies: str
+    why: str
+    gain: str
+    rtol: float | None
+    atol: float | None
+    off_value: object = False
+
+    def _target(self) -> tuple[object, str]:
+        module, _, path = self.switch.partition(":")
+        owner: object = importlib.import_module(module)
+        *parents, attribute = path.split(".")
+        for part in parents:
+            owner = getattr(owner, part)
+        return owner, attribute
+
+    def value(self) -> object:
+        """The switch's current value."""
+        owner, attribute = self._target()
+        return getattr(owner, attribute)
+
+    def set_value(self, value: object) -> None:
+        """Set the switch's raw value (``set_path`` and ``off`` use it)."""
+        owner, attribute = self._target()
+        setattr(owner, attribute, value)
+
+    @property
+    def tolerance(self) -> str:
+        if self.rtol is None:
+            return "same distribution (other random numbers)"
+        if self.rtol == 0 and self.atol == 0:
+            return "identical"
+        return f"rtol {self.rtol:g}, atol {self.atol:g}"
+
+
+_DENSE = "statdl.training.dense_kernel:DenseStackKernel"
+_RNN = "statdl.layers.recurrent_cells:RecurrentModule"
+
+#: The registry, in the order a training step meets them.
+PATHS: tuple[FastPath, ...] = (
+    FastPath(
+        "dense_kernel", f"{_DENSE}.enabled",
+        "fit, float32, on a Sequential chain of Dense/Dropout layers (optionally after a "
+        "trainable Embedding + Flatten), hidden activations linear/relu/tanh/sigmoid, no "
+        "penalties, nothing frozen",
+        "autograd records a dozen nodes per layer, keeps float dropout masks and applies their "
+        "scale in separate passes; the hand-written pass folds the scale into addmm's alpha and "
+        "writes gradients straight into the flat buffer",
+        "not recorded in the code; see bench/train_speed.py --models mlp", 1e-4, 1e-6),
+    FastPath(
+        "dense_narrow_layout", f"{_DENSE}.narrow_layout",
+        "inside dense_kernel, on the CPU, for Dense layers of 2 to 10 units",
+        "MKL multiplies by the kernel's transpose in about half the time for narrow layers",
+        "MNIST multinomial logit 1.18x per epoch (784-512-256-10 unchanged)", 1e-5, 1e-7),
+    FastPath(
+        "dense_closed_form_loss", f"{_DENSE}.closed_form_loss",
+        "inside dense_kernel, no sample/class weights, linear output or from_logits: "
+        "cross-entropy on logits (class indices) and mean squared error",
+        "the loss's gradient with respect to the last pre-activation in one or two passes "
+        "(softmax(z) - onehot(y), 2 (z - y) / n) instead of autograd on that pre-activation",
+        "not recorded in the code", 1e-5, 1e-7),
+    FastPath(
+        "fused_optimizer", "statdl.training.optimizers:Optimizer.fused",
+        "plain RMSprop (no momentum, not centred) and Adam on a contiguous flat buffer whose "
+        "device and dtype pass statdl._torch_private's check of torch._fused_adam_",
+        "one pass of torch's fused Adam kernel over the flat buffer instead of four or five "
+        "vectorised operations (RMSprop is Adam with beta_1 = 0)",
+        "a fifth of a step off the course's MNIST network", 1e-5, 1e-6),
+    FastPath(
+        "dropout_16bit", "statdl.layers.dropout_masks:SIXTEEN_BIT",
+        "every dropout mask drawn on the CPU (Dropout, the dense kernel, recurrent dropout)",
+        "torch's CPU generator is sequential and its draws were a tenth of a dense network's "
+        "step: 16 bits per entry with a randomised threshold keep each entry's drop "
+        "probability exactly `rate` for half the random numbers",
+        "halves the generator's share of the step (about 5% of an MNIST MLP step)", None, None),
+    FastPath(
+        "simple_rnn_kernel", f"{_RNN}.simple_rnn_kernel",
+        "SimpleRNN (tanh or relu) on the CPU, training and inference; with recurrent dropout "
+        "on any device",
+        "one autograd node with hand-written BPTT (two operations per step) instead of torch's "
+        "rnn_tanh, which records several nodes per time step",
+        "1.3-1.9x per step on CPU; imdb-rnn@100 epoch 1.69 -> 1.49 s (tanh as sigmoid)",
+        1e-4, 1e-6),
+    FastPath(
+        "gru_kernel", f"{_RNN}.gru_kernel",
+        "GRU (reset_after, tanh/sigmoid, no recurrent dropout) on the CPU while gradients are "
+        "recorded (training)",
+        "one autograd node with hand-written BPTT (three operations per step) instead of "
+        "torch.gru's per-step autograd cells",
+        "1.3-1.5x per step at maxlen 20 and 100", 1e-4, 1e-6),
+    FastPath(
+        "lstm_kernel", f"{_RNN}.lstm_kernel",
+        "LSTM (tanh/sigmoid, no recurrent dropout) on the CPU: predict/evaluate (inference "
+        "kernel) and, while gradients are recorded, the training kernel",
+        "inference: the gate buffer a few steps long instead of the whole sequence, one "
+        "sigmoid_ per step (tanh = 2 sigmoid(2z) - 1); training: one autograd node with "
+        "hand-written BPTT",
+        "predict 3,853 -> 4,721 samples/s, peak growth +195 -> +19 MB (bench/infer_speed.py "
+        "--models lstm)", 1e-4, 1e-6),
+    FastPath(
+        "metric_chunks", "statdl.training.loop:PendingOutputs.CAPACITY",
+        "fit with metrics: batch outputs are copied into a buffer (up to 2**21 values) and fed "
+        "to the metrics when it fills, when the progress display asks, at the epoch's end",
+        "one copy per step instead of the three or four small metric operations, which take "
+        "longer than their arithmetic between a step's large matrix products",
+        "not recorded in the code", 0.0, 0.0, off_value=0),
+    FastPath(
+        "embedding_index_add", "statdl.layers.embedding:EmbeddingModule.index_add_backward",
+        "a trainable Embedding trained on the CPU through autograd (not the dense kernel, "
+        "which has its own index_add_)",
+        "torch's CPU backward of F.embedding sorts the ids first; zeros + one index_add_ "
+        "does not",
+        "918 -> 358 us a step for 128 x 100 ids into 10,000 x 8 (5,005 -> 1,360 us at 500 "
+        "words), about a tenth of an imdb-rnn@100 step", 1e-5, 1e-7),
+)
+
+#: Switches another helper's file may not have yet: registered once their attribute exists.
+_PENDING: tuple[FastPath, ...] = (
+    FastPath(
+        "torch_rnn_ops", f"{_RNN}.torch_rnn_ops",
+        "LSTM/GRU/SimpleRNN with default activations and no recurrent dropout when no statdl "
+        "kernel takes them (CUDA, GRU inference, a kernel switched off), if the positional op "
+        "passes statdl._torch_private's check",
+        "torch's fused RNN ops (cuDNN on CUDA, oneDNN on CPU) over the Keras weights as "
+        "transposed views, instead of statdl's step loop",
+        "not recorded in the code", 1e-4, 1e-6),
+    FastPath(
+        "onehot_as_index", "statdl.training.loop:INDEX_TARGETS",
+        "categorical cross-entropy on exact one-hot rows, unless a metric compares outputs "
+        "with the rows (mae, mse, auc)",
+        "sparse cross-entropy on the class index equals cross-entropy on the one-hot row and "
+        "skips a pass over the (n, k) targets every step",
+        "not recorded in the code", 1e-5, 1e-7),
+)
+
+
+def _available(path: FastPath) -> bool:
+    try:
+        path.value()
+    except AttributeError:
+        return False
+    return True
+
+
+def _registry() -> tuple[FastPath, ...]:
+    return PATHS + tuple(p for p in _PENDING if _available(p))
+
+
+def names() -> list[str]:
+    """Names of every registered fast path."""
+    return [p.name for p in _registry()]
+
+
+def get(name: str) -> FastPath:
+    """The fast path called ``name``.
+
+    Examples
+    --------
+    >>> get("fused_optimizer").switch
+    'statdl.training.optimizers:Optimizer.fused'
+    """
+    for path in _registry():
+        if path.name == name:
+            return path
+    raise ConfigError(f"`name` must be one of statdl's fast paths {names()}; got {name!r}.")
+
+
+def is_on(name: str) -> bool:
+    """Whether the fast path ``name`` is on."""
+    path = get(name)
+    return path.value() != path.off_value
+
+
+def _on_value(path: FastPath) -> object:
+    return _DEFAULTS.get(path.name, True)
+
+
+def set_path(name: str, on: bool) -> None:
+    """Turn the fast path ``name`` on or off for the whole process (``off``/``on`` restore the
+    previous state when their block ends; this does not)."""
+    path = get(name)
+    path.set_value(_on_value(path) if on else path.off_value)
+
+
+def state() -> dict[str, bool]:
+    """``{name: on}`` for every fast path."""
+    return {p.name: p.value() != p.off_value for p in _registry()}
+
+
+def _selected(names_: tuple[str, ...]) -> list[FastPath]:
+    return [get(n) for n in names_] if names_ else list(_registry())
+
+
+@contextmanager
+def _switched(names_: tuple[str, ...], on: bool) -> Iterator[None]:
+    paths = _selected(names_)
+    before = [(p, p.value()) for p in paths]
+    try:
+        for p in paths:
+            p.set_value(_on_value(p) if on else p.off_value)
+        yield
+    finally:
+        for p, value in before:
+            p.set_value(value)
+
+
+def off(*names_: str):
+    """A ``with`` block in which the named fast paths (all when none is named) are off; their
+    previous values come back when it ends, also on error.
+
+    Examples
+    --------
+    >>> with off():
+    ...     any(state().values())
+    False
+    """
+    return _switched(names_, False)
+
+
+def on(*names_: str):
+    """A ``with`` block in which the named fast paths (all when none is named) are on (with
+    their default setting); their previous values come back when it ends."""
+    return _switched(names_, True)
+
+
+def table():
+    """A DataFrame with one row per fast path: name, on, switch, applies (when the path is
+    taken), why, gain (as measured where the path was introduced), tolerance (weights with
+    and without it, from one seed).
+
+    Examples
+    --------
+    >>> list(table().columns)
+    ['name', 'on', 'switch', 'applies', 'why', 'gain', 'tolerance']
+    """
+    import pandas as pd
+
+    rows = [{"name": p.name, "on": p.value() != p.off_value, "switch": p.switch,
+             "applies": p.applies, "why": p.why, "gain": p.gain, "tolerance": p.tolerance}
+            for p in _registry()]
+    return pd.DataFrame(rows, columns=["name", "on", "switch", "applies", "why", "gain",
+                                       "tolerance"])
+
+
+def apply_env(value: str | None = None) -> list[str]:
+    """Apply ``STATDL_FAST_PATHS`` (or ``value``): ``0`` turns every path off, ``-a,-b`` the
+    paths named, ``1`` or empty nothing. Returns the names turned off; unknown names are
+    reported with a warning (a typo must not stop ``import statdl``).
+
+    Examples
+    --------
+    >>> with on():
+    ...     apply_env("-gru_kernel"), is_on("gru_kernel")
+    (['gru_kernel'], False)
+    """
+    value = os.environ.get(ENV, "") if value is None else value
+    value = value.strip()
+    if value in ("", "1"):
+        return []
+    if value == "0":
+        turned = names()
+    else:
+        known, turned, bad = set(names()), [], []
+        for item in (v.strip() for v in value.split(",")):
+            if item.startswith("-") and item[1:] in known:
+                turned.append(item[1:])
+            elif item:
+                bad.append(item)
+        if bad:
+            warnings.warn(
+                f"{ENV} must be 0, 1, or a comma-separated list of -name with names from "
+                f"{sorted(known)}; ignored {bad}.", RuntimeWarning, stacklevel=2)
+    for name in turned:
+        set_path(name, False)
+    return turned
+
+
+#: Each switch's value when statdl was imported (what ``on`` restores a path to).
+_DEFAULTS: dict[str, object] = {p.name: p.value() for p in PATHS + _PENDING if _available(p)}
+apply_env()
