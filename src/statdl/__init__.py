@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import Any
 
 from . import threads as _threads
@@ -24,6 +25,11 @@ __version__ = "0.1.0"
 # Before any part of statdl loads torch: note the load and torch's default thread count, so
 # that each fit can use the cores other processes leave free (see statdl.threads).
 _threads.prepare()
+
+# STATDL_FAST_PATHS=0 (or -name,...) turns fast paths off for the whole program. Only then is
+# the switchboard loaded here (it imports the modules that hold the switches, torch included).
+if _os.environ.get("STATDL_FAST_PATHS", "").strip() not in ("", "1"):
+    from . import fast_paths as _fast_paths  # noqa: F401  (applies the variable on import)
 
 # Public names and the module that defines each. Imported on first use, so ``import statdl``
 # stays fast and a part of the package (say, tuning) costs nothing until it is used.
@@ -37,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "set_seed": "statdl.utils",
     "set_threads": "statdl.threads",
     "threads": "statdl.threads",
+    "fast_paths": "statdl.fast_paths",
     "layers": "statdl.layers",
     "callbacks": "statdl.training.callbacks",
     "optimizers": "statdl.training.optimizers",
