@@ -170,10 +170,14 @@ def _output(out: np.ndarray, output: int | None) -> int:
 
 
 def _labels(g: np.ndarray, cols: list[int], names: list[str]) -> list[str]:
+    """Grid labels: numbers, or for a group the columns at their highest grid value (a
+    factor's level, whether its dummies are 0/1 or standardised)."""
     if len(cols) == 1:
         return [f"{v:g}" for v in g[:, 0]]
+    high = g.max(axis=0)
+    varies = high > g.min(axis=0)
     labels = []
     for row in g:
-        on = [names[c] for c, v in zip(cols, row) if v != 0]
+        on = [names[c] for c, v, h, var in zip(cols, row, high, varies) if var and v == h]
         labels.append(",".join(on) if on else "(reference)")
     return labels

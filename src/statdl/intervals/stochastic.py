@@ -77,7 +77,7 @@ def mc_dropout_predict(model, x, passes: int = 100, seed: int | None = None,
         for m in droppers:
             m.train()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
-                torch.no_grad(), governed():
+                torch.inference_mode(), governed():
             if seed is not None:
                 torch.manual_seed(int(seed))
             for start, stop, xb in rows.batches(bs):
