@@ -231,9 +231,9 @@ class Layer:
         the Kullback-Leibler term of a variational autoencoder.
 
         The term (summed when it is not a scalar) is added to the loss of the training step
-        whose forward pass computed it. Terms computed outside training (``predict``,
-        ``evaluate``, ``torch.no_grad``) are dropped, as statdl does for activity
-        regularisers.
+        whose forward pass computed it, and, as in Keras 3, to the loss ``evaluate`` reports
+        (and ``val_loss``) for the batch whose forward pass computed it. Terms of other
+        forward passes outside training (``predict``, ``torch.no_grad``) are dropped.
 
         Examples
         --------
@@ -251,7 +251,7 @@ class Layer:
         >>> [round(float(t), 6) for t in layer.losses]
         [0.01]
         """
-        from .custom import LayerModule
+        from .custom import LayerModule, collecting
 
         if not isinstance(loss, torch.Tensor):
             raise TypeError(f"`loss` of add_loss (layer '{self.name}') must be a torch tensor "
@@ -260,7 +260,7 @@ class Layer:
         if not isinstance(module, LayerModule):
             raise ConfigError(f"add_loss of layer '{self.name}' can only be called inside the "
                               "call() of a Keras-style layer (one that defines call()).")
-        if module.training and torch.is_grad_enabled():
+        if (module.training and torch.is_grad_enabled()) or collecting():
             module.penalties.append(loss if loss.dim() == 0 else loss.sum())
 
     @property

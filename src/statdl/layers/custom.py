@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import re
@@ -41,7 +42,7 @@ from ..initializers import initialize
 from ..regularizers import get_regularizer
 
 __all__ = ["Weight", "LayerModule", "ModelModule", "make_weight", "build_module", "infer_output_shape",
-           "current_training", "is_multi", "to_keras_shape", "from_keras_shape"]
+           "current_training", "collecting_losses", "is_multi", "to_keras_shape", "from_keras_shape"]
 
 #: Sizes given to unknown (None) dimensions when ``call`` runs on zeros to infer the output
 #: shape; two different sizes tell which output dimensions follow the unknown input ones.
@@ -50,6 +51,26 @@ _PROBE_SIZES = (8, 9)
 #: ``training`` of the ``LayerModule`` forward passes under way (innermost last), so that a
 #: layer called inside ``call`` runs in the same mode as its parent, as in Keras.
 _TRAINING: list[bool] = []
+
+
+#: True inside ``collecting_losses()``: ``add_loss`` keeps terms outside training too.
+_COLLECT: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def collecting_losses():
+    """Within this block ``add_loss`` keeps the terms of inference-mode forward passes too:
+    ``evaluate`` reports them in its loss, as Keras 3 does."""
+    _COLLECT.append(True)
+    try:
+        yield
+    finally:
+        _COLLECT.pop()
+
+
+def collecting() -> bool:
+    """Whether ``add_loss`` terms are kept outside training now (see ``collecting_losses``)."""
+    return _COLLECT[-1]
 
 
 def current_training() -> bool | None:

@@ -92,6 +92,16 @@ class TrainingState:
         for m in self.activity_modules:
             m.penalties.clear()
 
+    def activity_penalty(self) -> torch.Tensor | None:
+        """The sum of the terms the last forward passes added (``add_loss``, activity
+        regularisers), which are then cleared; None when there are none."""
+        total = None
+        for m in self.activity_modules:
+            for value in m.penalties:
+                total = value if total is None else total + value
+            m.penalties.clear()
+        return total
+
 
 def _no_loss(pred, y, from_logits=False):
     # zeros that still depend on the outputs, so backward reaches the add_loss terms' graph
@@ -115,6 +125,7 @@ class OutputSlot:
     y: tuple[int, int] = (0, 0)
     y_shape: tuple = ()
     y_int: bool = False
+    y_width: int = 0  # columns of all the targets; one more holds the sample weights
 
     def split(self, pred: torch.Tensor, y: torch.Tensor):
         n = pred.shape[0]
@@ -146,8 +157,10 @@ class OutputsLoss:
             total = value if total is None else total + value
         return total if total is not None else pred.new_zeros(pred.shape[0])
 
-    def pack_targets(self, targets: list[torch.Tensor]) -> torch.Tensor:
-        """The targets of every output as one float32 matrix (class indices are exact)."""
+    def pack_targets(self, targets: list[torch.Tensor],
+                     weights: torch.Tensor | None = None) -> torch.Tensor:
+        """The targets of every output as one float32 matrix (class indices are exact), and
+        the sample weights as a last column when given (for the per-output losses)."""
         start, cols = 0, []
         for s, t in zip(self.slots, targets):
             s.y_shape, s.y_int = tuple(t.shape[1:]), not t.is_floating_point()
@@ -155,6 +168,10 @@ class OutputsLoss:
             s.y = (start, start + width)
             start += width
             cols.append(t.reshape(t.shape[0], -1).to(torch.float32))
+        for s in self.slots:
+            s.y_width = start
+        if weights is not None:
+            cols.append(weights.reshape(-1, 1).to(torch.float32))
         return torch.cat(cols, dim=1)
 
     def split_outputs(self, pred: np.ndarray) -> list[np.ndarray]:
@@ -164,7 +181,9 @@ class OutputsLoss:
 
 class OutputMetric(Metric):
     """A metric (or, with kind ``"loss"``, the loss) of one output of a multi-output model,
-    named ``<output>_<metric>`` as Keras names it."""
+    named ``<output>_<metric>`` as Keras names it. As in Keras 3, an output's loss is weighted
+    by the sample weights (``sum(w loss) / n``, before ``loss_weights``); its metrics are
+    not."""
 
     def __init__(self, name: str, kind: str, slot: OutputSlot):
         self.slot = slot
@@ -176,7 +195,10 @@ class OutputMetric(Metric):
         if self.kind != "loss":
             super().update(p, t, logits)
             return
-        value = self.slot.loss(p, t).sum()
+        value = self.slot.loss(p, t)
+        if y.shape[1] > self.slot.y_width:  # sample weights: Keras's sum(w loss) / n
+            value = value * y[:, self.slot.y_width]
+        value = value.sum()
         self.total = value.clone() if not isinstance(self.total, torch.Tensor) \
             else self.total.add_(value)
         self.count += p.shape[0]
@@ -553,7 +575,7 @@ class Trainer:
                    for part, s in zip(parts, slots)]
         w = prepare_weights(sample_weight, None, targets[0], n, slots[0].loss,
                             slots[0].shape[-1], f"{prefix}sample_weight")
-        return self._outputs_loss.pack_targets(targets), w
+        return self._outputs_loss.pack_targets(targets, w), w
 
     # ------------------------------------------------------------------ fit / evaluate
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
@@ -725,6 +747,8 @@ class Trainer:
     # ------------------------------------------------------------------ predict
     def _forward_batches(self, x, batch_size: int | None, path: list[int] | None = None,
                          logits: bool = False) -> np.ndarray:
+        if self.module_ is None and getattr(self, "_by_call", False):
+            self.build(tuple(self._input_rows(x).shape[1:]))  # a subclass: from the data
         if self.module_ is None:
             specs = self._input_specs()
             if specs[0][1] is None:

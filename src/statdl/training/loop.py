@@ -360,11 +360,18 @@ def _running_logs(loss_sum, seen, metrics) -> dict[str, float]:
 
 
 def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[str, float]:
-    """Loss (with penalties, as Keras reports it) and metrics over ``x``, ``y``; ``x`` is a
-    tensor or ``InputRows`` (converted a batch at a time, so memory stays bounded)."""
+    """Loss and metrics over ``x``, ``y``; ``x`` is a tensor or ``InputRows`` (converted a
+    batch at a time, so memory stays bounded).
+
+    The loss is Keras 3's: each batch's mean (weighted) loss plus the terms its forward pass
+    adds (``add_loss``, activity regularisers) and the weight penalties, averaged over the
+    batches by their sizes."""
+    from ..layers.custom import collecting_losses
+
     state = model._training_state()  # outside inference mode: fit may reuse its flat weights
     bs = inference_batch(model, batch_size, x.shape[1:])
-    with torch.inference_mode(), keep_freed_memory():  # freed activations serve the next batch
+    # freed activations serve the next batch; add_loss terms kept in inference mode
+    with torch.inference_mode(), keep_freed_memory(), collecting_losses():
         return _evaluate(state, x, y, w, bs)
 
 
@@ -387,8 +394,10 @@ def _evaluate(state, x, y, w, batch_size: int) -> dict[str, float]:
         if w is not None:
             per_sample = per_sample * w[start:stop]
         total += per_sample.double().sum()
+        terms = state.activity_penalty()  # this batch's add_loss and activity terms
+        if terms is not None:
+            total += terms.double() * (stop - start)
         update_metrics(metrics, out, yb, logits, final_act)
-        state.clear_activity()
     logs = {"loss": float(total) / max(n, 1)}
     penalty = state.penalty(activity=False)
     if penalty is not None:
