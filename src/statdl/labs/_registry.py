@@ -127,22 +127,22 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("imdb-conv1d", "IMDB at 500 words: Embedding(10000, 32), Conv1D(32, 7), "
         "GlobalMaxPooling1D, Dense (327,233 params)", "imdb_conv1d", epochs=8, quick_epochs=2),
     Lab("mnist-autoencoder", "784-100-784 tanh autoencoder: codings of the test set, "
-        "reconstructions", "autoencoders", epochs=10, defaults={"kind": "basic"}),
-    Lab("mnist-stacked-ae", "stacked (deep) symmetric autoencoder", "autoencoders", epochs=10,
+        "reconstructions", "mnist_autoencoders", epochs=10, defaults={"kind": "basic"}),
+    Lab("mnist-stacked-ae", "stacked (deep) symmetric autoencoder", "mnist_autoencoders", epochs=10,
         defaults={"kind": "stacked"}),
     Lab("mnist-denoising", "denoising autoencoder, on/off and Gaussian corruption "
-        "(Figures 20, 21)", "autoencoders", function="run_denoising", epochs=10),
+        "(Figures 20, 21)", "mnist_autoencoders", function="run_denoising", epochs=10),
     Lab("mnist-anomaly", "anomaly detection: error histogram, 10 worst digits, refit on "
-        "the cleanest 75%", "autoencoders", function="run_anomaly", epochs=10),
+        "the cleanest 75%", "mnist_autoencoders", function="run_anomaly", epochs=10),
     Lab("mnist-sparse-ae", "sparse autoencoder (L1 activity penalty on the codings)",
-        "autoencoders", epochs=10, defaults={"kind": "sparse"}),
-    Lab("mnist-conv-ae", "convolutional autoencoder", "autoencoders", epochs=10,
+        "mnist_autoencoders", epochs=10, defaults={"kind": "sparse"}),
+    Lab("mnist-conv-ae", "convolutional autoencoder", "mnist_autoencoders", epochs=10,
         quick_epochs=1, defaults={"kind": "convolutional"}),
-    Lab("mnist-vae", "variational autoencoder: generated digits", "autoencoders", epochs=10,
+    Lab("mnist-vae", "variational autoencoder: generated digits", "mnist_autoencoders", epochs=10,
         defaults={"kind": "variational"}),
     Lab("mnist-vae-keras", "the VAE the Keras-examples way (encoder and decoder models, "
         "Sampling layer, train_step) vs statdl.autoencoders' VAE", "vae_keras", epochs=10),
-    Lab("mnist-contractive-ae", "contractive autoencoder", "autoencoders", epochs=10,
+    Lab("mnist-contractive-ae", "contractive autoencoder", "mnist_autoencoders", epochs=10,
         defaults={"kind": "contractive"}),
 )}
 

@@ -1,7 +1,7 @@
-"""A lab run is a training run folder: ``statdl runs ls`` lists it, ``statdl runs view`` shows it.
+"""A lab run is a run folder: ``statdl runs ls`` lists it, ``statdl runs view`` shows it.
 
-:class:`LabRun` records one lab through :class:`statdl.run_folders.RunWriter`, the writer tuning runs
-use too (``statdl.d/properties.json``, ``flags.json``, ``metrics.json``, ``evaluation.json``,
+:class:`LabRun` records one lab through :class:`statdl.run_folders.RunWriter`, the writer
+tuning runs use too (``statdl.d/properties.json``, ``flags.json``, ``metrics.json``, ``evaluation.json``,
 ``model.txt``, ``output.txt``, the lab's source), plus what a lab adds: ``results.json``
 (every number it reports), ``plots/*.png`` and ``view.html`` (the HTML report).
 """

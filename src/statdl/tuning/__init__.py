@@ -30,14 +30,14 @@ _EXPORTS: dict[str, str] = {
     "Flags": "statdl.tuning.flagset",
     "report": "statdl.run_folders.recording",
     "report_epoch": "statdl.run_folders.recording",
-    "RunMetricsCallback": "statdl.tuning.callback",
+    "RunMetricsCallback": "statdl.tuning.fit_hook",
     "run_dir": "statdl.run_folders.recording",
     "plots_dir": "statdl.run_folders.recording",
     "is_run_active": "statdl.run_folders.recording",
     # running
     "training_run": "statdl.tuning.runner",
     "declared_flags": "statdl.tuning.runner",
-    "tuning_run": "statdl.tuning.tuning",
+    "tuning_run": "statdl.tuning.grid_runs",
     "expand_grid": "statdl.tuning.grid",
     "sample_grid": "statdl.tuning.grid",
     # looking at runs

@@ -2,9 +2,9 @@
 
 It limits torch's threads (``STATDL_NUM_THREADS``) without importing torch itself, runs the
 script as ``__main__`` (as the script's command line: ``--help-flags`` prints the flags and a
-declaration asked for by ``declared_flags`` stops the script, both with exit code 0), records an uncaught exception (message and traceback) in
-``statdl.d/error.json``, saves any matplotlib figures left open into ``plots/``, and records
-the thread count and OpenMP wait policy the script trained with (``threads``,
+declaration asked for by ``declared_flags`` stops the script, both with exit code 0),
+records an uncaught exception (message and traceback) in ``statdl.d/error.json``, saves any
+matplotlib figures left open into ``plots/``, and records the thread count and OpenMP wait policy the script trained with (``threads``,
 ``thread_wait`` ... in ``statdl.d/properties_reported.json``, when it loaded torch).
 
 It also makes sure a run does not outlive its runner (``STATDL_PARENT_PID``): on Linux the
@@ -89,7 +89,7 @@ def _record_error(run: Path | None, exc: BaseException) -> None:
 
 
 def _run_callbacks() -> list:
-    from .callback import run_callbacks  # loads torch: only once the script fits a model
+    from .fit_hook import run_callbacks  # loads torch: only once the script fits a model
 
     return run_callbacks()
 

@@ -65,7 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from .tuning import tuning_run
+    from .grid_runs import tuning_run
 
     if args.grid:
         import pandas as pd

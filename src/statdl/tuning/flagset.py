@@ -477,8 +477,8 @@ def _find_file(file: str | os.PathLike, script_dir: Path | None) -> Path | None:
 
 def parse_flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml",
                 arguments: list[str] | tuple[str, ...] = (),
-                passed: Mapping[str, Any] | None = None, script_dir: str | os.PathLike | None = None,
-                **defaults: Any) -> Flags:
+                passed: Mapping[str, Any] | None = None,
+                script_dir: str | os.PathLike | None = None, **defaults: Any) -> Flags:
     """Resolve flag values from exactly what is given: no ``sys.argv``, no environment, no
     output, no exit, nothing written.
 
@@ -495,7 +495,7 @@ def parse_flags(*declarations: Flag, file: str | os.PathLike | None = "flags.yml
     >>> parse_flags(nodes1=256, arguments=["--nodes2=3"])
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: The following flags were provided on the command line but not declared: nodes2. Declared flags: nodes1.
+    statdl.errors.ConfigError: The following flags were provided on the command line but not ...
     """
     declared = _declare(declarations, defaults)
     return _resolve(declared, file, list(arguments), passed,

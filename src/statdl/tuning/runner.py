@@ -204,7 +204,7 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
     The building block of :func:`training_run` and of every tuning executor (it is what a
     Ray task calls). Never raises for a failing script: the failure is recorded. The script
     runs in a process group of its own: a timeout stops the whole group. ``run_folder`` is a
-    folder already claimed by :func:`statdl.tuning.tuning.tuning_run`; by default a new one
+    folder already claimed by :func:`statdl.tuning.grid_runs.tuning_run`; by default a new one
     is made in ``runs_dir``. ``num_threads`` fixes the run's threads, ``max_threads`` caps
     them (a tuning run's share of the cores; see :func:`child_env`).
     """
