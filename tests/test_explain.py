@@ -202,3 +202,24 @@ def test_importance_plot_and_errors():
         partial_dependence(lambda v: v[:, 0], x, "nope")
     with pytest.raises(ConfigError, match="`kind`"):
         saliency(None, np.zeros((1, 2, 2)), kind="grad-cam")
+
+
+def test_partial_dependence_of_a_binary_classifier_equals_scikit_learn():
+    """Two probability columns: the second class's probability, scikit-learn's positive
+    class; three classes need `output=`, and give scikit-learn's row for that class."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(150, 3))
+    y = (x[:, 0] - x[:, 1] + rng.normal(size=150) > 0).astype(int)
+    clf = LogisticRegression().fit(x, y)
+    ours = partial_dependence(clf.predict_proba, x, 0, grid=12, kind="both")
+    theirs = sk_partial_dependence(clf, x, [0], grid_resolution=12, kind="both",
+                                   method="brute")
+    np.testing.assert_allclose(ours.average, theirs["average"][0], rtol=1e-12)
+    np.testing.assert_allclose(ours.individual, theirs["individual"][0], rtol=1e-12)
+    y3 = np.digitize(x[:, 0] + x[:, 2], [-0.5, 0.5])
+    clf3 = LogisticRegression().fit(x, y3)
+    with pytest.raises(ConfigError, match="output="):
+        partial_dependence(clf3.predict_proba, x, 1)
+    ours = partial_dependence(clf3.predict_proba, x, [1, 2], grid=5, output=2)
+    theirs = sk_partial_dependence(clf3, x, [1, 2], grid_resolution=5, method="brute")
+    np.testing.assert_allclose(ours.average, theirs["average"][2], rtol=1e-12)
