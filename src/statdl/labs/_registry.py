@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Any
 
-from ..cli import SuggestingParser, did_you_mean
+from ..cli_parsing import SuggestingParser, did_you_mean
 from ..errors import ConfigError
 from ..threads import set_threads
 
