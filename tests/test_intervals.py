@@ -429,3 +429,20 @@ def test_prediction_sets_cover_on_mnist_digits():
         assert abs(np.mean(cover) - 0.9) < 0.01, (method, randomize, np.mean(cover))
         sizes[method, randomize] = np.mean(size)
     assert sizes["lac", False] < sizes["aps", True] < sizes["aps", False]
+
+
+def test_any_model_with_predict_and_too_small_calibration_sets():
+    """A scikit-learn regressor goes through predict_interval unchanged; 8 calibration cases
+    cannot give a 90% interval (ceil(9 * 0.9) = 9 > 8): unbounded, with a warning."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(60, 2))
+    y = x @ [1.0, -1.0] + rng.normal(size=60)
+    reg = LinearRegression().fit(x[:30], y[:30])
+    iv = predict_interval(reg, x[40:], level=0.9, calibration=(x[30:40], y[30:40]))
+    lo, _, _ = split_conformal(reg.predict(x[30:40]), y[30:40], reg.predict(x[40:]), 0.9)
+    np.testing.assert_allclose(iv["lower"], lo)
+    with pytest.warns(UserWarning, match="at least 9 calibration cases"):
+        wide = predict_interval(reg, x[40:], level=0.9, calibration=(x[30:38], y[30:38]))
+    assert np.isinf(wide["upper"]).all()

@@ -4,6 +4,9 @@ classes for each case (``predict_set``), and the spread of a classifier's probab
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -87,13 +90,13 @@ def predict_interval(model, x, level: float = 0.95, method: str = "conformal",
     x_cal, y_cal = _calibration(calibration)
     attrs: dict = {"level": level, "method": method}
     if method == "conformal":
-        est = _one_column(model.predict(x, batch_size=batch_size), "conformal")
-        est_cal = _one_column(model.predict(x_cal, batch_size=batch_size), "conformal")
+        est = _one_column(_predict(model, x, batch_size), "conformal")
+        est_cal = _one_column(_predict(model, x_cal, batch_size), "conformal")
         lower, upper, q = split_conformal(est_cal, y_cal, est, level)
         frame, attrs["q"] = _frame(est, lower, upper, method), q
     elif method == "cqr":
-        qs = _quantile_columns(model.predict(x, batch_size=batch_size))
-        qs_cal = _quantile_columns(model.predict(x_cal, batch_size=batch_size))
+        qs = _quantile_columns(_predict(model, x, batch_size))
+        qs_cal = _quantile_columns(_predict(model, x_cal, batch_size))
         lower, upper, q = conformalized_quantiles(qs_cal[:, 0], qs_cal[:, -1], y_cal,
                                                   qs[:, 0], qs[:, -1], level)
         frame, attrs["q"] = _frame(qs[:, qs.shape[1] // 2], lower, upper, method), q
@@ -101,8 +104,23 @@ def predict_interval(model, x, level: float = 0.95, method: str = "conformal",
         frame, noise_sd = _sampled_interval(model, x, level, method, x_cal, y_cal, passes,
                                             seed, batch_size)
         attrs["noise_sd"] = noise_sd
+    if math.isinf(attrs.get("q", 0.0)):
+        _warn_too_few(len(y_cal), level)
     frame.attrs.update(attrs)
     return frame
+
+
+def _warn_too_few(n: int, level: float) -> None:
+    need = math.ceil(level / (1 - level) - 1e-9)
+    warnings.warn(f"{n} calibration cases are too few for level {level:g}: the intervals (sets)"
+                  f" are unbounded. Use at least {need} calibration cases.", stacklevel=3)
+
+
+def _predict(model, x, batch_size):
+    """``model.predict(x)``, passing ``batch_size`` only when given (scikit-learn models)."""
+    if batch_size is None:
+        return model.predict(x)
+    return model.predict(x, batch_size=batch_size)
 
 
 def _sampled_interval(model, x, level, method, x_cal, y_cal, passes, seed, batch_size):
@@ -171,10 +189,12 @@ def predict_set(model, x, level: float = 0.9, method: str = "lac", calibration=N
         raise ConfigError("predict_set needs `calibration=(x_cal, y_cal)`: cases the model "
                           "was not fitted on.")
     x_cal, y_cal = _calibration(calibration, classes=True)
-    p = _probabilities(model.predict(x, batch_size=batch_size))
-    p_cal = _probabilities(model.predict(x_cal, batch_size=batch_size))
+    p = _probabilities(_predict(model, x, batch_size))
+    p_cal = _probabilities(_predict(model, x_cal, batch_size))
     sets, q = conformal_sets(p_cal, y_cal, p, level, method, randomize=randomize,
                              include_last=include_last, seed=seed)
+    if math.isinf(q):
+        _warn_too_few(len(p_cal), level)
     names = _labels(labels, p.shape[1])
     frame = pd.DataFrame({
         "prediction": [names[i] for i in p.argmax(axis=1)],
