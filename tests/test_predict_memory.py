@@ -68,7 +68,7 @@ def test_fit_holds_at_most_one_float32_copy_of_x(kind):
 
 
 LSTM_SCRIPT = """
-import json
+import json, sys
 import numpy as np
 import statdl as sd
 from statdl import layers as L
@@ -78,8 +78,8 @@ def status():
             if line.startswith(("VmHWM", "VmRSS"))}
 
 x = np.random.default_rng(0).integers(0, 10_000, size=(2048, 500))
-model = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
-                      input_shape=(500,))
+model = sd.Sequential([L.Embedding(10_000, 8), getattr(L, sys.argv[1])(32),
+                       L.Dense(1, activation="sigmoid")], input_shape=(500,))
 model.predict(x[:64])  # warm up every code path
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
@@ -89,13 +89,15 @@ print(json.dumps(status()["VmHWM"] - before["VmRSS"]))
 """
 
 
-def test_lstm_predict_does_not_hold_the_gates_of_every_step():
-    # A batch of 1,024 reviews of 500 words: the gates of all steps at once (torch.lstm's
-    # input projection) are 1024 * 500 * 128 floats, 250 MB; the embedded batch is 16 MB.
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_recurrent_predict_does_not_hold_the_gates_of_every_step(layer):
+    # A batch of 1,024 reviews of 500 words: the gates of all steps at once (torch.lstm's and
+    # torch.gru's input projection) are 1024 * 500 * 128 floats for the LSTM, 250 MB, and
+    # 1024 * 500 * 96 for the GRU, 188 MB; the embedded batch is 16 MB.
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak resident size")
-    done = subprocess.run([sys.executable, "-c", LSTM_SCRIPT], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-c", LSTM_SCRIPT, layer], capture_output=True,
+                          text=True, timeout=300)
     if done.returncode != 0 and "clear_refs" in done.stderr:
         pytest.skip("cannot reset the peak resident size here")
     assert done.returncode == 0, done.stderr
