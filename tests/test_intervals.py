@@ -17,6 +17,7 @@ import statdl as sd
 from statdl.errors import ConfigError, ShapeError
 from statdl.intervals import (
     Ensemble,
+    accuracy_by_uncertainty,
     conformal_quantile,
     conformal_sets,
     conformalized_quantiles,
@@ -429,6 +430,14 @@ def test_prediction_sets_cover_on_mnist_digits():
         assert abs(np.mean(cover) - 0.9) < 0.01, (method, randomize, np.mean(cover))
         sizes[method, randomize] = np.mean(size)
     assert sizes["lac", False] < sizes["aps", True] < sizes["aps", False]
+    # MC-dropout entropy flags the errors: accuracy falls from the calmest to the most
+    # uncertain fifth of the digits, and the table counts them as numpy does
+    u = predict_uncertainty(m, xte, passes=20, seed=0)
+    table = accuracy_by_uncertainty(u, yte, bins=5)
+    right = u["prediction"].to_numpy() == yte
+    calm = u["entropy"].to_numpy() <= np.quantile(u["entropy"], 0.2)
+    assert table["accuracy"].iloc[0] == right[calm].mean() and table["n"].sum() == 1000
+    assert table["accuracy"].iloc[0] > 0.97 > 0.8 > table["accuracy"].iloc[-1]
 
 
 def test_any_model_with_predict_and_too_small_calibration_sets():

@@ -14,7 +14,7 @@ from ..errors import ConfigError, ShapeError
 from .api import GUARANTEE
 from .conformal import check_level
 
-__all__ = ["coverage_report", "clopper_pearson", "CoverageReport"]
+__all__ = ["coverage_report", "clopper_pearson", "CoverageReport", "accuracy_by_uncertainty"]
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -165,3 +165,42 @@ def _response(y, n: int) -> np.ndarray:
     if not np.all(np.isfinite(yv)):
         raise ConfigError("`y` must be finite; got NaN or infinite values.")
     return yv
+
+
+def accuracy_by_uncertainty(uncertainty: pd.DataFrame, y, by: str = "entropy",
+                            bins: int = 5) -> pd.DataFrame:
+    """Accuracy of the predicted class in ``bins`` quantile bins of an uncertainty measure
+    (``entropy``, ``mutual_information`` or any column of ``predict_uncertainty``), with
+    exact 95% intervals: a useful measure puts the errors in its top bins.
+
+    ``y`` holds class indices (or labels, when ``predict_uncertainty`` was given ``labels``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"prediction": [0, 1, 1, 0], "entropy": [0.1, 0.2, 0.9, 1.0]})
+    >>> accuracy_by_uncertainty(u, [0, 1, 0, 1], bins=2)["accuracy"].tolist()
+    [1.0, 0.0]
+    """
+    if not isinstance(uncertainty, pd.DataFrame) or by not in uncertainty.columns \
+            or "prediction" not in uncertainty.columns:
+        raise ConfigError(f"`uncertainty` must be the DataFrame of predict_uncertainty with a "
+                          f"column {by!r}; got {type(uncertainty).__name__}.")
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ConfigError(f"`bins` must be an int >= 1; got {bins!r}.")
+    yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(-1)
+    if yv.size != len(uncertainty):
+        raise ShapeError(f"`y` must have one value per row of `uncertainty` "
+                         f"({len(uncertainty)}); got {yv.size}.")
+    right = uncertainty["prediction"].to_numpy() == yv
+    value = uncertainty[by].to_numpy(float)
+    edges = np.unique(np.quantile(value, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, value, side="right") - 1, 0, max(len(edges) - 2, 0))
+    rows = []
+    for b in np.unique(which):
+        mask = which == b
+        k, n = int(right[mask].sum()), int(mask.sum())
+        lo, hi = clopper_pearson(k, n)
+        rows.append({"from": float(value[mask].min()), "to": float(value[mask].max()), "n": n,
+                     "accuracy": k / n, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..errors import ConfigError
 from ._base import as_array, finish, new_figure, with_data
 
-__all__ = ["plot_intervals", "plot_set_sizes"]
+__all__ = ["plot_intervals", "plot_set_sizes", "plot_accuracy_by_uncertainty"]
 
 
 def plot_intervals(intervals: pd.DataFrame, y, *, bins: int = 5, max_points: int = 300,
@@ -132,4 +132,36 @@ def plot_set_sizes(sets: pd.DataFrame, y, *, title: str | None = None, data: str
     head = title or f"{method} prediction sets".strip()
     fig.suptitle(f"{with_data(head, data, 'plot_set_sizes')}: coverage {inside.mean():.1%}, "
                  f"mean size {sizes.mean():.2f}")
+    return finish(fig, path)
+
+
+def plot_accuracy_by_uncertainty(uncertainty: pd.DataFrame, y, *, by: str = "entropy",
+                                 bins: int = 10, title: str | None = None,
+                                 data: str | None = None,
+                                 path: str | os.PathLike | None = None) -> Figure:
+    """Accuracy (with exact 95% intervals) in quantile bins of an uncertainty measure of
+    ``statdl.intervals.predict_uncertainty``: falling accuracy means the measure flags errors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"prediction": [0, 1, 1, 0], "entropy": [0.1, 0.2, 0.9, 1.0]})
+    >>> len(plot_accuracy_by_uncertainty(u, [0, 1, 0, 1], bins=2).axes)
+    1
+    """
+    from ..intervals.coverage import accuracy_by_uncertainty
+
+    table = accuracy_by_uncertainty(uncertainty, y, by=by, bins=bins)
+    mid = (table["from"] + table["to"]) / 2
+    err = np.vstack([table["accuracy"] - table["ci_low"], table["ci_high"] - table["accuracy"]])
+    fig = new_figure(6.4, 4.4)
+    ax = fig.subplots()
+    ax.errorbar(mid, table["accuracy"], yerr=err, fmt="o-", capsize=3)
+    ax.set_xlabel(f"{by.replace('_', ' ')} (bin centre; {len(table)} bins of equal size)")
+    ax.set_ylabel("accuracy (95% CI)")
+    ax.set_ylim(max(0.0, float(table["ci_low"].min()) - 0.05), 1.02)
+    ax.grid(alpha=0.3)
+    method = uncertainty.attrs.get("method", "")
+    head = title or f"Accuracy by {by.replace('_', ' ')}" + (f" ({method})" if method else "")
+    ax.set_title(with_data(head, data, "plot_accuracy_by_uncertainty"))
     return finish(fig, path)
