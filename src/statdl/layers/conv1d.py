@@ -18,7 +18,7 @@ from ..activations import Activation as ActivationModule
 from ..errors import ConfigError, ShapeError, choice_error
 from ..initializers import initialize
 from .base import Layer, Shape, format_shape
-from .conv import _out_len, _same_pads, _transpose_length
+from .conv import _out_len, _same_pads
 from .core import KernelLayer
 
 __all__ = [
@@ -70,11 +70,12 @@ def _channels_first(x: torch.Tensor) -> torch.Tensor:
 
 class Conv1DModule(nn.Module):
     def __init__(self, cin: int, filters: int, k: int, s: int, padding: str, dilation: int,
-                 use_bias: bool, activation):
+                 use_bias: bool, activation, groups: int = 1):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(filters, cin, k))
+        self.weight = nn.Parameter(torch.empty(filters, cin // groups, k))
         self.bias = nn.Parameter(torch.zeros(filters)) if use_bias else None
         self.k, self.stride, self.padding, self.dilation = k, s, padding, dilation
+        self.groups = groups
         self.activation = ActivationModule(activation)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,7 @@ class Conv1DModule(nn.Module):
                 pad = left  # symmetric: the convolution pads by itself (cheaper)
             else:
                 x = F.pad(x, (left, right))
-        y = F.conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation)
+        y = F.conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
         return _channels_first(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,6 +114,9 @@ class Conv1D(KernelLayer):
         the start, so output ``t`` depends on inputs up to ``t``.
     dilation_rate : int
         Spacing between the taps of the window (``strides`` must then be 1, as in Keras).
+    groups : int
+        Number of groups the input channels are split into, each convolved with its own
+        ``filters // groups`` filters (Keras's ``groups``; both counts must divide).
     activation : str, optional
         Activation name.
     use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
@@ -120,8 +124,9 @@ class Conv1D(KernelLayer):
 
     Notes
     -----
-    The kernel is stored in torch layout ``(filters, in_channels, kernel_size)``; Keras's
-    ``(kernel_size, in_channels, filters)`` is ``kernel.transpose(2, 1, 0)`` of it.
+    The kernel is stored in torch layout ``(filters, in_channels // groups, kernel_size)``;
+    Keras's ``(kernel_size, in_channels // groups, filters)`` is ``kernel.transpose(2, 1, 0)``
+    of it.
 
     Examples
     --------
@@ -133,7 +138,7 @@ class Conv1D(KernelLayer):
     kernel_attribute = "weight"
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
-                 dilation_rate=1, activation=None, use_bias: bool = True,
+                 dilation_rate=1, groups=1, activation=None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(activation=activation, use_bias=use_bias,
@@ -146,6 +151,10 @@ class Conv1D(KernelLayer):
         self.kernel_size = as_int(kernel_size, "kernel_size", owner)
         self.strides = as_int(strides, "strides", owner)
         self.dilation_rate = as_int(dilation_rate, "dilation_rate", owner)
+        self.groups = as_int(groups, "groups", owner)
+        if self.filters % self.groups:
+            raise ConfigError(f"`filters` of {owner} must be a multiple of `groups` "
+                              f"({self.groups}); got {self.filters}.")
         self.padding = _check_padding(padding, owner, self._paddings)
         if self.strides > 1 and self.dilation_rate > 1:
             raise ConfigError(
@@ -162,36 +171,67 @@ class Conv1D(KernelLayer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         steps = _steps_out(self, input_shape, self.span, self.strides, self.padding)
-        self._require_known(input_shape, -1, "number of channels")
+        cin = self._require_known(input_shape, -1, "number of channels")
+        if cin % self.groups:
+            raise ShapeError(f"{type(self).__name__} with groups={self.groups} needs a number "
+                             f"of input channels divisible by it; got input shape "
+                             f"{format_shape(input_shape)}.")
         return (steps, self.filters)
 
     def count_params(self, input_shape: Shape) -> int:
-        return (self.kernel_size * int(input_shape[-1]) * self.filters
+        return (self.kernel_size * int(input_shape[-1]) // self.groups * self.filters
                 + (self.filters if self.use_bias else 0))
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         cin = int(input_shape[-1])
         m = Conv1DModule(cin, self.filters, self.kernel_size, self.strides, self.padding,
-                         self.dilation_rate, self.use_bias, self.activation)
+                         self.dilation_rate, self.use_bias, self.activation, self.groups)
         k = self.kernel_size
-        initialize(m.weight, self.kernel_initializer, cin * k, self.filters * k)
+        # Keras's fans of the kernel (k, cin // groups, filters)
+        initialize(m.weight, self.kernel_initializer, cin // self.groups * k, self.filters * k)
         if m.bias is not None:
             initialize(m.bias, self.bias_initializer, 1, 1, "bias_initializer")
         return m
 
     def get_config(self) -> dict:
-        return {"filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding,
-                "dilation_rate": self.dilation_rate, **self.kernel_config()}
+        config = {"filters": self.filters, "kernel_size": self.kernel_size,
+                  "strides": self.strides, "padding": self.padding,
+                  "dilation_rate": self.dilation_rate, **self.kernel_config()}
+        if self.groups != 1:
+            config["groups"] = self.groups
+        return config
+
+
+def _transpose_window(n: int, span: int, s: int, padding: str,
+                      output_padding: int | None) -> tuple[int, int]:
+    """(first step kept, output length) of Keras's transposed convolution, out of the full
+    one (``(n - 1) s + span`` steps, zeros beyond): the padding Keras's JAX backend gives
+    ``lax.conv_transpose`` (``keras.src.backend.common.backend_utils``).
+
+    Examples
+    --------
+    >>> _transpose_window(10, 3, 2, "same", None), _transpose_window(10, 3, 2, "valid", 1)
+    ((0, 20), (0, 22))
+    """
+    if padding == "valid":
+        extra = max(span, s) - span if output_padding is None else output_padding
+        return 0, (n - 1) * s + span + extra
+    if output_padding is None:
+        pad = s + span - 2
+    else:
+        pad = span + span % 2 - 2 + output_padding
+    left = min(pad // 2 + pad % 2, span - 1)
+    return span - 1 - left, (n - 1) * s + 1 + pad - span + 1
 
 
 class Conv1DTransposeModule(nn.Module):
     def __init__(self, cin: int, filters: int, k: int, s: int, padding: str, dilation: int,
-                 use_bias: bool, activation):
+                 use_bias: bool, activation, output_padding: int | None = None):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(cin, filters, k))
         self.bias = nn.Parameter(torch.zeros(filters)) if use_bias else None
         self.k, self.stride, self.padding, self.dilation = k, s, padding, dilation
+        self.output_padding = output_padding
         self.activation = ActivationModule(activation)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -199,10 +239,10 @@ class Conv1DTransposeModule(nn.Module):
         y = F.conv_transpose1d(_channels_first(x), self.weight, None, self.stride,
                                dilation=self.dilation)
         span = self.dilation * (self.k - 1) + 1
-        target = _transpose_length(n, span, self.stride, self.padding)
         # Keras (TF convention): 'same' drops floor((span - stride) / 2) steps at the start;
         # when the window is shorter than the stride the last outputs get no input at all
-        start = max(span - self.stride, 0) // 2 if self.padding == "same" else 0
+        start, target = _transpose_window(n, span, self.stride, self.padding,
+                                          self.output_padding)
         y = y[:, :, start:start + target]
         if y.shape[2] < target:
             y = F.pad(y, (0, target - y.shape[2]))
@@ -230,17 +270,47 @@ class Conv1DTranspose(Conv1D):
 
     _paddings = ("valid", "same")
 
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 output_padding=None, dilation_rate=1, activation=None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, **kwargs)
+        self.output_padding = None
+        if output_padding is not None:
+            if isinstance(output_padding, list | tuple) and len(output_padding) == 1:
+                output_padding = output_padding[0]
+            if isinstance(output_padding, bool) or not isinstance(output_padding,
+                                                                  int | np.integer) \
+                    or not 0 <= output_padding < self.strides:
+                raise ConfigError(f"`output_padding` of Conv1DTranspose must be an int >= 0 "
+                                  f"and below `strides` ({self.strides}), as in Keras; got "
+                                  f"{output_padding!r}.")
+            self.output_padding = int(output_padding)
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         self._require_rank(input_shape, 2, _SEQUENCE)
         self._require_known(input_shape, -1, "number of channels")
-        return (_transpose_length(input_shape[0], self.span, self.strides, self.padding),
-                self.filters)
+        n = input_shape[0]
+        steps = None if n is None else _transpose_window(n, self.span, self.strides,
+                                                         self.padding, self.output_padding)[1]
+        return (steps, self.filters)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if self.output_padding is not None:
+            config["output_padding"] = self.output_padding
+        return config
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         cin = int(input_shape[-1])
         m = Conv1DTransposeModule(cin, self.filters, self.kernel_size, self.strides,
                                   self.padding, self.dilation_rate, self.use_bias,
-                                  self.activation)
+                                  self.activation, self.output_padding)
         k = self.kernel_size
         initialize(m.weight, self.kernel_initializer, self.filters * k, cin * k)
         if m.bias is not None:

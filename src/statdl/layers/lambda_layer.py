@@ -80,12 +80,13 @@ def _is_shape_list(shape: Any) -> bool:
 
 
 class LambdaModule(nn.Module):
-    def __init__(self, function: Callable):
+    def __init__(self, function: Callable, arguments: dict | None = None):
         super().__init__()
         self.function = function
+        self.arguments = dict(arguments or {})
 
     def forward(self, x):
-        return self.function(x)
+        return self.function(x, **self.arguments)
 
     def extra_repr(self) -> str:
         return f"function={getattr(self.function, '__name__', repr(self.function))}"
@@ -105,6 +106,9 @@ class Lambda(Layer):
         Shape of one output sample. By default it is found by running the function on zeros
         at batch sizes 2 and 3, each unknown dimension set to the same size: the dimensions
         that change between the two runs are unknown (``None``).
+    arguments : dict, optional
+        Keyword arguments passed to the function at every call, as Keras's ``arguments``
+        (saved with the model, so they must be JSON-able numbers, strings, lists...).
 
     Notes
     -----
@@ -120,9 +124,13 @@ class Lambda(Layer):
     (2,)
     >>> layer.build((5,))(torch.ones(1, 5))
     tensor([[2., 2.]])
+    >>> Lambda(lambda x, power: x ** power, arguments={"power": 3}).build((2,))(
+    ...     torch.full((1, 2), 2.0))
+    tensor([[8., 8.]])
     """
 
-    def __init__(self, function: Callable | str, output_shape=None, **kwargs):
+    def __init__(self, function: Callable | str, output_shape=None,
+                 arguments: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(function, str):
             if function not in _REGISTRY:
@@ -139,6 +147,11 @@ class Lambda(Layer):
             )
         self.function = function
         self.fixed_output_shape = normalize_shape(output_shape, "output_shape")
+        if arguments is not None and (not isinstance(arguments, dict)
+                                      or not all(isinstance(k, str) for k in arguments)):
+            raise ConfigError(f"`arguments` of Lambda must be a dict of keyword arguments for "
+                              f"the function (names as strings); got {arguments!r}.")
+        self.arguments = dict(arguments or {})
 
     def compute_output_shape(self, input_shape) -> Shape:
         if self.fixed_output_shape is not None:
@@ -172,7 +185,7 @@ class Lambda(Layer):
         xs = [torch.zeros(d) for d in dims]
         try:  # a sampling function must not move the user's seeded random stream
             with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                return self.function(xs if several else xs[0])
+                return self.function(xs if several else xs[0], **self.arguments)
         except Exception as err:  # user code: report it with the way out
             raise ShapeError(
                 f"Lambda '{self.name}' could not find its output shape by running its function "
@@ -181,7 +194,7 @@ class Lambda(Layer):
             ) from err
 
     def make_module(self, input_shape) -> nn.Module:
-        return LambdaModule(self.function)
+        return LambdaModule(self.function, self.arguments)
 
     def get_config(self) -> dict:
         name = _name_of(self.function)
@@ -194,7 +207,10 @@ class Lambda(Layer):
                 "and in the one that loads, or replace the Lambda by a registered custom layer."
             )
         shape = None if self.fixed_output_shape is None else list(self.fixed_output_shape)
-        return {"function": name, "output_shape": shape}
+        config = {"function": name, "output_shape": shape}
+        if self.arguments:
+            config["arguments"] = dict(self.arguments)
+        return config
 
     def __repr__(self) -> str:
         what = getattr(self.function, "__name__", type(self.function).__name__)
