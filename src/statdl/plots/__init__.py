@@ -1,5 +1,7 @@
 """Matplotlib figures: training curves, predictions, images, convnet filters and feature maps,
-autoencoder reconstructions and errors, confusion matrices, ROC and calibration curves.
+autoencoder reconstructions and errors, confusion matrices, ROC and calibration curves,
+resampled metrics, prediction intervals and sets, variable importance, partial dependence and
+saliency maps.
 
 Every function returns a :class:`matplotlib.figure.Figure` drawn on the Agg canvas (no display
 needed) and saves it when given ``path=`` (.png, .svg or .pdf).
@@ -11,8 +13,11 @@ from .activations import plot_activations
 from .autoencoder import plot_error_histogram, plot_reconstructions
 from .convnet import plot_feature_maps, plot_filters
 from .evaluation import plot_calibration, plot_confusion_matrix, plot_roc
+from .explain import plot_importance, plot_partial_dependence, plot_saliency
 from .images import plot_images
+from .intervals import plot_accuracy_by_uncertainty, plot_intervals, plot_set_sizes
 from .regression import plot_predictions
+from .resampling import plot_resamples_box, plot_resamples_dot
 from .training import plot_history
 
 
@@ -24,7 +29,9 @@ def plot_augmented(*args, **kwargs):
 
 
 __all__ = [
-    "plot_activations", "plot_augmented", "plot_calibration", "plot_confusion_matrix", "plot_error_histogram",
-    "plot_feature_maps", "plot_filters", "plot_history", "plot_images", "plot_predictions",
-    "plot_reconstructions", "plot_roc",
+    "plot_accuracy_by_uncertainty", "plot_activations", "plot_augmented", "plot_calibration",
+    "plot_confusion_matrix", "plot_error_histogram", "plot_feature_maps", "plot_filters",
+    "plot_history", "plot_images", "plot_importance", "plot_intervals",
+    "plot_partial_dependence", "plot_predictions", "plot_reconstructions", "plot_resamples_box",
+    "plot_resamples_dot", "plot_roc", "plot_saliency", "plot_set_sizes",
 ]
