@@ -260,3 +260,17 @@ def test_guide_vae_trains_as_the_guide_runs_it(x_train):
     assert loss[0] > loss[1] > loss[2]
     assert vae.predict(x_train[:4]).shape == (4, 784)
     assert [x.name for x in vae.layers] == ["encoder", "decoder"]
+
+
+def test_guide_vae_evaluate_includes_the_kl_term_as_keras_does(x_train):
+    sd.set_seed(2)
+    vae = VariationalAutoEncoder(784, 64, 32)
+    vae.compile(sd.optimizers.Adam(), loss="mse")
+    x = x_train[:64]
+    vae.build((784,))
+    torch.manual_seed(9)
+    epsilon = torch.randn(64, 32).double()
+    _, loss_fn = _plain_torch_vae(vae)
+    expected = float(loss_fn(torch.from_numpy(x).double(), epsilon).detach())
+    torch.manual_seed(9)
+    assert vae.evaluate(x, x, batch_size=64) == pytest.approx(expected, rel=1e-5)
