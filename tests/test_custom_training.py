@@ -287,3 +287,38 @@ def test_a_step_that_neither_applies_nor_returns_a_loss_is_refused():
         model.fit(np.ones((4, 2)), validation_split=0.5, verbose=0)
     with pytest.raises(ConfigError, match="one gradient per weight"):
         model.optimizer.apply([None], model.trainable_weights)
+
+
+def test_compute_loss_adds_the_models_loss_terms():
+    """Keras 3's guide pattern: ``y_pred = self(x, training=True)``, ``compute_loss``."""
+
+    class Guided(sd.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(1, kernel_regularizer=sd.regularizers.L2(0.1))
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            grads = torch.autograd.grad(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            return {"loss": loss}
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 2)).astype(np.float32)
+    y = rng.normal(size=6).astype(np.float32)
+    model = Guided()
+    model.build((2,))
+    w, b = [a.astype(np.float64) for a in model.dense.get_weights()]
+    r = x @ w[:, 0] + b[0] - y
+    expected_loss = np.mean(r ** 2) + 0.1 * np.sum(w ** 2)
+    grad_w = 2 * x.T @ r / 6 + 0.2 * w[:, 0]
+    model.compile(optimizer=sd.optimizers.SGD(0.1), loss="mse")
+    history = model.fit(x, y, batch_size=6, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(expected_loss, rel=1e-5)
+    np.testing.assert_allclose(model.dense.get_weights()[0][:, 0], w[:, 0] - 0.1 * grad_w,
+                               rtol=1e-5)

@@ -47,7 +47,7 @@ from ..training.callbacks import Callback
 from ..training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
 from ..training.flat import FlatParameters
 from ..training.loop import check_batch_size, run_evaluate, run_fit, split_validation
-from ..training.losses import Loss, get_loss
+from ..training.losses import Loss, batch_loss, get_loss
 from ..training.metrics import Metric, get_metrics
 from ..training.optimizers import Optimizer, get_optimizer
 from ..utils import resolve_device
@@ -696,6 +696,49 @@ class Trainer:
         from ..training.metrics import Mean
 
         return [v for v in vars(self).values() if isinstance(v, Mean)]
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The extra loss terms, as Keras's ``Model.losses``: those the forward passes since
+        the last step added (``add_loss``, activity regularisers) and the weight penalties.
+        A ``train_step`` adds ``sum(self.losses)`` to its loss (``compute_loss`` does)."""
+        terms: list[torch.Tensor] = []
+        module = self.module_
+        if module is None and self._subclassed and any(p.built for p in self.layers):
+            module = self.module  # a train_step model: its built parts
+        if module is not None:
+            for m in module.modules():
+                penalties = getattr(m, "penalties", None)
+                if isinstance(penalties, list):
+                    terms.extend(penalties)
+        terms.extend(reg(w) for reg, w in self.regularized_weights())
+        return terms
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training: bool = True) -> torch.Tensor:
+        """The loss of ``compile`` on a batch, plus ``sum(self.losses)``, as Keras's
+        ``Model.compute_loss`` (used in a ``train_step``: ``y_pred = self(x,
+        training=True)``, ``loss = self.compute_loss(y=y, y_pred=y_pred)``). With sample
+        weights: ``sum(w loss) / n``. One output (a model with several outputs lists its
+        terms itself)."""
+        self._require_compiled("compute_loss")
+        loss = self._compiled["loss"]
+        total = None
+        if loss is not NO_LOSS:
+            if self._outputs_loss is not None or not isinstance(y_pred, torch.Tensor):
+                raise ConfigError("`compute_loss` takes one output tensor `y_pred`; for a "
+                                  "model with several outputs add each output's loss in "
+                                  "train_step.")
+            y = torch.as_tensor(y, device=y_pred.device)
+            if y.is_floating_point() and y.numel() == y_pred.numel():
+                y = y.reshape(y_pred.shape)  # (n,) targets of an (n, 1) output
+            total = batch_loss(loss, y_pred, y, sample_weight, False)
+        for term in self.losses:
+            total = term if total is None else total + term
+        if total is None:
+            raise ConfigError(f"compile() got no `loss` and model '{self.name}' added no loss "
+                              "terms: compute_loss has nothing to compute.")
+        return total
 
     def zero_grad(self) -> None:
         """Set the gradients of the trainable weights to zero, in place (before
