@@ -104,7 +104,7 @@ class _Job:
     validation_split: float
     metrics: Any
     seed: int
-    threads: int
+    threads: int | str
 
 
 def _take(x: Any, rows: np.ndarray) -> Any:
@@ -206,19 +206,24 @@ def _init_worker(job: _Job) -> None:
     from ..threads import set_threads
 
     _WORKER_JOB = job
-    set_threads(job.threads)
+    set_threads(job.threads if job.threads != "auto" else "auto")
 
 
 def _worker_resample(i: int) -> dict:
-    assert _WORKER_JOB is not None  # set by _init_worker in this process  # noqa: S101
+    if _WORKER_JOB is None:  # _init_worker runs first in every worker
+        raise RuntimeError("a cross_validate worker started without its job")
     return _run_resample(_WORKER_JOB, i)
 
 
 @contextmanager
-def _fixed_threads(n: int):
-    """statdl's thread count fixed at ``n`` inside, the caller's policy restored after."""
+def _fixed_threads(n: int | str):
+    """statdl's thread count fixed at ``n`` inside, the caller's policy restored after
+    (``"auto"``: the caller's policy throughout)."""
     from .. import threads
 
+    if n == "auto":
+        yield
+        return
     before = threads.thread_settings()
     torch_count = None
     if before["source"] == "torch.set_num_threads":
@@ -434,7 +439,7 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
                    repeats: int = 1, stratify: Any = None, seed: int = 1,
                    fit: dict | None = None, metrics: Any = None, n_jobs: int = 1,
                    groups: Any = None, level: float = 0.95,
-                   threads_per_job: int | None = None) -> CVResult:
+                   threads_per_job: int | str | None = None) -> CVResult:
     """Resample a model: train a fresh copy on each fold's training rows, judge it on the
     fold's held-out rows, and summarise the metrics over the resamples (as caret's ``train``
     with ``trainControl(method = "repeatedcv")``).
@@ -470,8 +475,11 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
         Group of each row: all rows of a group fall in the same fold (group K-fold).
     level : float
         Confidence level of the intervals.
-    threads_per_job : int, optional
-        torch threads of each resample; default: the cores split among ``n_jobs``.
+    threads_per_job : int or "auto", optional
+        torch threads of each resample; default: the cores split among ``n_jobs``, fixed for
+        the call. ``"auto"`` lets statdl follow the machine's load instead (faster on a busy
+        machine; the numbers of models whose operations depend on the thread count may then
+        differ from run to run).
 
     Returns
     -------
@@ -509,6 +517,11 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
     fit_kwargs, split = _check_fit(fit)
     n_jobs = _check_jobs(n_jobs)
     level = check_level(level, "cross_validate")
+    if threads_per_job is not None and threads_per_job != "auto" and (
+            isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int)
+            or threads_per_job < 1):
+        raise ConfigError(f"`threads_per_job` of cross_validate must be an int >= 1 or 'auto'; "
+                          f"got {threads_per_job!r}.")
     if threads_per_job is None:
         from ..threads import available_cores
         from ..tuning.executors import threads_per_run
