@@ -246,8 +246,7 @@ def _selected(names_: tuple[str, ...]) -> list[FastPath]:
 
 
 @contextmanager
-def _switched(names_: tuple[str, ...], on: bool) -> Iterator[None]:
-    paths = _selected(names_)
+def _switched(paths: list[FastPath], on: bool) -> Iterator[None]:
     before = [(p, p.value()) for p in paths]
     try:
         for p in paths:
@@ -268,13 +267,13 @@ def off(*names_: str):
     ...     any(state().values())
     False
     """
-    return _switched(names_, False)
+    return _switched(_selected(names_), False)  # unknown names refused before the block
 
 
 def on(*names_: str):
     """A ``with`` block in which the named fast paths (all when none is named) are on (with
     their default setting); their previous values come back when it ends."""
-    return _switched(names_, True)
+    return _switched(_selected(names_), True)
 
 
 def table():

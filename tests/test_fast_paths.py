@@ -1,0 +1,364 @@
+"""The fast-path switchboard (``statdl.fast_paths``): one contract over its whole registry.
+
+For every registered path a tiny model that takes it trains from one seed with the path on and
+off; the weights (and losses, predictions) agree to the tolerance the registry documents, and the
+path really was taken when on and not when off: torch's profiler sees the path's own operation
+(``aten::_fused_adam_``, the kernels' autograd nodes ``_GRU`` ...), or the dispatch function
+that chooses it says so. No statdl code is replaced. The GPU versions run when CUDA is present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import math
+import os
+import pkgutil
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function
+
+import statdl as sd
+from statdl import fast_paths
+from statdl import layers as L
+from statdl.layers.dropout_masks import keep_mask, threshold_16
+from statdl.training import loop
+from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.losses import LOSSES
+
+INT64_MIN = torch.iinfo(torch.int64).min
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (runs on the first GPU machine)"))]
+
+
+# ----------------------------------------------------------------------------- scenarios
+def _xy(n=64, shape=(6,), task="regression", seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *shape)).astype(np.float32)
+    if task == "regression":
+        y = rng.normal(size=(n, 2)).astype(np.float32)
+    elif task == "sparse":
+        y = rng.integers(0, 3, n)
+    else:  # one-hot rows of 3 classes
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+    return x, y
+
+
+def _fit(layers, input_shape, loss, x, y, device, optimizer="rmsprop", metrics=None):
+    """Weights and epoch losses/metrics after 2 epochs from seed 7, and the trained model."""
+    sd.set_seed(7)
+    net = sd.Sequential(layers(), input_shape=input_shape)
+    net.compile(optimizer, loss, metrics or [], device=device)
+    history = net.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    arrays = [*net.get_weights(), np.asarray(history.history["loss"])]
+    arrays += [np.asarray(v) for k, v in sorted(history.history.items()) if k != "loss"]
+    return arrays, net
+
+
+@dataclass
+class Scenario:
+    """A tiny training run that takes one path. ``run(device)`` returns the arrays to compare
+    and a set of markers from the dispatch decision; ``marker`` must be seen (profiler event
+    names or those markers) with the path on and not with it off. ``needs`` / ``without``: other
+    paths held on / off for both runs (so the path is reachable whatever STATDL_FAST_PATHS says)."""
+
+    run: Callable[[str], tuple[list[np.ndarray], set[str]]]
+    marker: str
+    needs: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+    cpu_only: str = ""  # why the path does not exist off the CPU, if it does not
+
+
+def _dense(device, layers, loss="mse", task="regression", optimizer="rmsprop", metrics=None):
+    x, y = _xy(task=task)
+    arrays, net = _fit(layers, (6,), loss, x, y, device, optimizer, metrics)
+    kernel = DenseStackKernel.for_state(net._training_state())
+    markers = set()
+    if kernel is not None:
+        markers.add("decision: dense kernel")
+        if any(s.narrow and kernel.narrow_layout for s in kernel.steps):
+            markers.add("decision: narrow layout")
+    return arrays, markers
+
+
+def _mlp():
+    return [L.Dense(8, activation="relu"), L.Dropout(0.3), L.Dense(5, activation="tanh"),
+            L.Dense(2)]
+
+
+def _sparse_mlp():
+    return [L.Dense(8, activation="relu"), L.Dropout(0.25), L.Dense(3, activation="softmax")]
+
+
+def _recurrent(kind, device):
+    """Trains, then predicts; the markers are the operations ``predict`` ran ("predict: ...")."""
+    x, y = _xy(n=48, shape=(5, 3))
+    arrays, net = _fit(lambda: [getattr(L, kind)(4), L.Dense(2)], (5, 3), "mse", x, y, device)
+    with record_function("predict"):  # _profiled names the operations inside "predict: ..."
+        arrays.append(net.predict(x))
+    return arrays, set()
+
+
+def _onehot(device):
+    x, y = _xy(task="onehot")
+    decided = loop.index_targets(LOSSES["categorical_crossentropy"], [],
+                                 torch.as_tensor(y))[0].name
+    arrays, _ = _fit(lambda: [L.Dense(8, activation="relu"), L.Dense(3, activation="softmax")],
+                     (6,), "categorical_crossentropy", x, y, device, metrics=["accuracy"])
+    return arrays, {f"decision: {decided}"}
+
+
+def _metric_chunks(device, monkeypatch):
+    calls = []
+    real = loop.update_metrics
+
+    def counting(*args, **kwargs):  # a spy: counts, then runs statdl's own update
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "update_metrics", counting)
+    x, y = _xy(task="sparse")
+    arrays, _ = _fit(_sparse_mlp, (6,), "sparse_categorical_crossentropy", x, y, device,
+                     metrics=["accuracy"])
+    monkeypatch.setattr(loop, "update_metrics", real)
+    # 2 epochs of 4 steps: one feed per epoch when chunked, one per step otherwise
+    return arrays, {"decision: chunked"} if len(calls) == 2 else {f"{len(calls)} feeds"}
+
+
+def _embedding(device):
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 20, (64, 5))
+    y = rng.normal(size=(64, 2)).astype(np.float32)
+    return _fit(lambda: [L.Embedding(20, 3), L.Flatten(), L.Dense(4, activation="tanh"),
+                         L.Dense(2)], (5,), "mse", ids, y, device)[0], set()
+
+
+def _dropout_16bit(device):
+    torch.manual_seed(11)
+    mask = keep_mask((4000,), 0.3, device)
+    markers = set()
+    if torch.equal(mask.cpu(), _mask_16bit(11, 4000, 0.3)):
+        markers.add("decision: 16-bit mask")
+    if torch.equal(mask.cpu(), _mask_32bit(11, 4000, 0.3)):
+        markers.add("decision: 32-bit mask")
+    arrays, _ = _dense(device, _mlp)
+    return arrays, markers
+
+
+def _mask_16bit(seed, n, rate):
+    """The 16-bit mask by its definition: four 16-bit draws per int64 word, the threshold from
+    the word after them (``threshold_16``)."""
+    torch.manual_seed(seed)
+    words = torch.empty((n + 3) // 4 + 1, dtype=torch.int64).random_(INT64_MIN, None)
+    bits = words[:-1].view(torch.int16)[:n].int() + 32768
+    return (bits >= threshold_16(rate, int(words[-1]))).float()
+
+
+def _mask_32bit(seed, n, rate):
+    torch.manual_seed(seed)
+    words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(INT64_MIN, None)
+    bits = words.view(torch.int32)[:n].long() + 2**31
+    return (bits >= round(rate * 2**32)).float()
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "dense_kernel": Scenario(lambda d: _dense(d, _mlp), "decision: dense kernel"),
+    "dense_narrow_layout": Scenario(
+        lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
+        "decision: narrow layout", needs=("dense_kernel",),
+        cpu_only="the transposed layout is a CPU (MKL) trick"),
+    # with the closed form, the kernel's step runs no autograd at all
+    "dense_closed_form_loss": Scenario(
+        lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
+        "autograd::engine", needs=("dense_kernel",)),
+    "fused_optimizer": Scenario(lambda d: _dense(d, _mlp, optimizer="adam"),
+                                "aten::_fused_adam_"),
+    "dropout_16bit": Scenario(_dropout_16bit, "decision: 16-bit mask",
+                              cpu_only="other devices draw 32 bits per entry"),
+    "simple_rnn_kernel": Scenario(lambda d: _recurrent("SimpleRNN", d), "_SimpleRNN"),
+    "gru_kernel": Scenario(lambda d: _recurrent("GRU", d), "_GRU",
+                           cpu_only="cuDNN's GRU on CUDA"),
+    # predict runs the inference kernel (plain operations) instead of torch.lstm
+    "lstm_kernel": Scenario(lambda d: _recurrent("LSTM", d), "predict: aten::lstm",
+                            cpu_only="cuDNN's LSTM on CUDA"),
+    "torch_rnn_ops": Scenario(lambda d: _recurrent("GRU", d), "aten::gru",
+                              without=("gru_kernel",)),
+    "onehot_as_index": Scenario(_onehot, "decision: sparse_categorical_crossentropy"),
+    "metric_chunks": Scenario(None, "decision: chunked"),  # run needs monkeypatch: see below
+    "embedding_index_add": Scenario(_embedding, "aten::index_add_",
+                                    without=("dense_kernel",)),
+}
+
+#: Paths whose marker is the absence of something: seen when OFF, not when on.
+MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_kernel"}
+
+
+def _profiled(run, device):
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        arrays, markers = run(device)
+    events = prof.events()
+    inside = [e.time_range for e in events if e.name == "predict"]
+    return arrays, markers | {e.name for e in events} | {
+        f"predict: {e.name}" for e in events
+        if any(r.start <= e.time_range.start and e.time_range.end <= r.end for r in inside)}
+
+
+def _seen(marker: str, events: set[str]) -> bool:
+    return any(marker in e for e in events)
+
+
+def _run_both(name, device, monkeypatch):
+    scenario = SCENARIOS[name]
+    run = scenario.run or (lambda d: _metric_chunks(d, monkeypatch))
+    out = {}
+    for on in (True, False):
+        with ExitStack() as stack:  # (on() / off() with no names would switch every path)
+            if scenario.needs:
+                stack.enter_context(fast_paths.on(*scenario.needs))
+            if scenario.without:
+                stack.enter_context(fast_paths.off(*scenario.without))
+            stack.enter_context((fast_paths.on if on else fast_paths.off)(name))
+            out[on] = _profiled(run, device)
+    return out[True], out[False]
+
+
+# ------------------------------------------------------------------------------ contract
+def test_every_registered_path_has_a_scenario():
+    assert set(fast_paths.names()) <= set(SCENARIOS), \
+        f"fast paths without a contract scenario: {set(fast_paths.names()) - set(SCENARIOS)}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", fast_paths.names())
+def test_path_on_and_off_train_alike_and_the_path_is_taken(name, device, monkeypatch):
+    scenario, path = SCENARIOS[name], fast_paths.get(name)
+    if device != "cpu" and scenario.cpu_only:
+        pytest.skip(f"{name} is CPU-only: {scenario.cpu_only}")
+    (on_arrays, on_seen), (off_arrays, off_seen) = _run_both(name, device, monkeypatch)
+    taken = (_seen(scenario.marker, off_seen) and not _seen(scenario.marker, on_seen)
+             if name in MARKED_WHEN_OFF else
+             _seen(scenario.marker, on_seen) and not _seen(scenario.marker, off_seen))
+    assert taken, f"{name}: the path's marker {scenario.marker!r} does not tell on from off"
+    assert len(on_arrays) == len(off_arrays)
+    if path.rtol is None:  # other random numbers: the weights must differ, stay finite
+        assert not all(np.allclose(a, b) for a, b in zip(on_arrays, off_arrays))
+        assert all(np.isfinite(a).all() for a in on_arrays + off_arrays)
+        return
+    for a, b in zip(on_arrays, off_arrays):
+        np.testing.assert_allclose(a, b, rtol=path.rtol, atol=path.atol, err_msg=name)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("on", [True, False])
+def test_both_mask_paths_drop_each_entry_with_probability_rate(on, device):
+    """dropout_16bit changes the random numbers, not their law: over 400,000 entries the drop
+    frequency is within 5 binomial standard deviations of the rate, on and off."""
+    with (fast_paths.on if on else fast_paths.off)("dropout_16bit"):
+        sd.set_seed(5)
+        for rate in (0.1, 0.3, 0.5):
+            mask = keep_mask((400, 1000), rate, device)
+            sd_ = math.sqrt(rate * (1 - rate) / mask.numel())
+            assert abs(1 - float(mask.float().mean()) - rate) < 5 * sd_
+
+
+def test_registry_covers_every_switch():
+    """Every switch of statdl's training and layer modules is registered: bool class
+    attributes named ``enabled``, ``fused``, ``narrow_layout``, ``*_kernel``, ``index_*`` or
+    held by a class that holds a registered switch, and upper-case bool module attributes;
+    and every registered switch exists."""
+    registered = {p.switch for p in fast_paths.PATHS} | {
+        p.switch for p in fast_paths._PENDING if fast_paths._available(p)}
+    found = set()
+    for package in ("statdl.training", "statdl.layers"):
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__, package + "."):
+            module = importlib.import_module(info.name)
+            found |= {f"{module.__name__}:{k}" for k, v in vars(module).items()
+                      if isinstance(v, bool) and k.isupper()}  # module-level switches
+            for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ != module.__name__:
+                    continue
+                for attr, value in vars(cls).items():
+                    if isinstance(value, bool) and (
+                            attr in ("enabled", "fused", "narrow_layout")
+                            or attr.endswith("_kernel") or attr.startswith("index_")
+                            or f"{module.__name__}:{cls_name}." in " ".join(registered)):
+                        found.add(f"{module.__name__}:{cls_name}.{attr}")
+    assert found - registered == set(), f"switches not in statdl.fast_paths: {found - registered}"
+    for path in fast_paths.PATHS:
+        path.value()  # raises if the switch has gone
+
+
+# ------------------------------------------------------------------------ the switchboard
+def test_off_restores_the_previous_state_even_on_error():
+    before = fast_paths.state()
+    with pytest.raises(RuntimeError, match="inside"):
+        with fast_paths.off():
+            assert not any(fast_paths.state().values())
+            raise RuntimeError("inside")
+    assert fast_paths.state() == before
+    with fast_paths.off("gru_kernel"), fast_paths.off("gru_kernel", "dense_kernel"):
+        assert not fast_paths.is_on("gru_kernel") and not fast_paths.is_on("dense_kernel")
+    assert fast_paths.state() == before
+
+
+def test_the_switchboard_writes_the_old_switches():
+    """The attributes the code reads are the only storage: the old way still works."""
+    with fast_paths.on("dense_kernel"):
+        DenseStackKernel.enabled = False
+        try:
+            assert not fast_paths.is_on("dense_kernel")
+        finally:
+            DenseStackKernel.enabled = True
+    with fast_paths.off("fused_optimizer", "metric_chunks"):
+        assert sd.optimizers.Optimizer.fused is False
+        assert loop.PendingOutputs.CAPACITY == 0
+
+
+def test_unknown_names_are_refused_with_the_known_ones():
+    with pytest.raises(sd.errors.ConfigError, match="`name` must be one of .*dense_kernel"):
+        fast_paths.off("dense_kernal")
+
+
+def test_table_lists_every_path_with_its_switch_and_reasons():
+    table = fast_paths.table()
+    assert list(table["name"]) == fast_paths.names()
+    assert table["switch"].str.contains(":").all()
+    for column in ("applies", "why", "gain", "tolerance"):
+        assert (table[column].str.len() > 5).all(), column
+    with fast_paths.off("lstm_kernel"):
+        assert not fast_paths.table().set_index("name").loc["lstm_kernel", "on"]
+
+
+def test_environment_variable_is_read_at_import():
+    """``STATDL_FAST_PATHS=0`` in a fresh process: every path off (lists of ``-name`` go
+    through the same ``apply_env``, tested in-process below)."""
+    code = ("import json, statdl; from statdl import fast_paths as f; "
+            "print(json.dumps(f.state()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "STATDL_FAST_PATHS": "0"}, check=True, timeout=300)
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(state) == set(fast_paths.names()) and not any(state.values())
+
+
+def test_environment_variable_lists_turn_off_the_paths_named():
+    with fast_paths.on():
+        assert fast_paths.apply_env("-dense_kernel,-gru_kernel") == ["dense_kernel",
+                                                                     "gru_kernel"]
+        assert {k for k, v in fast_paths.state().items() if not v} == {"dense_kernel",
+                                                                        "gru_kernel"}
+        assert fast_paths.apply_env("1") == [] and fast_paths.apply_env("") == []
+
+
+def test_environment_variable_typos_warn_and_the_rest_applies():
+    with fast_paths.on(), pytest.warns(RuntimeWarning, match="ignored \\['-nope', 'gru'\\]"):
+        assert fast_paths.apply_env("-nope, gru,-lstm_kernel") == ["lstm_kernel"]
+        assert not fast_paths.is_on("lstm_kernel")
