@@ -15,14 +15,25 @@ module alone, old against new.
 ``--gru`` does the same for ``Embedding(10000, 8) -> GRU(32) -> Dense(1, sigmoid)``: GRU's own
 kernel (hand-written BPTT, the default on CPU for training) against torch's fused ``torch.gru``;
 its no-gradient forward runs ``torch.gru`` either way.
+
+``--lstm`` does the same for ``Embedding(10000, 8) -> LSTM(32) -> Dense(1, sigmoid)``: LSTM's
+own kernels (``_lstm_train_kernel`` with gradients, forced here although float32 training keeps
+oneDNN's ``torch.lstm`` by default, see ``recurrent_cells.onednn_lstm``; ``_lstm_kernel``
+without) against ``torch.lstm``; ``--no-onednn`` turns oneDNN off for both, the case where the
+training kernel is the default. ``--background N`` times while N busy processes
+(``bench/_background.py``) compete for the cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+import warnings
+from collections.abc import Iterator
 
 import torch
+from _background import busy_background, check_count
 from torch import nn
 
 from statdl.layers import recurrent_cells
@@ -125,6 +136,21 @@ def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: 
     return {k: min(v) for k, v in times.items()}
 
 
+@contextlib.contextmanager
+def _lstm_train_kernel_forced(no_onednn: bool) -> Iterator[None]:
+    """LSTM training runs ``_lstm_train_kernel`` whenever ``lstm_kernel`` is on; with
+    ``no_onednn`` torch's oneDNN is off too (``torch.lstm`` then runs its step-by-step cell)."""
+    default = recurrent_cells.onednn_lstm
+    recurrent_cells.onednn_lstm = lambda x: False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # oneDNN's TF32 notice on every switch
+            with torch.backends.mkldnn.flags(enabled=not no_onednn):
+                yield
+    finally:
+        recurrent_cells.onednn_lstm = default
+
+
 def compare_kernel(layer_cls: type, switch: str, seq_lens: list[int], batches: list[int],
                    steps: int, repeats: int) -> list[tuple[int, int, dict[str, float]]]:
     """ms per training step, old (torch fused) vs new (kernel), for each length and batch."""
@@ -150,15 +176,26 @@ def main(argv: list[str] | None = None) -> float:
                         help="time SimpleRNN's kernel against torch's fused rnn_tanh")
     parser.add_argument("--gru", action="store_true",
                         help="time GRU's kernel against torch's fused gru")
+    parser.add_argument("--lstm", action="store_true",
+                        help="time LSTM's kernels against torch's fused lstm")
+    parser.add_argument("--no-onednn", action="store_true",
+                        help="with --lstm: torch.lstm without oneDNN (torch's step-by-step cell)")
+    parser.add_argument("--background", type=int, default=0, metavar="N",
+                        help="busy processes competing for the cores while timing")
     parser.add_argument("--seq-lens", type=int, nargs="+", default=[100, 20])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     args = parser.parse_args(argv)
-    if args.simple_rnn or args.gru:
-        print(f"torch threads: {torch.get_num_threads()}")
+    if args.simple_rnn or args.gru or args.lstm:
+        print(f"torch threads: {torch.get_num_threads()}, busy processes: {args.background}")
         layer_cls, switch = ((GRU, "gru_kernel") if args.gru
+                             else (LSTM, "lstm_kernel") if args.lstm
                              else (SimpleRNN, "simple_rnn_kernel"))
-        rows = compare_kernel(layer_cls, switch, args.seq_lens, args.batches, args.steps,
-                              args.repeats)
+        with contextlib.ExitStack() as stack:
+            if args.lstm:
+                stack.enter_context(_lstm_train_kernel_forced(args.no_onednn))
+            stack.enter_context(busy_background(check_count(args.background)))
+            rows = compare_kernel(layer_cls, switch, args.seq_lens, args.batches, args.steps,
+                                  args.repeats)
         return min(best["old"] / best["new"] for _, _, best in rows)
     torch.manual_seed(0)
     ids = torch.randint(0, VOCAB, (args.batch, args.seq_len))

@@ -21,13 +21,16 @@ for inference. Setting the class attribute ``RecurrentModule.simple_rnn_kernel =
 switches back to the old paths (fused kernel, step loop with recurrent dropout).
 
 GRU (``reset_after=True``, tanh, sigmoid, no recurrent dropout) likewise runs ``_gru_kernel`` on
-CPU instead of ``torch.gru`` when gradients are recorded (training); its forward pass alone is
-slower than torch's, so inference keeps ``torch.gru``. ``RecurrentModule.gru_kernel = False``
-switches back.
+CPU instead of ``torch.gru`` when gradients are recorded (training), and
+``_gru_kernel.gru_inference`` when not (``predict``, ``evaluate``: 2.3 times torch.gru's speed,
+with a few steps' gates at a time). ``RecurrentModule.gru_kernel = False`` switches back.
 
 LSTM (tanh, sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU when no gradient is recorded
 (``predict``, ``evaluate``): faster than ``torch.lstm`` there and with its gate buffer a few
-steps long instead of the whole sequence. ``RecurrentModule.lstm_kernel = False`` switches back.
+steps long instead of the whole sequence. For training it keeps ``torch.lstm`` where that runs
+oneDNN's fused LSTM (float32, the usual case), which is faster than a kernel written in torch
+operations; elsewhere (float64, oneDNN off) it runs ``_lstm_train_kernel``, like the GRU's.
+``RecurrentModule.lstm_kernel = False`` switches back to ``torch.lstm`` for both.
 
 Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused at every step.
 ``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
@@ -45,8 +48,9 @@ import torch
 from torch import nn
 
 from ..activations import activation_name, get_activation
-from ._gru_kernel import gru
+from ._gru_kernel import gru, gru_inference
 from ._lstm_kernel import lstm_inference
+from ._lstm_train_kernel import lstm
 from ._simple_rnn_kernel import simple_rnn
 from .core import keep_mask
 
@@ -58,6 +62,22 @@ GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 def _dropout_mask(shape, rate: float, like: torch.Tensor) -> torch.Tensor:
     """Inverted-dropout multiplier of ``shape``, as ``layers.core.dropout_mask`` draws it."""
     return keep_mask(tuple(shape), rate, like.device, like.dtype).mul_(1.0 / (1.0 - rate))
+
+
+def onednn_lstm(x: torch.Tensor) -> bool:
+    """Whether ``torch.lstm`` runs oneDNN's fused LSTM for ``x`` (float32 on CPU, oneDNN on).
+
+    oneDNN's forward and backward are one native call each (``mkldnn_rnn_layer`` and its
+    backward), faster for training than ``_lstm_train_kernel``, whose time loop is a dozen torch
+    calls per step: one RMSprop step of Embedding(10000, 8) -> LSTM(32) -> Dense(1), batch 128,
+    2 cores (``bench/rnn_speed.py --lstm``), torch.lstm against the kernel: 13.0 against 20.0 ms
+    at 100 steps, 3.6 against 5.1 ms at 20, 98 against 126 ms at 500. Without oneDNN (another
+    dtype, a build without it, ``torch.backends.mkldnn.enabled = False``) torch records every
+    step's cell on the autograd tape and the kernel is the faster: 47.7 against 39.1 ms at 100
+    steps, 13.6 against 9.2 ms at 20 (``--lstm --no-onednn``).
+    """
+    return (x.dtype == torch.float32 and torch.backends.mkldnn.is_available()
+            and torch.backends.mkldnn.enabled)
 
 
 class RecurrentModule(nn.Module):
@@ -72,11 +92,14 @@ class RecurrentModule(nn.Module):
     #: CPU and with recurrent dropout; ``False`` restores torch's fused kernel / the step loop.
     simple_rnn_kernel: bool = True
     #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_kernel`` (one autograd
-    #: node, BPTT by hand) on CPU with grad enabled; ``False`` restores torch's ``torch.gru``.
+    #: node, BPTT by hand) on CPU with grad enabled, ``gru_inference`` without; ``False``
+    #: restores torch's ``torch.gru``.
     gru_kernel: bool = True
-    #: LSTM (tanh/sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU without autograd
-    #: (predict, evaluate): a few steps' gates at a time, so memory stays bounded whatever the
-    #: length; ``False`` restores ``torch.lstm``.
+    #: LSTM (tanh/sigmoid, no recurrent dropout) on CPU runs ``_lstm_kernel.lstm_inference``
+    #: without autograd (predict, evaluate: a few steps' gates at a time, so memory stays
+    #: bounded whatever the length), and ``_lstm_train_kernel`` (one autograd node, BPTT by
+    #: hand) for training where ``torch.lstm`` would not use oneDNN (see ``onednn_lstm``);
+    #: ``False`` restores ``torch.lstm`` for both.
     lstm_kernel: bool = True
 
     def __init__(self, kind: str, n_in: int, units: int, *, activation: str = "tanh",
@@ -147,14 +170,17 @@ class RecurrentModule(nn.Module):
             if training and self.dropout > 0:
                 # Keras implementation 2: one input mask per sequence, constant over time.
                 x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
-            if (self.kind == "gru" and self.gru_kernel and not x.is_cuda
-                    and torch.is_grad_enabled()):
-                return gru(x, self.kernel, self.recurrent_kernel, self.bias,
+            if self.kind == "gru" and self.gru_kernel and not x.is_cuda:
+                run = gru if torch.is_grad_enabled() else gru_inference
+                return run(x, self.kernel, self.recurrent_kernel, self.bias,
                            return_sequences=self.return_sequences)
-            if (self.kind == "lstm" and self.lstm_kernel and not x.is_cuda
-                    and not torch.is_grad_enabled()):
-                return lstm_inference(x, self.kernel, self.recurrent_kernel, self.bias,
-                                      return_sequences=self.return_sequences)
+            if self.kind == "lstm" and self.lstm_kernel and not x.is_cuda:
+                if not torch.is_grad_enabled():
+                    return lstm_inference(x, self.kernel, self.recurrent_kernel, self.bias,
+                                          return_sequences=self.return_sequences)
+                if not onednn_lstm(x):
+                    return lstm(x, self.kernel, self.recurrent_kernel, self.bias,
+                                return_sequences=self.return_sequences)
             return self._fused(x)
         return self._loop(x, training)
 
