@@ -29,3 +29,35 @@ def test_mnist_uncertainty_lab_runs_with_its_figures(tmp_path, monkeypatch):
     assert res["lac_mean_set_size"] < res["aps_mean_set_size"]
     recorded = json.loads((Path(res["run_dir"]) / "results.json").read_text())
     assert recorded["headline"]["value"] == res["lac_coverage_200_splits"]
+
+
+@pytest.mark.slow
+def test_inference_section_of_a_regression_lab(tmp_path):
+    """On Hitters: the section's numbers are those of the public functions, and its figures
+    land in the run folder (about 10 s: five PNG figures and a run folder)."""
+    import numpy as np
+
+    import statdl as sd
+    from statdl.intervals import coverage_report, predict_interval
+    from statdl.labs._inference import inference_section
+    from statdl.labs._run import LabRun
+
+    x, y = sd.datasets.hitters(response="log_salary", standardize=True)
+    y = (y - y.mean()).to_numpy("float32")
+    idx = np.random.default_rng(0).permutation(len(y))
+    fit, cal, test = idx[:130], idx[130:190], idx[190:]
+    sd.set_seed(0)
+    model = sd.Sequential([sd.layers.Dense(8, activation="tanh"), sd.layers.Dense(1)],
+                          input_shape=(x.shape[1],))
+    model.compile(optimizer=sd.optimizers.Adam(learning_rate=0.01), loss="mse")
+    model.fit(x.iloc[fit], y[fit], epochs=20, verbose=0)
+    with LabRun("hitters-inference", {}, __file__, tmp_path, view=False) as run:
+        out = inference_section(run, model, (x.iloc[cal], y[cal]), (x.iloc[test], y[test]),
+                                data=sd.datasets.hitters(), repeats=3, top=2)
+        folder = run.path
+    iv = predict_interval(model, x.iloc[test], level=0.9, calibration=(x.iloc[cal], y[cal]))
+    assert out["conformal_coverage"] == coverage_report(iv, y[test]).coverage
+    assert "League" in out["importance"] and "LeagueA" not in out["importance"]
+    names = {p.stem for p in (folder / "plots").glob("*.png")}
+    assert {"conformal_intervals", "permutation_importance"} <= names
+    assert any(n.startswith("pd_") for n in names), names
