@@ -27,7 +27,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import statdl as sd
-from statdl import fast_paths
+from statdl import _torch_private, fast_paths
 from statdl import layers as L
 from statdl.layers.dropout_masks import keep_mask, threshold_16
 from statdl.training import loop
@@ -362,3 +362,78 @@ def test_environment_variable_typos_warn_and_the_rest_applies():
     with fast_paths.on(), pytest.warns(RuntimeWarning, match="ignored \\['-nope', 'gru'\\]"):
         assert fast_paths.apply_env("-nope, gru,-lstm_kernel") == ["lstm_kernel"]
         assert not fast_paths.is_on("lstm_kernel")
+
+
+# ------------------------------------------------------------------ private torch APIs
+@pytest.mark.parametrize("device", DEVICES)
+def test_private_torch_calls_check_out_on_the_installed_torch(device):
+    """Pins the installed torch: every private call statdl makes computes what its public
+    counterpart computes (a torch upgrade that changes one fails here, not silently)."""
+    dev = torch.device(device)
+    assert _torch_private.fused_adam_ok(dev, torch.float32)
+    assert _torch_private.relu_backward(dev) is _torch_private._threshold_backward
+    for op in _torch_private.RNN_OPS:
+        assert _torch_private.rnn_ops_ok(op, dev), op
+    refused = {k: v for k, v in _torch_private.status().items() if not v[0]}
+    assert not refused, refused
+
+
+def test_a_private_call_that_disagrees_is_refused_and_logged(caplog):
+    def wrong(d, t):  # threshold_backward with the threshold in the wrong place
+        grad, a = _torch_private._relu_inputs(d, t)
+        return (torch.ops.aten.threshold_backward(grad, a, 1.0),)
+
+    def public(d, t):
+        return (_torch_private._relu_backward_public(*_torch_private._relu_inputs(d, t)),)
+
+    def raising(d, t):
+        raise RuntimeError("no kernel for this device")
+
+    cpu = torch.device("cpu")
+    with caplog.at_level("WARNING", logger="statdl"):
+        assert not _torch_private.check("test-wrong", cpu, torch.float32, wrong, public)
+        assert not _torch_private.check("test-raising", cpu, torch.float32, raising, public)
+    assert "not using test-wrong" in caplog.text and "differ from the public path" in caplog.text
+    assert "RuntimeError: no kernel for this device" in caplog.text
+    caplog.clear()  # decided once per process: no second check, no second message
+    assert not _torch_private.check("test-wrong", cpu, torch.float32, public, public)
+    assert caplog.text == ""
+
+
+def test_private_checks_leave_the_seeded_generator_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    _torch_private.check("test-generator", torch.device("cpu"), torch.float64,
+                         _torch_private._rnn_run("gru"), _torch_private._rnn_reference("gru"))
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_private_checks_run_inside_inference_mode():
+    with torch.inference_mode():
+        assert _torch_private.rnn_ops_ok("lstm", torch.device("cpu"), torch.float64)
+
+
+# ------------------------------------------------------------ narrow layout, boundaries
+@pytest.mark.parametrize("units", [2, 10, 11])
+def test_narrow_layout_off_and_on_train_alike_at_its_boundaries(units):
+    """The transposed layout (layers of 2 to 10 units, CPU) against the plain one; 11 units
+    never take it. RMSprop, 2 epochs, a hidden narrow layer and a narrow output."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 12)).astype(np.float32)
+    y = rng.normal(size=(80, units)).astype(np.float32)
+
+    def run(on):
+        with fast_paths.on("dense_kernel"), (fast_paths.on if on else fast_paths.off)(
+                "dense_narrow_layout"):
+            arrays, net = _fit(lambda: [L.Dense(units, activation="relu"), L.Dropout(0.2),
+                                        L.Dense(units)], (12,), "mse", x, y, "cpu")
+            kernel = DenseStackKernel.for_state(net._training_state())
+            return arrays, [s.narrow and kernel.narrow_layout for s in kernel.steps]
+
+    on_arrays, on_narrow = run(True)
+    off_arrays, off_narrow = run(False)
+    assert on_narrow == [2 <= units <= 10] * 2 and off_narrow == [False, False]
+    tol = fast_paths.get("dense_narrow_layout")
+    for a, b in zip(on_arrays, off_arrays):
+        np.testing.assert_allclose(a, b, rtol=tol.rtol, atol=tol.atol)
