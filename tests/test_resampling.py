@@ -23,6 +23,7 @@ from statdl.errors import ConfigError, ShapeError
 from statdl.plots.resampling import plot_resamples_box, plot_resamples_dot
 from statdl.resampling import (
     Folds,
+    clone_model,
     corrected_ttest,
     cross_validate,
     fold_seed,
@@ -237,6 +238,8 @@ def test_early_stopping_rows_come_from_the_resample_training_rows(hitters):
     assert cv.table["epochs"].tolist() == [2, 2, 2]         # early stopping acted in each fit
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="forked workers cannot share CUDA; "
+                    "cross_validate refuses n_jobs > 1 once CUDA is in use")
 def test_n_jobs_two_gives_the_numbers_of_n_jobs_one(hitters):
     x, y = hitters
     kwargs = dict(folds=4, seed=9, fit=dict(epochs=3, batch_size=32, validation_split=0.2))
@@ -263,6 +266,27 @@ def test_model_is_cloned_with_fresh_weights(hitters):
                                   from_fn.table[from_fn.metrics])
     for a, b in zip(before, model.get_weights()):           # the given model is untouched
         np.testing.assert_array_equal(a, b)
+
+
+def test_functional_model_with_its_own_loss_is_cloned():
+    inp = sd.Input((3,))
+    out = L.Dense(1)(L.Dense(4, activation="relu")(inp))
+    model = sd.Model(inp, out)
+
+    def squared(pred, y):
+        return (pred - y) ** 2
+
+    model.compile(optimizer="adam", loss=squared, metrics=["mae"])
+    clone = clone_model(model)
+    assert type(clone) is sd.Model and clone is not model
+    assert clone.count_params() == model.count_params() == 21
+    assert clone._compiled["loss"] is model._compiled["loss"]          # the same function
+    assert clone.metrics_names == model.metrics_names
+    assert type(clone.optimizer_) is type(model.optimizer_)
+    assert clone.optimizer_ is not model.optimizer_
+    diffs = [np.abs(a - b).max() for a, b in zip(clone.get_weights(), model.get_weights())
+             if a.ndim == 2]                            # kernels (biases start at 0)
+    assert min(diffs) > 0                                          # fresh random weights
 
 
 def test_resample_seeds_and_caller_random_state():
@@ -341,6 +365,9 @@ def test_cross_validate_refuses_bad_arguments(hitters):
         cross_validate(uncompiled, x, y, folds=2)
     with pytest.raises(ConfigError, match="unknown metric 'R2'"):
         cross_validate(small_net, x, y, metrics=["R2"])
+    with pytest.raises(ConfigError, match="`threads_per_job` of cross_validate must be an int "
+                                          ">= 1 or 'auto'; got 0"):
+        cross_validate(small_net, x, y, threads_per_job=0)
 
 
 # ----------------------------------------------------------------------------- resamples
