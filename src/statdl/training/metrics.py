@@ -86,7 +86,9 @@ class Metric:
         elif kind.startswith("loss:"):
             value = _loss_values(kind[5:], pred, y).sum()
         elif kind == "auc":
-            self._scores.append(pred.detach().reshape(-1).float().cpu())
+            # a copy: pred may be a view of the loop's reused output buffer (PendingOutputs),
+            # which later batches overwrite (AUC 0.63 instead of 0.97 when fed every batch)
+            self._scores.append(pred.detach().reshape(-1).float().cpu().clone())
             self._labels.append(y.detach().reshape(-1).float().cpu())
             self.count += n
             return
