@@ -9,10 +9,18 @@ import pytest
 import torch
 
 import statdl as sd
+from statdl import fast_paths
 from statdl import layers as L
-from statdl.layers.core import keep_mask, threshold_16
+from statdl.layers.dropout_masks import keep_mask, threshold_16
 from statdl.training.dense_kernel import DenseStackKernel
 from statdl.training.losses import LOSSES, mean_loss_and_gradient
+
+
+@pytest.fixture(autouse=True)
+def _kernel_paths_on():
+    """This file tests the kernel itself: its paths stay on under ``STATDL_FAST_PATHS=0``."""
+    with fast_paths.on("dense_kernel", "dense_narrow_layout", "dense_closed_form_loss"):
+        yield
 
 
 def _data(n=96, k=12, task="softmax", seed=0):
