@@ -97,7 +97,8 @@ def plot_resamples_dot(res: Any, *, metric: str | list[str] | None = None, level
         ax.set_xlabel(name)
         ax.grid(axis="x", alpha=0.3)
     kind = "corrected t" if corrected else "t"
-    axes[0].legend(fontsize="small", loc="best")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               fontsize="small", frameon=False)
     fig.suptitle(f"Resampled metrics: mean and {100 * level:g}% {kind} interval "
                  f"({len(res.values)} resamples)", fontsize="medium")
     return finish(fig, path)
