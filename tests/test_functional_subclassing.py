@@ -274,3 +274,30 @@ def test_guide_vae_evaluate_includes_the_kl_term_as_keras_does(x_train):
     expected = float(loss_fn(torch.from_numpy(x).double(), epsilon).detach())
     torch.manual_seed(9)
     assert vae.evaluate(x, x, batch_size=64) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_registered_subclassed_model_inside_a_sequential_saves_and_loads(tmp_path,
+                                                                          monkeypatch):
+    class Doubled(sd.Model):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense = L.Dense(units, activation="tanh")
+
+        def call(self, inputs):
+            return 2 * self.dense(inputs)
+
+        def get_config(self):
+            return {"units": self.units}
+
+    outer = sd.Sequential([Doubled(3, name="doubled"), L.Dense(1)], input_shape=(5,))
+    x = np.random.default_rng(5).normal(size=(4, 5)).astype(np.float32)
+    w, b = outer.get_layer("doubled").dense.get_weights()
+    w2, b2 = outer.layers[1].get_weights()
+    np.testing.assert_allclose(outer.predict(x), 2 * np.tanh(x @ w + b) @ w2 + b2, rtol=1e-5,
+                               atol=1e-6)
+    outer.save(tmp_path / "outer.statdl")
+    # registered as any custom layer (the class, not code, is found), for this test only
+    monkeypatch.setitem(L.LAYER_CLASSES, "Doubled", Doubled)
+    again = sd.load_model(tmp_path / "outer.statdl")
+    np.testing.assert_array_equal(again.predict(x), outer.predict(x))

@@ -662,6 +662,8 @@ class Model(Trainer, Layer):
     def from_config(cls, config: dict, make_layer, where: str = "model") -> Model:
         """Rebuild a model from ``get_config`` output; ``make_layer(spec, where)`` creates each
         layer (``statdl.saving`` passes its checked loader: nothing is executed)."""
+        if cls._keras_style:  # a subclass with call() inside a saved model: a registered
+            return cls(**config)  # class rebuilt from its get_config, as a custom layer
         def need(key, kind):
             value = config.get(key)
             if not isinstance(value, kind):
