@@ -88,6 +88,9 @@ _RNN = (*_IMDB, "dropout", "recurrent_dropout")
 LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("hitters-nn", "Hitters log salary: Dense(64) network vs linear regression and lasso",
         "hitters", epochs=200, quick_epochs=100, threads=1),
+    Lab("hitters-cv", "Hitters network by repeated 10-fold CV vs linear regression and the "
+        "lasso (resamples, corrected t-tests); conformal intervals, importance", "hitters_cv",
+        epochs=200, quick_epochs=100, threads=1),
     Lab("hitters-wide-deep", "Hitters: numeric branch + embeddings of League/Division/"
         "NewLeague (functional, two inputs) vs the course's network", "hitters_wide_deep",
         epochs=200, quick_epochs=100, threads=1),
