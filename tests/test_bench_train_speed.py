@@ -76,3 +76,15 @@ def test_keras_networks_have_statdl_parameter_counts():
     assert done.returncode == 0, done.stderr[-2000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert counts == {m: train_speed.statdl_net(m).count_params() for m in MODELS}
+
+
+def test_paired_child_times_both_forms_in_one_process():
+    """``--paired-forms``' process trains the Sequential and the functional form in turn and
+    reports one functional/Sequential speed ratio per pair of epochs."""
+    done = subprocess.run([sys.executable, str(BENCH / "train_speed.py"), "--child", "mlp",
+                           "statdl-paired", "512", "--repeats", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(out["ratios"]) == 2 and all(0 < r < 100 for r in out["ratios"])
+    assert out["n"] == 512 and out["best_s"] > 0
