@@ -295,5 +295,31 @@ def test_activity_regularized_and_nested_models_give_the_reference():
     x, y = _mlp_data(30, seed=11)
     expected = mlp_reference(model, x)
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
-    # evaluate's loss holds weight penalties only (none here), not activity penalties
+    # evaluate's loss holds the activity penalty as Keras 3's does: 0.1 * sum |a| / batch size,
+    # one batch here (30 rows)
+    k1, b1 = _weights(model)[:2]
+    logs = categorical_logs(expected, y)
+    logs["loss"] += 0.1 * np.abs(_relu(x @ k1 + b1)).sum() / len(x)
+    _check_logs(model.evaluate(x, y, return_dict=True), logs)
+
+
+@pytest.mark.parametrize("units", [1, 2, 10, 15, 16])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_narrow_dense_layers_give_the_reference(units, use_bias):
+    # Dense layers with 2 to 15 outputs multiply by a column-major copy of the kernel
+    # (inference._logits); inside the network, last with softmax, and as evaluate's logits.
+    sd.set_seed(units)
+    model = sd.Sequential([L.Dense(units, activation="tanh", use_bias=use_bias),
+                           L.Dense(units, use_bias=use_bias),
+                           L.Dense(max(units, 2), activation="softmax", use_bias=use_bias)],
+                          input_shape=(33,))
+    model.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    rng = np.random.default_rng(units)
+    x = rng.normal(size=(1500, 33))
+    y = np.eye(max(units, 2))[rng.integers(0, max(units, 2), 1500)]
+    w = _weights(model)
+    if not use_bias:
+        w = [w[0], 0.0, w[1], 0.0, w[2], 0.0]
+    expected = _softmax((np.tanh(x @ w[0] + w[1]) @ w[2] + w[3]) @ w[4] + w[5])
+    np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     _check_logs(model.evaluate(x, y, return_dict=True), categorical_logs(expected, y))

@@ -4,7 +4,9 @@ With no gradient to record, a layer's activation can overwrite the pre-activatio
 computed from, and a max pooling can come before a monotone activation instead of after
 (``relu(max(z)) == max(relu(z))`` exactly, on a quarter of the values). Both save a pass over
 the largest tensors of a convolutional network; measured on 2 cores, the course CNN's forward
-pass went from about 9,700 to 11,500 images/s in batches of 128. Anything else runs as in
+pass went from about 9,700 to 11,500 images/s in batches of 128. A Dense layer with a few
+outputs multiplies by a column-major copy of its kernel (``_logits``): the course's softmax
+regression (784 -> 10) predicted 640,000 -> 1,000,000 samples/s. Anything else runs as in
 training, module by module.
 
 Examples
@@ -48,18 +50,32 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
     while i <= last:
         m = layers[i]
         if logits and i == last:
-            return m.forward_logits(x) if hasattr(m, "forward_logits") else m(x)
+            return _logits(m, x) if hasattr(m, "forward_logits") else m(x)
         activate = _in_place_activation(m)
         if activate is None:
-            x = x if type(m) is DropoutModule else m(x)  # dropout is the identity here
+            if type(m) is DenseModule:
+                x = m.activation(_logits(m, x))
+            elif type(m) is not DropoutModule:  # dropout is the identity here
+                x = m(x)
         else:
-            z = m.forward_logits(x)  # a fresh tensor, free to overwrite
+            z = _logits(m, x)  # a fresh tensor, free to overwrite
             if i < last and _is_max_pool(layers[i + 1]) and not (logits and i + 1 == last):
                 i += 1
                 z = layers[i](z)
             x = activate(z)
         i += 1
     return x
+
+
+def _logits(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``m.forward_logits(x)``; for a Dense layer with 2 to 15 outputs, from a column-major
+    copy of its kernel (a few KB), which MKL multiplies faster: (1024, 784) x (784, 10) took
+    1,040 against 510 us, 2 outputs 825 against 303 us, while 16 or more outputs are as fast
+    or faster row-major (2 threads, 40 batches in turn; 1 thread 1,885 against 1,004 us)."""
+    if type(m) is not DenseModule or x.dim() != 2 or not 1 < m.kernel.shape[1] < 16:
+        return m.forward_logits(x)
+    kernel = m.kernel.t().contiguous().t()
+    return torch.mm(x, kernel) if m.bias is None else torch.addmm(m.bias, x, kernel)
 
 
 def _in_place_activation(m: nn.Module):
