@@ -19,8 +19,7 @@ import os as _os
 from typing import Any
 
 from . import threads as _threads
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Before any part of statdl loads torch: note the load and torch's default thread count, so
 # that each fit can use the cores other processes leave free (see statdl.threads).

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from statdl import __version__
+    from ._version import __version__
 
     return f"statdl {__version__}"
 

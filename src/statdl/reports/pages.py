@@ -40,7 +40,7 @@ def _fmt(value: Any) -> str:
 
 
 def _page(title: str, subtitle: str, body: str) -> str:
-    from statdl import __version__
+    from .._version import __version__
 
     text = resources.files("statdl").joinpath("reports/page.html").read_text(encoding="utf-8")
     return Template(text).safe_substitute(title=_esc(title), subtitle=_esc(subtitle),

@@ -70,7 +70,7 @@ def evaluate_best(runs_dir: str | os.PathLike, x_test: Any, y_test: Any,
         raise ConfigError(
             f"the best run {run} saved no model ({model_file} is missing); in the training "
             "script call statdl.report(model=model, save_model=True).")
-    from statdl import load_model
+    from ..saving import load_model
 
     model = load_model(str(path))
     result = model.evaluate(x_test, y_test, **{"return_dict": True, **evaluate_kwargs})
