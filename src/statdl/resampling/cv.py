@@ -5,8 +5,15 @@ Each resample is one job: seed, fresh model, fit on the resample's training rows
 stopping, when asked for, on a part of those rows only), predict the held-out rows, metrics.
 Its seed comes from ``seed`` and its position alone, and its torch thread count is fixed for
 the whole call, so the numbers do not depend on ``n_jobs`` or on which process ran the job.
-With ``n_jobs > 1`` the jobs run in forked worker processes, each with
-``tuning.executors.threads_per_run(n_jobs)`` threads (as ``tuning_run`` splits the cores).
+
+With ``n_jobs > 1`` the jobs run in forked worker processes (a fork inherits ``model_fn``, the
+data and everything else, so a lambda or a notebook's function works as it is) with one torch
+thread each. One, not ``tuning.executors.threads_per_run(n_jobs)`` as ``tuning_run`` gives its
+fresh processes: torch's OpenMP runtime (GNU libgomp) cannot start threads again in a forked
+child once the parent has used its thread pool: a child's first parallel region with two
+threads waits forever (measured: torch 2.13, a 1000x1000 product in the child after one in the
+parent), while one thread never enters the pool. So ``n_jobs`` up to the number of cores uses
+the machine; on 2 cores ``threads_per_run(2)`` is 1 anyway.
 """
 
 from __future__ import annotations
@@ -202,11 +209,16 @@ _WORKER_JOB: _Job | None = None  # the job of a forked worker process
 
 
 def _init_worker(job: _Job) -> None:
+    """First thing in a forked worker: one torch thread (see the module docstring), then the
+    job."""
     global _WORKER_JOB
+    import torch
+
     from ..threads import set_threads
 
+    torch.set_num_threads(1)  # before any torch operation: a larger count would hang here
+    set_threads(1)
     _WORKER_JOB = job
-    set_threads(job.threads if job.threads != "auto" else "auto")
 
 
 def _worker_resample(i: int) -> dict:
@@ -470,16 +482,17 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
         ``"Kappa"``, ``"LogLoss"``, ``"AUC"``) or functions ``f(y_true, y_pred) -> float``.
         Default: RMSE, Rsquared, MAE; Accuracy, Kappa for a classification loss.
     n_jobs : int
-        Resamples run at once, each in a forked process (-1: one per core).
+        Resamples run at once, each in a forked process with one torch thread (-1: one per
+        core).
     groups : array-like, optional
         Group of each row: all rows of a group fall in the same fold (group K-fold).
     level : float
         Confidence level of the intervals.
     threads_per_job : int or "auto", optional
-        torch threads of each resample; default: the cores split among ``n_jobs``, fixed for
-        the call. ``"auto"`` lets statdl follow the machine's load instead (faster on a busy
-        machine; the numbers of models whose operations depend on the thread count may then
-        differ from run to run).
+        torch threads of each resample with ``n_jobs=1`` (forked workers always use one);
+        default: every core, fixed for the call. ``"auto"`` lets statdl follow the machine's
+        load instead (faster on a busy machine; the numbers of models whose operations depend
+        on the thread count may then differ from run to run).
 
     Returns
     -------
@@ -522,11 +535,15 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
             or threads_per_job < 1):
         raise ConfigError(f"`threads_per_job` of cross_validate must be an int >= 1 or 'auto'; "
                           f"got {threads_per_job!r}.")
+    if n_jobs > 1 and threads_per_job not in (None, 1):
+        raise ConfigError(f"`threads_per_job` of cross_validate must be 1 (or left out) with "
+                          f"n_jobs = {n_jobs}: forked workers cannot run more torch threads; "
+                          f"got {threads_per_job!r}. Raise n_jobs instead.")
     if threads_per_job is None:
         from ..threads import available_cores
         from ..tuning.executors import threads_per_run
 
-        threads_per_job = threads_per_run(min(n_jobs, len(fold_set)), available_cores())
+        threads_per_job = 1 if n_jobs > 1 else threads_per_run(1, available_cores())
     job = _Job(model_fn, x, y_arr, fold_set, fit_kwargs, split,
                None if metrics is None else resolve_metrics(metrics), seed, threads_per_job)
     out = _run_all(job, n_jobs)
