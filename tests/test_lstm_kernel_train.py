@@ -78,6 +78,8 @@ def test_kernel_on_an_empty_sequence():
 
 
 def _count_kernel_calls(monkeypatch) -> list:
+    """Calls of the kernel from ``RecurrentModule`` (with its switch on)."""
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", True)
     calls = []
     monkeypatch.setattr(recurrent_cells, "lstm",
                         lambda *a, **k: calls.append(1) or lstm(*a, **k))
@@ -150,6 +152,7 @@ def test_dispatch(monkeypatch):
 def test_input_dropout_with_the_kernel_matches_torch_lstm(monkeypatch):
     """Input dropout (one mask per sequence) applies before the kernel, exactly as before
     torch.lstm: same seed, same output and gradients."""
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", True)
     torch.manual_seed(5)
     module = LSTM(6, dropout=0.3, return_sequences=True).build((7, 3)).train()
     x = torch.randn(5, 7, 3)
@@ -170,6 +173,7 @@ def test_input_dropout_with_the_kernel_matches_torch_lstm(monkeypatch):
 
 def _fit_one_epoch(monkeypatch, use_kernel: bool, model_spec: str):
     """Initial and trained weights of a small IMDB-like model after one epoch of fit."""
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", True)
     monkeypatch.setattr(recurrent_cells, "onednn_lstm", lambda x: not use_kernel)
     torch.manual_seed(0)
     rnn = LSTM(6) if model_spec == "lstm" else Bidirectional(LSTM(5))

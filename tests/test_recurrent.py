@@ -548,6 +548,7 @@ def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activatio
 
 
 def test_simple_rnn_kernel_dispatch(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
     calls = _count_calls(monkeypatch, "simple_rnn")
     module = SimpleRNN(4).build((5, 3))
     x = torch.randn(2, 5, 3)
@@ -596,6 +597,7 @@ def test_gru_kernel_input_dropout_matches_fused(monkeypatch):
 
 
 def test_gru_kernel_dispatch(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", True)
     calls = _count_calls(monkeypatch, "gru")
     x = torch.randn(2, 5, 3)
     module = GRU(4).build((5, 3))
@@ -648,6 +650,7 @@ def test_lstm_inference_kernel_matches_a_plain_loop(batch, steps, return_sequenc
 
 
 def test_lstm_inference_kernel_runs_only_without_autograd_on_cpu(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", True)
     calls = _count_calls(monkeypatch, "lstm_inference")
     x = torch.randn(2, 5, 3)
     module = LSTM(4).build((5, 3))
@@ -689,3 +692,37 @@ def test_lstm_inference_kernel_in_bidirectional_and_predict():
     with torch.enable_grad():
         expected = model.module(torch.from_numpy(ids)).detach().numpy()
     np.testing.assert_allclose(model.predict(ids, batch_size=8), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls,kw", [(SimpleRNN, {}), (SimpleRNN, {"activation": "relu"}),
+                                    (LSTM, {}), (GRU, {})])
+def test_torch_rnn_ops_off_runs_the_step_loop(monkeypatch, cls, kw):
+    """``torch_rnn_ops = False``: the step loop instead of torch's fused op, same numbers
+    (input dropout's mask, drawn before the branch, included)."""
+    for switch in ("simple_rnn_kernel", "gru_kernel", "lstm_kernel"):
+        monkeypatch.setattr(recurrent_cells.RecurrentModule, switch, False)
+    torch.manual_seed(3)
+    layer = cls(5, dropout=0.25, return_sequences=True, **kw)
+    layer.build((6, 3))
+    x = torch.randn(4, 6, 3)
+    fused_calls = _count_calls_method(monkeypatch, "_fused")
+    new_out, new_grads = _run_with_kernel(monkeypatch, "torch_rnn_ops", False, layer, x, seed=2)
+    assert fused_calls == []
+    old_out, old_grads = _run_with_kernel(monkeypatch, "torch_rnn_ops", True, layer, x, seed=2)
+    assert fused_calls == [1]
+    torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
+    for new, old in zip(new_grads, old_grads):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
+def _count_calls_method(monkeypatch, name: str) -> list:
+    """A list that grows by one each time ``RecurrentModule.<name>`` runs."""
+    calls = []
+    original = getattr(recurrent_cells.RecurrentModule, name)
+
+    def spy(self, *a, **k):
+        calls.append(1)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, name, spy)
+    return calls

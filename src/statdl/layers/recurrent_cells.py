@@ -47,6 +47,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .._torch_private import rnn_ops_ok
 from ..activations import activation_name, get_activation
 from ._gru_kernel import gru, gru_inference
 from ._lstm_kernel import lstm_inference
@@ -101,6 +102,9 @@ class RecurrentModule(nn.Module):
     #: hand) for training where ``torch.lstm`` would not use oneDNN (see ``onednn_lstm``);
     #: ``False`` restores ``torch.lstm`` for both.
     lstm_kernel: bool = True
+    #: torch's fused RNN ops (positional ``torch.lstm``/``gru``/``rnn_tanh``/``rnn_relu``, cuDNN
+    #: on CUDA), used where they pass ``_torch_private.rnn_ops_ok``; ``False`` runs the step loop.
+    torch_rnn_ops: bool = True
 
     def __init__(self, kind: str, n_in: int, units: int, *, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", use_bias: bool = True,
@@ -133,6 +137,7 @@ class RecurrentModule(nn.Module):
         else:
             self.bias = nn.Parameter(torch.zeros(k * units))
 
+        self._torch_op = kind if kind != "simple_rnn" else f"rnn_{self.activation_name}"
         if kind == "simple_rnn":
             self._fused_ok = self.activation_name in ("tanh", "relu")
         elif kind == "lstm":
@@ -181,7 +186,9 @@ class RecurrentModule(nn.Module):
                 if not onednn_lstm(x):
                     return lstm(x, self.kernel, self.recurrent_kernel, self.bias,
                                 return_sequences=self.return_sequences)
-            return self._fused(x)
+            if self.torch_rnn_ops and rnn_ops_ok(self._torch_op, x.device, x.dtype):
+                return self._fused(x)
+            return self._loop(x, False)  # x already carries Keras implementation 2's input mask
         return self._loop(x, training)
 
     # SimpleRNN kernel with hand-written BPTT -----------------------------------------
