@@ -1,19 +1,27 @@
 """Inference throughput: ``predict`` and ``evaluate`` of statdl vs a plain torch loop vs Keras 3.
 
-The course models of ``bench/train_speed.py`` (untrained: speed does not depend on the weights),
-on random data of the course's shapes:
+Every course model (untrained: speed does not depend on the weights; statdl builds the labs'
+own networks from ``statdl.labs``), on random data of the course's shapes:
 
-* ``mlp``  MNIST-shaped: 784-512-256-10 with dropout, softmax, categorical cross-entropy
-* ``cnn``  MNIST images (28, 28, 1): the course's CNN (485,066 parameters)
-* ``lstm`` IMDB-shaped: Embedding(10000, 8) + LSTM(32) + Dense(1, sigmoid), length 500
+* ``logit``  mnist-logit: Dense(10, softmax) on 784 pixels
+* ``mlp``    mnist-mlp2: 784-512-256-10 with dropout, softmax (``train_speed.py``'s mlp)
+* ``cnn``    mnist-cnn: MNIST images (28, 28, 1), the course's CNN (485,066 parameters)
+* ``embed``  imdb-embed: Embedding(10000, 8) + Flatten + Dense(1, sigmoid), 20 words
+* ``rnn``    imdb-rnn: Embedding(10000, 8) + SimpleRNN(32) + Dense(1, sigmoid), 100 words
+* ``rnn3``   imdb-rnn3: three stacked SimpleRNN(32), 100 words
+* ``gru``    imdb-gru: GRU(32), 100 words
+* ``lstm``   imdb-lstm: LSTM(32), 500 words (the textbook's length)
+* ``bilstm`` imdb-bilstm: Bidirectional(LSTM(32)), 100 words
 
-and the same models fed other input types, to show that memory stays bounded whatever comes:
+(IMDB lengths: the course's longer setting, 100, and 20 for the embedding model, as in the
+labs.) The same models fed other input types show that memory stays bounded whatever comes:
 ``mlp-f64`` (float64 numpy), ``mlp-pandas`` (a float64 DataFrame) and ``lstm-int32``.
 
 Frameworks, each measured at its own ``predict`` default batch size:
 
 * ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (batches of 1024);
-* ``torch``: a plain ``torch.no_grad()`` loop over the same architecture, batches of 1024
+* ``torch``: a plain ``torch.no_grad()`` loop over the same architecture (``nn.RNN``,
+  ``nn.GRU``, ``nn.LSTM``, bidirectional and 3-layer where the model is), batches of 1024
   converted one at a time, outputs joined with ``torch.cat``; evaluate sums the loss and the
   correct predictions batch by batch;
 * ``keras-jax``: Keras 3 on JAX, ``predict(x, verbose=0)`` / ``evaluate(x, y, verbose=0)`` at
@@ -31,6 +39,7 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
     python bench/infer_speed.py                        # all models and frameworks
     python bench/infer_speed.py --models mlp,cnn --rounds 3
     python bench/infer_speed.py --models lstm --frameworks statdl,torch --background 1
+    python bench/infer_speed.py --models gru,rnn --scale 0.1   # a tenth of the samples
 """
 
 from __future__ import annotations
@@ -46,17 +55,29 @@ import time
 import numpy as np
 from _background import busy_background, check_count
 from memory import peak, reset_peak, rss  # VmHWM helpers (same folder)
-from train_speed import _statdl_cnn, keras_available, keras_net, make_data, torch_net
+from train_speed import _statdl_cnn, keras_available, keras_net, torch_net
 
-SAMPLES = {"mlp": 20_000, "cnn": 4_000, "lstm": 2_000}
-VARIANTS = {  # benchmark name -> (course model, input form)
-    "mlp": ("mlp", "float32"), "cnn": ("cnn", "float32"), "lstm": ("lstm", "int64"),
-    "mlp-f64": ("mlp", "float64"), "mlp-pandas": ("mlp", "pandas"),
-    "lstm-int32": ("lstm", "int32"),
-}
+# course model -> (samples timed, words per review for the IMDB models)
+MODELS = {"logit": (40_000, None), "mlp": (20_000, None), "cnn": (4_000, None),
+          "embed": (100_000, 20), "rnn": (20_000, 100), "rnn3": (8_000, 100),
+          "gru": (8_000, 100), "lstm": (2_000, 500), "bilstm": (8_000, 100)}
+IMDB = ("embed", "rnn", "rnn3", "gru", "lstm", "bilstm")
+VARIANTS = {name: (name, "int64" if name in IMDB else "float32") for name in MODELS}
+VARIANTS.update({"mlp-f64": ("mlp", "float64"), "mlp-pandas": ("mlp", "pandas"),
+                 "lstm-int32": ("lstm", "int32")})  # benchmark name -> (model, input form)
 FRAMEWORKS = ("statdl", "torch", "keras-jax", "keras-jax-1024")
 TORCH_BATCH = 1024  # statdl's predict batch: the torch loop runs at the same size
 MB = 2**20
+
+
+def make_data(model: str, n: int):
+    """Random inputs of the course's shapes and one-hot (MNIST) or 0/1 (IMDB) targets."""
+    rng = np.random.default_rng(0)
+    if model in IMDB:
+        x = rng.integers(1, 10_000, (n, MODELS[model][1]))
+        return x, rng.integers(0, 2, (n, 1)).astype(np.float32)
+    x = rng.random((n, 28, 28, 1) if model == "cnn" else (n, 784), dtype=np.float32)
+    return x, np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
 
 
 def make_inputs(name: str, n: int):
@@ -80,32 +101,74 @@ def _rows(x, start: int, stop: int):
 
 # ---------------------------------------------------------------- statdl
 def statdl_model(model: str):
+    """The lab's own network (``statdl.labs``), compiled with the lab's loss."""
     import statdl as sd
     from statdl import layers as L
+    from statdl.labs import imdb_rnn, mnist_dense
 
     sd.set_seed(0)
-    if model == "mlp":
-        net = sd.Sequential([L.Dense(512, activation="relu"), L.Dropout(0.4),
-                             L.Dense(256, activation="relu"), L.Dropout(0.3),
-                             L.Dense(10, activation="softmax")], input_shape=(784,))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
-    elif model == "cnn":
-        net = sd.Sequential(_statdl_cnn(L), input_shape=(28, 28, 1))
-        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
-    else:
-        net = sd.Sequential([L.Embedding(10_000, 8), L.LSTM(32), L.Dense(1, activation="sigmoid")],
-                            input_shape=(500,))
+    if model in IMDB:
+        net = imdb_rnn.build(model, MODELS[model][1])
         net.compile("rmsprop", "binary_crossentropy", ["accuracy"])
+    else:
+        if model == "cnn":
+            net = sd.Sequential(_statdl_cnn(L), input_shape=(28, 28, 1))
+        else:  # the lab's "mlp2" is the two-layer MLP of train_speed.py
+            net = mnist_dense.build("logit" if model == "logit" else "mlp2")
+        net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
     return lambda x: net.predict(x), lambda x, y: net.evaluate(x, y)
 
 
 # ---------------------------------------------------------------- plain torch
+def imdb_torch_net(model: str):
+    """Embedding(10000, 8), the head, Dense(1) (logits) as a plain torch module, seeded."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    maxlen = MODELS[model][1]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10_000, 8)
+            width = 32
+            if model == "embed":
+                self.rnn, width = None, 8 * maxlen
+            elif model in ("rnn", "rnn3"):
+                self.rnn = nn.RNN(8, 32, num_layers=3 if model == "rnn3" else 1,
+                                  batch_first=True)
+            elif model == "gru":
+                self.rnn = nn.GRU(8, 32, batch_first=True)
+            else:
+                self.rnn = nn.LSTM(8, 32, batch_first=True, bidirectional=model == "bilstm")
+                width = 64 if model == "bilstm" else 32
+            self.out = nn.Linear(width, 1)
+
+        def forward(self, ids):
+            e = self.emb(ids)
+            if self.rnn is None:
+                return self.out(e.flatten(1))
+            _, h = self.rnn(e)
+            h = h[0] if isinstance(h, tuple) else h              # LSTM: (h_n, c_n)
+            last = torch.cat([h[-2], h[-1]], 1) if model == "bilstm" else h[-1]
+            return self.out(last)
+
+    return Net()
+
+
 def torch_model(model: str):
     import torch
     from torch import nn
     from torch.nn import functional as F
 
-    net = torch_net(model)
+    if model in IMDB:
+        net = imdb_torch_net(model)
+    elif model == "logit":
+        torch.manual_seed(0)
+        net = nn.Linear(784, 10)
+    else:
+        net = torch_net(model)
     if model == "cnn":
         class Channels(nn.Module):  # Keras layout (n, h, w, c) in, as the user's data comes
             def forward(self, x):
@@ -113,11 +176,11 @@ def torch_model(model: str):
 
         net = nn.Sequential(Channels(), net)
     net.eval()
-    classes = model != "lstm"
+    classes = model not in IMDB
 
     def batch(x, start):
         part = np.asarray(_rows(x, start, start + TORCH_BATCH))
-        return torch.from_numpy(part).long() if model == "lstm" else \
+        return torch.from_numpy(part).long() if not classes else \
             torch.from_numpy(part.astype(np.float32, copy=False))
 
     def predict(x):
@@ -146,9 +209,30 @@ def torch_model(model: str):
 
 
 # ---------------------------------------------------------------- Keras 3
-def keras_model(model: str, batch_size: int | None):
+def keras_course_net(model: str):
+    """The course model in Keras 3, seeded and compiled (RMSprop, its loss, accuracy)."""
+    import keras
+    from keras import layers as K
 
-    net = keras_net(model)
+    if model in ("mlp", "cnn"):
+        return keras_net(model)
+    keras.utils.set_random_seed(0)
+    if model == "logit":
+        net = keras.Sequential([keras.Input((784,)), K.Dense(10, activation="softmax")])
+        net.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+        return net
+    heads = {"embed": [K.Flatten()], "rnn": [K.SimpleRNN(32)],
+             "rnn3": [K.SimpleRNN(32, return_sequences=True),
+                      K.SimpleRNN(32, return_sequences=True), K.SimpleRNN(32)],
+             "gru": [K.GRU(32)], "lstm": [K.LSTM(32)], "bilstm": [K.Bidirectional(K.LSTM(32))]}
+    net = keras.Sequential([keras.Input((MODELS[model][1],)), K.Embedding(10_000, 8),
+                            *heads[model], K.Dense(1, activation="sigmoid")])
+    net.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return net
+
+
+def keras_model(model: str, batch_size: int | None):
+    net = keras_course_net(model)
     return (lambda x: net.predict(x, batch_size=batch_size, verbose=0),
             lambda x, y: net.evaluate(x, y, batch_size=batch_size, verbose=0))
 
@@ -186,8 +270,8 @@ def child(name: str, framework: str, n: int, repeats: int) -> dict:
     return result
 
 
-def _run_child(name: str, fw: str, repeats: int) -> dict | None:
-    n = SAMPLES[VARIANTS[name][0]]
+def _run_child(name: str, fw: str, repeats: int, scale: float = 1.0) -> dict | None:
+    n = max(1, round(scale * MODELS[VARIANTS[name][0]][0]))
     env = dict(os.environ)
     if fw.startswith("keras"):
         env["KERAS_BACKEND"] = "jax"
@@ -227,6 +311,8 @@ def main() -> None:
                         help="run the frameworks this many times in turn; report each one's best")
     parser.add_argument("--background", type=int, default=0,
                         help="busy processes competing for the cores while each framework runs")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply each model's sample count (quick checks: 0.1)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "FRAMEWORK", "N"))
     args = parser.parse_args()
     for name in ("repeats", "rounds"):
@@ -258,7 +344,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for fw in frameworks:
                 with busy_background(args.background):
-                    r = _run_child(name, fw, args.repeats)
+                    r = _run_child(name, fw, args.repeats, args.scale)
                 if r is None:
                     continue
                 print(f"{name:11s} {fw:15s} predict {r['predict']:8.0f}/s "
