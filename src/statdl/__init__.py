@@ -107,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "predict_set": "statdl.intervals",
     "predict_uncertainty": "statdl.intervals",
     "coverage_report": "statdl.intervals",
+    "accuracy_by_uncertainty": "statdl.intervals",
     "Ensemble": "statdl.intervals",
     "explain": "statdl.explain",
     "permutation_importance": "statdl.explain",

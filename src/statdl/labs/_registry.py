@@ -107,6 +107,8 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
     Lab("mnist-cnn", "MNIST CNN (485,066 params), filters and feature maps; --padding "
         "same, --no-pooling, --augment", "mnist_cnn", quick_epochs=1,
         options=("padding", "no_pooling", "augment")),
+    Lab("mnist-uncertainty", "MNIST MLP2: MC dropout, deep ensemble, conformal prediction "
+        "sets (LAC/APS), saliency maps", "mnist_uncertainty", epochs=15, quick_epochs=2),
     Lab("transfer", "weight freezing: MNIST CNN fine-tuned on a small Fashion-MNIST subset",
         "transfer", epochs=10, quick_epochs=1, options=("train_size",)),
     Lab("imdb-tokenizer", "the course's tokenizer example (word index, sequences, one-hot)",
