@@ -8,13 +8,13 @@ three ways, taken in turn in each round so that machine load hits all alike:
 
 - ``loop``: a plain loop of ``fit`` calls on the same folds (seed, new model, fit, predict,
   RMSE), statdl's default thread policy;
-- ``cv n_jobs=1``: ``cross_validate`` in this process (threads fixed at the cores' count);
-- ``cv n_jobs=2``: ``cross_validate`` with two forked workers (threads split between them).
+- ``cv n_jobs=1``: ``cross_validate`` in this process (one torch thread, its default);
+- ``cv n_jobs=1 auto``: the same with ``threads_per_job="auto"`` (statdl's thread policy);
+- ``cv n_jobs=2``: ``cross_validate`` with two forked workers (one thread each).
 
-The loop uses the same per-resample seeds and rows, so all three should give the same metric
-per fold (printed as a check: the three run with different torch thread counts, so a model
-whose products depend on the thread count could differ). Prints median seconds over the
-rounds and the ratio to the loop.
+All use the same per-resample seeds and rows. The two one-thread runs must give the same
+metric per fold; the loop and ``auto`` use more threads, which changes the numbers of wider
+layers slightly (printed). Prints median seconds over the rounds and the ratio to the loop.
 
 Run: ``flock -x /tmp/team/cpu.lock python bench/resampling_speed.py`` (about a minute on 2
 cores with the defaults; ``--epochs 200`` is the lab's length).
@@ -98,12 +98,13 @@ def main() -> None:
     net = lambda: network(x.shape[1])  # noqa: E731
     fit = dict(epochs=args.epochs, batch_size=batch_size)
 
-    def cv(n_jobs: int) -> list[float]:
+    def cv(n_jobs: int, threads=None) -> list[float]:
         return cross_validate(net, x, y, folds=folds, seed=args.seed, fit=fit, n_jobs=n_jobs,
-                              metrics=metric).table[metric].tolist()
+                              metrics=metric, threads_per_job=threads).table[metric].tolist()
 
     ways = {"loop": lambda: plain_loop(x, y, folds, args.seed, args.epochs, args.model),
-            "cv n_jobs=1": lambda: cv(1), "cv n_jobs=2": lambda: cv(2)}
+            "cv n_jobs=1": lambda: cv(1), "cv n_jobs=1 auto": lambda: cv(1, "auto"),
+            "cv n_jobs=2": lambda: cv(2)}
     ways["loop"]()                                               # warm-up: imports, kernels
     times: dict[str, list[float]] = {k: [] for k in ways}
     results: dict[str, list[float]] = {}
@@ -118,11 +119,12 @@ def main() -> None:
     base = statistics.median(times["loop"])
     for name in names:
         t = statistics.median(times[name])
-        print(f"  {name:12s} {t:7.2f} s   {t / base:5.2f} x loop")
-    same = all(np.array_equal(results["loop"], results[k]) for k in names[1:])
-    print(f"  same {metric} per fold in all three: {'yes' if same else 'NO'} "
-          f"(mean {metric}: " + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in results.items())
-          + ")")
+        print(f"  {name:17s} {t:7.2f} s   {t / base:5.2f} x loop")
+    same = np.array_equal(results["cv n_jobs=1"], results["cv n_jobs=2"])
+    print(f"  same {metric} per fold with n_jobs=1 and 2: {'yes' if same else 'NO'}; "
+          f"loop and auto the same as those: {results['loop'] == results['cv n_jobs=1']}, "
+          f"{results['cv n_jobs=1 auto'] == results['cv n_jobs=1']}")
+    print(f"  mean {metric}: " + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in results.items()))
 
 
 if __name__ == "__main__":
