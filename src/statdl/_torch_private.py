@@ -240,7 +240,14 @@ def rnn_ops_ok(op: str, device: torch.device, dtype: torch.dtype = torch.float32
     """Whether the positional ``torch.<op>(x, hx, params, has_biases, num_layers, dropout,
     train, bidirectional, batch_first)`` computes, forward and backward, what a plain step loop
     computes on ``device`` (``op`` one of ``RNN_OPS``); checked once per process."""
-    if op not in RNN_OPS:
-        raise ValueError(f"`op` of rnn_ops_ok must be one of {sorted(RNN_OPS)}; got {op!r}.")
-    return check(f"torch.{op} (positional)", device, dtype, _rnn_run(op), _rnn_reference(op),
-                 rtol=1e-4, atol=1e-5)
+    ok = _RNN_OK.get((op, device, dtype))  # asked on every forward pass: one dict lookup
+    if ok is None:
+        if op not in RNN_OPS:
+            raise ValueError(f"`op` of rnn_ops_ok must be one of {sorted(RNN_OPS)}; got {op!r}.")
+        ok = _RNN_OK[(op, device, dtype)] = check(
+            f"torch.{op} (positional)", device, dtype, _rnn_run(op), _rnn_reference(op),
+            rtol=1e-4, atol=1e-5)
+    return ok
+
+
+_RNN_OK: dict[tuple[str, torch.device, torch.dtype], bool] = {}
