@@ -157,9 +157,10 @@ PATHS: tuple[FastPath, ...] = (
         1e-4, 1e-6),
     FastPath(
         "torch_rnn_ops", f"{_RNN}.torch_rnn_ops",
-        "LSTM/GRU/SimpleRNN with default activations and no recurrent dropout when no statdl "
-        "kernel takes them (CUDA, GRU inference, a kernel switched off), if the positional op "
-        "passes statdl._torch_private's check",
+        "LSTM/GRU/SimpleRNN with default activations and no recurrent dropout where no statdl "
+        "kernel takes them (float32 LSTM training on the CPU through oneDNN, CUDA through "
+        "cuDNN, a kernel switched off), if the positional op passes statdl._torch_private's "
+        "check",
         "torch's fused RNN ops (cuDNN on CUDA, oneDNN on CPU) over the Keras weights as "
         "transposed views, instead of statdl's step loop",
         "not recorded in the code", 1e-4, 1e-6),
