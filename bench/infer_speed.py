@@ -42,6 +42,23 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
     python bench/infer_speed.py --models gru,rnn --scale 0.1   # a tenth of the samples
 """
 
+# Measured 2026-11-30 (2 cores, quiet, --rounds 1 --repeats 2 --scale 0.5, samples/s, best
+# call; +MB: peak growth in the calls; ratio: statdl / fastest peer; the 1-busy pass was not
+# reached under the shared machine's benchmark queue):
+#
+# | model  | op       | statdl          | torch           | Keras-JAX 32  | Keras-JAX 1024 | ratio |
+# |--------|----------|-----------------|-----------------|---------------|----------------|-------|
+# | logit  | predict  |   894,116 +1 MB | 1,386,128 +2 MB | 150,206 +4 MB |   531,896 +53  | 0.65  |
+# | logit  | evaluate |   749,080 +0 MB | 1,207,618 +0 MB | 108,912 +0 MB |   525,664 +23  | 0.62  |
+# | embed  | predict  | 2,740,765 +1 MB | 3,194,664 +5 MB | 141,063 +5 MB | 2,607,611 +4   | 0.86  |
+# | embed  | evaluate | 2,862,640 +1 MB | 2,992,569 +2 MB | 108,315 +0 MB | 2,021,114 +0   | 0.96  |
+# | gru    | predict  |    25,405 +5 MB |    12,243 +37MB |       -       |     8,483 +86  | 2.08  |
+# | gru    | evaluate |    24,445 +5 MB |    12,417 +37MB |       -       |     9,217 +79  | 1.97  |
+#
+# Before this session's changes (same script, old code, statdl and torch only, best of 2
+# rounds): logit predict 640,040 against torch 1,767,867 (0.36), evaluate 562,299 against
+# 1,481,859 (0.38); mlp predict 138,455 against 134,513, evaluate 137,026 against 133,554.
+
 from __future__ import annotations
 
 import argparse
