@@ -65,6 +65,11 @@ def split_validation(x, y, w, validation_split: float):
     return (x[:split_at], y[:split_at], None if w is None else w[:split_at]), val
 
 
+#: False keeps one-hot targets as rows (categorical cross-entropy on the rows) instead of class
+#: indices; read once per fit/evaluate. ``statdl.fast_paths`` ("onehot_as_index") sets it.
+INDEX_TARGETS = True
+
+
 def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
     """Turn exact one-hot targets into class indices for a cheaper, identical loss.
 
@@ -74,7 +79,8 @@ def index_targets(loss: Loss, metrics: list[Metric], y: torch.Tensor):
     outputs with the one-hot rows themselves. Returns fresh metric objects either way.
     """
     fresh = [_fresh(m) for m in metrics]
-    if loss.name != "categorical_crossentropy" or y.dim() != 2 or y.shape[1] < 2:
+    if (not INDEX_TARGETS or loss.name != "categorical_crossentropy" or y.dim() != 2
+            or y.shape[1] < 2):
         return loss, fresh, y
     if any(m.kind in ("mae", "mse", "auc") for m in fresh):  # these compare with the one-hot
         return loss, fresh, y
