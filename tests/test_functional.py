@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import statdl as sd
+from statdl import fast_paths
 from statdl import layers as L
 from statdl.errors import ConfigError, ShapeError
 from statdl.layers.modules import GraphModule, SequentialModule
@@ -66,6 +67,12 @@ def _mlp_layers():
 
 
 def test_functional_chain_lowers_to_the_sequential_module_and_trains_identically():
+    # the dense kernel is part of the claim (same fast path whichever API declared the model)
+    with fast_paths.on("dense_kernel"):
+        _check_chain_lowers_and_trains_identically()
+
+
+def _check_chain_lowers_and_trains_identically():
     x = _rng().normal(size=(200, 8)).astype(np.float32)
     y = sd.to_categorical(_rng(1).integers(0, 3, 200), 3)
     sd.set_seed(3)
