@@ -10,21 +10,7 @@ import torch
 import statdl as sd
 from statdl.layers import LSTM, Bidirectional, Dense, Embedding, recurrent_cells
 from statdl.layers._lstm_train_kernel import lstm
-
-
-def _plain_loop(x, kernel, rec, bias, return_sequences):
-    """Keras's LSTM cell (gates i, f, c, o) step by step, recorded by autograd."""
-    u = rec.shape[0]
-    h = x.new_zeros(x.shape[0], u)
-    c = torch.zeros_like(h)
-    outs = []
-    for t in range(x.shape[1]):
-        z = x[:, t] @ kernel + h @ rec + (0 if bias is None else bias)
-        i, f, g, o = z.split(u, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        outs.append(h)
-    return torch.stack(outs, 1) if return_sequences else h
+from test_recurrent import _torch_lstm_loop as _plain_loop  # Keras's cell, step by step
 
 
 def _inputs(batch, steps, n_in, u, seed, bias=True):

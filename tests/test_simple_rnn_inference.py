@@ -8,16 +8,7 @@ import torch
 
 from statdl.layers import _simple_rnn_kernel
 from statdl.layers._simple_rnn_kernel import simple_rnn
-
-
-def _definition(x, kernel, rec, bias, relu, return_sequences):
-    act = torch.relu if relu else torch.tanh
-    h = x.new_zeros(x.shape[0], rec.shape[0])
-    outs = []
-    for t in range(x.shape[1]):
-        h = act(x[:, t] @ kernel + h @ rec + bias)
-        outs.append(h)
-    return torch.stack(outs, 1) if return_sequences else h
+from test_simple_rnn_threads import _loop as _definition  # the recurrence step by step
 
 
 @pytest.mark.parametrize("relu", [False, True])
