@@ -23,6 +23,7 @@ from __future__ import annotations
 from ._files import BASE_URLS, DataFileError, cache_dir
 from .hitters import hitters
 from .imdb import imdb, imdb_texts, imdb_word_index
+from .islp import ISLP_DATASETS, islp
 from .mnist import FASHION_MNIST_CLASSES, fashion_mnist, mnist, mnist_sample
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "imdb",
     "imdb_texts",
     "imdb_word_index",
+    "islp",
+    "ISLP_DATASETS",
     "mnist",
     "mnist_sample",
 ]
