@@ -1,0 +1,274 @@
+"""Lagged design matrices (R's ``lagm``), RNN windows and chronological splits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, ShapeError
+
+__all__ = ["lagm", "lag_matrix", "windows", "chronological_split"]
+
+
+def lagm(x: Any, k: int = 1) -> Any:
+    """The ISLR2 lab's ``lagm(x, k)``: ``x`` moved ``k`` rows down, the first ``k`` rows NaN.
+
+    Row ``t`` of the result holds row ``t - k`` of ``x``: the value ``k`` days before.
+
+    Parameters
+    ----------
+    x : DataFrame, Series or array (1-d or 2-d)
+        Rows are time points, oldest first. A DataFrame or Series keeps its index and names.
+    k : int
+        The lag, >= 0.
+
+    Returns
+    -------
+    The same kind as ``x`` (arrays as float).
+
+    Examples
+    --------
+    >>> lagm(np.array([[1.0, 10], [2, 20], [3, 30]]), 1)
+    array([[nan, nan],
+           [ 1., 10.],
+           [ 2., 20.]])
+    """
+    k = _int(k, "k", "lagm", low=0)
+    if isinstance(x, pd.DataFrame | pd.Series):
+        return x.shift(k)
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim not in (1, 2):
+        raise ShapeError(f"`x` of lagm must be 1-d or 2-d (rows are time points); got shape "
+                         f"{arr.shape}.")
+    out = np.full_like(arr, np.nan)
+    if k < len(arr):
+        out[k:] = arr[:len(arr) - k]
+    return out
+
+
+def lag_matrix(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
+               response: str | None = None) -> Any:
+    """The lagged design of an autoregression: lags 1..``lags`` of ``columns`` side by side.
+
+    As the ISLR2 lab's ``arframe`` (``data.frame(L1 = lagm(x, 1), ..., L5 = lagm(x, 5))``, then
+    ``arframe[-(1:5), ]``) and ISLP's lagged columns: the first ``lags`` rows, which lack a
+    full history, are dropped, so row ``j`` of the result is time point ``j + lags``.
+
+    Parameters
+    ----------
+    data : DataFrame or 2-d array
+        Rows are time points, oldest first (an array's columns are named ``V1``, ``V2`` ...).
+    lags : int
+        How many past time points, >= 1.
+    columns : list of str, optional
+        The columns to lag (default: every numeric column).
+    response : str, optional
+        A column of ``data`` returned as ``y`` on the same rows (it may also be lagged).
+
+    Returns
+    -------
+    DataFrame, or ``(x, y)`` when ``response`` is given
+        Columns ``L1.<col>`` for every column, then ``L2.<col>`` ... (R's names, lag-major);
+        the index is ``data``'s without its first ``lags`` entries.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"v": [1.0, 2, 3, 4, 5], "r": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    >>> x, y = lag_matrix(df, lags=2, response="v")
+    >>> x
+       L1.v  L1.r  L2.v  L2.r
+    2   2.0   0.2   1.0   0.1
+    3   3.0   0.3   2.0   0.2
+    4   4.0   0.4   3.0   0.3
+    >>> y.tolist()
+    [3.0, 4.0, 5.0]
+    """
+    frame = _frame(data, "lag_matrix")
+    cols = _columns(frame, columns, "lag_matrix")
+    lags = _int(lags, "lags", "lag_matrix", low=1)
+    if lags >= len(frame):
+        raise ConfigError(f"`lags` of lag_matrix must be below the number of time points "
+                          f"({len(frame)}); got {lags}.")
+    parts = []
+    for k in range(1, lags + 1):
+        part = frame[cols].shift(k)
+        part.columns = [f"L{k}.{c}" for c in cols]
+        parts.append(part)
+    x = pd.concat(parts, axis=1).iloc[lags:]
+    if response is None:
+        return x
+    if response not in frame.columns:
+        raise ConfigError(f"`response` of lag_matrix must be a column of `data` "
+                          f"({', '.join(map(str, frame.columns))}); got {response!r}.")
+    return x, frame[response].iloc[lags:]
+
+
+def windows(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
+            dtype: Any = np.float32) -> np.ndarray:
+    """The past ``lags`` time points of every time point, as RNN and Conv1D layers read them.
+
+    Returns an array of shape ``(samples, timesteps, features) = (n - lags, lags, p)``: sample
+    ``j`` is time point ``j + lags`` (the rows of :func:`lag_matrix`), and its ``lags`` steps
+    run from the oldest (``t - lags``) to the latest (``t - 1``), the order in which Keras's
+    (and statdl's) recurrent layers process a sequence. This is the ISLR2 lab's ``xrnn``
+    (``array(x, c(n, 3, 5))[, , 5:1]``, then ``aperm(c(1, 3, 2))``) built directly.
+
+    Parameters
+    ----------
+    data : DataFrame or 2-d array
+        Rows are time points, oldest first.
+    lags : int
+        Timesteps per sample, >= 1.
+    columns : list of str, optional
+        The features, in this order (default: every numeric column).
+    dtype : numpy dtype
+        Of the result (float32 by default, what the layers train in).
+
+    Examples
+    --------
+    >>> w = windows(pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [5.0, 6, 7, 8]}), lags=2)
+    >>> w.shape, w[0].tolist()           # time point 2: days 0 and 1, oldest first
+    ((2, 2, 2), [[1.0, 5.0], [2.0, 6.0]])
+    """
+    frame = _frame(data, "windows")
+    cols = _columns(frame, columns, "windows")
+    lags = _int(lags, "lags", "windows", low=1)
+    values = frame[cols].to_numpy(dtype=float)
+    if lags >= len(values):
+        raise ConfigError(f"`lags` of windows must be below the number of time points "
+                          f"({len(values)}); got {lags}.")
+    view = np.lib.stride_tricks.sliding_window_view(values, lags, axis=0)  # (n-lags+1, p, lags)
+    return np.ascontiguousarray(view[:-1].transpose(0, 2, 1), dtype=dtype)
+
+
+def chronological_split(*arrays: Any, train: Any):
+    """Split arrays into an earlier training part and a later test part (no shuffling).
+
+    Parameters
+    ----------
+    *arrays : arrays, DataFrames or Series with the same number of rows (time points)
+    train : int, float or boolean array
+        The training rows: the first ``train`` rows (int), the first ``round(n * train)``
+        (a fraction in (0, 1)), or a mask that is True for an initial stretch and False after
+        it (as NYSE's ``train`` column; after :func:`lag_matrix`, drop its first ``lags``
+        entries: ``mask[lags:]``, R's ``istrain[-(1:5)]``).
+
+    Returns
+    -------
+    ``((a_train, b_train, ...), (a_test, b_test, ...))``; with one array, ``(train, test)``.
+
+    Examples
+    --------
+    >>> (x_tr, y_tr), (x_te, y_te) = chronological_split(np.arange(10), np.arange(10) * 2,
+    ...                                                  train=0.7)
+    >>> x_tr.tolist(), y_te.tolist()
+    ([0, 1, 2, 3, 4, 5, 6], [14, 16, 18])
+    """
+    if not arrays:
+        raise ConfigError("chronological_split needs at least one array.")
+    lengths = [_length(a, i) for i, a in enumerate(arrays)]
+    n = lengths[0]
+    if any(m != n for m in lengths):
+        raise ShapeError(f"the arrays of chronological_split must have the same number of rows; "
+                         f"got {lengths}.")
+    n_train = _n_train(train, n)
+    pieces = [(_rows(a, slice(0, n_train)), _rows(a, slice(n_train, n))) for a in arrays]
+    if len(arrays) == 1:
+        return pieces[0]
+    return tuple(p[0] for p in pieces), tuple(p[1] for p in pieces)
+
+
+def _n_train(train: Any, n: int) -> int:
+    if isinstance(train, bool):
+        raise ConfigError(f"`train` of chronological_split must be an int, a fraction or a "
+                          f"boolean mask; got {train!r}.")
+    if isinstance(train, Integral):
+        count = int(train)
+    elif isinstance(train, Real):
+        if not 0 < train < 1:
+            raise ConfigError(f"`train` as a fraction must be in (0, 1); got {train!r}.")
+        count = int(round(n * train))
+    else:
+        mask = np.asarray(train)
+        if mask.dtype != bool or mask.ndim != 1:
+            raise ConfigError("`train` of chronological_split must be an int, a fraction or a "
+                              f"1-d boolean mask; got {_describe(train)}.")
+        if len(mask) != n:
+            raise ShapeError(f"`train` has {len(mask)} entries for {n} rows; after lag_matrix "
+                             f"or windows with `lags` rows dropped, pass mask[lags:].")
+        count = int(mask.sum())
+        if not mask[:count].all():
+            first_false = int(np.argmin(mask))
+            raise ConfigError(f"`train` must be True for an initial stretch of rows and False "
+                              f"after it (a chronological split); row {first_false} is False "
+                              f"but a later row is True.")
+    if not 1 <= count < n:
+        raise ConfigError(f"`train` gives {count} training rows out of {n}; need 1..{n - 1}.")
+    return count
+
+
+def _frame(data: Any, who: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame()
+    arr = np.asarray(data)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ShapeError(f"`data` of {who} must be a DataFrame or a 2-d array (rows are time "
+                         f"points); got shape {arr.shape}.")
+    return pd.DataFrame(arr, columns=[f"V{i + 1}" for i in range(arr.shape[1])])
+
+
+def _columns(frame: pd.DataFrame, columns: Sequence[str] | None, who: str) -> list:
+    if columns is None:
+        cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_bool_dtype(frame[c])]
+        if not cols:
+            raise ConfigError(f"`data` of {who} has no numeric column; name the columns.")
+        return cols
+    if isinstance(columns, str):
+        columns = [columns]
+    cols = list(columns)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"`columns` of {who} must be columns of `data` "
+                          f"({', '.join(map(str, frame.columns))}); got {missing}.")
+    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise ConfigError(f"`columns` of {who} must be numeric; {bad} are not (make dummies "
+                          "of a factor with pandas.get_dummies and add them beside the lags).")
+    return cols
+
+
+def _int(value: Any, name: str, who: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ConfigError(f"`{name}` of {who} must be an int >= {low}; got {value!r}.")
+    return int(value)
+
+
+def _length(a: Any, i: int) -> int:
+    try:
+        return len(a)
+    except TypeError:
+        raise ConfigError(f"`arrays[{i}]` of chronological_split must have rows (numpy, "
+                          f"pandas or a list); got {type(a).__name__}.") from None
+
+
+def _rows(a: Any, rows: slice) -> Any:
+    if isinstance(a, pd.DataFrame | pd.Series):
+        return a.iloc[rows]
+    if isinstance(a, np.ndarray):
+        return a[rows]
+    return np.asarray(a)[rows]
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray | pd.Series | list | tuple):
+        return f"{type(x).__name__} of dtype {np.asarray(x).dtype} and shape {np.shape(x)}"
+    return repr(x)
