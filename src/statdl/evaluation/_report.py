@@ -31,13 +31,17 @@ class EstimateTable:
         """The estimates and limits as a DataFrame (a copy)."""
         return self.table.copy()
 
+    def _cells(self) -> list[tuple[str, str, str]]:
+        """(name, estimate, interval) as printed."""
+        return [(str(name), f"{row['estimate']:.4g}", f"({row['lower']:.4g}, {row['upper']:.4g})")
+                for name, row in self.table.iterrows()]
+
     def _lines(self) -> list[str]:
         pct = f"{100 * self.level:g}%"
         width = max(len(str(i)) for i in self.table.index)
         lines = [f"{'':<{width}}  {'estimate':>10}  {pct + ' interval':>22}"]
-        for name, row in self.table.iterrows():
-            ci = f"({row['lower']:.4g}, {row['upper']:.4g})"
-            lines.append(f"{name:<{width}}  {row['estimate']:>10.4g}  {ci:>22}")
+        for name, estimate, ci in self._cells():
+            lines.append(f"{name:<{width}}  {estimate:>10}  {ci:>22}")
         return lines
 
     def __str__(self) -> str:
@@ -46,3 +50,12 @@ class EstimateTable:
 
     def __repr__(self) -> str:
         return str(self)
+
+    def _repr_html_(self) -> str:
+        """The table for Jupyter: the same numbers as the printout."""
+        from ..display import escape, html_table, wrap
+
+        pct = f"{100 * self.level:g}%"
+        return wrap(html_table(self._cells(), header=["estimate", f"{pct} interval"],
+                               caption=f"{self.title} (n = {self.n})"),
+                    f"<p>Intervals: {escape(self.method)}.</p>")

@@ -109,6 +109,25 @@ class ClassifierComparison:
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the verdict, the accuracies with the difference's interval, and the
+        paired table (the printout's numbers)."""
+        from ..display import escape, html_table, wrap
+
+        a, b = self.names
+        lines = str(self).splitlines()
+        pct = f"{100 * self.level:g}%"
+        rows = [[f"accuracy {a}", f"{self.accuracy_a:.4f}"],
+                [f"accuracy {b}", f"{self.accuracy_b:.4f}"],
+                [f"difference {a} - {b}", f"{self.difference:+.4f}"],
+                [f"{pct} CI (Newcombe)", f"({self.lower:+.4f}, {self.upper:+.4f})"],
+                ["exact McNemar p", f"{self.p_value:.3g}"], ["n", str(self.n)]]
+        counts = self.table.to_numpy()
+        pairs = html_table([[f"{a} correct", str(int(counts[0, 0])), str(int(counts[0, 1]))],
+                            [f"{a} wrong", str(int(counts[1, 0])), str(int(counts[1, 1]))]],
+                           header=[f"{b} correct", f"{b} wrong"], caption="Paired outcomes")
+        return wrap(f"<p>{escape(lines[0])}</p>", html_table(rows), pairs)
+
 
 def compare_classifiers(pred_a: Any, pred_b: Any, reference: Any, *, level: float = 0.95,
                         names: tuple[str, str] = ("A", "B"),
@@ -216,6 +235,20 @@ class RegressorComparison:
 
     def __repr__(self) -> str:
         return str(self)
+
+    def _repr_html_(self) -> str:
+        """For Jupyter: the verdict and one row per error measure (the printout's numbers)."""
+        from ..display import escape, html_table, wrap
+
+        a, b = self.names
+        pct = f"{100 * self.level:g}%"
+        rows = [[name, f"{r['mean_a']:.4g}", f"{r['mean_b']:.4g}", f"{r['difference']:+.4g}",
+                 f"({r['lower']:+.4g}, {r['upper']:+.4g})", f"{r['t_p_value']:.3g}",
+                 f"{r['wilcoxon_p_value']:.3g}"] for name, r in self.table.iterrows()]
+        table = html_table(rows, header=[a, b, f"{a} - {b}", f"{pct} CI", "paired t p",
+                                         "Wilcoxon p"],
+                           caption=f"n = {self.n} paired cases")
+        return wrap(f"<p>{escape(str(self).splitlines()[0])}</p>", table)
 
 
 def compare_regressors(y: Any, pred_a: Any, pred_b: Any, *, level: float = 0.95,

@@ -224,7 +224,8 @@ class ConfusionMatrix:
             return ("Sensitivity", "Specificity", "Pos Pred Value", "Neg Pred Value")
         return ()
 
-    def __str__(self) -> str:
+    def _overall_cells(self) -> tuple[list[str], list[str]]:
+        """Caret's overall statistics: (names, formatted values)."""
         o = self.overall
         pv = format_pval([o["AccuracyPValue"], o["McnemarPValue"]])
         ci = f"({r_number(o['AccuracyLower'])}, {r_number(o['AccuracyUpper'])})"
@@ -232,27 +233,63 @@ class ConfusionMatrix:
                  "Kappa", "", "Mcnemar's Test P-Value"]
         text = [r_number(o["Accuracy"]), ci, r_number(o["AccuracyNull"]), pv[0], "",
                 r_number(o["Kappa"]), "", pv[1]]
-        lines = ["Confusion Matrix and Statistics", ""] + self._table_lines()
+        return names, text
+
+    def _class_cells(self) -> pd.DataFrame:
+        """The shown per-class statistics, formatted as printed (4 digits)."""
         hidden = self._hidden()
+        if len(self.levels) > 2:
+            bc = self.by_class[[c for c in BY_CLASS_NAMES if c not in hidden]]
+            cols = [format_real(bc.iloc[i].to_numpy(), 4) for i in range(len(bc))]
+            return pd.DataFrame([[col[j] for col in cols] for j in range(bc.shape[1])],
+                                index=list(bc.columns),
+                                columns=[f"Class: {v}" for v in self.levels])
+        bc = self.by_class[[c for c in BY_CLASS_NAMES if c not in hidden]]
+        return pd.DataFrame({"": format_real(bc.to_numpy(), 4)}, index=list(bc.index))
+
+    def __str__(self) -> str:
+        names, text = self._overall_cells()
+        lines = ["Confusion Matrix and Statistics", ""] + self._table_lines()
+        classes = self._class_cells()
         if len(self.levels) > 2:
             labels = [f"{s} :" if s else "" for s in names]
             lines += ["", "Overall Statistics"]
             lines += self._stat_block(labels, text)
             lines += ["", "Statistics by Class:", ""]
-            bc = self.by_class[[c for c in BY_CLASS_NAMES if c not in hidden]]
-            cols = [format_real(bc.iloc[i].to_numpy(), 4) for i in range(len(bc))]
-            cells = [[col[j] for col in cols] for j in range(bc.shape[1])]
-            lines += print_matrix(cells, list(bc.columns),
-                                  [f"Class: {v}" for v in self.levels])
+            cells = classes.to_numpy().tolist()
+            lines += print_matrix(cells, list(classes.index), list(classes.columns))
         else:
-            bc = self.by_class[[c for c in BY_CLASS_NAMES if c not in hidden]]
-            names += [""] + list(bc.index)
-            text += [""] + format_real(bc.to_numpy(), 4)
+            names += [""] + list(classes.index)
+            text += [""] + list(classes.iloc[:, 0])
             labels = [f"{s} :" if s else "" for s in names]
             labels += ["", "'Positive' Class :"]
             text += ["", str(self.positive)]
             lines += self._stat_block(labels + [""], text + [""])
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Caret's layout for Jupyter: the counts, the overall and the per-class statistics,
+        with the numbers formatted as the printout formats them."""
+        from ..display import html_table, wrap
+
+        labels = [str(v) for v in self.levels]
+        counts = html_table([[lab, *(str(int(v)) for v in row)]
+                             for lab, row in zip(labels, self.table.to_numpy())],
+                            header=labels, index_header="Prediction \\ Reference",
+                            caption="Confusion Matrix and Statistics")
+        names, text = self._overall_cells()
+        overall = html_table([[n, t] for n, t in zip(names, text) if n],
+                             caption="Overall Statistics")
+        classes = self._class_cells()
+        if len(self.levels) > 2:
+            by_class = html_table([[name, *row] for name, row in
+                                   zip(classes.index, classes.to_numpy().tolist())],
+                                  header=list(classes.columns), caption="Statistics by Class")
+        else:
+            rows = [[name, value] for name, value in zip(classes.index, classes.iloc[:, 0])]
+            by_class = html_table(rows + [["'Positive' Class", str(self.positive)]],
+                                  caption="Statistics of the positive class")
+        return wrap(counts, overall, by_class)
 
     @staticmethod
     def _stat_block(labels: list[str], text: list[str]) -> list[str]:

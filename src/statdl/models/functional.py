@@ -743,6 +743,17 @@ class Model(Trainer, Layer):
         return (f"{type(self).__name__}(name={self.name!r}, inputs={self.input_names}, "
                 f"outputs={self.output_names})")
 
+    def _repr_html_(self) -> str | None:
+        """The summary table in Jupyter (None, hence the plain repr, before shapes are known)."""
+        from ..display import summary_html
+
+        try:
+            rows, _ = self._summary_rows("r")
+        except (ShapeError, NotFittedError):
+            return None
+        non_trainable = self.count_non_trainable_params()
+        return summary_html(self.name, rows, self.count_params() - non_trainable, non_trainable)
+
 
 def _subclass_row(layer: Layer, style: str) -> tuple:
     """(label, output shape, params) of a layer held by a subclassed model; ``?`` before the

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..display import show_figure
 from ..errors import ConfigError
 from ..utils import atomic_write
 
@@ -29,13 +30,17 @@ def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
 
 
 def finish(fig: Figure, path: str | os.PathLike | None, dpi: int = 100) -> Figure:
-    """Save ``fig`` to ``path`` (PNG, SVG or PDF by suffix) when given; return it."""
+    """Save ``fig`` to ``path`` (PNG, SVG or PDF by suffix) when given; return it.
+
+    In a Jupyter kernel the figure also shows inline (once; see ``statdl.display``).
+    """
     if path is not None:
         suffix = Path(path).suffix.lower()
         if suffix not in _FORMATS:
             raise ConfigError(f"`path` must end in .png, .svg or .pdf; got {str(path)!r}.")
         with atomic_write(path, "wb") as fh:
             fig.savefig(fh, format=_FORMATS[suffix], dpi=dpi)
+    show_figure(fig)
     return fig
 
 

@@ -1,0 +1,152 @@
+"""Rich display (#17): every result's ``_repr_html_`` is well-formed HTML, shows the numbers its
+plain text shows, and escapes user strings; the plain ``repr`` stays informative."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+import statdl as sd
+from statdl import layers as L
+from statdl.training.history import History
+
+VOID = {"br", "img", "meta", "hr", "input", "link"}
+
+
+class _Checker(HTMLParser):
+    """Checks that tags nest and close; collects the text and the tags."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.tags: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1] == "style":
+            return
+        self.text.append(data)
+
+
+def parse(html: str) -> _Checker:
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    assert not checker.errors, checker.errors
+    assert not checker.stack, f"unclosed tags: {checker.stack}"
+    return checker
+
+
+NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?")
+
+
+def numbers(text: str) -> set[str]:
+    return {m.strip(",") for m in NUMBER.findall(text)}
+
+
+def assert_same_numbers(obj):
+    checker = parse(obj._repr_html_())
+    shown = " ".join(checker.text)
+    missing = numbers(str(obj)) - numbers(shown)
+    assert not missing, f"numbers of the printout missing from the HTML: {sorted(missing)}"
+    return checker, shown
+
+
+def test_regression_report_html_has_the_printed_estimates_and_intervals():
+    y = np.linspace(0, 3, 40)
+    pred = y + np.sin(np.arange(40))
+    report = sd.regression_report(y, pred, seed=3)
+    checker, shown = assert_same_numbers(report)
+    assert "table" in checker.tags
+    # the MSE shown is the definition's value, to the printed 4 significant digits
+    assert f"{np.mean((y - pred) ** 2):.4g}" in shown
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_confusion_matrix_html_has_caret_numbers_and_escapes_labels(k):
+    rng = np.random.default_rng(0)
+    labels = np.array(["<b>cat</b>", "dog & co", "eel"][:k])
+    truth = rng.choice(labels, 200)
+    pred = np.where(rng.random(200) < 0.7, truth, rng.choice(labels, 200))
+    cm = sd.confusion_matrix(pred, truth)
+    html = cm._repr_html_()
+    assert "<b>cat</b>" not in html and "&lt;b&gt;cat&lt;/b&gt;" in html
+    assert "dog &amp; co" in html
+    checker, shown = assert_same_numbers(cm)
+    assert "<b>cat</b>" in shown  # the label itself, as text
+    # counts by definition
+    assert str(int(np.sum((pred == labels[0]) & (truth == labels[0])))) in shown
+    assert f"{np.mean(pred == truth):.4g}".rstrip("0") in shown  # R prints 0.805
+
+
+def test_comparisons_html():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    a = np.where(rng.random(300) < 0.8, y, 1 - y)
+    b = np.where(rng.random(300) < 0.7, y, 1 - y)
+    cmp = sd.compare_classifiers(a, b, y, names=("<net>", "logit"))
+    checker, shown = assert_same_numbers(cmp)
+    assert "&lt;net&gt;" in cmp._repr_html_()
+    assert f"{np.mean(a == y):.4f}" in shown
+    yr = rng.normal(size=100)
+    reg = sd.compare_regressors(yr, yr + rng.normal(size=100), yr + 2 * rng.normal(size=100))
+    assert_same_numbers(reg)
+
+
+def test_history_html_has_curves_and_final_values():
+    h = History()
+    for i, (loss, val) in enumerate([(1.0, 1.3), (0.5, 0.9), (0.25, 0.95)]):
+        h.append(i, {"loss": loss, "val_loss": val, "accuracy": 0.5 + i / 10})
+    text = repr(h)
+    assert text == "History(3 epochs; final loss=0.25, val_loss=0.95, accuracy=0.7)"
+    checker, shown = assert_same_numbers(h)
+    assert "img" in checker.tags
+    assert "data:image/png;base64," in h._repr_html_()
+    assert "0.9 (epoch 2)" in shown  # best val_loss is the minimum, at epoch 2
+    assert "0.7 (epoch 3)" in shown  # best accuracy is the maximum
+    assert History()._repr_html_().count("no epochs") == 1
+
+
+def test_model_summary_html_matches_summary_and_escapes_names():
+    model = sd.Sequential([L.Dense(4, activation="relu", name="a<b>"), L.Dense(1)],
+                          input_shape=(3,), name="m&m")
+    html = model._repr_html_()
+    checker = parse(html)
+    shown = " ".join(checker.text)
+    text = model.summary(print_fn=None)
+    assert numbers(text) <= numbers(shown)
+    assert "a&lt;b&gt;" in html and "m&amp;m" in html
+    assert "Total params: 21" in shown  # 3*4+4 + 4*1+1
+    assert sd.Sequential([L.Dense(3)])._repr_html_() is None  # no shapes yet: plain repr
+
+
+def test_history_plot_in_a_script_without_a_window_says_where_the_file_went(capsys):
+    h = History()
+    h.append(0, {"loss": 1.0})
+    h.append(1, {"loss": 0.5})
+    fig = h.plot()
+    out = capsys.readouterr().out
+    path = re.search(r"saved to (\S+\.png)", out).group(1)
+    with open(path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert fig.axes[0].get_ylabel() == "loss"
