@@ -161,6 +161,8 @@ def _run_sections(run: Path, info: dict[str, Any], selection: str = "") -> list[
                ("context", info.get("context")),
                ("epochs completed", f"{info.get('epochs_completed', 0)}"
                                     f" / {info.get('epochs', '?')}")]
+    if info.get("stopped_reason"):       # a scheduler's decision, not a failure
+        summary.append(("stopped early", info["stopped_reason"]))
     training = [(k, info[k]) for k in ("samples", "validation_samples", "batch_size", "epochs",
                                        "optimizer", "learning_rate", "loss_function", "params")
                 if k in info]
@@ -422,11 +424,15 @@ def save_tuning_report(runs_dir: str | os.PathLike = "runs", metric: str = "val_
                         else f"<td>{_esc(Path(r[c]).name if c == 'run_dir' else r[c])}</td>"
                         for c in shown)
         rows.append(f"<tr{cls}>{cells}</tr>")
-    n_failed = int((runs["status"] != "completed").sum()) if "status" in runs.columns else 0
+    status = list(runs["status"]) if "status" in runs.columns else []
+    n_stopped = status.count("stopped")
+    n_failed = len(status) - n_stopped - status.count("completed")
+    stopped = (f", {n_stopped} stopped early by the scheduler on their validation metric"
+               if n_stopped else "")
     advice = (
         f"<p class=\"note\">{_esc(best['selection_note'])}</p>"
         f"<p>{best['n_compared']} completed runs were compared ({n_failed} failed or "
-        "unfinished). The more runs are compared, the more the winner's validation score "
+        f"unfinished{stopped}). The more runs are compared, the more the winner's validation score "
         "overstates how it will do on new data. Score the chosen model <b>once</b> on data "
         "that played no part in training or selection:</p>"
         f"<pre>import statdl\nstatdl.tuning.evaluate_best({str(runs_dir)!r}, x_test, y_test, "

@@ -190,7 +190,8 @@ def _lock_alive(lock: dict) -> bool:
 
 
 def run_status(run: str | os.PathLike) -> str:
-    """``completed``, ``failed``, ``running`` or ``interrupted`` (killed before it finished).
+    """``completed``, ``stopped`` (early, by a tuning run's scheduler), ``failed``, ``running``
+    or ``interrupted`` (killed before it finished).
 
     Examples
     --------
@@ -206,8 +207,8 @@ def status_from(meta: Path, props: dict[str, Any]) -> str:
     """:func:`run_status` of a run whose ``properties.json`` is already read."""
     if props.get("completed") is True:
         return "completed"
-    if props.get("status") == "interrupted":
-        return "interrupted"
+    if props.get("status") in ("interrupted", "stopped"):
+        return props["status"]
     if (meta / "error.json").exists() or props.get("status") == "failed":
         return "failed"
     lock = read_json(meta / "lock.json")

@@ -28,7 +28,8 @@ _HIGHER = re.compile(r"acc|auc|r2|rsq|precision|recall|f1|kappa|sensitivity|spec
 _PROPS_ORDER = ["samples", "validation_samples", "batch_size", "epochs", "epochs_completed",
                 "metrics", "model", "loss_function", "optimizer", "learning_rate", "params",
                 "script", "source", "start", "end", "elapsed_s", "completed", "status",
-                "output", "error_message", "error_traceback", "context", "type"]
+                "stopped_epoch", "stopped_reason", "output", "error_message", "error_traceback",
+                "context", "type"]
 
 
 def _last(values: list) -> Any:
@@ -80,6 +81,10 @@ def read_run(run: str | os.PathLike, output: bool = True) -> dict[str, Any]:
     error = read_json(meta / "error.json")
     if error is None and row["status"] == "interrupted":
         error = {"message": "interrupted: the run's process is gone and it never finished"}
+    stopped = read_json(meta / "stopped.json") if row["status"] == "stopped" else None
+    if stopped is not None:                 # by a tuning run's scheduler: not an error
+        row["stopped_epoch"] = stopped.get("epoch")
+        row["stopped_reason"] = stopped.get("reason")
     if error is not None:
         row["error_message"] = error.get("message")
         row["error_traceback"] = error.get("traceback")

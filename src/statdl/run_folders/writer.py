@@ -207,7 +207,8 @@ class RunWriter:
         """Record the end of the run and release its lock; return its status.
 
         ``interrupted`` says why the run was stopped before it finished. The status is
-        ``interrupted``, ``failed`` (an error was recorded) or ``completed``.
+        ``interrupted``, ``failed`` (an error was recorded), ``stopped`` (early, by a tuning
+        run's scheduler: ``stopped.json``) or ``completed``.
         """
         partial = self.meta / _PARTIAL
         if partial.exists():
@@ -220,7 +221,10 @@ class RunWriter:
         if interrupted and self.error() is None:
             self.record_error(f"interrupted: {interrupted}", "Interrupted")
         failed = self.error() is not None
-        status = "interrupted" if interrupted else "failed" if failed else "completed"
+        # a tuning run's scheduler stopped it early (statdl.tuning.schedulers: stopped.json)
+        stopped = (self.meta / "stopped.json").exists()
+        status = ("interrupted" if interrupted else "failed" if failed
+                  else "stopped" if stopped else "completed")
         self.props.update(end=utc_now(), elapsed_s=round(time.perf_counter() - self._t0, 3),
                           returncode=returncode, completed=status == "completed", status=status)
         write_json(self.meta / "properties.json", self.props)

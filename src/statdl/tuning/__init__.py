@@ -2,7 +2,9 @@
 
 A training script declares its hyperparameters with :func:`flags` and reports what it learned
 with :func:`report`; :func:`training_run` runs it in a fresh process and records a run folder;
-:func:`tuning_run` does so for every combination of a grid (locally, in parallel, or on Ray);
+:func:`tuning_run` does so for every combination of a grid, or for the combinations a random or
+TPE search picks (locally, in parallel, or on Ray), optionally stopping poor runs early (ASHA,
+Hyperband, the median rule);
 :func:`ls_runs`, :func:`best_run` and :func:`latest_run` read the folders back.
 
 Names are imported on first use so that a training script's ``import statdl`` stays light.
@@ -31,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "report": "statdl.run_folders.recording",
     "report_epoch": "statdl.run_folders.recording",
     "RunMetricsCallback": "statdl.tuning.fit_hook",
+    "epoch_done": "statdl.tuning.fit_hook",
     "run_dir": "statdl.run_folders.recording",
     "plots_dir": "statdl.run_folders.recording",
     "is_run_active": "statdl.run_folders.recording",
@@ -40,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "tuning_run": "statdl.tuning.grid_runs",
     "expand_grid": "statdl.tuning.grid",
     "sample_grid": "statdl.tuning.grid",
+    "search_range": "statdl.tuning.search",
     # looking at runs
     "ls_runs": "statdl.run_folders.listing",
     "best_run": "statdl.run_folders.listing",

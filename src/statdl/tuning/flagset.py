@@ -48,37 +48,66 @@ class Flag:
     type: str
     default: Any
     description: str = ""
+    range: tuple[Any, Any] | None = None       # where a random or TPE search draws it
+    log: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "default": self.default, "description": self.description}
+        out = {"type": self.type, "default": self.default, "description": self.description}
+        if self.range is not None:
+            out.update(range=list(self.range), log=self.log)
+        return out
 
 
-def _make(kind: str, name: str, default: Any, description: str | None) -> Flag:
+def _make(kind: str, name: str, default: Any, description: str | None,
+          range: Any = None, log: bool = False) -> Flag:
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"`name` of a flag must be a Python identifier; got {name!r}.")
-    return Flag(name, kind, convert_flag(name, kind, default), description or "")
+    if range is not None:
+        from .search import search_range  # checks the ends (and log's low > 0)
+
+        if not isinstance(range, list | tuple) or len(range) != 2:
+            raise ConfigError(f"`range` of flag `{name}` must be (low, high); got {range!r}.")
+        try:
+            span = search_range(*(convert_flag(name, kind, v) for v in range), log=log)
+        except ConfigError as exc:
+            raise ConfigError(f"`range` of flag `{name}`: {exc}") from None
+        range = (span.low, span.high)
+    elif log:
+        raise ConfigError(f"`log` of flag `{name}` needs a `range` to draw from, e.g. "
+                          "range=(1e-4, 1e-1), log=True.")
+    return Flag(name, kind, convert_flag(name, kind, default), description or "", range, log)
 
 
-def flag_integer(name: str, default: int, description: str | None = None) -> Flag:
+def flag_integer(name: str, default: int, description: str | None = None, *,
+                 range: tuple[int, int] | None = None, log: bool = False) -> Flag:
     """Declare an integer flag (tfruns's ``flag_integer``).
+
+    ``range=(low, high)`` (and ``log=True`` for a log scale) is where
+    ``tuning_run(search="random" | "tpe")`` draws it when given no ``flags``.
 
     Examples
     --------
     >>> flags(flag_integer("nodes1", 256, "units of the first layer")).nodes1
     256
     """
-    return _make("integer", name, default, description)
+    return _make("integer", name, default, description, range, log)
 
 
-def flag_numeric(name: str, default: float, description: str | None = None) -> Flag:
+def flag_numeric(name: str, default: float, description: str | None = None, *,
+                 range: tuple[float, float] | None = None, log: bool = False) -> Flag:
     """Declare a floating-point flag (tfruns's ``flag_numeric``).
+
+    ``range=(low, high)`` (and ``log=True`` to draw uniformly on the log scale) is where
+    ``tuning_run(search="random" | "tpe")`` draws it when given no ``flags``.
 
     Examples
     --------
     >>> flags(flag_numeric("dropout1", 0.4)).dropout1
     0.4
+    >>> flag_numeric("lr", 0.01, range=(1e-4, 0.1), log=True).to_dict()["range"]
+    [0.0001, 0.1]
     """
-    return _make("numeric", name, default, description)
+    return _make("numeric", name, default, description, range, log)
 
 
 def flag_boolean(name: str, default: bool, description: str | None = None) -> Flag:

@@ -25,9 +25,18 @@ from ..run_folders.folders import (
 )
 from .executors import make_executor, threads_per_run
 from .flagset import convert_flag
-from .grid import as_combinations, sample_grid
 from .grid_progress import GridProgress
 from .runner import check_script, check_timeout, declared_flags, sigterm_as_exit
+from .schedulers import SPEC_FILE, SchedulerSpec, bracket_of, make_scheduler, state_path
+from .search import (
+    SEARCHES,
+    TPESearch,
+    check_n_runs,
+    check_space,
+    grid_combinations,
+    random_combinations,
+    search_range,
+)
 
 __all__ = ["tuning_run", "check_combinations", "existing_runs", "RunIndex"]
 
@@ -105,9 +114,9 @@ _GONE = ("the run's processes were gone before it finished (its tuning run was k
 
 def _plan(runs: list[tuple[Path, str]], retry_failed: bool) -> tuple[str, Path | None]:
     """What to do with a combination given its runs: ``done``, ``running`` or ``todo``."""
-    for wanted in ("completed", "running") + (() if retry_failed else ("failed",)):
+    for wanted in ("completed", "stopped", "running") + (() if retry_failed else ("failed",)):
         found = [r for r, s in runs if s == wanted]
-        if found:
+        if found:        # a run stopped early by a scheduler was judged: it is not redone
             return ("running" if wanted == "running" else "done"), found[-1]
     return "todo", None
 
@@ -129,7 +138,9 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
                runs_dir: str | os.PathLike = "runs", n_jobs: int = 1, backend: str = "local",
                address: str | None = None, confirm: bool = False, echo: bool = False,
                progress: bool = True, retry_failed: bool = True, timeout: float | None = None,
-               check_flags: bool = True):
+               check_flags: bool = True, search: str = "grid", n_runs: int | None = None,
+               scheduler: str | None = None, metric: str = "val_loss", mode: str | None = None,
+               max_epochs: int | None = None, grace_epochs: int = 1, reduction: int = 3):
     """Run ``script`` once for each combination of flag values (tfruns's ``tuning_run``).
 
     Parameters
@@ -172,6 +183,27 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     check_flags : bool
         Ask the script for its declared flags first (one quick start of the script that stops at
         ``statdl.flags()``) and reject unknown flags or values that do not convert.
+    search : {"grid", "random", "tpe"}
+        How combinations are chosen (:mod:`statdl.tuning.search`): every combination of the
+        grid (or a ``sample``); ``n_runs`` random draws, where ``flags`` may give
+        :func:`statdl.tuning.search_range` (e.g. ``search_range(1e-4, 0.1, log=True)``) besides
+        lists; or ``n_runs`` proposals of Optuna's TPE sampler, each told the run's final
+        ``metric`` (``pip install 'statdl[optuna]'``). The runs are recorded alike.
+    n_runs : int, optional
+        The budget of runs of a random or TPE search.
+    scheduler : {"asha", "hyperband", "median"}, optional
+        Stop poor runs early on their validation ``metric`` (:mod:`statdl.tuning.schedulers`):
+        such a run ends with status ``stopped`` and its last metrics, is neither failed nor
+        completed, and is not redone when the call is repeated. Its script must report
+        epochs as it trains (``fit`` does; a loop of its own calls
+        ``statdl.tuning.epoch_done(epoch, logs)``) and train ``max_epochs`` epochs.
+    metric, mode : str
+        The validation metric that the scheduler and the TPE search judge runs by, and
+        whether smaller (``"min"``) or larger (``"max"``) is better (by default from its
+        name: accuracy, AUC, R2 ... are maximised).
+    max_epochs, grace_epochs, reduction : int
+        The scheduler's epochs of a full run, epochs before any run can be stopped, and its
+        reduction factor (ASHA and Hyperband keep about 1/``reduction`` at each rung).
 
     Returns
     -------
@@ -206,15 +238,33 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     timeout = check_timeout(timeout)
     if backend not in ("local", "ray"):
         raise ConfigError(f"`backend` must be one of 'local', 'ray'; got {backend!r}.")
-    if flags is None:
+    if search not in SEARCHES:
+        raise ConfigError(f"`search` must be one of 'grid', 'random', 'tpe'; got {search!r}.")
+    if flags is None and (search == "grid" or not check_flags):
         raise ConfigError("`flags` is missing: give a grid such as {'nodes1': [64, 128]}.")
-    combos = as_combinations(flags)
-    n_total = len(combos)
-    combos = sample_grid(combos, sample, seed)
-    print(f"{n_total} total combinations of flags"
-          + (f" (sampled to {len(combos)} combinations)" if sample is not None else ""))
-    if check_flags:
-        combos = check_combinations(combos, declared_flags(path), path.name)
+    if sample is not None and search != "grid":
+        raise ConfigError(f"`sample` is for search='grid'; with search={search!r} the budget "
+                          f"is `n_runs`; got sample={sample!r}.")
+    n_runs = check_n_runs(n_runs, search)
+    mode = _check_mode(metric, mode)
+    spec = None
+    if scheduler is not None:
+        spec = make_scheduler(scheduler, metric, mode, max_epochs, grace_epochs, reduction)
+    declared = declared_flags(path) if check_flags else None
+    if search == "grid":
+        combos, n_total = grid_combinations(flags, sample, seed)
+        print(f"{n_total} total combinations of flags"
+              + (f" (sampled to {len(combos)} combinations)" if sample is not None else ""))
+    else:
+        space = check_space(_declared_space(declared, path.name) if flags is None else flags,
+                            search)
+        if declared is not None:
+            _check_space_flags(space, declared, path.name)
+        combos = random_combinations(space, n_runs, seed) if search == "random" else []
+        n_total = n_runs
+        print(f"{search} search: {n_runs} runs over {', '.join(space)}")
+    if declared is not None:
+        combos = check_combinations(combos, declared, path.name)
     unique: dict[str, dict[str, Any]] = {}
     for c in combos:
         unique.setdefault(_key(path, c), c)
@@ -223,25 +273,144 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
                       "once", stacklevel=2)
 
     root = check_runs_dir(root, create=True).resolve()
-    grid = _Grid(path, root, retry_failed)
+    if spec is not None:
+        spec = SchedulerSpec(**{**spec.to_dict(),
+                                "state": str(state_path(root, path, spec))})
+    grid = _Grid(path, root, retry_failed, spec)
     todo = grid.plan(unique)
     if grid.kept:
         print(f"{len(grid.kept)} of these combinations already ran in {root}; running the "
               f"other {len(unique) - len(grid.kept)}")
-    if confirm and todo and not _confirm(len(todo)):
+    source: _Source = _Source(todo, list(unique))
+    if search == "tpe":
+        source = _TPESource(TPESearch(space, n_runs, seed, metric, mode,
+                                      grid.previous(metric)), grid, declared)
+        grid.kept.extend(source.tpe.told_before)
+        if source.tpe.asked:
+            print(f"{source.tpe.asked} runs of this script already in {root} count towards "
+                  f"the budget of {n_runs}")
+    if confirm and source.remaining() and not _confirm(source.remaining()):
         print("tuning run cancelled")
-        todo, grid.elsewhere = [], {}
+        source, grid.elsewhere = _Source([], []), {}
     threads = threads_per_run(n_jobs)
     results: list[dict] = []
-    if todo or grid.elsewhere:
+    if source.remaining() or grid.elsewhere:
         with sigterm_as_exit():
-            results = grid.run(todo, n_jobs, backend, address, threads, echo, progress,
+            results = grid.run(source, n_jobs, backend, address, threads, echo, progress,
                                timeout)
-    failed = [r for r in results if r["status"] != "completed"]
+    failed = [r for r in results if r["status"] not in ("completed", "stopped")]
     runs = _summary(root, grid.kept + grid.others + [r["run_dir"] for r in results], n_total,
-                    len(combos), len(grid.kept), len(failed))
+                    len(combos) if search != "tpe" else n_runs, len(grid.kept), len(failed))
     runs.attrs["n_other"] = len(grid.others)
+    runs.attrs["n_stopped"] = sum(r["status"] == "stopped" for r in results)
+    runs.attrs["search"] = search
     return runs
+
+
+def _check_mode(metric: Any, mode: str | None) -> str:
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError(f"`metric` must be a metric name such as 'val_loss'; got {metric!r}.")
+    if mode is None:
+        from ..run_folders.listing import higher_is_better
+
+        return "max" if higher_is_better(metric) else "min"
+    if mode not in ("min", "max"):
+        raise ConfigError(f"`mode` must be 'min', 'max' or None (from the metric's name); "
+                          f"got {mode!r}.")
+    return mode
+
+
+def _declared_space(declared: dict[str, dict], script: str) -> dict[str, Any]:
+    """The ranges the script declares (``flag_numeric(..., range=(low, high), log=...)``)."""
+    space = {name: search_range(*d["range"], log=d.get("log", False))
+             for name, d in declared.items() if d.get("range")}
+    if not space:
+        raise ConfigError(f"`flags` is missing and {script} declares no flag with a `range`: "
+                          "give flags={'lr': statdl.tuning.search_range(1e-4, 0.1, log=True)} "
+                          "or declare flag_numeric('lr', 0.01, range=(1e-4, 0.1), log=True).")
+    return space
+
+
+def _check_space_flags(space: dict[str, Any], declared: dict[str, dict], script: str) -> None:
+    """Names of the space must be declared; ranges must fit the flag's type."""
+    unknown = sorted(k for k in space if k not in declared)
+    if unknown:
+        raise ConfigError(
+            f"`flags` names {', '.join(unknown)}, which {script} does not declare; "
+            f"it declares: {', '.join(declared) or '(no flags)'}.")
+    for name, values in space.items():
+        kind = declared[name]["type"]
+        if not isinstance(values, list) and kind not in ("integer", "numeric"):
+            raise ConfigError(f"`flags` gives the {kind} flag `{name}` a search_range; ranges "
+                              "are for integer and numeric flags: give a list of values.")
+        if not isinstance(values, list) and kind == "integer" and not values.integer:
+            raise ConfigError(f"`flags` gives the integer flag `{name}` the range "
+                              f"{values.low!r}..{values.high!r}; give int ends, e.g. "
+                              f"search_range({int(values.low)}, {int(values.high)}).")
+
+
+class _Source:
+    """The combinations still to run, handed out one at a time (key, combination, index)."""
+
+    def __init__(self, todo: list[tuple[str, dict]], order: list[str]) -> None:
+        position = {k: i for i, k in enumerate(order)}
+        self.queue = deque((k, c, position.get(k, 0)) for k, c in todo)
+
+    def remaining(self) -> int:
+        return len(self.queue)
+
+    def next(self) -> tuple[str, dict, int] | None:
+        return self.queue.popleft() if self.queue else None
+
+    def redo(self, items: list[tuple[str, dict]]) -> None:
+        self.queue.extend((k, c, 0) for k, c in items)
+
+    def tell(self, combo: dict, result: dict) -> None:
+        """A run ended (the TPE search learns from it)."""
+
+
+class _TPESource(_Source):
+    """Combinations proposed by Optuna's TPE, each after the results it can see."""
+
+    def __init__(self, tpe: TPESearch, grid: _Grid, declared: dict | None) -> None:
+        super().__init__([], [])
+        self.tpe, self.grid, self.declared = tpe, grid, declared
+        self.repeats = 0
+
+    def remaining(self) -> int:
+        return len(self.queue) + self.tpe.n_runs - self.tpe.asked
+
+    def next(self) -> tuple[str, dict, int] | None:
+        if self.queue:
+            return self.queue.popleft()
+        while self.repeats <= 10 * self.tpe.n_runs:
+            asked = self.tpe.ask()
+            if asked is None:
+                return None
+            combo = (check_combinations([asked], self.declared, self.grid.script.name)[0]
+                     if self.declared is not None else asked)
+            key = _key(self.grid.script, combo)
+            self.grid.seen.setdefault(key, set())
+            done = self.grid.done_run(key)
+            if done is None:
+                return key, asked, self.tpe.asked - 1
+            # a proposal already run: answer it from that run; it does not use the budget
+            self.repeats += 1
+            self.tpe.asked -= 1
+            self.tpe.tell(asked, _final_metric(done, self.tpe.metric), run_status(done))
+        return None
+
+    def tell(self, combo: dict, result: dict) -> None:
+        self.tpe.tell(combo, _final_metric(Path(result["run_dir"]), self.tpe.metric),
+                      result["status"])
+
+
+def _final_metric(run: Path, metric: str) -> float | None:
+    series = (read_json(run / META / "metrics.json", {}) or {}).get(metric)
+    values = [v for v in series if v is not None] if isinstance(series, list) else [series]
+    value = values[-1] if values else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
 
 
 class _Grid:
@@ -252,8 +421,10 @@ class _Grid:
     share the work (each combination runs once) and each waits for the other's runs.
     """
 
-    def __init__(self, script: Path, root: Path, retry_failed: bool) -> None:
+    def __init__(self, script: Path, root: Path, retry_failed: bool,
+                 scheduler: SchedulerSpec | None = None) -> None:
         self.script, self.root, self.retry_failed = script, root, retry_failed
+        self.scheduler = scheduler
         self.index = RunIndex(root, script)
         self.seen: dict[str, set[str]] = {}       # key -> its folders when last looked at
         self.kept: list[str] = []                 # runs done before this call
@@ -281,7 +452,26 @@ class _Grid:
                 todo.append((key, combo))
         return todo
 
-    def claim(self, key: str, combo: dict[str, Any]) -> tuple[bool, Path]:
+    def previous(self, metric: str) -> list[tuple[dict[str, Any], float | None, str, str]]:
+        """The finished runs of this script: (flags, final ``metric``, status, run folder)."""
+        self.index.refresh()
+        out = []
+        for name, key in self.index.key_of.items():
+            run = self.root / name
+            status = run_status(run) if key is not None else "running"
+            if status in ("completed", "stopped", "failed"):
+                flags = (read_json(run / META / "request.json", {}) or {}).get("flags", {})
+                out.append((flags, _final_metric(run, metric), status, str(run)))
+        return out
+
+    def done_run(self, key: str) -> Path | None:
+        """A finished run of combination ``key`` that is not to be redone, if any."""
+        self.index.refresh()
+        runs = [(r, run_status(r)) for r in self.index.runs_of(key)]
+        what, run = _plan([(r, s) for r, s in runs if s != "running"], self.retry_failed)
+        return run if what == "done" else None
+
+    def claim(self, key: str, combo: dict[str, Any], index: int = 0) -> tuple[bool, Path]:
         """Make the run folder of ``combo`` (True, folder), unless another process did
         meanwhile (False, its folder)."""
         with locked_runs_dir(self.root):
@@ -293,6 +483,11 @@ class _Grid:
             write_lock(run, [os.getpid()])
             write_json(run / META / "request.json",
                        {"script": str(self.script), "flags": combo, "args": []})
+            if self.scheduler is not None:       # read by the run at the end of its epochs
+                spec = self.scheduler
+                bracket = (bracket_of(index, spec.grace_epochs, spec.max_epochs,
+                                      spec.reduction) if spec.kind == "hyperband" else 0)
+                write_json(run / META / SPEC_FILE, {**spec.to_dict(), "bracket": bracket})
         self.index.key_of[run.name] = key
         self.seen[key].add(run.name)
         return True, run
@@ -314,23 +509,26 @@ class _Grid:
                 self.others.append(str(run))
         return redo
 
-    def run(self, todo: list[tuple[str, dict]], n_jobs: int, backend: str,
+    def run(self, source: _Source, n_jobs: int, backend: str,
             address: str | None, threads: int, echo: bool, progress: bool,
             timeout: float | None) -> list[dict]:
         executor = make_executor(backend, n_jobs, address, threads)
-        display = GridProgress(len(todo), enabled=progress)
+        total = source.remaining()
+        display = GridProgress(total, enabled=progress)
         results: list[dict] = []
-        pending: dict[Any, tuple[int, Path]] = {}
-        queue = deque(todo)
+        pending: dict[Any, tuple[int, Path, dict]] = {}
         count = 0
         told = False
         t0 = time.perf_counter()
         try:
             with display:
-                while queue or pending or self.elsewhere:
-                    while queue and len(pending) < n_jobs:
-                        key, combo = queue.popleft()
-                        mine, run = self.claim(key, combo)
+                while source.remaining() or pending or self.elsewhere:
+                    while len(pending) < n_jobs:
+                        item = source.next()
+                        if item is None:
+                            break
+                        key, combo, index = item
+                        mine, run = self.claim(key, combo, index)
                         if not mine:
                             self.elsewhere[key] = (combo, run)
                             continue
@@ -338,13 +536,15 @@ class _Grid:
                         flags_text = ", ".join(f"{k}={v}" for k, v in combo.items())
                         display.started(count, flags_text)
                         if not progress:
-                            print(f"Training run {count}/{len(todo)} (flags = {flags_text})")
-                        pending[None] = (count, run)        # until it is submitted
+                            print(f"Training run {count}/{total} (flags = {flags_text})")
+                        pending[None] = (count, run, combo)        # until it is submitted
                         fut = executor.submit(script=str(self.script), flags=combo,
                                               runs_dir=str(self.root), run_folder=str(run),
                                               echo=echo and n_jobs == 1, max_threads=threads,
                                               timeout=timeout)
                         pending[fut] = pending.pop(None)
+                    if not pending and not self.elsewhere:
+                        break                # the source has nothing more to give
                     if pending:
                         done, _ = wait(list(pending), timeout=0.5 if self.elsewhere else None,
                                        return_when=FIRST_COMPLETED)
@@ -356,16 +556,19 @@ class _Grid:
                         done = set()
                         time.sleep(0.25)
                     for fut in done:
-                        i, _ = pending.pop(fut)
+                        i, _, combo = pending.pop(fut)
                         result = fut.result()
                         results.append(result)
-                        display.finished(i, result["status"] == "completed")
-                        if result["status"] != "completed" and not progress:
+                        source.tell(combo, result)
+                        display.finished(i, result["status"] in ("completed", "stopped"))
+                        if result["status"] == "stopped" and not progress:
+                            print(f"  run {i} stopped early by the scheduler")
+                        elif result["status"] != "completed" and not progress:
                             print(f"  run {i} failed: {result['error']}", file=sys.stderr)
-                    queue.extend(self.poll_elsewhere())
+                    source.redo(self.poll_elsewhere())
         except BaseException:
             executor.shutdown(cancel=True)
-            for _, run in pending.values():
+            for _, run, _ in pending.values():
                 if run_status(run) in ("running", "interrupted"):
                     mark_interrupted(run, "the tuning run was stopped before this run finished")
             raise
@@ -386,12 +589,17 @@ def _summary(root: Path, run_dirs: list[str], n_total: int, n_sampled: int, skip
     runs = runs.reset_index(drop=True)
     runs.attrs.update(n_compared=len(runs), n_combinations=n_total, n_sampled=n_sampled,
                       n_skipped=skipped, n_failed=n_failed, runs_dir=str(root))
+    # runs stopped early by a scheduler are not candidates: their value is from fewer epochs
+    done = runs[runs["status"] == "completed"] if "status" in runs.columns else runs
+    n_stopped = int((runs["status"] == "stopped").sum()) if "status" in runs.columns else 0
     metric = next((c for c in ("metric_val_loss", "eval_loss", "metric_loss")
-                   if c in runs.columns and runs[c].notna().any()), None)
+                   if c in done.columns and done[c].notna().any()), None)
     if metric is not None:
-        best = runs.loc[runs[metric].astype(float).idxmin()]
+        best = done.loc[done[metric].astype(float).idxmin()]
+        stopped = f", {n_stopped} stopped early by the scheduler" if n_stopped else ""
         print(f"best {metric} = {float(best[metric]):.4g} in {best['run_dir']} among "
-              f"{len(runs)} runs ({n_failed} failed). That value is optimistic: it was the "
+              f"{len(done)} completed runs ({n_failed} failed{stopped}). That value is "
+              "optimistic: it was the "
               "minimum of many. Evaluate the chosen model once on held-out test data, e.g. "
               "statdl.tuning.evaluate_best(runs_dir, x_test, y_test).")
     return runs
