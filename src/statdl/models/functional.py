@@ -25,12 +25,14 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from torch import nn
 
 from .._naming import unique_name
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..layers.base import Layer, Shape, format_shape
-from ..layers.custom import ModelModule, build_module, sublayers
+from ..layers.custom import ModelModule, build_module, is_multi, sublayers
 from ..layers.modules import GraphModule, GraphStep, SequentialModule
 from ..layers.symbolic import Input, InputLayer, Node, SymbolicTensor, building_enabled
 from ..regularizers import L1L2
@@ -103,6 +105,10 @@ class Model(Trainer, Layer):
         self._single_input = self._single_output = True
         self._layer_order: list[Layer] = []
         self._node_depth: dict[int, int] = {}
+        # a subclass with call() and several inputs: dict keys (call gets a dict) or None
+        # (a list), and which inputs hold integers (token ids), from the data it was built on
+        self._call_keys: list[str] | None = None
+        self._call_ints: list[bool] | None = None
         if inputs is None and outputs is None:
             return
         if inputs is None or outputs is None:
@@ -174,6 +180,43 @@ class Model(Trainer, Layer):
     def _subclassed(self) -> bool:
         """A model without a graph: its ``call`` or its ``train_step`` is Python code."""
         return not self._inputs and not self._layer_order
+
+    def __call__(self, *inputs, **kwargs):
+        """Call the model on symbolic tensors (a node of a graph) or on torch tensors; a
+        subclass with ``call`` also takes a dict of tensors by input name, as in Keras."""
+        if len(inputs) == 1 and isinstance(inputs[0], dict) and self._by_call and inputs[0] \
+                and all(isinstance(v, torch.Tensor) for v in inputs[0].values()):
+            inputs = (self._dict_in_order(inputs[0], "inputs"),)
+        return super().__call__(*inputs, **kwargs)
+
+    def _dict_in_order(self, values: dict, argument: str) -> list:
+        """A subclassed model's inputs given by name, as a list in its inputs' order (the
+        first dict it sees fixes the names)."""
+        if self._call_keys is None and not self.built:
+            self._call_keys = list(values)
+        if self._call_keys is None or sorted(values) != sorted(self._call_keys):
+            raise ConfigError(f"`{argument}` of model '{self.name}' must give the inputs it "
+                              f"was built with ({self._call_keys or 'one array'}); got keys "
+                              f"{sorted(values)}.")
+        return [values[k] for k in self._call_keys]
+
+    def _build_from_data(self, x) -> None:
+        """Build a subclassed model (with ``call``) for its first data: one array, a list or
+        tuple of arrays (``call`` gets a list of tensors) or a dict by name (``call`` gets a
+        dict); integer arrays travel as token ids."""
+        if self.built or not self._by_call:
+            return
+        if isinstance(x, dict):
+            parts = self._dict_in_order(x, "x")
+        elif isinstance(x, list | tuple) and len(x) > 1 and all(_array_like(p) for p in x):
+            parts = list(x)
+        else:
+            part = x[0] if isinstance(x, list | tuple) and len(x) == 1 \
+                and _array_like(x[0]) else x
+            self.build(_sample_shape(part, "x"))
+            return
+        self._call_ints = [_holds_integers(p) for p in parts]
+        self.build([_sample_shape(p, f"x[{i}]") for i, p in enumerate(parts)])
 
     def _tracked_layers(self) -> list[Layer]:
         """Layers and models held in attributes (a subclassed model's parts, Keras-style)."""
@@ -428,6 +471,11 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------ trainer protocol
     def _input_specs(self) -> list[tuple[str, Shape, bool]]:
+        if self._by_call and is_multi(self.built_shape_):  # several inputs, from the data
+            shapes = [tuple(s) for s in self.built_shape_]
+            names = self._call_keys or [f"input_{i + 1}" for i in range(len(shapes))]
+            ints = self._call_ints or [False] * len(shapes)
+            return list(zip(names, shapes, ints))
         if self._by_call:  # one input; token ids when the first layer held is an Embedding
             parts = self._tracked_layers()
             return [("input", self.built_shape_, bool(parts) and _reads_ids(parts[0]))]
@@ -477,7 +525,7 @@ class Model(Trainer, Layer):
     # ------------------------------------------------------------------ building
     def make_module(self, input_shape) -> nn.Module:
         if self._by_call:
-            return build_module(self, input_shape, ModelModule)
+            return build_module(self, input_shape, _CallModule)
         input_shapes = self._as_shape_list(input_shape)
         shapes = self._propagate(input_shapes)
         for node in self._nodes:  # built at call time; a new compatible shape reuses them
@@ -519,6 +567,8 @@ class Model(Trainer, Layer):
             raise ConfigError(f"`input_shape` of build is needed for subclassed model "
                               f"'{self.name}': the shape of one sample, e.g. build((784,)); "
                               "or call fit/predict, which build it from the data.")
+        if self._by_call and isinstance(input_shape, dict):  # Keras's dict of input shapes
+            input_shape = [tuple(s) for s in self._dict_in_order(input_shape, "input_shape")]
         if input_shape is None:
             input_shape = self._graph_input_shape()
         if isinstance(input_shape, list) and len(self._inputs) == 1:
@@ -772,6 +822,42 @@ def _subclass_row(layer: Layer, style: str) -> tuple:
 def summary_type(layer) -> str:
     """The type ``summary()`` prints: Keras's ``Functional`` for a graph model."""
     return "Functional" if type(layer) is Model else type(layer).__name__
+
+
+class _CallModule(ModelModule):
+    """The module of a subclassed model: ``call`` gets a dict when the model's inputs were
+    given by name (the training loop and the shape probe hand a list in the names' order)."""
+
+    def forward(self, inputs, logits: bool = False):
+        keys = self.layer._call_keys
+        if keys is not None and isinstance(inputs, list | tuple):
+            inputs = dict(zip(keys, inputs))
+        return super().forward(inputs)
+
+
+def _array_like(value) -> bool:
+    """An array, tensor, frame or sparse matrix: one input's data (not a row of numbers)."""
+    return isinstance(value, np.ndarray | torch.Tensor) or hasattr(value, "shape")
+
+
+def _sample_shape(value, argument: str) -> tuple:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        shape = np.shape(value)
+    if len(shape) < 1 or shape[0] == 0:
+        raise ShapeError(f"`{argument}` must hold at least one sample (rows first); got shape "
+                         f"{tuple(shape)}.")
+    return tuple(int(d) for d in shape[1:])
+
+
+def _holds_integers(value) -> bool:
+    if isinstance(value, torch.Tensor):
+        return not value.is_floating_point() and value.dtype != torch.bool
+    dtypes = getattr(value, "dtypes", None)  # a pandas frame: every column integer
+    if dtypes is not None and not isinstance(dtypes, np.dtype):
+        return all(np.dtype(d).kind in "iu" for d in dtypes)
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and np.dtype(dtype).kind in "iu"
 
 
 def _reads_ids(layer: Layer) -> bool:

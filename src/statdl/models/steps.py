@@ -12,11 +12,13 @@ int64 for integer arrays; lists and dicts of arrays stay lists and dicts). The s
 - returns a dict whose ``"loss"`` is a scalar tensor with gradients, and ``fit`` runs backward
   and the optimiser given to ``compile``.
 
-What the step returns is logged. When the model tracks its own metrics (``metrics``: the
-``statdl.metrics.Mean`` trackers among its attributes, or its own ``metrics`` property, as the
-Keras VAE example defines it) the trackers are reset when each epoch starts and the epoch's
-logs are those the last step returned (their running means): Keras's rule. Without trackers,
-each returned value is averaged over the epoch's samples.
+What the step returns is logged (a dict value, such as the ``compile_metrics`` tracker's
+result, is merged key by key, as Keras logs it). The trackers of ``model.metrics`` (the
+``loss`` and ``compile_metrics`` trackers of a compiled model, the ``statdl.metrics.Mean``
+trackers among its attributes, or its own ``metrics`` property, as the Keras VAE example
+defines it) are reset when each epoch starts; when the steps updated any of them, the epoch's
+logs are those the last step returned (their running means): Keras's rule. Otherwise each
+returned value is averaged over the epoch's samples.
 
 The loop is plain autograd, one Python step per batch; models that do not override
 ``train_step`` never come here (``fit``'s own loop and its fast paths).
@@ -146,9 +148,6 @@ class _Dataset:
             (lambda t: t.index_select(0, idx.to(t.device)))
         return _pack(*(_map(pick, p) for p in (self.x, self.y, self.w)))
 
-    def first_x(self) -> torch.Tensor:
-        return _leaves(self.x)[0]
-
 
 # ----------------------------------------------------------------------------- steps
 def trackers_of(model) -> list:
@@ -163,10 +162,26 @@ def trackers_of(model) -> list:
 
 
 def _checked_logs(logs, step: str) -> dict:
+    """The step's dict, a dict value (the ``compile_metrics`` tracker's result) merged into
+    the top level as Keras logs it."""
     if not isinstance(logs, dict) or not all(isinstance(k, str) for k in logs):
         raise ConfigError(f"`{step}` must return a dict of values to log, e.g. {{'loss': "
                           f"loss}}; got {type(logs).__name__}.")
-    return logs
+    if not any(isinstance(v, dict) for v in logs.values()):
+        return logs
+    flat: dict = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):
+            flat.update(_checked_logs(value, step))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _used(trackers: list) -> bool:
+    """Whether a step updated any tracker since the reset (statdl's trackers count their
+    updates; another object with Keras's methods is taken as used)."""
+    return any(getattr(t, "updates", 1) > 0 for t in trackers)
 
 
 def _clear_losses(module) -> None:
@@ -177,27 +192,31 @@ def _clear_losses(module) -> None:
 
 
 class _Averages:
-    """Epoch logs: the last step's (trackers) or each value averaged over the samples."""
+    """Epoch logs: the last step's (when the steps used the model's trackers, Keras's rule)
+    or each value averaged over the samples."""
 
-    def __init__(self, last_only: bool):
-        self.last_only = last_only
+    def __init__(self, trackers: list):
+        self.trackers = trackers
+        self.last: dict = {}
         self.sums: dict = {}
         self.seen = 0
 
     def add(self, logs: dict, rows: int) -> None:
-        if self.last_only:
-            self.sums = logs
-            return
+        self.last = logs
         self.seen += rows
         for key, value in logs.items():
             value = value.detach() if isinstance(value, torch.Tensor) else float(value)
             self.sums[key] = self.sums.get(key, 0.0) + value * rows
 
     def result(self) -> dict[str, float]:
-        if self.last_only:
-            return {k: float(v.detach() if isinstance(v, torch.Tensor) else v)
-                    for k, v in self.sums.items()}
+        if self.trackers and _used(self.trackers):
+            return last_logs(self.last)
         return {k: float(v) / max(self.seen, 1) for k, v in self.sums.items()}
+
+
+def last_logs(logs: dict) -> dict[str, float]:
+    """``logs`` as floats."""
+    return {k: float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in logs.items()}
 
 
 def _train_one(model, data, binding) -> dict:
@@ -243,7 +262,7 @@ def fit_with_train_step(model, x, y, *, sample_weight, batch_size: int, epochs: 
         raise ConfigError(f"Model '{model.name}' overrides train_step but not test_step, so "
                           "fit cannot compute validation values; define test_step(data) "
                           "returning the values to log, or leave out validation.")
-    model._build_for(train.first_x())
+    model._build_for(train.x)
     module = model.module.to(model.device_)
     params = model._trainable_parameters()
     if not params:
@@ -270,7 +289,7 @@ def fit_with_train_step(model, x, y, *, sample_weight, batch_size: int, epochs: 
             for t in trackers:
                 t.reset_state()
             module.train()
-            averages = _Averages(last_only=bool(trackers))
+            averages = _Averages(trackers)
             order = torch.randperm(train.n) if shuffle else None
             for step, start in enumerate(range(0, train.n, batch_size)):
                 stop = min(start + batch_size, train.n)
@@ -283,10 +302,9 @@ def fit_with_train_step(model, x, y, *, sample_weight, batch_size: int, epochs: 
                     _clear_losses(module)
                 averages.add(logs, stop - start)
                 if per_batch:
-                    batch_logs = _Averages(True)
-                    batch_logs.add(logs, 0)
+                    batch_logs = last_logs(logs)
                     for cb in per_batch:
-                        cb.on_train_batch_end(step, batch_logs.result())
+                        cb.on_train_batch_end(step, batch_logs)
                 if model.stop_training:
                     break
             epoch_logs = averages.result()
@@ -317,7 +335,7 @@ def _run_test_steps(model, data: _Dataset, batch_size: int) -> dict[str, float]:
     module = model.module
     was = module.training
     module.eval()
-    averages = _Averages(last_only=bool(trackers))
+    averages = _Averages(trackers)
     try:
         with torch.no_grad():
             for start in range(0, data.n, batch_size):
@@ -334,5 +352,5 @@ def _run_test_steps(model, data: _Dataset, batch_size: int) -> dict[str, float]:
 def evaluate_with_test_step(model, x, y, sample_weight, batch_size: int | None) -> dict:
     """``evaluate`` of a model that overrides ``test_step``."""
     data = _Dataset(x, y, sample_weight, model.device_)
-    model._build_for(data.first_x())
+    model._build_for(data.x)
     return _run_test_steps(model, data, batch_size or 32)

@@ -48,7 +48,7 @@ from ..training.data import InputRows, inference_batch, prepare_weights, prepare
 from ..training.flat import FlatParameters
 from ..training.loop import check_batch_size, run_evaluate, run_fit, split_validation
 from ..training.losses import Loss, batch_loss, get_loss
-from ..training.metrics import Metric, get_metrics
+from ..training.metrics import CompileMetrics, Mean, Metric, get_metrics
 from ..training.optimizers import Optimizer, get_optimizer
 from ..utils import resolve_device
 from .hooks import extra_fit_callbacks, register_fit_callback_factory
@@ -282,6 +282,9 @@ class Trainer:
         self._packed: PackedModule | None = None
         self._outputs_loss: OutputsLoss | None = None
         self.optimizer_: Optimizer | None = None
+        self._loss_tracker: Mean | None = None
+        self._compile_metrics: CompileMetrics | None = None
+        self._output_loss_trackers: list[Mean] = []
         self.history_ = None
         self.stop_training = False
         self.device_ = torch.device("cpu")
@@ -347,9 +350,26 @@ class Trainer:
         self._compiled = {"optimizer": self.optimizer_, "loss": loss_obj, "metrics": metric_list,
                           "loss_name": loss_name, "metric_names": metric_names,
                           "loss_weights": loss_weights}
+        self._make_trackers(metrics, metric_list, names)
         self._state = None
         if self.module_ is not None:
             self.module_.to(self.device_)
+
+    def _make_trackers(self, metrics, metric_list: list[Metric], names: list[str]) -> None:
+        """Keras 3's trackers of a compiled model (see ``metrics``): ``loss``, the compiled
+        metrics as one ``compile_metrics`` tracker (when ``metrics`` was given), and each
+        output's loss (several outputs)."""
+        self._loss_tracker = Mean(name="loss")
+        self._compile_metrics = None
+        self._output_loss_trackers = []
+        several = self._outputs_loss is not None
+        if metrics is not None:
+            position = {n: i for i, n in enumerate(names)}
+            entries = [(Metric(m.name, m.kind), position[m.slot.name] if several else 0)
+                       for m in metric_list if m.kind != "loss"]
+            self._compile_metrics = CompileMetrics(entries, names)
+        if several:
+            self._output_loss_trackers = [Mean(name=f"{n}_loss") for n in names]
 
     def _compile_one(self, loss, metrics, name):
         if isinstance(loss, list | tuple | dict):
@@ -431,10 +451,33 @@ class Trainer:
 
     @property
     def metrics_names(self) -> list[str]:
-        """Names of what ``evaluate`` returns, in order: ``loss`` then each metric."""
-        if self._compiled is None:
-            return []
-        return ["loss", *(m.name for m in self._compiled["metrics"])]
+        """The names of ``metrics``, as Keras 3 gives them: ``['loss', 'compile_metrics']``
+        once compiled with metrics (``evaluate(..., return_dict=True)`` names each value)."""
+        return [m.name for m in self.metrics]
+
+    def _evaluate_order(self, logs: dict) -> list:
+        """``logs`` as a list in Keras 3's order (``Trainer._flatten_metrics_in_order``): the
+        trackers' names, the compiled metrics' own names, then the other keys sorted."""
+        names = []
+        for m in self.metrics:
+            if not isinstance(m, CompileMetrics):
+                names.append(m.name)
+            elif self._outputs_loss is None:  # Keras matches the bare names only
+                names.extend(x.name for x in m.metrics)
+        values = [logs[k] for k in names if k in logs]
+        return values + [logs[k] for k in sorted(logs) if k not in names]
+
+    def _record_results(self, logs: dict) -> None:
+        """Hold a run's figures in the trackers of ``metrics`` (Keras's state after ``fit``
+        or ``evaluate``: the last epoch's values, its validation ones when there were)."""
+        if self._loss_tracker is None or "loss" not in logs:
+            return
+        self._loss_tracker.set_result(logs["loss"])
+        if self._compile_metrics is not None:
+            self._compile_metrics.set_results(logs)
+        for tracker in self._output_loss_trackers:
+            if tracker.name in logs:
+                tracker.set_result(logs[tracker.name])
 
     def _require_compiled(self, what: str) -> None:
         if self._compiled is None:
@@ -531,6 +574,7 @@ class Trainer:
                     stream: bool = False):
         """Checked ``x``, ``y``, weights; ``x`` as one tensor, or as rows converted a batch at
         a time with ``stream=True``."""
+        self._build_for(x)  # a subclass with call(): from the data
         if self.module_ is None:
             specs = self._input_specs()
             if len(specs) == 1 and not isinstance(x, list | tuple | dict):
@@ -658,9 +702,13 @@ class Trainer:
         # threads: as many as the cores other processes leave free (statdl.threads); memory:
         # freed blocks reused step after step, given back after
         with governed(), keep_freed_memory():
-            return run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
-                           initial_epoch=initial_epoch, shuffle=shuffle, callbacks=callbacks,
-                           verbose=verbose, precision=precision)
+            history = run_fit(self, xt, yt, w, val, batch_size=batch_size, epochs=epochs,
+                              initial_epoch=initial_epoch, shuffle=shuffle,
+                              callbacks=callbacks, verbose=verbose, precision=precision)
+        last = {k: v[-1] for k, v in history.history.items() if v}
+        self._record_results({k[4:]: v for k, v in last.items() if k.startswith("val_")}
+                             if val is not None else last)
+        return history
 
     def train_step(self, data):
         """One training step of ``fit``; override it to train your own way (Keras's pattern).
@@ -690,12 +738,56 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        """The model's metric trackers, as Keras's ``Model.metrics`` for a model with its own
-        ``train_step``: the ``statdl.metrics.Mean`` objects held in its attributes (override
-        the property to choose). ``fit`` resets them when each epoch starts."""
-        from ..training.metrics import Mean
+        """The model's metric trackers, as Keras 3's ``Model.metrics``: once compiled, the
+        ``loss`` tracker (a ``statdl.metrics.Mean``), the compiled metrics as one
+        ``CompileMetrics`` tracker named ``compile_metrics`` (when ``compile`` got
+        ``metrics``), each output's ``<name>_loss`` tracker (several outputs); then the
+        ``statdl.metrics.Mean`` objects held in the model's attributes. Override the property
+        to choose. A ``train_step`` updates them (``compute_loss`` the per-output ones,
+        ``compute_metrics`` the compiled ones) and ``fit`` resets them when each epoch starts;
+        after ``fit`` or ``evaluate`` they hold the run's last figures, as in Keras.
 
-        return [v for v in vars(self).values() if isinstance(v, Mean)]
+        Examples
+        --------
+        >>> import statdl as sd
+        >>> m = sd.Sequential([sd.layers.Dense(1)], input_shape=(2,))
+        >>> m.compile("sgd", "mse", metrics=["mae"])
+        >>> [t.name for t in m.metrics], m.metrics_names
+        (['loss', 'compile_metrics'], ['loss', 'compile_metrics'])
+        """
+        out: list = []
+        if self._compiled is not None and self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                out.append(self._compile_metrics)
+            out.extend(self._output_loss_trackers)
+        held = {id(m) for m in out}
+        return out + [v for v in vars(self).values() if isinstance(v, Mean) and id(v) not in held]
+
+    def reset_metrics(self) -> None:
+        """Reset every tracker of ``metrics`` (Keras's ``reset_metrics``)."""
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        """``{name: result}`` of the trackers of ``metrics``, the compiled metrics' dict
+        merged in (Keras's ``get_metrics_result``: what a ``train_step`` returns)."""
+        out: dict = {}
+        for m in self.metrics:
+            value = m.result()
+            if isinstance(value, dict):
+                out.update(value)
+            else:
+                out[m.name] = value
+        return out
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Update the compiled metrics with a batch and return ``get_metrics_result()``, as
+        Keras's ``Model.compute_metrics`` (``x`` is unused; ``y``, ``y_pred`` one tensor, or
+        lists / dicts by output name for several outputs)."""
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
 
     @property
     def losses(self) -> list[torch.Tensor]:
@@ -716,28 +808,72 @@ class Trainer:
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training: bool = True) -> torch.Tensor:
-        """The loss of ``compile`` on a batch, plus ``sum(self.losses)``, as Keras's
+        """The loss of ``compile`` on a batch, plus ``sum(self.losses)``, as Keras 3's
         ``Model.compute_loss`` (used in a ``train_step``: ``y_pred = self(x,
-        training=True)``, ``loss = self.compute_loss(y=y, y_pred=y_pred)``). With sample
-        weights: ``sum(w loss) / n``. One output (a model with several outputs lists its
-        terms itself)."""
+        training=True)``, ``loss = self.compute_loss(y=y, y_pred=y_pred)``).
+
+        Each output's loss is the mean over the batch, or with sample weights ``sum(w loss) /
+        n``. With several outputs, ``y`` and ``y_pred`` are lists in output order or dicts by
+        output name, ``sample_weight`` one array for all outputs or a list / dict of them;
+        the total is ``sum_k loss_weights[k] * loss_k``, and each unweighted ``loss_k`` goes
+        to the tracker ``<output>_loss`` of ``metrics``, as in Keras.
+
+        Examples
+        --------
+        >>> import torch, statdl as sd
+        >>> inp = sd.Input((2,))
+        >>> m = sd.Model(inp, [sd.layers.Dense(1, name="a")(inp), sd.layers.Dense(1, name="b")(inp)])
+        >>> m.compile("sgd", loss=["mse", "mae"], loss_weights=[1.0, 0.5])
+        >>> y_pred = [torch.zeros(4, 1), torch.ones(4, 1)]
+        >>> float(m.compute_loss(y={"a": torch.ones(4), "b": torch.ones(4)}, y_pred=y_pred))
+        1.0
+        """
         self._require_compiled("compute_loss")
         loss = self._compiled["loss"]
         total = None
-        if loss is not NO_LOSS:
-            if self._outputs_loss is not None or not isinstance(y_pred, torch.Tensor):
-                raise ConfigError("`compute_loss` takes one output tensor `y_pred`; for a "
-                                  "model with several outputs add each output's loss in "
-                                  "train_step.")
-            y = torch.as_tensor(y, device=y_pred.device)
-            if y.is_floating_point() and y.numel() == y_pred.numel():
-                y = y.reshape(y_pred.shape)  # (n,) targets of an (n, 1) output
-            total = batch_loss(loss, y_pred, y, sample_weight, False)
+        if loss is NO_LOSS:
+            pass
+        elif self._outputs_loss is not None:
+            total = self._outputs_compute_loss(y, y_pred, sample_weight)
+        else:
+            if isinstance(y_pred, list | tuple) and len(y_pred) == 1:
+                y_pred = y_pred[0]
+            if isinstance(y, list | tuple) and len(y) == 1 and not np.isscalar(y[0]):
+                y = y[0]
+            if not isinstance(y_pred, torch.Tensor):
+                raise ConfigError("`y_pred` of compute_loss must be the model's output tensor "
+                                  f"(y_pred = self(x, training=True)); got "
+                                  f"{type(y_pred).__name__}.")
+            total = batch_loss(loss, y_pred, _batch_target(loss, y, y_pred), sample_weight,
+                               False)
         for term in self.losses:
             total = term if total is None else total + term
         if total is None:
             raise ConfigError(f"compile() got no `loss` and model '{self.name}' added no loss "
                               "terms: compute_loss has nothing to compute.")
+        return total
+
+    def _outputs_compute_loss(self, y, y_pred, sample_weight) -> torch.Tensor:
+        """``sum_k w_k loss_k`` of a model with several outputs (see ``compute_loss``)."""
+        slots = self._outputs_loss.slots
+        names = [s.name for s in slots]
+        preds = self._per_output(y_pred, names, "y_pred")
+        targets = self._per_output(y, names, "y")
+        weights = self._per_output(sample_weight, names, "sample_weight", broadcast=True) \
+            if isinstance(sample_weight, list | tuple | dict) else [sample_weight] * len(slots)
+        total = None
+        for slot, p, t, w, tracker in zip(slots, preds, targets, weights,
+                                          self._output_loss_trackers):
+            if not isinstance(p, torch.Tensor):
+                raise ConfigError(f"`y_pred[{slot.name!r}]` of compute_loss must be a tensor "
+                                  f"(y_pred = self(x, training=True)); got {type(p).__name__}.")
+            if w is not None and not isinstance(w, torch.Tensor):
+                w = torch.as_tensor(np.asarray(w), dtype=torch.float32)
+            value = batch_loss(slot.loss, p, _batch_target(slot.loss, t, p),
+                               None if w is None else w.to(p.device).reshape(-1), False)
+            tracker.update_state(value, sample_weight=p.shape[0])  # unweighted, as Keras
+            value = value * slot.weight if slot.weight != 1 else value
+            total = value if total is None else total + value
         return total
 
     def zero_grad(self) -> None:
@@ -748,17 +884,19 @@ class Trainer:
                 if p.grad is not None:
                     p.grad.zero_()
 
-    def _build_for(self, x: torch.Tensor) -> None:
-        """Build the model for the samples of ``x`` when it is not built yet."""
+    def _build_for(self, x) -> None:
+        """Build a subclassed model (with ``call``) from its first data ``x`` (one array, a
+        list or a dict of them) when it is not built yet."""
         if self.module_ is None and getattr(self, "_by_call", False):
-            self.build(tuple(x.shape[1:]))
+            self._build_from_data(x)
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, sample_weight=None,
                  verbose: int = 0, return_dict: bool = False):
         """Loss and metrics on ``x``, ``y`` (no dropout or noise), as Keras returns them: the
-        loss alone when there is nothing else, else a list in ``metrics_names`` order
-        (``loss, mae = model.evaluate(x, y)``); ``return_dict=True`` gives a dict
-        ``{name: value}`` (per-output entries for several outputs).
+        loss alone when there is nothing else, else a list in Keras 3's order (``loss``,
+        then the compiled metrics, ``loss, mae = model.evaluate(x, y)``; for several outputs
+        ``loss``, each ``<output>_loss``, then the per-output metrics sorted by name);
+        ``return_dict=True`` gives a dict ``{name: value}``.
 
         Examples
         --------
@@ -775,23 +913,23 @@ class Trainer:
             logs = evaluate_with_test_step(self, x, y, sample_weight, batch_size)
             if return_dict:
                 return logs
-            values = list(logs.values())
+            values = self._evaluate_order(logs)
             return values[0] if len(values) == 1 else values
         xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
         with governed():
             logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
+        self._record_results(logs)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
-        values = [logs[k] for k in self.metrics_names if k in logs]
+        values = self._evaluate_order(logs)
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ predict
     def _forward_batches(self, x, batch_size: int | None, path: list[int] | None = None,
                          logits: bool = False) -> np.ndarray:
-        if self.module_ is None and getattr(self, "_by_call", False):
-            self.build(tuple(self._input_rows(x).shape[1:]))  # a subclass: from the data
+        self._build_for(x)  # a subclass with call(): from the data
         if self.module_ is None:
             specs = self._input_specs()
             if specs[0][1] is None:
@@ -879,6 +1017,25 @@ def _one_array_in_a_list(value) -> bool:
     """``[array]``: the list form of one input or target (a list of rows stays data)."""
     return isinstance(value, list | tuple) and len(value) == 1 and (
         isinstance(value[0], np.ndarray | torch.Tensor) or hasattr(value[0], "to_numpy"))
+
+
+def _batch_target(loss: Loss, y, pred: torch.Tensor) -> torch.Tensor:
+    """``y`` of one batch in the form ``loss`` takes for ``pred``: class indices as int64, other
+    targets in the outputs' dtype, (n,) targets of an (n, 1) output reshaped."""
+    if y is None:
+        raise ConfigError("`y` of compute_loss is required for the loss given to compile; "
+                          "got None.")
+    t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    t = t.to(pred.device)
+    if loss.target == "int":
+        if t.dim() == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        return t.long()
+    if loss.target != "any":
+        t = t.to(pred.dtype if pred.is_floating_point() else torch.float32)
+    if t.is_floating_point() and t.numel() == pred.numel() and t.shape != pred.shape:
+        t = t.reshape(pred.shape)
+    return t
 
 
 def _split_outputs(out: np.ndarray, specs) -> list[np.ndarray]:

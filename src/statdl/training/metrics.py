@@ -7,6 +7,9 @@ Mann-Whitney statistic) at the end of the epoch; Keras approximates it with 200 
 
 ``Mean`` is Keras's ``keras.metrics.Mean`` tracker (``update_state`` / ``result`` /
 ``reset_state``), which a model's own ``train_step`` updates with the values it wants logged.
+``CompileMetrics`` is Keras 3's tracker of the metrics given to ``compile``: it sits in
+``model.metrics`` beside the ``loss`` tracker, so the Keras guides' loop ``for metric in
+self.metrics: ...update_state(y, y_pred)`` updates them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch
 
 from ..errors import ConfigError, ShapeError, choice_error
 
-__all__ = ["Metric", "Mean", "get_metric", "get_metrics", "METRIC_NAMES"]
+__all__ = ["Metric", "Mean", "CompileMetrics", "get_metric", "get_metrics", "METRIC_NAMES"]
 
 METRIC_NAMES = ("accuracy", "acc", "mae", "mse", "auc", "binary_accuracy",
                 "categorical_accuracy", "sparse_categorical_accuracy", "mean_absolute_error",
@@ -149,12 +152,14 @@ class Mean:
         """Forget every value (Keras's ``reset_state``)."""
         self.total = torch.zeros((), dtype=self.dtype)
         self.count = torch.zeros((), dtype=self.dtype)
+        self.updates = 0  # update_state calls since the reset: was the tracker used?
 
     @torch.no_grad()
     def update_state(self, values, sample_weight=None) -> None:
         """Add ``values`` (a number, an array or a tensor; gradients are not kept), weighted by
         ``sample_weight`` when given (Keras's per-sample reduction)."""
         values = self._tensor(values)
+        self.updates += 1
         if self.total.device != values.device:
             self.total, self.count = self.total.to(values.device), self.count.to(values.device)
         if sample_weight is None:
@@ -197,6 +202,99 @@ class Mean:
 
     def __repr__(self) -> str:
         return f"Mean(name={self.name!r})"
+
+    def set_result(self, value: float) -> None:
+        """Hold ``value`` as the result (the trainer records a run's figure this way)."""
+        self.reset_state()
+        self.total.fill_(float(value))
+        self.count.fill_(1.0)
+
+
+class CompileMetrics:
+    """The metrics given to ``compile`` as one tracker, as Keras 3 holds them: named
+    ``"compile_metrics"``, listed in ``model.metrics`` after the ``loss`` tracker.
+
+    ``update_state(y, y_pred)`` adds a batch (``y`` and ``y_pred`` one tensor each, or lists
+    / dicts by output name for several outputs); ``result()`` is a dict ``{name: value}``
+    (``{"mae": ...}``, or ``{"salary_mae": ..., "league_accuracy": ...}``), which ``fit``
+    logs key by key. As in Keras, sample weights are not applied to these metrics.
+
+    Parameters
+    ----------
+    entries : list of (Metric, int)
+        Each metric (named as logged) and the position of the output it reads.
+    output_names : list of str
+        The model's outputs, to read dicts of targets and outputs by name.
+
+    Examples
+    --------
+    >>> tracker = CompileMetrics([(get_metric("mae", "real"), 0)], ["output"])
+    >>> tracker.update_state(torch.tensor([1.0, 2.0]), torch.tensor([[1.5], [2.0]]))
+    >>> {k: round(float(v), 4) for k, v in tracker.result().items()}
+    {'mae': 0.25}
+    """
+
+    name = "compile_metrics"
+
+    def __init__(self, entries: list[tuple[Metric, int]], output_names: list[str]):
+        self.entries = entries
+        self.output_names = list(output_names)
+        self.reset_state()
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics held, in order."""
+        return [m for m, _ in self.entries]
+
+    def reset_state(self) -> None:
+        """Forget every batch."""
+        for m, _ in self.entries:
+            m.reset()
+        self.updates = 0
+        self._held: dict[str, float] | None = None
+
+    def _pick(self, value, index: int, argument: str) -> torch.Tensor:
+        if isinstance(value, dict):
+            name = self.output_names[index]
+            if name not in value:
+                raise ConfigError(f"`{argument}` of compile_metrics must give output "
+                                  f"{name!r}; got keys {sorted(value)}.")
+            value = value[name]
+        elif isinstance(value, list | tuple) and len(self.output_names) > 1:
+            if len(value) != len(self.output_names):
+                raise ConfigError(f"`{argument}` of compile_metrics must hold one entry per "
+                                  f"output ({self.output_names}); got {len(value)}.")
+            value = value[index]
+        elif isinstance(value, list | tuple) and len(value) == 1:
+            value = value[0]
+        return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+
+    @torch.no_grad()
+    def update_state(self, y, y_pred, sample_weight=None) -> None:
+        """Add one batch of targets ``y`` and outputs ``y_pred`` (probabilities, as the model
+        returns them); ``sample_weight`` is accepted and, as in Keras, not applied."""
+        for m, index in self.entries:
+            pred = self._pick(y_pred, index, "y_pred").detach()
+            target = self._pick(y, index, "y").to(pred.device)
+            if target.is_floating_point() and target.numel() == pred.numel():
+                target = target.reshape(pred.shape)  # (n,) targets of an (n, 1) output
+            m.update(pred.float() if pred.is_floating_point() else pred, target, False)
+        self.updates += 1
+        self._held = None
+
+    def result(self) -> dict[str, torch.Tensor]:
+        """``{name: value}`` of every metric (0-dim float32 tensors)."""
+        if self._held is not None:
+            return {k: torch.tensor(v, dtype=torch.float32) for k, v in self._held.items()}
+        return {m.name: torch.tensor(m.result(), dtype=torch.float32) for m, _ in self.entries}
+
+    def set_results(self, values: dict[str, float]) -> None:
+        """Hold ``values`` as the results (the trainer records a run's figures this way)."""
+        self.reset_state()
+        self._held = {m.name: float(values.get(m.name, float("nan"))) for m, _ in self.entries}
+
+    def __repr__(self) -> str:
+        return f"CompileMetrics({[m.name for m, _ in self.entries]})"
 
 
 def _loss_values(name: str, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
