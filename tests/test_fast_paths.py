@@ -199,7 +199,7 @@ SCENARIOS: dict[str, Scenario] = {
                            cpu_only="cuDNN's GRU on CUDA"),
     # predict runs the inference kernel (plain operations) instead of torch.lstm
     "lstm_kernel": Scenario(lambda d: _recurrent("LSTM", d), "predict: aten::lstm",
-                            cpu_only="cuDNN's LSTM on CUDA"),
+                            needs=("torch_rnn_ops",), cpu_only="cuDNN's LSTM on CUDA"),
     "torch_rnn_ops": Scenario(lambda d: _recurrent("GRU", d), "aten::gru",
                               without=("gru_kernel",)),
     "onehot_as_index": Scenario(_onehot, "decision: sparse_categorical_crossentropy"),
@@ -285,8 +285,7 @@ def test_registry_covers_every_switch():
     attributes named ``enabled``, ``fused``, ``narrow_layout``, ``*_kernel``, ``index_*`` or
     held by a class that holds a registered switch, and upper-case bool module attributes;
     and every registered switch exists."""
-    registered = {p.switch for p in fast_paths.PATHS} | {
-        p.switch for p in fast_paths._PENDING if fast_paths._available(p)}
+    registered = {p.switch for p in fast_paths.PATHS}
     found = set()
     for package in ("statdl.training", "statdl.layers"):
         pkg = importlib.import_module(package)
@@ -349,15 +348,33 @@ def test_table_lists_every_path_with_its_switch_and_reasons():
         assert not fast_paths.table().set_index("name").loc["lstm_kernel", "on"]
 
 
-def test_environment_variable_is_read_at_import():
-    """``STATDL_FAST_PATHS=0`` in a fresh process: every path off (lists of ``-name`` go
+def test_environment_variable_is_read_at_import_without_importing_torch():
+    """``STATDL_FAST_PATHS=0`` in a fresh process: ``import statdl`` loads no torch (a tuning
+    run's script that never uses torch must not pay for it), a switch's module imported
+    afterwards comes up with its path off, and so does every path (lists of ``-name`` go
     through the same ``apply_env``, tested in-process below)."""
-    code = ("import json, statdl; from statdl import fast_paths as f; "
-            "print(json.dumps(f.state()))")
+    code = ("import json, sys, statdl; torch_loaded = 'torch' in sys.modules; "
+            "from statdl.training.dense_kernel import DenseStackKernel as K; "
+            "from statdl import fast_paths as f; "
+            "print(json.dumps([torch_loaded, K.enabled, f.state()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "STATDL_FAST_PATHS": "0"}, check=True, timeout=300)
-    state = json.loads(out.stdout.strip().splitlines()[-1])
+    torch_loaded, kernel_on, state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not torch_loaded and not kernel_on
     assert set(state) == set(fast_paths.names()) and not any(state.values())
+
+
+def test_on_restores_the_defaults_a_switch_had_when_its_module_loaded():
+    """Under ``STATDL_FAST_PATHS=-metric_chunks`` the buffer's capacity is 0 once its module
+    loads, and ``on`` gives back the capacity the module defines (not True)."""
+    code = ("import json, statdl; from statdl.training import loop; "
+            "off = loop.PendingOutputs.CAPACITY; from statdl import fast_paths as f\n"
+            "with f.on('metric_chunks'): back = loop.PendingOutputs.CAPACITY\n"
+            "print(json.dumps([off, back, loop.PendingOutputs.CAPACITY]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "STATDL_FAST_PATHS": "-metric_chunks"}, check=True,
+                         timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, 2**21, 0]
 
 
 def test_environment_variable_lists_turn_off_the_paths_named():

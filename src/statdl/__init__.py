@@ -26,7 +26,7 @@ from ._version import __version__
 _threads.prepare()
 
 # STATDL_FAST_PATHS=0 (or -name,...) turns fast paths off for the whole program. Only then is
-# the switchboard loaded here (it imports the modules that hold the switches, torch included).
+# the switchboard loaded here; it imports no torch (each switch is set as its module loads).
 if _os.environ.get("STATDL_FAST_PATHS", "").strip() not in ("", "1"):
     from . import fast_paths as _fast_paths  # noqa: F401  (applies the variable on import)
 

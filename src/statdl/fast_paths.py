@@ -11,8 +11,10 @@ attributes stay the only place the choice is stored.
 * ``off(*names)`` / ``on(*names)``: a ``with`` block with those paths (all, when no names)
   off / on, the previous state restored on exit, also on error;
 * ``STATDL_FAST_PATHS=0`` turns every path off, ``STATDL_FAST_PATHS=-dense_kernel,-gru_kernel``
-  those named, read once when statdl is imported (``STATDL_FAST_PATHS=0 pytest`` runs the
-  test suite on the plain paths).
+  those named, read once when statdl is imported and applied to each switch as the module
+  holding it loads, so ``import statdl`` still imports no torch (a tuning run's child process
+  whose script never uses torch does not load it); ``STATDL_FAST_PATHS=0 pytest`` runs the
+  test suite on the plain paths.
 
 The switches are process-wide class attributes: changing one affects every model in the
 process, including ones training in other threads.
@@ -30,11 +32,14 @@ False
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 
@@ -168,6 +173,13 @@ PATHS: tuple[FastPath, ...] = (
         "bench/fast_paths_speed.py (2 rounds, 2 cores, 2026-11-30): Embedding + "
         "GRU(32) over 100 steps, kernel off, 1.25x against the step loop", 1e-4, 1e-6),
     FastPath(
+        "onehot_as_index", "statdl.training.loop:INDEX_TARGETS",
+        "categorical cross-entropy on exact one-hot rows, unless a metric compares outputs "
+        "with the rows (mae, mse, auc)",
+        "sparse cross-entropy on the class index equals cross-entropy on the one-hot row and "
+        "skips a pass over the (n, k) targets every step",
+        "not recorded in the code", 1e-5, 1e-7),
+    FastPath(
         "metric_chunks", "statdl.training.loop:PendingOutputs.CAPACITY",
         "fit with metrics: batch outputs are copied into a buffer (up to 2**21 values) and fed "
         "to the metrics when it fills, when the progress display asks, at the epoch's end",
@@ -185,33 +197,9 @@ PATHS: tuple[FastPath, ...] = (
         "words), about a tenth of an imdb-rnn@100 step", 1e-5, 1e-7),
 )
 
-#: Switches whose attribute may be missing (a file not yet changed): registered once it exists.
-_PENDING: tuple[FastPath, ...] = (
-    FastPath(
-        "onehot_as_index", "statdl.training.loop:INDEX_TARGETS",
-        "categorical cross-entropy on exact one-hot rows, unless a metric compares outputs "
-        "with the rows (mae, mse, auc)",
-        "sparse cross-entropy on the class index equals cross-entropy on the one-hot row and "
-        "skips a pass over the (n, k) targets every step",
-        "not recorded in the code", 1e-5, 1e-7),
-)
-
-
-def _available(path: FastPath) -> bool:
-    try:
-        path.value()
-    except AttributeError:
-        return False
-    return True
-
-
-def _registry() -> tuple[FastPath, ...]:
-    return PATHS + tuple(p for p in _PENDING if _available(p))
-
-
 def names() -> list[str]:
     """Names of every registered fast path."""
-    return [p.name for p in _registry()]
+    return [p.name for p in PATHS]
 
 
 def get(name: str) -> FastPath:
@@ -222,7 +210,7 @@ def get(name: str) -> FastPath:
     >>> get("fused_optimizer").switch
     'statdl.training.optimizers:Optimizer.fused'
     """
-    for path in _registry():
+    for path in PATHS:
         if path.name == name:
             return path
     raise ConfigError(f"`name` must be one of statdl's fast paths {names()}; got {name!r}.")
@@ -235,6 +223,7 @@ def is_on(name: str) -> bool:
 
 
 def _on_value(path: FastPath) -> object:
+    path.value()  # loads the switch's module, which notes its default
     return _DEFAULTS.get(path.name, True)
 
 
@@ -247,11 +236,11 @@ def set_path(name: str, on: bool) -> None:
 
 def state() -> dict[str, bool]:
     """``{name: on}`` for every fast path."""
-    return {p.name: p.value() != p.off_value for p in _registry()}
+    return {p.name: p.value() != p.off_value for p in PATHS}
 
 
 def _selected(names_: tuple[str, ...]) -> list[FastPath]:
-    return [get(n) for n in names_] if names_ else list(_registry())
+    return [get(n) for n in names_] if names_ else list(PATHS)
 
 
 @contextmanager
@@ -299,7 +288,7 @@ def table():
 
     rows = [{"name": p.name, "on": p.value() != p.off_value, "switch": p.switch,
              "applies": p.applies, "why": p.why, "gain": p.gain, "tolerance": p.tolerance}
-            for p in _registry()]
+            for p in PATHS]
     return pd.DataFrame(rows, columns=["name", "on", "switch", "applies", "why", "gain",
                                        "tolerance"])
 
@@ -333,10 +322,77 @@ def apply_env(value: str | None = None) -> list[str]:
                 f"{ENV} must be 0, 1, or a comma-separated list of -name with names from "
                 f"{sorted(known)}; ignored {bad}.", RuntimeWarning, stacklevel=2)
     for name in turned:
-        set_path(name, False)
+        if _module_name(get(name)) in sys.modules:
+            set_path(name, False)
+        else:  # set when its module loads: importing it here would import torch
+            _OFF_WHEN_LOADED.add(name)
     return turned
 
 
-#: Each switch's value when statdl was imported (what ``on`` restores a path to).
-_DEFAULTS: dict[str, object] = {p.name: p.value() for p in PATHS + _PENDING if _available(p)}
+class _WhenLoaded(importlib.abc.MetaPathFinder):
+    """Calls ``_loaded(module)`` right after each module holding a switch has been executed, so
+    that ``STATDL_FAST_PATHS`` applies without importing those modules (and torch) early;
+    steps aside once all of them have loaded."""
+
+    def __init__(self, modules: set[str]) -> None:
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.modules:
+            return None
+        self.modules.discard(name)
+        if not self.modules:
+            sys.meta_path.remove(self)
+        for finder in sys.meta_path:  # the spec the import would have found without us
+            find = getattr(finder, "find_spec", None)
+            spec = None if finder is self or find is None else find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_then_note(module: Any) -> None:
+                exec_module(module)
+                _loaded(module)
+
+            spec.loader.exec_module = exec_then_note  # type: ignore[method-assign]
+        return spec
+
+
+def _module_name(path: FastPath) -> str:
+    return path.switch.partition(":")[0]
+
+
+def _loaded(module: Any) -> None:
+    """Note the defaults of the switches ``module`` holds, then turn off those the environment
+    named."""
+    for path in PATHS:
+        if _module_name(path) == module.__name__:
+            _DEFAULTS.setdefault(path.name, path.value())
+            if path.name in _OFF_WHEN_LOADED:
+                _OFF_WHEN_LOADED.discard(path.name)
+                path.set_value(path.off_value)
+
+
+#: Each switch's value when its module was loaded (or when this module was, if that came
+#: later): what ``on`` restores a path to.
+_DEFAULTS: dict[str, object] = {}
+#: Paths that ``STATDL_FAST_PATHS`` turned off whose module has not loaded yet.
+_OFF_WHEN_LOADED: set[str] = set()
+
+
+def _watch() -> None:
+    waiting = set()
+    for module in {_module_name(p) for p in PATHS}:
+        if module in sys.modules:
+            _loaded(sys.modules[module])
+        else:
+            waiting.add(module)
+    if waiting:
+        sys.meta_path.insert(0, _WhenLoaded(waiting))
+
+
+_watch()
 apply_env()
