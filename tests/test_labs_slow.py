@@ -24,6 +24,10 @@ def _data_or_skip(name: str) -> str | None:
         if not (SHARED_DATA / "aclImdb_labeled.tar.gz").exists():
             pytest.skip(f"IMDB reviews are not in {SHARED_DATA}")
         return str(SHARED_DATA)
+    if name.startswith("nyse-"):
+        if not (SHARED_DATA / "islp" / "NYSE.csv").exists():
+            pytest.skip(f"ISLP's NYSE.csv is not in {SHARED_DATA / 'islp'}")
+        return str(SHARED_DATA)
     if name == "transfer":
         from statdl.datasets._files import find_local
         from statdl.datasets.mnist import FASHION_MNIST_FILES
@@ -51,4 +55,4 @@ def test_quick_lab_end_to_end(name, tmp_path):
                                                    for c in captions.values())
         page = (run / "view.html").read_text()
         assert f"<h1>Lab {name}: run" in page and page.count("<figcaption>") == len(figures)
-        assert (run / "statdl.d" / "model.txt").exists() or name == "mnist-tune"
+        assert (run / "statdl.d" / "model.txt").exists() or name in ("mnist-tune", "nyse-ar")

@@ -149,6 +149,15 @@ LABS: dict[str, Lab] = {lab.name: lab for lab in (
         "Sampling layer, train_step) vs statdl.autoencoders' VAE", "vae_keras", epochs=10),
     Lab("mnist-contractive-ae", "contractive autoencoder", "mnist_autoencoders", epochs=10,
         defaults={"kind": "contractive"}),
+    Lab("nyse-ar", "NYSE log volume from 5 lagged days: linear AR(5) by least squares, "
+        "with and without day_of_week (ISLR2/ISLP Ch. 10)", "nyse", function="run_ar",
+        epochs=0, quick_epochs=0, threads=1),
+    Lab("nyse-rnn", "NYSE log volume: SimpleRNN(12), dropout 0.1, recurrent dropout 0.1, "
+        "RMSprop, batch 64 (ISLR2/ISLP Ch. 10)", "nyse", function="run_rnn", epochs=200,
+        quick_epochs=3, threads=1),
+    Lab("nyse-conv1d", "NYSE log volume: nonlinear AR (flattened lags + day_of_week, "
+        "Dense(32)) and a Conv1D(16, 3) network", "nyse", function="run_conv1d", epochs=100,
+        quick_epochs=3, threads=1),
 )}
 
 
