@@ -1,9 +1,11 @@
-"""``statdl labs`` (list the labs) and ``statdl lab NAME [options]`` (run one)."""
+"""``statdl labs`` (list the labs), ``statdl lab NAME [options]`` (run one), ``statdl lab NAME
+--notebook PATH`` (write it as a notebook) and ``statdl notebooks DIR`` (all of them)."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
 from ._registry import LABS, execute, get_lab, lab_parser, parse_lab_args
 
 __all__ = ["register", "list_labs"]
@@ -32,7 +34,41 @@ def _lab(args: argparse.Namespace) -> int:
     if any(a in ("-h", "--help") for a in args.options):
         lab_parser(lab).print_help()
         return 0
-    execute(lab, parse_lab_args(lab, list(args.options)))
+    path, options = _notebook_option(list(args.options))
+    if path is not None:
+        from .notebooks import write_notebook
+
+        if options:
+            raise ConfigError(f"`--notebook` writes the notebook only; set {' '.join(options)}"
+                              " in its parameter cell instead.")
+        print(f"Notebook of lab {lab.name}: {write_notebook(lab.name, path)}")
+        return 0
+    execute(lab, parse_lab_args(lab, options))
+    return 0
+
+
+def _notebook_option(options: list[str]) -> tuple[str | None, list[str]]:
+    """``--notebook PATH`` (or ``--notebook=PATH``) taken out of a lab's options."""
+    for i, option in enumerate(options):
+        if option.startswith("--notebook="):
+            return option.split("=", 1)[1], options[:i] + options[i + 1:]
+        if option == "--notebook":
+            if i + 1 >= len(options):
+                raise ConfigError("`--notebook` needs a path: statdl lab NAME --notebook "
+                                  "lab.ipynb")
+            return options[i + 1], options[:i] + options[i + 2:]
+    return None, options
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from .notebooks import not_expressed, write_notebooks
+
+    paths = write_notebooks(args.directory)
+    print(f"{len(paths)} notebooks in {args.directory}")
+    runners = not_expressed()
+    if runners:
+        print(f"Run through statdl.labs.run_lab (not yet written out cell by cell): "
+              f"{', '.join(runners)}")
     return 0
 
 
@@ -43,9 +79,17 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "lab", help="run one of the course's worked examples (statdl lab NAME --help)",
         description="Run a lab: `statdl lab NAME [--quick] [--epochs N] [--seed S] "
-                    "[--device D] [--data-dir DIR] [lab options]`.\n\n" + list_labs(),
+                    "[--device D] [--data-dir DIR] [lab options]`, or write it as a "
+                    "notebook: `statdl lab NAME --notebook PATH`.\n\n" + list_labs(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", metavar="NAME", help="the lab (see `statdl labs`)")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the lab")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_lab)
+    p = subparsers.add_parser(
+        "notebooks", help="write every lab as a Jupyter notebook (needs statdl[jupyter])",
+        description="Write each lab as DIR/NAME.ipynb: the worked example in statdl's public "
+                    "API with a `parameters` cell (quick settings). One lab: `statdl lab NAME "
+                    "--notebook PATH`.")
+    p.add_argument("directory", metavar="DIR", help="folder for the notebooks (created)")
+    p.set_defaults(func=_notebooks)

@@ -1,0 +1,651 @@
+"""The labs as Jupyter notebooks: ``statdl lab NAME --notebook PATH``, ``statdl notebooks DIR``.
+
+Each notebook is the worked example written with statdl's public API, as a student would write
+it (never a call into ``statdl.labs``): the lab's prose, a parameter cell tagged
+``parameters`` (quick-sized settings that papermill or an edit can override), then the data,
+the model, training, the statistics and the figures, and a last cell whose value is a dict of
+the headline figures. Those figures are the lab's own at the same settings:
+``tests/test_notebooks.py`` executes every notebook in a Jupyter kernel and compares them with
+``run_lab``.
+
+nbformat is an optional extra (``pip install statdl[jupyter]``); it is imported only when a
+notebook is written.
+
+Examples
+--------
+>>> "hitters-nn" in NOTEBOOKS
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ._registry import LABS, Lab, get_lab
+
+__all__ = ["NOTEBOOKS", "CHECKS", "notebook", "write_notebook", "write_notebooks",
+           "not_expressed"]
+
+Cell = tuple[str, str]  # ("markdown" | "code", source)
+
+
+def md(text: str) -> Cell:
+    return ("markdown", textwrap.dedent(text).strip())
+
+
+def code(text: str, **subs: str) -> Cell:
+    """A code cell; ``$name`` is replaced by ``subs[name]``, whose further lines take the
+    indentation of the line the name is on."""
+    lines = []
+    for line in textwrap.dedent(text).strip().splitlines():
+        indent = line[:len(line) - len(line.lstrip())]
+        for key, value in subs.items():
+            line = line.replace(f"${key}", str(value).replace("\n", "\n" + indent))
+        lines.append(line)
+    return ("code", "\n".join(lines))
+
+
+# ------------------------------------------------------------------ shared cells
+def _parameters(lab: Lab, **extra: Any) -> Cell:
+    lines = [
+        "# Parameters (this cell is tagged `parameters`: papermill or an edit overrides them).",
+        f"epochs = {lab.quick_epochs}  # quick-sized; the course: {lab.epochs}",
+        "seed = 1001",
+        "quick = True  # True: a small subset (the MNIST sample shipped with statdl); "
+        "False: all the data",
+        f"threads = {lab.threads!r}  # torch threads; None follows the cores other "
+        "processes leave free",
+        'device = "auto"',
+        "verbose = 1  # 0 silent, 1 progress bar, 2 one line per epoch",
+        "data_dir = None  # folder with the data (mnist/, aclImdb...); default "
+        "$STATDL_DATA or the cache",
+    ]
+    lines += [f"{name} = {value!r}" for name, value in extra.items()]
+    return ("code", "\n".join(lines))
+
+
+SETUP = code("""
+    import os
+
+    import numpy as np
+
+    import statdl as sd
+    from statdl import layers as L
+
+    if data_dir is not None:
+        os.environ["STATDL_DATA"] = os.path.abspath(data_dir)
+    if threads:
+        sd.set_threads(threads)  # a fixed count, as `statdl lab` does for tiny models
+    sd.set_seed(seed)  # the seed of the weights, the shuffles and the splits
+""")
+
+MNIST_FLAT = code("""
+    if quick:  # 6,000 training and 1,000 test digits, shipped with statdl
+        (x_train, y_train), (x_test, y_test) = sd.datasets.mnist_sample()
+    else:
+        (x_train, y_train), (x_test, y_test) = sd.datasets.mnist()
+    x_train = x_train.reshape(len(x_train), 784).astype("float32") / 255
+    x_test = x_test.reshape(len(x_test), 784).astype("float32") / 255
+    y_train, y_test = y_train.astype("int64"), y_test.astype("int64")
+    x_train.shape, x_test.shape
+""")
+
+MNIST_IMAGE = code(MNIST_FLAT[1].replace("784)", "28, 28, 1)"))
+
+CLASSIFY = code("""
+    pred = model.predict_classes(x_test)
+    cm = sd.confusion_matrix(pred, y_test)  # caret's confusionMatrix statistics
+    cm
+""")
+
+CURVES = code("sd.plot_history(history)  # loss and accuracy per epoch, training and validation")
+
+
+def _intro(lab: Lab, extra: str = "") -> list[Cell]:
+    """The title, the lab module's docstring (the course's prose) and where the notebook came
+    from."""
+    module = importlib.import_module(f"statdl.labs.{lab.module}")
+    doc = textwrap.dedent(module.__doc__ or "").strip()
+    first, _, rest = doc.partition("\n")
+    prose = (first.strip() + "\n" + textwrap.dedent(rest).strip()).replace("``", "`")
+    origin = (f"This notebook was written by `statdl lab {lab.name} --notebook`. `statdl lab "
+              f"{lab.name}` runs the same example from the command line and records a run "
+              "folder (results, figures, an HTML report); at the same settings it prints the "
+              "same figures.")
+    return [("markdown", f"# Lab `{lab.name}`: {lab.summary}\n\n{prose}"),
+            ("markdown", f"{origin} {extra}".strip())]
+
+
+# ------------------------------------------------------------------ the labs
+def _hitters(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab, "The lab also fits a cross-validated lasso on the same split; this "
+                     "notebook keeps the network and the linear regression."),
+        _parameters(lab),
+        SETUP,
+        md("""
+            ## Data: `Salary ~ . - 1`, scaled, and the course's 30% test split
+
+            `r_sample` draws what R's `set.seed(seed); sample(1:n, round(0.3 * n))` draws.
+        """),
+        code("""
+            from statdl.rsample import r_sample
+
+            x, y = sd.datasets.hitters(response="log_salary")
+            x = np.asarray(sd.scale(x).x, dtype="float32")  # the course scales, then splits
+            y = np.asarray(y, dtype="float32")
+            n = len(y)
+            test = r_sample(n, round(n * 0.3), seed=seed) - 1  # R's positions are 1-based
+            train = np.setdiff1d(np.arange(n), test)
+            x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
+            x_train.shape, x_test.shape
+        """),
+        md("## The network: Dense(64, relu) + Dense(1), RMSprop, MSE loss"),
+        code("""
+            model = sd.Sequential([L.Dense(64, activation="relu"), L.Dense(1)],
+                                  input_shape=(x_train.shape[1],), name="hitters_nn")
+            model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"], device=device)
+            model
+        """),
+        code("""
+            history = model.fit(x_train, y_train, epochs=epochs, batch_size=32,
+                                validation_data=(x_test, y_test), verbose=verbose)
+            history
+        """),
+        md("## Test MSE and MAE, with bootstrap intervals"),
+        code("""
+            pred = model.predict(x_test)[:, 0]
+            report = sd.regression_report(y_test, pred, seed=seed)
+            report
+        """),
+        md("## Against a linear regression on the same split (paired tests)"),
+        code("""
+            design = np.column_stack([np.ones(len(x_train)), x_train])
+            coef = np.linalg.lstsq(design, y_train, rcond=None)[0]
+            pred_lm = coef[0] + x_test @ coef[1:]
+            sd.compare_regressors(y_test, pred, pred_lm, names=("network", "linear"))
+        """),
+        code("""
+            sd.plot_predictions(y_test, pred,
+                                title="Hitters: predicted vs observed log(Salary), test set")
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"MSE": report["MSE"], "MAE": report["MAE"],
+             "linear_MSE": float(np.mean((y_test - pred_lm) ** 2))}
+        """),
+    ]
+
+
+_MNIST_LAYERS = {
+    "logit": '[L.Dense(10, activation="softmax")]',
+    "mlp": '[L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")]',
+    "mlp2": ('[L.Dense(512, activation="relu"), L.Dropout(0.4),\n'
+             ' L.Dense(256, activation="relu"), L.Dropout(0.3),\n'
+             ' L.Dense(10, activation="softmax")]'),
+}
+
+
+def _mnist_fit(kind: str) -> list[Cell]:
+    return [
+        code("""
+            model = sd.Sequential(
+                $layers,
+                input_shape=(784,), name="mnist_$kind")
+            model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
+                          metrics=["accuracy"], device=device)
+            model
+        """, layers=_MNIST_LAYERS[kind], kind=kind),
+        code("""
+            history = model.fit(x_train, sd.to_categorical(y_train, 10), epochs=epochs,
+                                batch_size=128, validation_split=0.2, verbose=verbose)
+            history
+        """),
+    ]
+
+
+def _mnist_dense(lab: Lab) -> list[Cell]:
+    kind = lab.defaults["model"]
+    return [
+        *_intro(lab, "`--no-dropout` of `mnist-mlp2` is the same network without its "
+                     "Dropout layers." if kind == "mlp2" else ""),
+        _parameters(lab),
+        SETUP,
+        md("## Data: digits flattened to 784 values in [0, 1]"),
+        MNIST_FLAT,
+        md("## The network, trained with RMSprop on one-hot labels, 20% held out for "
+           "validation"),
+        *_mnist_fit(kind),
+        md("## Test digits: caret's statistics"),
+        CLASSIFY,
+        code("sd.plot_confusion_matrix(cm, data=\"test\")"),
+        md("## The figures this lab is judged by"),
+        code('{"accuracy": cm.accuracy, "kappa": cm.kappa}'),
+    ]
+
+
+def _mnist_compare(lab: Lab) -> list[Cell]:
+    cells = [*_intro(lab), _parameters(lab), SETUP, MNIST_FLAT,
+             md("## The three networks, one after the other, on the same digits"),
+             code("preds = {}")]
+    for kind in ("logit", "mlp", "mlp2"):
+        cells += [md(f"### {kind}"), *_mnist_fit(kind),
+                  code(f'preds["{kind}"] = model.predict_classes(x_test)\n'
+                       f'sd.confusion_matrix(preds["{kind}"], y_test)')]
+    cells += [
+        md("## Pairwise comparisons on the same test digits (exact McNemar, Newcombe CI)"),
+        code("""
+            comparisons = {f"{a}_vs_{b}": sd.compare_classifiers(preds[a], preds[b], y_test,
+                                                                names=(a, b))
+                           for a, b in (("mlp", "logit"), ("mlp2", "logit"), ("mlp2", "mlp"))}
+            comparisons["mlp2_vs_mlp"]
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {name: c.difference for name, c in comparisons.items()}
+        """),
+    ]
+    return cells
+
+
+def _mnist_cnn(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab, "The lab's variants (`--padding same`, `--no-pooling`, `--augment`) "
+                     "change the layers below in the obvious way."),
+        _parameters(lab),
+        SETUP,
+        md("## Data: digits as 28 x 28 x 1 images in [0, 1]"),
+        MNIST_IMAGE,
+        md("## The course's convolutional network"),
+        code("""
+            model = sd.Sequential([
+                L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                L.Conv2D(64, (3, 3), activation="relu"),
+                L.Flatten(),
+                L.Dense(512, activation="relu"), L.Dropout(0.4),
+                L.Dense(256, activation="relu"), L.Dropout(0.2),
+                L.Dense(10, activation="softmax")], input_shape=(28, 28, 1), name="mnist_convnet")
+            model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
+                          metrics=["accuracy"], device=device)
+            model
+        """),
+        code("""
+            history = model.fit(x_train, sd.to_categorical(y_train, 10), epochs=epochs,
+                                batch_size=128, validation_split=0.2, verbose=verbose)
+            history
+        """),
+        CLASSIFY,
+        md("## What the first convolution learned: its filters, and one digit's feature maps "
+           "before and after pooling"),
+        code("sd.plot_filters(model, 0)"),
+        code("sd.plot_feature_maps(model, x_test[0], 0, pooled_layer=1)"),
+        md("## The figures this lab is judged by"),
+        code('{"accuracy": cm.accuracy, "kappa": cm.kappa}'),
+    ]
+
+
+_RECONSTRUCTION = code("""
+    errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
+    mse = float(errors.mean())
+    half = 1.96 * float(errors.std(ddof=1)) / np.sqrt(len(errors))
+    print(f"Test reconstruction MSE: {mse:.5f} (95% CI {mse - half:.5f}-{mse + half:.5f})")
+    sd.plot_reconstructions(x_test[:10], recon[:10], data="test")
+""")
+
+_AUTOENCODERS = {
+    "stacked": "Autoencoder(784, 64, hidden=(256, 128))  # 784-256-128-64-128-256-784",
+    "sparse": "Autoencoder(784, 100, sparsity_l1=1e-5)  # L1 penalty on the codings",
+    "contractive": "Autoencoder(784, 100, contractive=1e-4)",
+    "variational": ('Autoencoder(784, 2, hidden=(256,), activation="relu", variational=True,\n'
+                    '            output_activation="sigmoid")'),
+    "convolutional": "ConvAutoencoder((28, 28, 1), filters=(16, 8))",
+}
+
+
+def _mnist_autoencoder(lab: Lab) -> list[Cell]:
+    kind = lab.defaults["kind"]
+    cells = [*_intro(lab), _parameters(lab), SETUP,
+             md("## Data: the digits, without their labels"),
+             MNIST_IMAGE if kind == "convolutional" else MNIST_FLAT]
+    if kind == "basic":
+        cells += [
+            md("""
+                ## The course's autoencoder, line by line (functional API)
+
+                `en` and `auto_encode` share the encoder's weights: after training
+                `auto_encode`, `en.predict` gives the codings.
+            """),
+            code("""
+                input_layer = sd.Input(784)
+                encoder = L.Dense(100, activation="tanh")(input_layer)
+                en = sd.Model(input_layer, encoder)  # to extract the codings
+                decoder = L.Dense(784)(encoder)
+                auto_encode = sd.Model(input_layer, decoder)
+                auto_encode.compile(loss="mean_squared_error", optimizer="adam", device=device)
+                auto_encode
+            """),
+            code("""
+                history = auto_encode.fit(x_train, x_train, epochs=epochs, batch_size=256,
+                                          validation_split=0.1, verbose=verbose)
+                encoded_imgs = en.predict(x_test)
+                encoded_imgs[:10, :5]  # R: encoded_imgs[1:10, 1:5]
+            """),
+            code("recon = auto_encode.predict(x_test)"),
+        ]
+    else:
+        cells += [
+            md("## The autoencoder (`statdl.autoencoders`), Adam, MSE, batch 256"),
+            code("""
+                from statdl.autoencoders import Autoencoder, ConvAutoencoder
+
+                ae = $builder
+                ae.compile(optimizer="adam", loss="mse", device=device)
+                ae.summary()
+                history = ae.fit(x_train, epochs=epochs, batch_size=256, validation_split=0.1,
+                                 verbose=verbose)
+            """, builder=_AUTOENCODERS[kind]),
+        ]
+        if kind != "convolutional":
+            cells.append(code("ae.codings(x_test)[:10, :5]  # the first codings"))
+        if kind == "variational":
+            cells.append(code('sd.plot_images(ae.sample(16, seed=seed), ncol=8, '
+                              'title="Digits generated from N(0, I) codings")'))
+        cells.append(code("recon = ae.reconstruct(x_test)"))
+    cells += [md("## Reconstructions of the test digits"), CURVES, _RECONSTRUCTION,
+              md("## The figure this lab is judged by"),
+              code('{"reconstruction_mse": mse}')]
+    return cells
+
+
+def _mnist_denoising(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab), _parameters(lab), SETUP, MNIST_FLAT,
+        md("## Two corruptions of a test digit: on/off imputation and Gaussian noise"),
+        code("""
+            from statdl.autoencoders import Autoencoder, corrupt
+
+            examples = [x_test[:1], corrupt(x_test[:1], "masking", 0.3, seed=seed),
+                        corrupt(x_test[:1], "gaussian", 0.3, seed=seed)]
+            sd.plot_images(np.concatenate(examples),
+                           ["original", "on/off imputation", "Gaussian noise"], ncol=3)
+        """),
+        md("## A denoising autoencoder for each: trained on corrupted copies of the digits"),
+        code("""
+            denoising_mse = {}
+            for kind in ("masking", "gaussian"):
+                ae = Autoencoder(784, 100, corruption=kind, corruption_rate=0.3)
+                ae.compile(optimizer="adam", loss="mse", device=device)
+                history = ae.fit(x_train, epochs=epochs, batch_size=256, validation_split=0.1,
+                                 verbose=verbose)
+                noisy = corrupt(x_test[:10], kind, 0.3, seed=seed)
+                sd.plot_reconstructions(x_test[:10], ae.reconstruct(noisy), corrupted=noisy,
+                                        data="test")
+                test_noisy = corrupt(x_test, kind, 0.3, seed=seed)
+                denoising_mse[kind] = float(((ae.reconstruct(test_noisy) - x_test) ** 2).mean())
+        """),
+        md("## The figures this lab is judged by"),
+        code("denoising_mse"),
+    ]
+
+
+def _mnist_anomaly(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab), _parameters(lab), SETUP, MNIST_FLAT,
+        md("## Reconstruction errors of the training digits, and the 10 worst"),
+        code("""
+            from statdl.autoencoders import AnomalyDetector, Autoencoder
+
+            fit = {"epochs": epochs, "batch_size": 256, "verbose": verbose}
+            ae = Autoencoder(784, 100)
+            ae.compile(optimizer="adam", loss="mse", device=device)
+            detector = AnomalyDetector(ae, quantile=0.99).fit(x_train, **fit)
+            detector.plot_errors()
+        """),
+        code("""
+            detector.plot_worst(x_train, 10, labels=y_train, data="training")
+            idx, worst = detector.worst(x_train, 10)
+            idx + 1, worst  # R's 1-based rows and their reconstruction MSE
+        """),
+        md("## Refit on the cleanest 75% of the training digits; flag test digits"),
+        code("""
+            ae2 = Autoencoder(784, 100)
+            ae2.compile(optimizer="adam", loss="mse", device=device)
+            clean = AnomalyDetector(ae2, quantile=0.99, refit_on_clean=0.75).fit(x_train, **fit)
+            flagged = clean.predict(x_test)
+            clean.plot_errors(x_test, data="test")
+        """),
+        md("## The figures this lab is judged by"),
+        code('{"test_flagged": float(flagged.mean()), "threshold": clean.threshold_}'),
+    ]
+
+
+def _imdb_tokenizer(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab),
+        code("""
+            # Parameters (this cell is tagged `parameters`: papermill or an edit overrides them).
+            samples = ["The cat sat on the mat.", "The dog ate my homework."]
+            num_words = 1000  # the tokenizer keeps the most common words
+        """),
+        code("""
+            from statdl.text import Tokenizer
+
+            tokenizer = Tokenizer(num_words=num_words)
+            tokenizer.fit_on_texts(samples)
+            sequences = tokenizer.texts_to_sequences(samples)
+            sequences
+        """),
+        code("""
+            one_hot = tokenizer.texts_to_matrix(samples, mode="binary")
+            one_hot.shape, int(one_hot.sum())
+        """),
+        code("""
+            word_index = dict(tokenizer.word_index)
+            print(f"Found {len(word_index)} unique tokens.")
+            word_index
+        """),
+        md("## The figures this lab is judged by"),
+        code('{"unique_tokens": len(word_index), "sequences": sequences}'),
+    ]
+
+
+_IMDB_HEADS = {
+    "embed": "L.Flatten()",
+    "rnn": "L.SimpleRNN(32)",
+    "rnn3": ("L.SimpleRNN(32, return_sequences=True),\n"
+             "L.SimpleRNN(32, return_sequences=True), L.SimpleRNN(32)"),
+    "lstm": "L.LSTM(32)",
+    "gru": "L.GRU(32)",
+    "bilstm": "L.Bidirectional(L.LSTM(32))",
+}
+
+_IMDB_DATA = code("""
+    from statdl.text import pad_sequences
+
+    (x_train, y_train), (x_test, y_test) = sd.datasets.imdb(num_words=10000)
+    if quick:  # a random 4,000 training and 2,000 test reviews
+        rng = np.random.default_rng(seed)
+        tr = rng.choice(len(x_train), 4000, replace=False)
+        te = rng.choice(len(x_test), 2000, replace=False)
+        x_train, y_train, x_test, y_test = x_train[tr], y_train[tr], x_test[te], y_test[te]
+    x_train = pad_sequences(x_train, maxlen=maxlen)  # the last maxlen words of each review
+    x_test = pad_sequences(x_test, maxlen=maxlen)
+    y_train = np.asarray(y_train, dtype="int64")
+    y_test = np.asarray(y_test, dtype="int64")
+    x_train.shape, x_test.shape
+""")
+
+
+def _imdb_cells(lab: Lab, layers: str, name: str, batch: int, maxlen: int, embed_dim: int,
+                extra: str = "") -> list[Cell]:
+    return [
+        *_intro(lab, extra),
+        _parameters(lab, maxlen=maxlen, embed_dim=embed_dim),
+        SETUP,
+        md("## Data: the 10,000 most frequent words, each review cut to its last `maxlen` "
+           "words"),
+        _IMDB_DATA,
+        md("## The network"),
+        code("""
+            model = sd.Sequential([
+                L.Embedding(10000, embed_dim),
+                $layers,
+                L.Dense(1, activation="sigmoid")], input_shape=(maxlen,), name="$name")
+            model.compile(optimizer="rmsprop", loss="binary_crossentropy",
+                          metrics=["accuracy"], device=device)
+            model
+        """, layers=layers, name=name),
+        code("""
+            history = model.fit(x_train, y_train, epochs=epochs, batch_size=$batch,
+                                validation_split=0.2, verbose=verbose)
+            history
+        """, batch=batch),
+        md("## Test reviews: caret's statistics"),
+        CLASSIFY,
+        md("## The figures this lab is judged by"),
+        code('{"accuracy": cm.accuracy, "kappa": cm.kappa}'),
+    ]
+
+
+def _imdb(lab: Lab) -> list[Cell]:
+    kind = lab.defaults["model"]
+    return _imdb_cells(lab, _IMDB_HEADS[kind], f"imdb_{kind}", 32 if kind == "embed" else 128,
+                       20, 8, "The lab's options (`--maxlen`, `--embed-dim`, `--dropout`, "
+                       "`--recurrent-dropout`) are parameters or layer arguments here.")
+
+
+def _imdb_conv1d(lab: Lab) -> list[Cell]:
+    return _imdb_cells(lab, 'L.Conv1D(32, 7, activation="relu"),\nL.GlobalMaxPooling1D()',
+                       "imdb_conv1d", 128, 500, 32)
+
+
+#: lab name -> the function writing its cells
+NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
+    "hitters-nn": _hitters,
+    "mnist-logit": _mnist_dense, "mnist-mlp": _mnist_dense, "mnist-mlp2": _mnist_dense,
+    "mnist-compare": _mnist_compare,
+    "mnist-cnn": _mnist_cnn,
+    "imdb-tokenizer": _imdb_tokenizer,
+    **{f"imdb-{k}": _imdb for k in ("embed", "rnn", "rnn3", "lstm", "gru", "bilstm")},
+    "imdb-conv1d": _imdb_conv1d,
+    **{name: _mnist_autoencoder for name in ("mnist-autoencoder", "mnist-stacked-ae",
+                                             "mnist-sparse-ae", "mnist-conv-ae", "mnist-vae",
+                                             "mnist-contractive-ae")},
+    "mnist-denoising": _mnist_denoising,
+    "mnist-anomaly": _mnist_anomaly,
+}
+
+#: lab name -> {key of the notebook's last value: path into run_lab's results}
+CHECKS: dict[str, dict[str, tuple]] = {
+    "hitters-nn": {"MSE": ("network", "MSE", "estimate"), "MAE": ("network", "MAE", "estimate"),
+                   "linear_MSE": ("linear_regression", "MSE")},
+    **{name: {"accuracy": ("headline", "value"),
+              "kappa": ("confusion_matrix", "overall", "Kappa")}
+       for name in ("mnist-logit", "mnist-mlp", "mnist-mlp2", "mnist-cnn", "imdb-embed",
+                    "imdb-rnn", "imdb-rnn3", "imdb-lstm", "imdb-gru", "imdb-bilstm",
+                    "imdb-conv1d")},
+    "mnist-compare": {f"{a}_vs_{b}": ("comparisons", f"{a}_vs_{b}", "difference")
+                      for a, b in (("mlp", "logit"), ("mlp2", "logit"), ("mlp2", "mlp"))},
+    "imdb-tokenizer": {"unique_tokens": ("unique_tokens",), "sequences": ("sequences",)},
+    **{name: {"reconstruction_mse": ("headline", "value")}
+       for name in ("mnist-autoencoder", "mnist-stacked-ae", "mnist-sparse-ae",
+                    "mnist-conv-ae", "mnist-vae", "mnist-contractive-ae")},
+    "mnist-denoising": {"masking": ("masking", "denoising_mse"),
+                        "gaussian": ("gaussian", "denoising_mse")},
+    "mnist-anomaly": {"test_flagged": ("headline", "value"), "threshold": ("threshold",)},
+}
+
+
+def not_expressed() -> list[str]:
+    """The registered labs that have no notebook of their own yet (``statdl notebooks``
+    writes a notebook that runs them through ``statdl.labs.run_lab`` instead)."""
+    return [name for name in LABS if name not in NOTEBOOKS]
+
+
+def _runner(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab, "This lab is not yet written out cell by cell: the cell below runs it "
+                     "as `statdl lab` does (its code is the lab's module in `statdl.labs`)."),
+        _parameters(lab),
+        code("""
+            from statdl.labs import run_lab
+
+            results = run_lab($name, epochs=epochs, seed=seed, quick=quick,
+                              threads=threads, device=device, verbose=verbose,
+                              data_dir=data_dir, no_view=True)
+            results.get("headline")
+        """, name=repr(lab.name)),
+    ]
+
+
+def notebook(name: str) -> Any:
+    """The notebook of lab ``name`` (an ``nbformat`` v4 notebook, not yet written).
+
+    Examples
+    --------
+    >>> nb = notebook("imdb-tokenizer")          # doctest: +SKIP
+    >>> nb.cells[0].source.splitlines()[0]       # doctest: +SKIP
+    "# Lab `imdb-tokenizer`: the course's tokenizer example (word index, sequences, one-hot)"
+    """
+    nbformat = _nbformat()
+    lab = get_lab(name)
+    cells = NOTEBOOKS.get(name, _runner)(lab)
+    nb = nbformat.v4.new_notebook()
+    for kind, source in cells:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if source.startswith("# Parameters"):
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["statdl"] = {"lab": name, "written_out": name in NOTEBOOKS}
+    return nb
+
+
+def write_notebook(name: str, path: str | os.PathLike) -> Path:
+    """Write lab ``name`` as a notebook to ``path`` (a ``.ipynb`` file, or a folder: then
+    ``<folder>/<name>.ipynb``); return the file. Needs ``statdl[jupyter]`` (nbformat)."""
+    from ..utils import atomic_write
+
+    nbformat = _nbformat()
+    target = Path(path)
+    if target.is_dir():
+        target = target / f"{name}.ipynb"
+    elif target.suffix != ".ipynb":
+        raise ConfigError(f"`--notebook` must be a .ipynb file or an existing folder; got "
+                          f"{str(path)!r}.")
+    nb = notebook(name)
+    nbformat.validate(nb)
+    with atomic_write(target, "w") as fh:
+        nbformat.write(nb, fh)
+    return target
+
+
+def write_notebooks(directory: str | os.PathLike) -> list[Path]:
+    """Write every lab as ``<directory>/<name>.ipynb`` (the folder is created)."""
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"`DIR` of `statdl notebooks` must be a folder; {str(folder)!r} is "
+                          "a file.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_notebook(name, folder / f"{name}.ipynb") for name in LABS]
+
+
+def _nbformat():
+    try:
+        import nbformat
+    except ModuleNotFoundError:
+        raise ConfigError("writing notebooks needs nbformat: pip install 'statdl[jupyter]' "
+                          "(or pip install nbformat).") from None
+    return nbformat

@@ -1,0 +1,119 @@
+"""The labs as notebooks (#17): every registered lab writes a valid notebook; the written-out
+ones call statdl's public API only; the slow test executes each in a real Jupyter kernel at
+quick settings and checks that its figures are those of the lab's own run."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from statdl.labs import LABS
+from statdl.labs.notebooks import CHECKS, NOTEBOOKS, not_expressed, write_notebook
+
+nbformat = pytest.importorskip("nbformat")
+
+
+def test_statdl_lab_notebook_and_statdl_notebooks_write_valid_notebooks(tmp_path):
+    from statdl.cli import main
+
+    assert main(["notebooks", str(tmp_path / "all")]) == 0
+    written = sorted(p.stem for p in (tmp_path / "all").glob("*.ipynb"))
+    assert written == sorted(LABS)
+    for name in written:
+        nb = nbformat.read(tmp_path / "all" / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and tagged[0].source.startswith("# Parameters")
+        assert "epochs = " in tagged[0].source or name == "imdb-tokenizer"
+        assert nb.cells[0].source.startswith(f"# Lab `{name}`")
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        ast.parse(code)  # every code cell is Python
+        if name in NOTEBOOKS:  # written out: the public API, never the lab's module
+            assert "statdl.labs" not in code
+    assert main(["lab", "mnist-cnn", "--notebook", str(tmp_path / "cnn.ipynb")]) == 0
+    nb = nbformat.read(tmp_path / "cnn.ipynb", as_version=4)
+    assert any("L.Conv2D(32, (3, 3)" in c.source for c in nb.cells)
+
+
+def test_a_bad_notebook_path_is_a_clear_error(tmp_path):
+    from statdl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"`--notebook` must be a \.ipynb file"):
+        write_notebook("hitters-nn", tmp_path / "notes.txt")
+
+
+def test_every_written_out_notebook_says_which_figures_it_shares_with_its_lab():
+    assert set(CHECKS) == set(NOTEBOOKS)
+    assert set(not_expressed()) == set(LABS) - set(NOTEBOOKS)
+
+
+def test_import_statdl_imports_no_jupyter_package():
+    code = ("import sys, statdl, statdl.labs, statdl.display; "
+            "print(sorted(m for m in ('nbformat', 'nbclient', 'ipykernel', 'IPython') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------------ execution (slow)
+def _lookup(results, path):
+    for key in path:
+        results = results[key]
+    return results
+
+
+def _last_value(nb) -> dict:
+    cell = [c for c in nb.cells if c.cell_type == "code"][-1]
+    (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+    return ast.literal_eval(result.data["text/plain"])
+
+
+def _outputs(nb) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb.cells])
+
+
+def _needs_data(name: str) -> bool:
+    """Labs whose data is neither shipped nor in the cache or $STATDL_DATA here."""
+    if name.startswith("imdb-") and name != "imdb-tokenizer":
+        from statdl.datasets._files import find_local
+        from statdl.datasets.imdb import IMDB_FILES
+
+        cached = list((Path.home() / ".cache" / "statdl" / "imdb").glob("*.npz"))
+        return not cached and all(find_local(s) is None for s in IMDB_FILES)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_the_notebook_runs_in_a_kernel_and_prints_the_labs_figures(name, tmp_path):
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from statdl.labs import run_lab
+
+    if _needs_data(name):
+        pytest.skip(f"{name}: its data is not on this machine (STATDL_DATA or the cache)")
+    path = write_notebook(name, tmp_path / f"{name}.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    # the injected cell papermill would add: one thread, so that sums add up in one order
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell('threads = 1\ndevice = "cpu"'))
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = _last_value(nb)
+    lab = LABS[name]
+    results = run_lab(name, quick=True, threads=1, device="cpu", verbose=0, no_view=True,
+                      runs_dir=str(tmp_path / "runs"))
+    for key, where in CHECKS[name].items():
+        expected = _lookup(results, where)
+        if isinstance(expected, float):
+            assert shown[key] == pytest.approx(expected, rel=1e-6, abs=1e-9), key
+        else:
+            assert shown[key] == expected, key
+    if lab.quick_epochs:  # the progress bar drew in the notebook, and its epochs' lines stay
+        assert f"Epoch {lab.quick_epochs}/{lab.quick_epochs}" in _outputs(nb)
