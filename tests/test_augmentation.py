@@ -86,7 +86,7 @@ def test_seed_repeats_and_batches_differ():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"rotation": -5}, "`rotation`"), ({"zoom": 1.5}, "`zoom`"),
-    ({"fill_mode": "mirror"}, "`fill_mode` must be one of"), ({"seed": -1}, "`seed`"),
+    ({"fill_mode": "mirror"}, "`fill_mode` of RandomAugmentation must be one of"), ({"seed": -1}, "`seed`"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):

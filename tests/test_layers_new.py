@@ -152,8 +152,9 @@ def test_conv1d_regularizers_reach_the_kernel_and_bias():
 @pytest.mark.parametrize("make, argument", [
     (lambda: L.Conv1D(4, 3, strides=2, dilation_rate=2), "`strides`"),
     (lambda: L.Conv1D(4, 0), "`kernel_size` of Conv1D"),
-    (lambda: L.Conv1D(4, 3, padding="full"), "`padding` of `Conv1D"),
-    (lambda: L.Conv1DTranspose(4, 3, padding="causal"), "`padding` of `Conv1DTranspose"),
+    (lambda: L.Conv1D(4, 3, padding="full"), "`padding` of Conv1D must be one of"),
+    (lambda: L.Conv1DTranspose(4, 3, padding="causal"),
+     "`padding` of Conv1DTranspose must be one of"),
     (lambda: L.MaxPooling1D(0), "`pool_size` of MaxPooling1D"),
     (lambda: L.Concatenate(axis=0), "`axis` of Concatenate cannot be 0"),
     (lambda: L.Dot(axes=(1, 2, 3)), "`axes` of Dot"),

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, choice_error
+from .. import validation
+from ..errors import ConfigError
 from .base import Layer, Shape
 
 __all__ = ["RandomAugmentation", "plot_augmented"]
@@ -23,9 +24,7 @@ FILL_MODES = ("nearest", "constant", "reflect", "wrap")
 
 
 def _nonneg(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"`{name}` of RandomAugmentation must be a number >= 0; got {value!r}.")
-    return float(value)
+    return validation.check_number(value, name, "RandomAugmentation", low=0)  # type: ignore
 
 
 class RandomAugmentationModule(nn.Module):
@@ -170,16 +169,11 @@ class RandomAugmentation(Layer):
         self.shear = _nonneg(shear, "shear")
         self.rotation = _nonneg(rotation, "rotation")
         self.horizontal_flip = bool(horizontal_flip)
-        if fill_mode not in FILL_MODES:
-            raise choice_error("fill_mode", fill_mode, FILL_MODES)
-        self.fill_mode = fill_mode
-        if isinstance(cval, bool) or not isinstance(cval, int | float):
-            raise ConfigError(f"`cval` of RandomAugmentation must be a number; got {cval!r}.")
-        self.cval = float(cval)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
-                                 or seed < 0):
-            raise ConfigError(f"`seed` of RandomAugmentation must be an int >= 0; got {seed!r}.")
-        self.seed = None if seed is None else int(seed)
+        self.fill_mode = validation.check_choice(fill_mode, "fill_mode", FILL_MODES,
+                                                 "RandomAugmentation")
+        self.cval = validation.check_number(cval, "cval", "RandomAugmentation")
+        self.seed = validation.check_int(seed, "seed", "RandomAugmentation", low=0,
+                                         allow_none=True)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         self._require_rank(input_shape, 3, "images of shape (height, width, channels)")
@@ -229,8 +223,7 @@ def plot_augmented(image, augmentation: RandomAugmentation, n: int = 9, ncol: in
         raise ConfigError(f"`augmentation` must be a RandomAugmentation layer; got "
                           f"{type(augmentation).__name__}.")
     for name, v in (("n", n), ("ncol", ncol)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"`{name}` must be an int >= 1; got {v!r}.")
+        validation.check_int(v, name, "plot_augmented", low=1)
     img = np.asarray(image)
     if img.ndim == 2:
         img = img[:, :, None]

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import validation
 from .._naming import snake_case, unique_name
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..regularizers import L1L2, get_regularizer
@@ -601,17 +602,13 @@ def normalize_shape(shape, argument: str) -> Shape | None:
 
 
 def check_positive_int(value, argument: str, owner: str) -> int:
-    """Validate a positive integer argument."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"`{argument}` of {owner} must be an int >= 1; got {value!r}.")
-    return int(value)
+    """An int >= 1 (``statdl.validation.check_int``)."""
+    return validation.check_int(value, argument, owner, low=1)  # type: ignore[return-value]
 
 
 def check_rate(value, argument: str, owner: str) -> float:
-    """Validate a rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ConfigError(f"`{argument}` of {owner} must be a number in [0, 1); got {value!r}.")
-    return float(value)
+    """A rate in [0, 1) (``statdl.validation.check_rate``)."""
+    return validation.check_rate(value, argument, owner)
 
 
 def as_pair(value, argument: str, owner: str) -> tuple[int, int]:

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import validation
 from ..activations import Activation as ActivationModule
-from ..errors import ShapeError, choice_error
+from ..errors import ShapeError
 from ..initializers import initialize
 from .base import Layer, Shape, as_pair, check_positive_int, format_shape
 from .core import KernelLayer
@@ -43,9 +44,8 @@ def _same_pads(n: int, k: int, s: int) -> tuple[int, int]:
 
 
 def _check_padding(padding: str, owner: str) -> str:
-    if not isinstance(padding, str) or padding.lower() not in _PADDINGS:
-        raise choice_error(f"padding` of `{owner}", padding, _PADDINGS)
-    return padding.lower()
+    lower = padding.lower() if isinstance(padding, str) else padding
+    return validation.check_choice(lower, "padding", _PADDINGS, owner)
 
 
 def _spatial_out(layer: Layer, input_shape: Shape, k: tuple[int, int], s: tuple[int, int],

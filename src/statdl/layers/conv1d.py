@@ -14,8 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import validation
 from ..activations import Activation as ActivationModule
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from .base import Layer, Shape, format_shape
 from .conv import _out_len, _same_pads
@@ -39,15 +40,12 @@ def as_int(value, argument: str, owner: str) -> int:
     """
     if isinstance(value, list | tuple) and len(value) == 1:
         value = value[0]
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"`{argument}` of {owner} must be an int >= 1; got {value!r}.")
-    return int(value)
+    return validation.check_int(value, argument, owner, low=1)  # type: ignore[return-value]
 
 
 def _check_padding(padding, owner: str, allowed: tuple[str, ...]) -> str:
-    if not isinstance(padding, str) or padding.lower() not in allowed:
-        raise choice_error(f"padding` of `{owner}", padding, allowed)
-    return padding.lower()
+    lower = padding.lower() if isinstance(padding, str) else padding
+    return validation.check_choice(lower, "padding", allowed, owner)
 
 
 def _steps_out(layer: Layer, input_shape: Shape, k: int, s: int, padding: str) -> int | None:

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from .. import validation
 from ..activations import Activation as ActivationModule
 from ..activations import activation_spec
 from ..errors import ConfigError, ShapeError
@@ -293,9 +294,7 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev: float, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, int | float) or stddev < 0:
-            raise ConfigError(f"`stddev` of GaussianNoise must be a number >= 0; got {stddev!r}.")
-        self.stddev = float(stddev)
+        self.stddev = validation.check_number(stddev, "stddev", "GaussianNoise", low=0)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
         return GaussianNoiseModule(self.stddev)

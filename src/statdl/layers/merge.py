@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, format_shape
 
@@ -39,8 +40,7 @@ def _fmt_all(shapes) -> str:
 
 
 def _check_axis(value, argument: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"`{argument}` of {owner} must be an int; got {value!r}.")
+    validation.check_int(value, argument, owner)
     if value == 0:
         raise ConfigError(
             f"`{argument}` of {owner} cannot be 0: axis 0 is the batch axis (axes count it, as "

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from ..regularizers import L1L2, get_regularizer
@@ -68,15 +69,8 @@ class BatchNormalization(Layer):
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(momentum, int | float) or not 0 <= momentum < 1:
-            raise ConfigError(
-                f"`momentum` of BatchNormalization must be a number in [0, 1); got {momentum!r}."
-            )
-        if not isinstance(epsilon, int | float) or epsilon <= 0:
-            raise ConfigError(
-                f"`epsilon` of BatchNormalization must be a number > 0; got {epsilon!r}."
-            )
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.momentum = validation.check_rate(momentum, "momentum", "BatchNormalization")
+        self.epsilon = validation.check_positive(epsilon, "epsilon", "BatchNormalization")
         self.center, self.scale = bool(center), bool(scale)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -165,10 +159,7 @@ class LayerNormalization(Layer):
                 "`axis` of LayerNormalization must be a non-zero int or a list of distinct "
                 f"ones (axis 0 is the batch axis); got {axis!r}."
             )
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or epsilon <= 0:
-            raise ConfigError(
-                f"`epsilon` of LayerNormalization must be a number > 0; got {epsilon!r}."
-            )
+        validation.check_positive(epsilon, "epsilon", "LayerNormalization")
         initialize(torch.empty(1), beta_initializer, 1, 1, "beta_initializer")
         initialize(torch.empty(1), gamma_initializer, 1, 1, "gamma_initializer")
         self.axis: int | list[int] = list(axes) if isinstance(axis, list | tuple) else axes[0]
