@@ -350,3 +350,43 @@ def test_nested_models_save_and_load(tmp_path):
         assert type(loaded) is type(model) and loaded.count_params() == model.count_params()
         np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert outer.count_params() == 4 * 2 + 2 + 4 * 3 + 3
+
+
+
+class _Sizes(L.Layer):
+    """The identity, recording the rows of each batch it sees."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sizes = []
+
+    def call(self, inputs):
+        self.sizes.append(inputs.shape[0])
+        return inputs
+
+
+def _recording_model():
+    sizes = _Sizes()
+    inp = sd.Input((3,))
+    return sd.Model(inp, L.Dense(1)(sizes(inp))), sizes
+
+
+@pytest.mark.xfail(strict=True, reason="#14 asks predict(batch_size=...) honoured as in Keras; "
+                   "statdl.training.data.inference_batch_size takes batch_size as a minimum "
+                   "(32..1024 rows by activation size), the owner of #13's inference batches "
+                   "decides")
+def test_predict_runs_in_batches_of_the_size_asked():
+    model, sizes = _recording_model()
+    model.predict(_rng().normal(size=(10, 3)).astype(np.float32), batch_size=4)
+    assert sizes.sizes[-3:] == [4, 4, 2]
+
+
+def test_history_and_optimizer_are_the_models():
+    model, _ = _recording_model()
+    x = _rng().normal(size=(10, 3)).astype(np.float32)
+    assert model.optimizer is None and model.history is None
+    model.compile(sd.optimizers.SGD(0.01), "mse")
+    assert isinstance(model.optimizer, sd.optimizers.SGD)
+    assert model.optimizer.learning_rate == 0.01
+    history = model.fit(x, x.sum(1), epochs=1, batch_size=5, verbose=0)
+    assert model.history is history and len(history.history["loss"]) == 1
