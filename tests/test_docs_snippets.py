@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "docs/guide.md", "docs/labs.md", "docs/functional.md", "docs/inference.md")
+DOCS = ("README.md", "docs/guide.md", "docs/labs.md", "docs/functional.md", "docs/inference.md",
+        "docs/notebooks.md")
 
 # (document, reason) of every block marked <!-- not-run: ... -->; keep this list short.
 NOT_RUN: list[tuple[str, str]] = []
@@ -99,6 +100,7 @@ def test_not_run_blocks_are_listed_here():
     "docs/labs.md",
     "docs/functional.md",             # about 20 s: a few small graph models, one epoch or two
     "docs/inference.md",              # about 11 s: Hitters, a quantile toy, a 5-member ensemble
+    "docs/notebooks.md",              # a few seconds: writes a notebook, one confusion matrix
 ])
 def test_document_runs_as_written(doc, tmp_path):
     proc = run_doc(doc, tmp_path)
