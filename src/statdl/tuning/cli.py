@@ -75,12 +75,16 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             raise ConfigError("give either `--grid` (a CSV of combinations) or `--flag`, not both.")
     else:
         flags = _flag_pairs(args.flag, many=True)
-        if not flags:
+        if not flags and args.search == "grid":
             raise ConfigError("`--flag` is missing: give e.g. --flag nodes1=64,128,256.")
+        flags = flags or None          # random / TPE: the ranges the script declares
     runs = tuning_run(args.script, flags, sample=args.sample, seed=args.seed,
                       runs_dir=args.runs_dir, n_jobs=args.jobs, backend=args.backend,
                       address=args.address, confirm=args.confirm, echo=args.echo,
-                      progress=not args.no_progress, timeout=args.timeout)
+                      progress=not args.no_progress, timeout=args.timeout,
+                      search=args.search, n_runs=args.runs, scheduler=args.scheduler,
+                      metric=args.metric, mode=args.mode, max_epochs=args.max_epochs,
+                      grace_epochs=args.grace_epochs, reduction=args.reduction)
     _print_table(runs, None)
     return 0 if runs.attrs.get("n_failed", 0) == 0 else 1
 
@@ -216,6 +220,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--echo", action="store_true", help="print the scripts' output too")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--timeout", type=float, help="stop any single run after SECONDS")
+    p.add_argument("--search", choices=["grid", "random", "tpe"], default="grid",
+                   help="grid (default), random draws or Optuna's TPE; random and tpe "
+                        "without --flag draw the ranges the script declares")
+    p.add_argument("--runs", type=int, help="budget of runs of a random or TPE search")
+    p.add_argument("--scheduler", choices=["asha", "hyperband", "median"],
+                   help="stop poor runs early on a validation metric")
+    p.add_argument("--metric", default="val_loss", help="validation metric to judge runs by")
+    p.add_argument("--mode", choices=["min", "max"], help="default: from the metric's name")
+    p.add_argument("--max-epochs", type=int, help="epochs of a full run (scheduler)")
+    p.add_argument("--grace-epochs", type=int, default=1,
+                   help="epochs before a run may be stopped (scheduler)")
+    p.add_argument("--reduction", type=int, default=3,
+                   help="ASHA/Hyperband keep about 1/REDUCTION at each rung")
     p.set_defaults(func=_cmd_tune)
 
     runs = subparsers.add_parser("runs", help="list, view, compare and clean runs")

@@ -1,0 +1,134 @@
+"""Tuning at scale: the course's MNIST grid, in full and with ASHA, Hyperband, random and TPE.
+
+The grid is the course's tfruns example (``statdl lab mnist-tune``): nodes1 and nodes2 in
+64/128/256, dropout1 and dropout2 in 0.2/0.3/0.4, lr_annealing 0.1/0.05, optimizer
+rmsprop/adam: 324 combinations. To fit this 2-core machine each run trains on ``--n-train``
+digits (default 1,000) of the sample shipped with statdl and is validated on 2,000 others, for
+``--epochs`` epochs (default 9: with reduction 3 ASHA then has rungs at epochs 1 and 3);
+``--subset N`` runs a seeded random N of the 324 combinations instead (the same N for every
+part). Script: ``bench/tuning_scale_script.py``.
+
+Parts (each can run alone, under the exclusive CPU lock, and resumes where it stopped: the
+runs directories persist in ``--dir``; each call adds its wall time):
+
+* ``grid``: every combination, ``max_epochs`` each;
+* ``asha``, ``hyperband``: the same combinations, stopped early on ``val_accuracy``
+  (grace 1 epoch, reduction 3);
+* ``random``, ``tpe``: ``--budget`` runs (default 30) over the full 324-combination space;
+* ``table``: the figures of every part run so far, as one table.
+
+Usage::
+
+    flock -x /tmp/team/cpu.lock python bench/tuning_scale.py grid --subset 81
+    flock -x /tmp/team/cpu.lock python bench/tuning_scale.py asha --subset 81
+    python bench/tuning_scale.py table --subset 81
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from statdl.tuning import ls_runs, tuning_run
+
+SCRIPT = Path(__file__).with_name("tuning_scale_script.py")
+GRID = {"nodes1": [64, 128, 256], "nodes2": [64, 128, 256], "dropout1": [0.2, 0.3, 0.4],
+        "dropout2": [0.2, 0.3, 0.4], "lr_annealing": [0.1, 0.05],
+        "optimizer": ["rmsprop", "adam"]}
+PARTS = ("grid", "asha", "hyperband", "random", "tpe")
+
+
+def combinations(subset: int, seed: int = 1001) -> list[dict[str, Any]]:
+    """The grid's combinations, or a seeded random ``subset`` of them."""
+    names = list(GRID)
+    combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*GRID.values())]
+    return random.Random(seed).sample(combos, subset) if subset else combos
+
+
+def run_part(part: str, args: argparse.Namespace) -> None:
+    fixed = {"epochs": args.epochs, "n_train": args.n_train}
+    runs_dir = Path(args.dir) / f"{part}-{args.subset or 324}"
+    common: dict[str, Any] = {"runs_dir": runs_dir, "n_jobs": args.jobs, "progress": False}
+    if part in ("grid", "asha", "hyperband"):
+        flags = [{**c, **fixed} for c in combinations(args.subset)]
+        if part != "grid":
+            common.update(scheduler=part, metric="val_accuracy", max_epochs=args.epochs,
+                          grace_epochs=1, reduction=3)
+    else:
+        flags = {**GRID, **{k: [v] for k, v in fixed.items()}}
+        common.update(search=part, n_runs=args.budget, seed=args.seed, metric="val_accuracy")
+    t0 = time.perf_counter()
+    try:       # a call cut short (timeout's SIGTERM) still adds its time; the next resumes
+        with contextlib.redirect_stdout(io.StringIO()):
+            tuning_run(SCRIPT, flags, **common)
+    finally:
+        wall = time.perf_counter() - t0
+        record = Path(args.dir) / f"{part}-{args.subset or 324}.json"
+        before = (json.loads(record.read_text()) if record.exists()
+                  else {"wall_s": 0.0, "calls": 0})
+        record.write_text(json.dumps({"wall_s": before["wall_s"] + wall,
+                                      "calls": before["calls"] + 1}))
+        print(f"{part}: {wall:.1f} s this call")
+
+
+def figures(part: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    name = f"{part}-{args.subset or 324}"
+    record = Path(args.dir) / f"{name}.json"
+    if not record.exists():
+        return None
+    runs = ls_runs(Path(args.dir) / name)
+    done = runs[runs["status"] == "completed"]
+    return {"runs": len(runs), "stopped": int((runs["status"] == "stopped").sum()),
+            "failed": int((~runs["status"].isin(["completed", "stopped"])).sum()),
+            "epochs": int(runs["epochs_completed"].sum()),
+            "wall_s": json.loads(record.read_text())["wall_s"],
+            "best": 100 * float(done["metric_val_accuracy"].max()) if len(done) else float("nan")}
+
+
+def table(args: argparse.Namespace) -> None:
+    rows = {p: figures(p, args) for p in PARTS}
+    grid = rows["grid"]
+    print(f"MNIST grid of the course, {args.subset or 324} of 324 combinations"
+          f"{' (seeded random subset)' if args.subset else ''}; {args.n_train} training "
+          f"digits, 2,000 validation digits, {args.epochs} epochs a full run, n_jobs={args.jobs}; "
+          f"random and TPE: {args.budget} runs over the 324-combination space")
+    print(f"{'search':<10}{'runs':>6}{'stopped':>9}{'failed':>8}{'epochs':>8}{'% grid':>8}"
+          f"{'wall s':>9}{'best val acc %':>16}{'vs grid':>9}")
+    for part, row in rows.items():
+        if row is None:
+            print(f"{part:<10}  (not run)")
+            continue
+        share = f"{100 * row['epochs'] / grid['epochs']:.0f}" if grid else "-"
+        gap = f"{row['best'] - grid['best']:+.2f}" if grid else "-"
+        print(f"{part:<10}{row['runs']:>6}{row['stopped']:>9}{row['failed']:>8}"
+              f"{row['epochs']:>8}{share:>8}{row['wall_s']:>9.1f}{row['best']:>16.2f}{gap:>9}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=[*PARTS, "table"])
+    parser.add_argument("--subset", type=int, default=0,
+                        help="a seeded random N of the 324 combinations (0: all)")
+    parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--n-train", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--budget", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", default="/tmp/statdl-tuning-scale")
+    args = parser.parse_args()
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
+    if args.part == "table":
+        table(args)
+    else:
+        run_part(args.part, args)
+
+
+if __name__ == "__main__":
+    main()
