@@ -16,7 +16,7 @@ import torch
 
 import statdl as sd
 from statdl import layers as L
-from statdl.errors import ShapeError
+from statdl.errors import ConfigError, ShapeError
 
 
 # ---------------------------------------------------------------- numpy references
@@ -323,3 +323,76 @@ def test_narrow_dense_layers_give_the_reference(units, use_bias):
     expected = _softmax((np.tanh(x @ w[0] + w[1]) @ w[2] + w[3]) @ w[4] + w[5])
     np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
     _check_logs(model.evaluate(x, y, return_dict=True), categorical_logs(expected, y))
+
+
+# ---------------------------------------------------------------- NaN and infinity in x
+def _zero_row_model(units: int, first=None):
+    """A Dense first layer (or ``first``) whose kernel row for feature 3 is all zeros, so a
+    NaN or infinity there meets only zero weights (0 * inf is NaN: still caught)."""
+    sd.set_seed(units)
+    layers = [L.Dense(units, activation="sigmoid"), L.Dense(2, activation="softmax")]
+    model = sd.Sequential(([first] if first is not None else []) + layers, input_shape=(20,))
+    model.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
+    dense = 1 if first is not None else 0
+    weights = model.get_weights()
+    weights[2 * dense][3] = 0.0
+    model.set_weights(weights)
+    return model
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("units", [1, 10, 40])  # 40 logits > 20 inputs: checked as x
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_nan_or_infinity_anywhere_in_x_is_named_with_its_row(bad, units, dtype):
+    # The check of a batch is skipped when its first Dense layer's logits are finite
+    # (inference._vouch); a bad value behind zero weights, in a later batch, must still fail.
+    model = _zero_row_model(units)
+    x = np.random.default_rng(0).normal(size=(2500, 20)).astype(dtype)
+    x[2100, 3] = bad
+    y = np.eye(2)[np.zeros(2500, dtype=int)]
+    message = r"`x` contains 1 NaN or infinite values \(first in row 2100\)"
+    with pytest.raises(ConfigError, match=message):
+        model.predict(x)
+    with pytest.raises(ConfigError, match=message):
+        model.evaluate(x, y)
+    x[2100, 3] = 0.0
+    assert np.isfinite(model.predict(x)).all()
+
+
+def test_a_first_layer_that_hides_nan_does_not_spare_the_check():
+    # nan_to_num would make every logit of the next Dense layer finite: only the first
+    # layer's logits vouch for x
+    model = _zero_row_model(10, first=L.Lambda(torch.nan_to_num))
+    x = np.ones((50, 20))
+    x[7, 0] = np.nan
+    with pytest.raises(ConfigError, match=r"`x` contains 1 NaN .*row 7\)"):
+        model.predict(x)
+
+
+def test_infinite_weights_do_not_turn_finite_x_into_an_error():
+    model = _zero_row_model(10)
+    weights = model.get_weights()
+    weights[0][0, 0] = np.inf  # non-finite logits; x is finite: no error, as before
+    model.set_weights(weights)
+    assert model.predict(np.ones((5, 20))).shape == (5, 2)
+
+
+def test_predict_follows_weights_changed_between_calls():
+    # the column-major kernel copy of a narrow Dense layer is kept between calls: it must
+    # follow set_weights, in-place edits and fit
+    model = _zero_row_model(10)
+    x = np.random.default_rng(1).normal(size=(40, 20))
+    model.predict(x)
+    for change in ("set_weights", "in place", "fit"):
+        if change == "set_weights":
+            weights = model.get_weights()
+            weights[0] = weights[0] * 2.0 + 0.5
+            model.set_weights(weights)
+        elif change == "in place":
+            with torch.no_grad():
+                model.layers[0].module.kernel.mul_(-1.0)
+        else:
+            model.fit(x, np.eye(2)[np.arange(40) % 2], epochs=2, verbose=0)
+        k1, b1, k2, b2 = _weights(model)
+        expected = _softmax(_sigmoid(x @ k1 + b1) @ k2 + b2)
+        np.testing.assert_allclose(model.predict(x), expected, rtol=2e-5, atol=1e-6)
