@@ -183,6 +183,141 @@ def _hitters(lab: Lab) -> list[Cell]:
     ]
 
 
+_HITTERS_SPLIT = code("""
+    from statdl.rsample import r_sample
+
+    raw, y = sd.datasets.hitters(response="log_salary")
+    x = sd.scale(raw).x  # the course scales, then splits
+    y = np.asarray(y, dtype="float32")
+    n = len(y)
+    test = r_sample(n, round(n * 0.3), seed=seed) - 1  # R's positions are 1-based
+    train = np.setdiff1d(np.arange(n), test)
+    y_train, y_test = y[train], y[test]
+    len(train), len(test)
+""")
+
+
+def _hitters_wide_deep(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab), _parameters(lab), SETUP,
+        md("## Data: the numeric columns scaled, the three factors as integer codes"),
+        _HITTERS_SPLIT,
+        code("""
+            dummies = {"League": "LeagueN", "Division": "DivisionW", "NewLeague": "NewLeagueN"}
+            numeric = np.asarray(x[[c for c in raw.columns
+                                    if c not in ("LeagueA", *dummies.values())]], dtype="float32")
+            # one id space: League 0/1, Division 2/3, NewLeague 4/5
+            codes = np.column_stack([raw[d].to_numpy().astype("int64") + 2 * i
+                                     for i, d in enumerate(dummies.values())])
+            numeric.shape, codes[:3]
+        """),
+        md("## The wide-and-deep model (functional API, two inputs)"),
+        code("""
+            numeric_in = sd.Input((numeric.shape[1],), name="numeric")
+            categorical_in = sd.Input((3,), dtype="int64", name="categorical")
+            deep = L.Dense(64, activation="relu", name="deep")(numeric_in)
+            embedded = L.Flatten(name="flatten")(
+                L.Embedding(6, 2, name="embedding")(categorical_in))
+            merged = L.Concatenate(name="concatenate")([deep, embedded])
+            wd = sd.Model([numeric_in, categorical_in], L.Dense(1, name="salary")(merged),
+                          name="hitters_wide_deep")
+            wd.compile(optimizer="rmsprop", loss="mse", metrics=["mae"], device=device)
+            wd
+        """),
+        code("""
+            wd_history = wd.fit([numeric[train], codes[train]], y_train, epochs=epochs,
+                                batch_size=32, validation_data=([numeric[test], codes[test]], y_test),
+                                verbose=verbose)
+            pred_wd = wd.predict([numeric[test], codes[test]])[:, 0]
+            wd_history
+        """),
+        md("## The course's network on all 20 columns, from the same seed"),
+        code("""
+            sd.set_seed(seed)  # the same seed for both models' weights
+            seq = sd.Sequential([L.Dense(64, activation="relu"), L.Dense(1)],
+                                input_shape=(x.shape[1],), name="hitters_nn")
+            seq.compile(optimizer="rmsprop", loss="mse", metrics=["mae"], device=device)
+            x32 = np.asarray(x, dtype="float32")
+            seq_history = seq.fit(x32[train], y_train, epochs=epochs, batch_size=32,
+                                  validation_data=(x32[test], y_test), verbose=verbose)
+            pred_seq = seq.predict(x32[test])[:, 0]
+        """),
+        md("## Test players: the wide-and-deep model, and the two compared"),
+        code("""
+            report = sd.regression_report(y_test, pred_wd, seed=seed)
+            report
+        """),
+        code("""
+            sd.compare_regressors(y_test, pred_wd, pred_seq, names=("wide-and-deep", "sequential"))
+        """),
+        code("""
+            sd.plot_predictions(y_test, pred_wd, title="Hitters wide-and-deep: predicted vs "
+                                "observed log(Salary), test set")
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"MSE": report["MSE"], "sequential_MSE": float(np.mean((y_test - pred_seq) ** 2))}
+        """),
+    ]
+
+
+def _hitters_cv(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab, "This notebook writes out part 1 for the network and least squares (the "
+                     "lab's lasso and its conformal intervals and importance are in "
+                     "`statdl lab hitters-cv`); `quick` runs one repeat of the 10 folds."),
+        _parameters(lab),
+        SETUP,
+        md("## Data: all 263 players, the design scaled"),
+        code("""
+            from statdl.resampling import cross_validate, make_folds, resamples
+
+            x_df, y = sd.datasets.hitters(response="log_salary", standardize=True)
+            x = np.asarray(x_df, dtype="float32")
+            y = np.asarray(y, dtype="float32")
+            folds = make_folds(len(y), folds=10, repeats=1 if quick else 3, seed=seed)
+            folds.description
+        """),
+        md("## The network and least squares on the same folds"),
+        code("""
+            def network():
+                model = sd.Sequential([L.Dense(64, activation="relu"), L.Dense(1)],
+                                      input_shape=(x.shape[1],), name="hitters_nn")
+                model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"], device=device)
+                return model
+
+
+            class LinearRegression:
+                \"\"\"Least squares with an intercept, as a model cross_validate can resample.\"\"\"
+
+                def fit(self, x, y, **kwargs):
+                    design = np.column_stack([np.ones(len(x)), np.asarray(x, float)])
+                    self.coef = np.linalg.lstsq(design, np.asarray(y, float), rcond=None)[0]
+
+                def predict(self, x):
+                    return self.coef[0] + np.asarray(x, float) @ self.coef[1:]
+
+
+            nn = cross_validate(network, x, y, folds=folds, seed=seed,
+                                fit=dict(epochs=epochs, batch_size=32))
+            lm = cross_validate(LinearRegression, x, y, folds=folds)
+            nn
+        """),
+        md("## caret's `resamples`: summary, paired differences (corrected t-tests), plots"),
+        code("""
+            res = resamples({"network": nn, "linear": lm})
+            res.summary()
+        """),
+        code("res.diff()"),
+        code('res.plot_dot(metric=["RMSE", "Rsquared"])'),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"network_cv_rmse": float(res.results["network"].summary().loc["RMSE", "mean"]),
+             "linear_cv_rmse": float(res.results["linear"].summary().loc["RMSE", "mean"])}
+        """),
+    ]
+
+
 _MNIST_LAYERS = {
     "logit": '[L.Dense(10, activation="softmax")]',
     "mlp": '[L.Dense(512, activation="relu"), L.Dense(10, activation="softmax")]',
@@ -529,6 +664,8 @@ def _imdb_conv1d(lab: Lab) -> list[Cell]:
 #: lab name -> the function writing its cells
 NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
     "hitters-nn": _hitters,
+    "hitters-wide-deep": _hitters_wide_deep,
+    "hitters-cv": _hitters_cv,
     "mnist-logit": _mnist_dense, "mnist-mlp": _mnist_dense, "mnist-mlp2": _mnist_dense,
     "mnist-compare": _mnist_compare,
     "mnist-cnn": _mnist_cnn,
@@ -546,6 +683,10 @@ NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
 CHECKS: dict[str, dict[str, tuple]] = {
     "hitters-nn": {"MSE": ("network", "MSE", "estimate"), "MAE": ("network", "MAE", "estimate"),
                    "linear_MSE": ("linear_regression", "MSE")},
+    "hitters-wide-deep": {"MSE": ("wide_and_deep", "MSE", "estimate"),
+                          "sequential_MSE": ("sequential", "MSE")},
+    "hitters-cv": {"network_cv_rmse": ("cv", "network", "RMSE", "mean"),
+                   "linear_cv_rmse": ("cv", "linear", "RMSE", "mean")},
     **{name: {"accuracy": ("headline", "value"),
               "kappa": ("confusion_matrix", "overall", "Kappa")}
        for name in ("mnist-logit", "mnist-mlp", "mnist-mlp2", "mnist-cnn", "imdb-embed",
