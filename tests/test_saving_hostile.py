@@ -185,7 +185,7 @@ def test_wrong_fields(saved, tmp_path, change, fragment):
     (lambda c: c["optimizer"]["config"].update(learning_rate="0.1"),
      "field `compile.optimizer.config.learning_rate` of model.json must be a number; got '0.1'"),
     (lambda c: c["optimizer"]["config"].update(beta_1=2.0),
-     "field `compile.optimizer.config`: `beta_1` of Adam must be a number >= 0.0 and < 1.0"),
+     "field `compile.optimizer.config`: `beta_1` of Adam must be a number in [0, 1)"),
     (lambda c: c["optimizer"].update(class_name="Adamax"),
      "field `compile.optimizer.class_name` of model.json must be one of ['Adagrad', 'Adam', "
      "'RMSprop', 'SGD']; got 'Adamax'"),

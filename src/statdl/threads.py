@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import validation
 from .errors import ConfigError
 
 __all__ = ["set_threads", "thread_settings", "governed", "available_cores", "choose_threads",
@@ -302,7 +303,7 @@ def choose_threads(current: int, cores: int, others: float) -> int:
 
 def _check_count(n, argument: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"`{argument}` must be 'auto' or an int >= 1; got {n!r}.")
+        raise ConfigError(validation.message(argument, "'auto' or an int >= 1", n))
     return n
 
 

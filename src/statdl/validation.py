@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-
-import numpy as np
 
 from .errors import ConfigError, ShapeError
 
@@ -63,14 +62,14 @@ def message(argument: str, expected: str, got: Any, owner: str | None = None,
 
 
 def is_int(value: Any) -> bool:
-    """Python or numpy integers, not booleans."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    """Python or numpy integers, not booleans (``numbers.Integral``: no numpy import, so
+    ``import statdl`` stays light)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
     """Python or numpy reals (ints included), not booleans."""
-    return isinstance(value, int | float | np.integer | np.floating) \
-        and not isinstance(value, bool | np.bool_)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _num(x: float) -> str:
@@ -272,7 +271,7 @@ def check_callable(value: Any, argument: str, owner: str | None = None, *,
 
 def check_array_shape(array: Any, argument: str, owner: str | None = None, *,
                       ndim: int | Sequence[int] | None = None,
-                      shape: Sequence[int | None] | None = None) -> np.ndarray:
+                      shape: Sequence[int | None] | None = None) -> Any:
     """``array`` as a numpy array with ``ndim`` dimensions (one of them, given a list) and the
     ``shape`` given (``None`` for any size of that axis); a ``ShapeError`` otherwise.
 
@@ -285,6 +284,8 @@ def check_array_shape(array: Any, argument: str, owner: str | None = None, *,
     ...
     statdl.errors.ShapeError: `x` of predict must be a 2-d array; got shape (2,).
     """
+    import numpy as np  # here only: the other checks need no numpy
+
     arr = np.asarray(array)
     if shape is not None:
         ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape))

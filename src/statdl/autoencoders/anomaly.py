@@ -13,6 +13,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..errors import ConfigError, NotFittedError
 from ..model import Sequential
 from .builders import _AutoencoderBase
@@ -74,11 +75,7 @@ def reconstruction_error(model, x, per_feature: bool = False,
 
 
 def _check_fraction(value, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
-            or not 0 < value < 1:
-        raise ConfigError(f"`{argument}` must be a number in (0, 1) (exclusive); "
-                          f"got {value!r}.")
-    return float(value)
+    return validation.check_in_range(value, argument, 0, 1, low_open=True, high_open=True)
 
 
 class AnomalyDetector:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import validation
 from ..errors import ConfigError, ShapeError, choice_error
 from ..layers import (
     Conv2D,
@@ -39,15 +40,8 @@ _UNSET = object()
 
 def _check_number(value, argument: str, low: float = 0.0, high: float | None = None,
                   open_low: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, int | float | np.number) \
-        and math.isfinite(value) and (value > low if open_low else value >= low) \
-        and (high is None or value < high)
-    if not ok:
-        lo = "(" if open_low else "["
-        rng = f"{lo}{low}, {high})" if high is not None else f"{'>' if open_low else '>='} {low}"
-        raise ConfigError(f"`{argument}` must be a number {'in ' if high else ''}{rng}; "
-                          f"got {value!r}.")
-    return float(value)
+    return validation.check_number(value, argument, low=low, high=high,  # type: ignore
+                                   low_open=open_low, high_open=True)
 
 
 class _AutoencoderBase:

@@ -1,7 +1,8 @@
 """Input checks shared by the evaluation functions.
 
 Every check raises :class:`statdl.errors.ConfigError` (a ``ValueError``) whose message names the
-argument (and, given ``where``, the function it was passed to), what was expected and what came.
+argument (and, given ``where``, the function it was passed to), what was expected and what came:
+``statdl.validation``'s template, with checks of label arrays that only evaluation needs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import validation
 from ..errors import ConfigError
 
 __all__ = ["as_labels", "as_numeric", "as_probability", "as_binary", "check_same_length",
@@ -26,8 +28,8 @@ _LABEL_HINT = ("so it looks like probabilities or a continuous response, not cla
 
 
 def _arg(name: str, where: str | None) -> str:
-    """"`name`" or "`name` of where" for messages."""
-    return f"`{name}`" if where is None else f"`{name}` of {where}"
+    """"`name`" or "`name` of where": the subject of ``statdl.validation``'s template."""
+    return validation.label(name, where)
 
 
 def _join(names: Sequence[str]) -> str:
@@ -124,12 +126,8 @@ def check_level_count(count: int, names: Sequence[str], where: str,
 
     So many "classes" is nearly always an integer-valued response passed as labels.
     """
-    if max_levels is None:
+    if validation.check_int(max_levels, "max_levels", where, low=2, allow_none=True) is None:
         return
-    if isinstance(max_levels, bool) or not isinstance(max_levels, int | np.integer) \
-            or max_levels < 2:
-        raise ConfigError(f"`max_levels` of {where} must be an int >= 2 or None; got "
-                          f"{max_levels!r}.")
     if count > max_levels:
         raise ConfigError(f"{_join(names)} of {where} hold {count} distinct labels, more than "
                           f"`max_levels` = {max_levels}: that looks like a count or a "

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import validation
 from ..errors import ConfigError
 from ._rformat import format_pval, format_real, print_matrix, r_number
 from ._validate import MAX_LEVELS, as_labels, check_level, check_level_count, check_same_length
@@ -405,13 +406,7 @@ def _from_table(table: pd.DataFrame, positive: Any, prevalence: Any,
 
 
 def _check_prob(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"`{name}` must be a probability in [0, 1]; got {value!r}.") from None
-    if not 0 <= v <= 1:
-        raise ConfigError(f"`{name}` must be a probability in [0, 1]; got {value!r}.")
-    return v
+    return validation.check_probability(value, name)
 
 
 def confusion_matrix_from_table(table: Any, positive: Any = None, *,

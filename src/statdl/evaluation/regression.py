@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from .. import validation
 from ._report import EstimateTable
 from ._validate import as_numeric, check_same_length
 
@@ -16,17 +16,12 @@ __all__ = ["RegressionReport", "regression_report", "check_level_arg", "check_n_
 
 def check_level_arg(level: Any) -> float:
     """``level`` is a confidence level strictly between 0 and 1."""
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ConfigError(f"`level` must be a number strictly between 0 and 1 (e.g. 0.95); "
-                          f"got {level!r}.")
-    return float(level)
+    return validation.check_level(level)
 
 
 def check_n_boot(n_boot: Any) -> int:
     """``n_boot`` is an int >= 100."""
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 100:
-        raise ConfigError(f"`n_boot` must be an int >= 100; got {n_boot!r}.")
-    return int(n_boot)
+    return validation.check_int(n_boot, "n_boot", low=100)  # type: ignore[return-value]
 
 
 class RegressionReport(EstimateTable):

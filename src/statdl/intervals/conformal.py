@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["conformal_quantile", "split_conformal", "conformalized_quantiles",
@@ -27,11 +28,7 @@ _EPS = 1e-8
 
 def check_level(level) -> float:
     """``level`` as a float strictly between 0 and 1, or a ConfigError."""
-    if isinstance(level, bool) or not isinstance(level, int | float | np.floating) \
-            or not 0.0 < float(level) < 1.0:
-        raise ConfigError(f"`level` must be a number strictly between 0 and 1, e.g. 0.95; got "
-                          f"{level!r}.")
-    return float(level)
+    return validation.check_level(level)
 
 
 def conformal_quantile(scores, level: float) -> float:

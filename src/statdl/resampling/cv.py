@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from .folds import Folds, make_folds, strata_of
 from .metrics import default_metrics, is_classifier_loss, resolve_metrics
@@ -446,11 +447,9 @@ def _check_fit(fit: Any) -> tuple[dict, float]:
 
 
 def _check_jobs(n_jobs: Any) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or (
-            n_jobs < 1 and n_jobs != -1):
-        raise ConfigError(f"`n_jobs` of cross_validate must be an int >= 1 (or -1: one per "
-                          f"core); got {n_jobs!r}.")
-    return int(n_jobs) if n_jobs != -1 else (os.cpu_count() or 1)
+    n_jobs = validation.check_int(n_jobs, "n_jobs", "cross_validate", low=1, also=(-1,),
+                                  also_text="or -1: one per core")
+    return n_jobs if n_jobs != -1 else (os.cpu_count() or 1)
 
 
 def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int | Folds = 10,

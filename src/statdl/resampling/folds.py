@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["Folds", "make_folds", "strata_of"]
@@ -98,9 +99,7 @@ def _ids_text(ids: tuple[str, ...]) -> str:
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"`{name}` of make_folds must be an int >= {low}; got {value!r}.")
-    return int(value)
+    return validation.check_int(value, name, "make_folds", low=low)  # type: ignore
 
 
 def strata_of(y: Any) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["TTest", "corrected_ttest", "mean_interval", "six_number_summary", "check_level"]
@@ -25,9 +26,7 @@ SUMMARY_COLUMNS = ["Min.", "1st Qu.", "Median", "Mean", "3rd Qu.", "Max.", "NA's
 
 def check_level(level: Any, where: str) -> float:
     """``level`` as a float in (0, 1), else a ConfigError naming ``where``."""
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
-        raise ConfigError(f"`level` of {where} must be a number between 0 and 1; got {level!r}.")
-    return float(level)
+    return validation.check_level(level, "level", where)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .. import validation
 from .._torch_private import fused_adam_, fused_adam_ok
 from ..errors import ConfigError, ShapeError, choice_error
 from .flat import FlatParameters
@@ -63,17 +64,9 @@ class _Binding:
 
 def _check(value, argument: str, owner: str, low: float = 0.0, high: float | None = None,
            low_open: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = value > low if low_open else value >= low
-        if high is not None:
-            ok = ok and value < high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        if high is not None:
-            bound += f" and < {high}"
-        raise ConfigError(f"`{argument}` of {owner} must be a number {bound}; got {value!r}.")
-    return float(value)
+    """A finite number >= low (> low), below ``high`` when given (``statdl.validation``)."""
+    return validation.check_number(value, argument, owner, low=low,  # type: ignore
+                                   high=high, low_open=low_open, high_open=True)
 
 
 def _fused_adam_step(w: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor,
