@@ -426,6 +426,91 @@ def _mnist_cnn(lab: Lab) -> list[Cell]:
     ]
 
 
+def _mnist_uncertainty(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab), _parameters(lab), SETUP,
+        md("## Data, and the course's MLP2 (512-256, dropout 0.4/0.3)"),
+        MNIST_FLAT,
+        code("""
+            def network():
+                model = sd.Sequential(
+                    [L.Dense(512, activation="relu"), L.Dropout(0.4),
+                     L.Dense(256, activation="relu"), L.Dropout(0.3),
+                     L.Dense(10, activation="softmax")], input_shape=(784,), name="mnist_mlp2")
+                model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
+                              metrics=["accuracy"], device=device)
+                return model
+
+
+            passes, members = (30, 3) if quick else (100, 5)
+            model = network()
+            history = model.fit(x_train, y_train, epochs=epochs, batch_size=128, verbose=verbose)
+            accuracy = float(np.mean(model.predict_classes(x_test) == y_test))
+            accuracy
+        """),
+        md("## MC dropout and a deep ensemble: predictive probabilities and their spread"),
+        code("""
+            mc = sd.predict_uncertainty(model, x_test, passes=passes, seed=seed)
+            ensemble = sd.Ensemble(network, n=members, seeds=[seed + 1 + i for i in range(members)])
+            ensemble.fit(x_train, y_train, epochs=epochs, batch_size=128, verbose=0)
+            ens = sd.predict_uncertainty(ensemble, x_test, method="ensemble")
+            sd.accuracy_by_uncertainty(mc, y_test, bins=5)  # accuracy by fifths of entropy
+        """),
+        code('sd.plot_accuracy_by_uncertainty(ens, y_test, data="test")'),
+        code("""
+            worst = np.argsort(-mc["entropy"].to_numpy())[:16]
+            sd.plot_images(x_test[worst].reshape(-1, 28, 28),
+                           labels=[f"{t} -> {p}" for t, p in
+                                   zip(y_test[worst], mc["prediction"].iloc[worst])],
+                           title="Most uncertain test digits (MC dropout)")
+        """),
+        md("## Conformal prediction sets at 90%, calibrated on half of the test digits"),
+        code("""
+            half = len(x_test) // 2
+            calibration = (x_test[:half], y_test[:half])
+            coverage = {}
+            for method, options in (("lac", {}), ("aps", {"randomize": True, "seed": seed})):
+                sets = sd.predict_set(model, x_test[half:], level=0.9, method=method,
+                                      calibration=calibration, **options)
+                report = sd.coverage_report(sets, y_test[half:])
+                print(report)
+                coverage[method] = report.coverage
+            sd.plot_set_sizes(sets, y_test[half:], data="test")
+        """),
+        md("The guarantee is about the average over calibration sets: 200 random halvings."),
+        code("""
+            from statdl.intervals import conformal_sets
+
+            probabilities = model.predict(x_test)
+            rng = np.random.default_rng(seed)
+            cover = []
+            for i in range(200):
+                order = rng.permutation(len(y_test))
+                cal, test = order[:half], order[half:]
+                sets_i, _ = conformal_sets(probabilities[cal], y_test[cal], probabilities[test],
+                                           0.9, "lac", randomize=False, seed=seed + i)
+                cover.append(sets_i[np.arange(len(test)), y_test[test]].mean())
+            lac_coverage_200 = float(np.mean(cover))
+            lac_coverage_200
+        """),
+        md("## What the network looks at: saliency (gradient x input)"),
+        code("""
+            images = x_test[:8].reshape(-1, 28, 28, 1)
+            viewer = sd.Sequential([L.Flatten(), *model.layers], input_shape=(28, 28, 1))
+            maps = sd.saliency(viewer, images, kind="gradient_x_input")
+            sd.plot_saliency(images, maps, labels=[f"digit {d}" for d in y_test[:8]])
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"test_accuracy": accuracy,
+             "mc_dropout_accuracy": float(np.mean(mc["prediction"].to_numpy() == y_test)),
+             "ensemble_accuracy": float(np.mean(ens["prediction"].to_numpy() == y_test)),
+             "lac_coverage": coverage["lac"], "aps_coverage": coverage["aps"],
+             "lac_coverage_200_splits": lac_coverage_200}
+        """),
+    ]
+
+
 _RECONSTRUCTION = code("""
     errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
     mse = float(errors.mean())
@@ -669,6 +754,7 @@ NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
     "mnist-logit": _mnist_dense, "mnist-mlp": _mnist_dense, "mnist-mlp2": _mnist_dense,
     "mnist-compare": _mnist_compare,
     "mnist-cnn": _mnist_cnn,
+    "mnist-uncertainty": _mnist_uncertainty,
     "imdb-tokenizer": _imdb_tokenizer,
     **{f"imdb-{k}": _imdb for k in ("embed", "rnn", "rnn3", "lstm", "gru", "bilstm")},
     "imdb-conv1d": _imdb_conv1d,
@@ -694,6 +780,9 @@ CHECKS: dict[str, dict[str, tuple]] = {
                     "imdb-conv1d")},
     "mnist-compare": {f"{a}_vs_{b}": ("comparisons", f"{a}_vs_{b}", "difference")
                       for a, b in (("mlp", "logit"), ("mlp2", "logit"), ("mlp2", "mlp"))},
+    "mnist-uncertainty": {k: (k,) for k in ("test_accuracy", "mc_dropout_accuracy",
+                                             "ensemble_accuracy", "lac_coverage",
+                                             "aps_coverage", "lac_coverage_200_splits")},
     "imdb-tokenizer": {"unique_tokens": ("unique_tokens",), "sequences": ("sequences",)},
     **{name: {"reconstruction_mse": ("headline", "value")}
        for name in ("mnist-autoencoder", "mnist-stacked-ae", "mnist-sparse-ae",
