@@ -50,6 +50,7 @@ from ..training.loop import check_batch_size, run_evaluate, run_fit, split_valid
 from ..training.losses import Loss, batch_loss, get_loss
 from ..training.metrics import CompileMetrics, Mean, Metric, get_metrics
 from ..training.optimizers import Optimizer, get_optimizer
+from ..training.sparse import SparseRows
 from ..utils import resolve_device
 from .hooks import extra_fit_callbacks, register_fit_callback_factory
 from .steps import evaluate_with_test_step, fit_with_train_step, overrides
@@ -582,7 +583,10 @@ class Trainer:
                 self.build(tuple(probe.shape[1:]))
         rows = self._input_rows(x, prefix)
         require_rows(rows.n, f"{prefix}x")
-        xt = rows if stream else rows.tensor()
+        if stream:
+            xt = rows
+        else:  # a sparse matrix stays sparse: fit densifies a batch at a time
+            xt = SparseRows.of(rows) if getattr(rows, "sparse", False) else rows.tensor()
         n = rows.n
         outputs = self._output_specs()
         if self._compiled["loss"] is NO_LOSS:

@@ -27,6 +27,7 @@ from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
 from .precision import resolve_precision
 from .progress import EpochProgress
+from .sparse import SparseBatches, SparseRows
 
 __all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
 
@@ -114,7 +115,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     state = model._training_state()
     module, device = state.module, state.device
     mixed = resolve_precision(precision, device)
-    host = HostBatches(x, y, w, device) if data_stays_on_host((x, y, w), device) else None
+    host = _host_batches(x, y, w, device)
     if host is None:
         x, y = x.to(device), y.to(device)
         w = None if w is None else w.to(device)
@@ -222,6 +223,15 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
         progress.close()
         module.eval()
     return history
+
+
+def _host_batches(x, y, w, device: torch.device):
+    """The batches the loop gathers on the host: a sparse matrix's (densified a batch at a
+    time), or data too large for the device (``HostBatches``); None when the data moves to
+    the device whole."""
+    if isinstance(x, SparseRows):
+        return SparseBatches(x, y, w, device)
+    return HostBatches(x, y, w, device) if data_stays_on_host((x, y, w), device) else None
 
 
 def _mixed_step(state, mixed, xb, yb, wb, loss: Loss, logits: bool):
