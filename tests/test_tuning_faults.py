@@ -60,9 +60,9 @@ def _kill(pid: int) -> None:
 # --------------------------------------------------------------------------- arguments
 @pytest.mark.parametrize("bad", [-1, 0, float("nan"), float("inf"), True, "5"])
 def test_timeout_must_be_a_positive_number(tmp_path, bad):
-    with pytest.raises(ConfigError, match=r"`timeout` must be None or a number of seconds > 0"):
+    with pytest.raises(ConfigError, match=r"`timeout` must be a number of seconds > 0 or None"):
         tuning_run(FAKE, {"nodes1": [8]}, runs_dir=tmp_path / "r", timeout=bad)
-    with pytest.raises(ConfigError, match=r"`timeout` must be None or a number of seconds > 0"):
+    with pytest.raises(ConfigError, match=r"`timeout` must be a number of seconds > 0 or None"):
         training_run(FAKE, runs_dir=tmp_path / "r", timeout=bad)
     assert not (tmp_path / "r").exists()                  # rejected before any run started
 

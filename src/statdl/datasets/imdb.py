@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import validation
 from ..errors import ConfigError
 from ..text.tokenizer import Tokenizer
 from ._files import (
@@ -227,12 +228,7 @@ def imdb_word_index(path: str | os.PathLike | None = None) -> dict[str, int]:
 
 
 def _check_int(value, name: str, minimum: int, allow_none: bool) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        tail = " or None" if allow_none else ""
-        raise ConfigError(f"`{name}` must be an int >= {minimum}{tail}; got {value!r}.")
-    return int(value)
+    return validation.check_int(value, name, low=minimum, allow_none=allow_none)
 
 
 def imdb(num_words: int | None = None, skip_top: int = 0, maxlen: int | None = None,

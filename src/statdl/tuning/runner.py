@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import validation
 from ..errors import ConfigError
 from ..run_folders.files import (
     ENV_DECLARE,
@@ -164,14 +164,10 @@ def check_timeout(timeout: Any) -> float | None:
     >>> check_timeout(-1)
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: `timeout` must be None or a number of seconds > 0; got -1.
+    statdl.errors.ConfigError: `timeout` must be a number of seconds > 0 or None; got -1.
     """
-    if timeout is None:
-        return None
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout) or timeout <= 0):
-        raise ConfigError(f"`timeout` must be None or a number of seconds > 0; got {timeout!r}.")
-    return float(timeout)
+    return validation.check_number(timeout, "timeout", low=0, low_open=True, allow_none=True,
+                                   what="a number of seconds")
 
 
 def spawn(command: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen:
