@@ -390,3 +390,21 @@ def test_history_and_optimizer_are_the_models():
     assert model.optimizer.learning_rate == 0.01
     history = model.fit(x, x.sum(1), epochs=1, batch_size=5, verbose=0)
     assert model.history is history and len(history.history["loss"]) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_graph_model_moves_to_the_gpu_and_back():
+    xa, xb, y1, y2 = _data()
+    model = _two_in_two_out()
+    cpu_pred = model.predict([xa, xb])
+    model.compile("sgd", loss=["mse", "sparse_categorical_crossentropy"], device="cuda")
+    for gpu, cpu in zip(model.predict([xa, xb]), cpu_pred):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
+    model.fit([xa, xb], [y1, y2], epochs=1, verbose=0)
+    trained = model.predict([xa, xb])
+    y_pred = model([torch.from_numpy(xa).cuda(), torch.from_numpy(xb).cuda()])
+    assert float(model.compute_loss(y=[torch.from_numpy(y1).cuda(), torch.from_numpy(y2).cuda()],
+                                    y_pred=y_pred).detach()) > 0
+    model.to("cpu")
+    for back, gpu in zip(model.predict([xa, xb]), trained):
+        np.testing.assert_allclose(back, gpu, rtol=1e-4, atol=1e-5)
