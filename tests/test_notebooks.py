@@ -86,6 +86,11 @@ def _needs_data(name: str) -> bool:
 
         cached = list((Path.home() / ".cache" / "statdl" / "imdb").glob("*.npz"))
         return not cached and all(find_local(s) is None for s in IMDB_FILES)
+    if name == "transfer":
+        from statdl.datasets._files import find_local
+        from statdl.datasets.mnist import FASHION_MNIST_FILES
+
+        return any(find_local(s) is None for s in FASHION_MNIST_FILES)
     return False
 
 

@@ -511,6 +511,157 @@ def _mnist_uncertainty(lab: Lab) -> list[Cell]:
     ]
 
 
+def _transfer(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab, "The ImageNet path is left out here."),
+        _parameters(lab, train_size=1000),
+        SETUP,
+        md("## Data: MNIST digits to pretrain, a small Fashion-MNIST subset to fine-tune"),
+        MNIST_IMAGE,
+        code("""
+            x_mnist, y_mnist = x_train, y_train
+            (x_tr, y_tr), (x_te, y_te) = sd.datasets.fashion_mnist()
+            x_tr = x_tr.reshape(-1, 28, 28, 1).astype("float32") / 255
+            x_te = x_te.reshape(-1, 28, 28, 1).astype("float32") / 255
+            y_tr, y_te = y_tr.astype("int64"), y_te.astype("int64")
+            keep = np.random.default_rng(seed).choice(len(x_tr), train_size, replace=False)
+            x_small, y_small = x_tr[keep], y_tr[keep]
+            if quick:
+                x_te, y_te = x_te[:2000], y_te[:2000]
+            x_small.shape, x_te.shape
+        """),
+        code("""
+            def cnn():
+                return sd.Sequential([
+                    L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                    L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                    L.Conv2D(64, (3, 3), activation="relu"),
+                    L.Flatten(),
+                    L.Dense(512, activation="relu"), L.Dropout(0.4),
+                    L.Dense(256, activation="relu"), L.Dropout(0.2),
+                    L.Dense(10, activation="softmax")], input_shape=(28, 28, 1),
+                    name="mnist_convnet")
+
+
+            def fit(model, x, y, epochs):
+                model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
+                              metrics=["accuracy"], device=device)
+                return model.fit(x, sd.to_categorical(y, 10), epochs=epochs, batch_size=128,
+                                 validation_split=0.2, verbose=verbose)
+        """),
+        md("## 1. The CNN trained on MNIST digits; 2. its convolutions frozen, the dense head "
+           "fine-tuned on Fashion-MNIST"),
+        code("""
+            pretrained = cnn()
+            fit(pretrained, x_mnist, y_mnist, epochs)
+            flatten = next(i for i, layer in enumerate(pretrained.layers)
+                           if isinstance(layer, L.Flatten))
+            pretrained.freeze(up_to=flatten)
+            history_ft = fit(pretrained, x_small, y_small, max(epochs, 5))
+            pretrained
+        """),
+        md("## 3. The same network from scratch on the subset, and the two compared"),
+        code("""
+            scratch = cnn()
+            history_sc = fit(scratch, x_small, y_small, max(epochs, 5))
+            pred_ft, pred_sc = pretrained.predict_classes(x_te), scratch.predict_classes(x_te)
+            cmp = sd.compare_classifiers(pred_ft, pred_sc, y_te, names=("fine-tuned", "scratch"))
+            cmp
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"accuracy": float(np.mean(pred_ft == y_te)),
+             "scratch_accuracy": float(np.mean(pred_sc == y_te)), "difference": cmp.difference}
+        """),
+    ]
+
+
+def _vae_keras(lab: Lab) -> list[Cell]:
+    return [
+        *_intro(lab), _parameters(lab), SETUP, MNIST_FLAT,
+        md("## The example's `Sampling` layer and `VAE` model subclass"),
+        code("""
+            import torch
+
+
+            class Sampling(L.Layer):
+                \"\"\"z = z_mean + exp(z_log_var / 2) * eps; the mean outside training.\"\"\"
+
+                def call(self, inputs, training=None):
+                    z_mean, z_log_var = inputs
+                    if not training:
+                        return z_mean
+                    return z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+
+
+            def vae_losses(encoder, decoder, data):
+                z_mean, z_log_var, z = encoder(data)
+                reconstruction_loss = (data - decoder(z)).square().mean()
+                kl = -0.5 * (1 + z_log_var - z_mean.square() - torch.exp(z_log_var))
+                return reconstruction_loss, kl.sum(dim=1).mean()
+
+
+            class VAE(sd.Model):
+                \"\"\"train_step returns the losses to log (loss = reconstruction + KL / 784).\"\"\"
+
+                def __init__(self, encoder, decoder, **kwargs):
+                    super().__init__(**kwargs)
+                    self.encoder, self.decoder = encoder, decoder
+                    self.kl_weight = 1.0 / encoder.inputs[0].shape[0]
+
+                def train_step(self, data):
+                    reconstruction_loss, kl_loss = vae_losses(self.encoder, self.decoder, data)
+                    return {"loss": reconstruction_loss + self.kl_weight * kl_loss,
+                            "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+
+                def reconstruct(self, x):
+                    return self.decoder.predict(self.encoder.predict(x)[0])
+        """),
+        md("## Encoder (three outputs) and decoder models"),
+        code("""
+            encoder_inputs = sd.Input((784,), name="encoder_input")
+            h = L.Dense(256, activation="relu", name="encoder_hidden")(encoder_inputs)
+            z_mean = L.Dense(2, name="z_mean")(h)
+            z_log_var = L.Dense(2, name="z_log_var")(h)
+            z = Sampling(name="z")([z_mean, z_log_var])
+            encoder = sd.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+            latent_inputs = sd.Input((2,), name="z_sampling")
+            h = L.Dense(256, activation="relu", name="decoder_hidden")(latent_inputs)
+            decoder_outputs = L.Dense(784, activation="sigmoid", name="decoder_output")(h)
+            decoder = sd.Model(latent_inputs, decoder_outputs, name="decoder")
+            encoder
+        """),
+        code("""
+            vae = VAE(encoder, decoder, name="vae")
+            vae.compile(optimizer="adam", device=device)
+            history = vae.fit(x_train, epochs=epochs, batch_size=256, verbose=verbose)
+            history
+        """),
+        md("## The same model from `statdl.autoencoders` (the `mnist-vae` lab), same seed"),
+        code("""
+            from statdl.autoencoders import Autoencoder
+
+            sd.set_seed(seed)
+            ae = Autoencoder(784, 2, hidden=(256,), activation="relu", variational=True,
+                             output_activation="sigmoid")
+            ae.compile(optimizer="adam", loss="mse", device=device)
+            ae_history = ae.fit(x_train, epochs=epochs, batch_size=256, verbose=verbose)
+        """),
+        md("## Test reconstructions, and digits generated from N(0, I) codings"),
+        code("""
+            mse = float(((x_test - vae.reconstruct(x_test)) ** 2).mean())
+            ae_mse = float(((x_test - ae.reconstruct(x_test).reshape(x_test.shape)) ** 2).mean())
+            z = np.random.default_rng(seed).standard_normal((16, 2)).astype("float32")
+            sd.plot_images(decoder.predict(z), ncol=8, title="Digits generated from N(0, I) codings")
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"keras_style_mse": mse, "statdl_autoencoders_mse": ae_mse,
+             "final_loss": history.history["loss"][-1]}
+        """),
+    ]
+
+
 _RECONSTRUCTION = code("""
     errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
     mse = float(errors.mean())
@@ -755,6 +906,8 @@ NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
     "mnist-compare": _mnist_compare,
     "mnist-cnn": _mnist_cnn,
     "mnist-uncertainty": _mnist_uncertainty,
+    "transfer": _transfer,
+    "mnist-vae-keras": _vae_keras,
     "imdb-tokenizer": _imdb_tokenizer,
     **{f"imdb-{k}": _imdb for k in ("embed", "rnn", "rnn3", "lstm", "gru", "bilstm")},
     "imdb-conv1d": _imdb_conv1d,
@@ -783,6 +936,11 @@ CHECKS: dict[str, dict[str, tuple]] = {
     "mnist-uncertainty": {k: (k,) for k in ("test_accuracy", "mc_dropout_accuracy",
                                              "ensemble_accuracy", "lac_coverage",
                                              "aps_coverage", "lac_coverage_200_splits")},
+    "transfer": {"accuracy": ("headline", "value"), "scratch_accuracy": ("scratch_accuracy",),
+                 "difference": ("difference",)},
+    "mnist-vae-keras": {"keras_style_mse": ("test_mse", "keras_style"),
+                        "statdl_autoencoders_mse": ("test_mse", "statdl_autoencoders"),
+                        "final_loss": ("final_loss", "keras_style", "loss")},
     "imdb-tokenizer": {"unique_tokens": ("unique_tokens",), "sequences": ("sequences",)},
     **{name: {"reconstruction_mse": ("headline", "value")}
        for name in ("mnist-autoencoder", "mnist-stacked-ae", "mnist-sparse-ae",
