@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+import statdl as sd
+from statdl import fast_paths
 from statdl.errors import ConfigError, ShapeError
 from statdl.layers import recurrent_cells
+from statdl.layers.dropout_masks import keep_mask
 from statdl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from statdl.regularizers import L1L2, L2
 
@@ -236,13 +239,13 @@ def test_input_dropout_same_mask_every_step():
 
 def test_lstm_recurrent_dropout_draws_one_mask_per_gate(monkeypatch):
     calls = []
-    original = recurrent_cells._dropout_mask
+    original = recurrent_cells.inverted_mask
 
-    def spy(shape, rate, like):
+    def spy(shape, rate, device, dtype):
         calls.append((tuple(shape), rate))
-        return original(shape, rate, like)
+        return original(shape, rate, device, dtype)
 
-    monkeypatch.setattr(recurrent_cells, "_dropout_mask", spy)
+    monkeypatch.setattr(recurrent_cells, "inverted_mask", spy)
     module = LSTM(5, dropout=0.2, recurrent_dropout=0.4).build((8, 3)).train()
     module(torch.randn(2, 8, 3))
     assert calls == [((2, 4, 3), 0.2), ((2, 4, 5), 0.4)]  # once per sequence batch, 4 gates
@@ -420,12 +423,12 @@ def test_dropout_loop_matches_reference_with_fixed_masks(monkeypatch, cls, kind,
     rng = np.random.default_rng(5)
     masks = []
 
-    def fixed(shape, rate, like):
-        m = torch.from_numpy((rng.random(shape) > rate) / (1 - rate)).to(like.dtype)
+    def fixed(shape, rate, device, dtype):
+        m = torch.from_numpy((rng.random(shape) > rate) / (1 - rate)).to(dtype)
         masks.append(m.numpy().astype(np.float64))
         return m
 
-    monkeypatch.setattr(recurrent_cells, "_dropout_mask", fixed)
+    monkeypatch.setattr(recurrent_cells, "inverted_mask", fixed)
     layer = cls(3, dropout=0.3, recurrent_dropout=0.4, **kw)
     layer.build((5, 4))
     weights = _random_weights(layer, rng)
@@ -434,6 +437,31 @@ def test_dropout_loop_matches_reference_with_fixed_masks(monkeypatch, cls, kind,
     out = layer.module.train()(torch.from_numpy(x)).detach().numpy()
     expected = _ref_masked(kind, x.astype(np.float64), [w.astype(np.float64) for w in weights],
                            3, masks[0], masks[1], kw.get("reset_after", True))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("sixteen_bit", [True, False])
+@pytest.mark.parametrize("cls,kind", [(LSTM, "lstm"), (GRU, "gru")])
+def test_recurrent_masks_come_from_the_shared_dropout_stream(cls, kind, sixteen_bit):
+    """The cells draw their masks with ``layers.dropout_masks`` (as Dropout and the Dense
+    kernel do): from one seed, the layer's output equals the float64 step loop fed with
+    ``keep_mask``'s masks drawn after the same seed in the layer's order (the inputs' mask,
+    then the state's, one per gate), with 16-bit masks and without."""
+    rng = np.random.default_rng(6)
+    layer = cls(3, dropout=0.3, recurrent_dropout=0.4)
+    layer.build((5, 4))
+    weights = _random_weights(layer, rng)
+    layer.set_weights(weights)
+    x = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    k = recurrent_cells.GATES[kind]
+    with (fast_paths.on if sixteen_bit else fast_paths.off)("dropout_16bit"):
+        sd.set_seed(11)
+        out = layer.module.train()(torch.from_numpy(x)).detach().numpy()
+        sd.set_seed(11)
+        in_m = keep_mask((2, k, 4), 0.3).double().numpy() / 0.7
+        rec_m = keep_mask((2, k, 3), 0.4).double().numpy() / 0.6
+    expected = _ref_masked(kind, x.astype(np.float64), [w.astype(np.float64) for w in weights],
+                           3, in_m, rec_m)
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 

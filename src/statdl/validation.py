@@ -109,7 +109,8 @@ def check_int(value: Any, argument: str, owner: str | None = None, *, low: int |
 
     Examples
     --------
-    >>> check_int(-1, "n_jobs", "cross_validate", low=1, also=(-1,), also_text="or -1: one per core")
+    >>> check_int(-1, "n_jobs", "cross_validate", low=1, also=(-1,),
+    ...           also_text="or -1: one per core")
     -1
     >>> check_int(None, "batch_size", low=1, allow_none=True) is None
     True
@@ -199,10 +200,13 @@ def check_level(value: Any, argument: str = "level", owner: str | None = None) -
 
     Examples
     --------
-    >>> check_level(1, owner="predict_interval")
-    Traceback (most recent call last):
-    ...
-    statdl.errors.ConfigError: `level` of predict_interval must be a number strictly between 0 and 1 (e.g. 0.95); got 1.
+    >>> check_level(0.95)
+    0.95
+    >>> try:
+    ...     check_level(1)
+    ... except ConfigError as e:
+    ...     print(e)
+    `level` must be a number strictly between 0 and 1 (e.g. 0.95); got 1.
     """
     if is_number(value) and 0 < value < 1:
         return float(value)
@@ -237,10 +241,11 @@ def check_choice(value: Any, argument: str, choices: Iterable[Any], owner: str |
     --------
     >>> check_choice("same", "padding", ["valid", "same"], "Conv2D")
     'same'
-    >>> check_choice("smae", "padding", ["valid", "same"], "Conv2D")
-    Traceback (most recent call last):
-    ...
-    statdl.errors.ConfigError: `padding` of Conv2D must be one of 'same', 'valid'; got 'smae'. Did you mean 'same'?
+    >>> try:
+    ...     check_choice("smae", "padding", ["valid", "same"], "Conv2D")
+    ... except ConfigError as e:
+    ...     print(e)
+    `padding` of Conv2D must be one of 'same', 'valid'; got 'smae'. Did you mean 'same'?
     """
     choices = list(choices)
     if (value is None and allow_none) or any(

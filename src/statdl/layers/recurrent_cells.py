@@ -53,16 +53,11 @@ from ._gru_kernel import gru, gru_inference
 from ._lstm_kernel import lstm_inference
 from ._lstm_train_kernel import lstm
 from ._simple_rnn_kernel import simple_rnn
-from .core import keep_mask
+from .dropout_masks import inverted_mask
 
 __all__ = ["RecurrentModule", "GATES"]
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
-
-
-def _dropout_mask(shape, rate: float, like: torch.Tensor) -> torch.Tensor:
-    """Inverted-dropout multiplier of ``shape``, as ``layers.core.dropout_mask`` draws it."""
-    return keep_mask(tuple(shape), rate, like.device, like.dtype).mul_(1.0 / (1.0 - rate))
 
 
 def onednn_lstm(x: torch.Tensor) -> bool:
@@ -174,7 +169,7 @@ class RecurrentModule(nn.Module):
         if self._fused_ok and not use_rec_dropout:
             if training and self.dropout > 0:
                 # Keras implementation 2: one input mask per sequence, constant over time.
-                x = x * _dropout_mask((x.shape[0], 1, x.shape[2]), self.dropout, x)
+                x = x * inverted_mask((x.shape[0], 1, x.shape[2]), self.dropout, x.device, x.dtype)
             if self.kind == "gru" and self.gru_kernel and not x.is_cuda:
                 run = gru if torch.is_grad_enabled() else gru_inference
                 return run(x, self.kernel, self.recurrent_kernel, self.bias,
@@ -201,9 +196,10 @@ class RecurrentModule(nn.Module):
         batch, _, n_in = x.shape
         rec_mask = None
         if training and self.dropout > 0:  # one mask per sequence, as in the step loop
-            x = x * _dropout_mask((batch, 1, n_in), self.dropout, x)
+            x = x * inverted_mask((batch, 1, n_in), self.dropout, x.device, x.dtype)
         if training and self.recurrent_dropout > 0:
-            rec_mask = _dropout_mask((batch, 1, self.units), self.recurrent_dropout, x)[:, 0]
+            rec_mask = inverted_mask((batch, 1, self.units), self.recurrent_dropout, x.device,
+                                     x.dtype)[:, 0]
         return simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, rec_mask,
                           relu=self.activation_name == "relu",
                           return_sequences=self.return_sequences)
@@ -254,9 +250,10 @@ class RecurrentModule(nn.Module):
         n_masks = k if k > 1 else 1  # Keras implementation 1: one mask per gate
         in_mask = rec_mask = None
         if training and self.dropout > 0:
-            in_mask = _dropout_mask((batch, n_masks, n_in), self.dropout, x)
+            in_mask = inverted_mask((batch, n_masks, n_in), self.dropout, x.device, x.dtype)
         if training and self.recurrent_dropout > 0:
-            rec_mask = _dropout_mask((batch, n_masks, u), self.recurrent_dropout, x)
+            rec_mask = inverted_mask((batch, n_masks, u), self.recurrent_dropout, x.device,
+                                     x.dtype)
 
         in_bias = rec_bias = None
         if self.bias is not None:
