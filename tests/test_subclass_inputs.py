@@ -124,3 +124,34 @@ def test_a_train_step_of_a_subclass_gets_the_inputs_as_given():
                         verbose=0)
     assert model.seen[-1] == "dict" and len(history.history["loss"]) == 2
     assert model.embed.get_weights()[0].shape == (5, 2)
+
+
+class TwoHeads(sd.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = L.Dense(4, activation="tanh")
+        self.reg = L.Dense(1)
+        self.cls = L.Dense(1, activation="sigmoid")
+
+    def call(self, inputs):
+        h = self.hidden(inputs)
+        return [self.reg(h), self.cls(h)]
+
+
+def test_a_subclass_with_two_outputs_compiles_per_output_before_it_is_built():
+    numeric, _, y = _data()
+    yb = (y > 0).astype(np.float32)
+    model = TwoHeads()
+    model.compile(optimizer="sgd", loss=["mse", "binary_crossentropy"],
+                  loss_weights=[1.0, 0.5], metrics=[["mae"], ["accuracy"]])
+    assert isinstance(model.optimizer, sd.optimizers.SGD)
+    history = model.fit(numeric, [y, yb], epochs=2, batch_size=8, verbose=0)
+    assert sorted(history.history) == ["loss", "output_1_loss", "output_1_mae",
+                                       "output_2_accuracy", "output_2_loss"]
+    reg, cls = model.predict(numeric)
+    mse = np.mean((reg[:, 0] - y) ** 2)
+    p = np.clip(cls[:, 0], 1e-7, 1 - 1e-7)
+    bce = -np.mean(yb * np.log(p) + (1 - yb) * np.log(1 - p))
+    logs = model.evaluate(numeric, [y, yb], return_dict=True)
+    assert logs["loss"] == pytest.approx(mse + 0.5 * bce, rel=1e-5)
+    assert logs["output_2_accuracy"] == pytest.approx(np.mean((cls[:, 0] > 0.5) == yb))

@@ -574,7 +574,10 @@ class Model(Trainer, Layer):
         if isinstance(input_shape, list) and len(self._inputs) == 1:
             input_shape = input_shape[0] if input_shape and isinstance(
                 input_shape[0], list | tuple) else tuple(input_shape)
-        return super().build(input_shape)
+        module = super().build(input_shape)
+        if module is not None:  # not the Keras-style build() run while building
+            self._compile_pending()  # a subclass compiled per output before it was built
+        return module
 
     def _apply_trainable(self) -> None:
         if self._by_call:  # its own add_weight weights, then each layer held

@@ -283,6 +283,7 @@ class Trainer:
         self._packed: PackedModule | None = None
         self._outputs_loss: OutputsLoss | None = None
         self.optimizer_: Optimizer | None = None
+        self._pending_compile: dict | None = None  # see compile: a subclass not yet built
         self._loss_tracker: Mean | None = None
         self._compile_metrics: CompileMetrics | None = None
         self._output_loss_trackers: list[Mean] = []
@@ -327,7 +328,18 @@ class Trainer:
             Weight of each output's loss in the total (several outputs only; default 1 each).
         device : {"auto", "cpu", "cuda"}
             Where to train; ``"auto"`` picks a GPU when torch sees one.
+
+        A subclassed model (with ``call``) not yet built, given one loss, weight or metric
+        list per output, is compiled when it is built (by its first data or ``build``): only
+        then are its outputs known.
         """
+        if getattr(self, "_by_call", False) and not self.built \
+                and _per_output(loss, metrics, loss_weights):
+            self._pending_compile = {"loss": loss, "metrics": metrics,
+                                     "loss_weights": loss_weights, "device": device}
+            self.optimizer_ = get_optimizer(optimizer)
+            return
+        self._pending_compile = None
         names = [name for name, _ in self._output_specs()]
         if loss is None:  # the loss comes from add_loss terms, or from an own train_step
             if metrics is not None and not (isinstance(metrics, list | tuple | dict)
@@ -480,8 +492,13 @@ class Trainer:
             if tracker.name in logs:
                 tracker.set_result(logs[tracker.name])
 
+    def _compile_pending(self) -> None:
+        """Compile a subclassed model as asked before it was built (see ``compile``)."""
+        if self._pending_compile is not None and self.built:
+            self.compile(self.optimizer_, **self._pending_compile)
+
     def _require_compiled(self, what: str) -> None:
-        if self._compiled is None:
+        if self._compiled is None and self._pending_compile is None:
             raise NotFittedError(
                 f"Call compile() before {what}(), e.g. model.compile(optimizer='rmsprop', "
                 "loss='mse')."
@@ -1021,6 +1038,18 @@ def _one_array_in_a_list(value) -> bool:
     """``[array]``: the list form of one input or target (a list of rows stays data)."""
     return isinstance(value, list | tuple) and len(value) == 1 and (
         isinstance(value[0], np.ndarray | torch.Tensor) or hasattr(value[0], "to_numpy"))
+
+
+def _per_output(loss, metrics, loss_weights) -> bool:
+    """Whether ``compile``'s arguments give one entry per output of several."""
+    def several(value, nested=False):
+        if isinstance(value, dict):
+            return len(value) > 1
+        if not isinstance(value, list | tuple) or len(value) < 2:
+            return False
+        return not nested or all(isinstance(v, list | tuple | type(None)) for v in value)
+
+    return several(loss) or several(loss_weights) or several(metrics, nested=True)
 
 
 def _batch_target(loss: Loss, y, pred: torch.Tensor) -> torch.Tensor:
