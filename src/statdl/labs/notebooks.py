@@ -662,6 +662,56 @@ def _vae_keras(lab: Lab) -> list[Cell]:
     ]
 
 
+def _mnist_tune(lab: Lab) -> list[Cell]:
+    script = (Path(__file__).with_name("mnist_tune_script.py").read_text()
+              .replace("run by ``statdl lab mnist-tune`` (or by\n``statdl tune "
+                       "src/statdl/labs/mnist_tune_script.py", "run by the cells below (or "
+                       "by\n``statdl tune mnistnn.py"))
+    return [
+        *_intro(lab), _parameters(lab, sample=0.05),
+        SETUP,
+        md("## The training script (the course's `mnistnn.R`), saved next to the notebook"),
+        ("code", "%%writefile mnistnn.py\n" + script.strip()),
+        md("## The grid, a random sample of it, one run of the script per combination"),
+        code("""
+            import tempfile
+
+            from statdl.tuning import best_run, evaluate_best, tuning_run
+
+            grid = {"nodes1": [64, 128, 256], "nodes2": [64, 128, 256],
+                    "dropout1": [0.2, 0.3, 0.4], "dropout2": [0.2, 0.3, 0.4],
+                    "optimizer": ["rmsprop", "adam"], "lr_annealing": [0.1, 0.05],
+                    "epochs": [epochs], "quick": [bool(quick)], "seed": [seed]}
+            runs_dir = tempfile.mkdtemp(prefix="mnist-tune-", dir=".")  # a fresh folder per run
+            runs = tuning_run("mnistnn.py", flags=grid, sample=min(sample, 0.01) if quick else sample,
+                              seed=seed, runs_dir=runs_dir)
+            runs.sort_values("metric_val_loss")[["metric_val_loss", "metric_val_accuracy",
+                                                 "flag_nodes1", "flag_nodes2", "flag_dropout1",
+                                                 "flag_dropout2", "flag_optimizer",
+                                                 "flag_lr_annealing"]]
+        """),
+        md("## The best run by validation loss, evaluated once on the test digits"),
+        code("""
+            best = best_run(runs_dir, "val_loss", "min")
+            if quick:
+                (_, _), (x_test, y_test) = sd.datasets.mnist_sample()
+            else:
+                (_, _), (x_test, y_test) = sd.datasets.mnist()
+            x_test = x_test.reshape(len(x_test), 784).astype("float32") / 255
+            y_test = y_test.astype("int64")
+            evaluate_best(runs_dir, x_test, sd.to_categorical(y_test, 10), force=True)
+            model = sd.load_model(os.path.join(best["run_dir"], "model.statdl"))
+            cm = sd.confusion_matrix(model.predict_classes(x_test), y_test)
+            cm
+        """),
+        md("## The figures this lab is judged by"),
+        code("""
+            {"accuracy": cm.accuracy, "n_runs": len(runs),
+             "best_val_loss": float(best["metric_val_loss"])}
+        """),
+    ]
+
+
 _RECONSTRUCTION = code("""
     errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
     mse = float(errors.mean())
@@ -908,6 +958,7 @@ NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
     "mnist-uncertainty": _mnist_uncertainty,
     "transfer": _transfer,
     "mnist-vae-keras": _vae_keras,
+    "mnist-tune": _mnist_tune,
     "imdb-tokenizer": _imdb_tokenizer,
     **{f"imdb-{k}": _imdb for k in ("embed", "rnn", "rnn3", "lstm", "gru", "bilstm")},
     "imdb-conv1d": _imdb_conv1d,
@@ -941,6 +992,8 @@ CHECKS: dict[str, dict[str, tuple]] = {
     "mnist-vae-keras": {"keras_style_mse": ("test_mse", "keras_style"),
                         "statdl_autoencoders_mse": ("test_mse", "statdl_autoencoders"),
                         "final_loss": ("final_loss", "keras_style", "loss")},
+    "mnist-tune": {"accuracy": ("headline", "value"), "n_runs": ("n_runs",),
+                   "best_val_loss": ("best_val_loss",)},
     "imdb-tokenizer": {"unique_tokens": ("unique_tokens",), "sequences": ("sequences",)},
     **{name: {"reconstruction_mse": ("headline", "value")}
        for name in ("mnist-autoencoder", "mnist-stacked-ae", "mnist-sparse-ae",
