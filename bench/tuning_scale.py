@@ -15,7 +15,8 @@ runs directories persist in ``--dir``; each call adds its wall time):
 * ``asha``, ``hyperband``: the same combinations, stopped early on ``val_accuracy``
   (grace 1 epoch, reduction 3);
 * ``random``, ``tpe``: ``--budget`` runs (default 30) over the full 324-combination space;
-* ``table``: the figures of every part run so far, as one table.
+* ``table``: the figures of every part run so far, as one table;
+* ``decision``: the cost of one scheduler decision inside a run (lock, read, decide, write).
 
 Usage::
 
@@ -111,9 +112,32 @@ def table(args: argparse.Namespace) -> None:
               f"{row['epochs']:>8}{share:>8}{row['wall_s']:>9.1f}{row['best']:>16.2f}{gap:>9}")
 
 
+def decision_cost(n_runs: int = 324, repeats: int = 300) -> float:
+    """Milliseconds of one scheduler decision inside a run (lock, read and write the state of
+    ``n_runs`` runs, decide), measured on a temporary runs directory."""
+    import tempfile
+
+    from statdl.run_folders.files import write_json
+    from statdl.run_folders.folders import new_run_dir
+    from statdl.tuning.schedulers import SchedulerSpec, decide_in_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / ".statdl-schedulers" / "median.json"
+        spec = SchedulerSpec("median", "val_accuracy", "max", 9, state=str(state))
+        rng = random.Random(0)
+        write_json(state, {"curves": {f"r{i}": [rng.random() for _ in range(9)]
+                                      for i in range(n_runs)}})
+        run = new_run_dir(tmp)
+        write_json(run / "statdl.d" / "scheduler.json", spec.to_dict())
+        t0 = time.perf_counter()
+        for i in range(repeats):
+            decide_in_run(run, 1 + i % 9, {"val_accuracy": 0.99})
+        return 1000 * (time.perf_counter() - t0) / repeats
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=[*PARTS, "table"])
+    parser.add_argument("part", choices=[*PARTS, "table", "decision"])
     parser.add_argument("--subset", type=int, default=0,
                         help="a seeded random N of the 324 combinations (0: all)")
     parser.add_argument("--epochs", type=int, default=9)
@@ -126,6 +150,8 @@ def main() -> None:
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     if args.part == "table":
         table(args)
+    elif args.part == "decision":
+        print(f"one median-rule decision over 324 runs' curves: {decision_cost():.2f} ms")
     else:
         run_part(args.part, args)
 

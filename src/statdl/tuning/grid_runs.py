@@ -300,7 +300,8 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
                                timeout)
     failed = [r for r in results if r["status"] not in ("completed", "stopped")]
     runs = _summary(root, grid.kept + grid.others + [r["run_dir"] for r in results], n_total,
-                    len(combos) if search != "tpe" else n_runs, len(grid.kept), len(failed))
+                    len(combos) if search != "tpe" else n_runs, len(grid.kept), len(failed),
+                    metric, mode)
     runs.attrs["n_other"] = len(grid.others)
     runs.attrs["n_stopped"] = sum(r["status"] == "stopped" for r in results)
     runs.attrs["search"] = search
@@ -579,7 +580,7 @@ class _Grid:
 
 
 def _summary(root: Path, run_dirs: list[str], n_total: int, n_sampled: int, skipped: int,
-             n_failed: int):
+             n_failed: int, metric: str = "val_loss", mode: str = "min"):
     from ..run_folders.listing import ls_runs
 
     wanted = {str(Path(r).resolve()) for r in run_dirs}
@@ -592,14 +593,17 @@ def _summary(root: Path, run_dirs: list[str], n_total: int, n_sampled: int, skip
     # runs stopped early by a scheduler are not candidates: their value is from fewer epochs
     done = runs[runs["status"] == "completed"] if "status" in runs.columns else runs
     n_stopped = int((runs["status"] == "stopped").sum()) if "status" in runs.columns else 0
-    metric = next((c for c in ("metric_val_loss", "eval_loss", "metric_loss")
-                   if c in done.columns and done[c].notna().any()), None)
-    if metric is not None:
-        best = done.loc[done[metric].astype(float).idxmin()]
+    column = next((c for c in (f"metric_{metric}", "metric_val_loss", "eval_loss",
+                               "metric_loss") if c in done.columns and done[c].notna().any()),
+                  None)
+    if column is not None:
+        values = done[column].astype(float)
+        larger = mode == "max" and column == f"metric_{metric}"
+        best = done.loc[values.idxmax() if larger else values.idxmin()]
         stopped = f", {n_stopped} stopped early by the scheduler" if n_stopped else ""
-        print(f"best {metric} = {float(best[metric]):.4g} in {best['run_dir']} among "
+        print(f"best {column} = {float(best[column]):.4g} in {best['run_dir']} among "
               f"{len(done)} completed runs ({n_failed} failed{stopped}). That value is "
-              "optimistic: it was the "
-              "minimum of many. Evaluate the chosen model once on held-out test data, e.g. "
+              f"optimistic: it was the {'maximum' if larger else 'minimum'} of many. "
+              "Evaluate the chosen model once on held-out test data, e.g. "
               "statdl.tuning.evaluate_best(runs_dir, x_test, y_test).")
     return runs
