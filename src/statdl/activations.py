@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from .errors import choice_error
 
-__all__ = ["get_activation", "activation_spec", "activation_name", "ACTIVATIONS"]
+__all__ = ["get_activation", "activation_spec", "activation_name", "ACTIVATIONS", "ActivationModule"]
 
 
 def _softmax(x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +89,9 @@ def activation_name(fn: str | Callable | None) -> str:
     return f"{getattr(spec, '__name__', type(spec).__name__)} (custom)"
 
 
-class Activation(nn.Module):
-    """A module applying a named activation (keeps modules picklable and printable)."""
+class ActivationModule(nn.Module):
+    """The torch module that applies a named activation inside a built layer (keeps modules
+    picklable and printable); the layer users add is ``statdl.layers.Activation``."""
 
     def __init__(self, name: str | Callable | None):
         super().__init__()
@@ -106,3 +107,8 @@ class Activation(nn.Module):
 
     def extra_repr(self) -> str:
         return self.name
+
+
+#: The module's old name, kept so that code (and pickles) naming it still work; it is not the
+#: ``Activation`` layer users add to models (``statdl.layers.Activation``).
+Activation = ActivationModule

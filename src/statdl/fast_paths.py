@@ -19,6 +19,10 @@ attributes stay the only place the choice is stored.
 The switches are process-wide class attributes: changing one affects every model in the
 process, including ones training in other threads.
 
+Words: a path's name ending in ``_kernel`` (``dense_kernel``, ``gru_kernel`` ...) is the public
+name of a hand-written compute pass and stays as it was; everywhere else in statdl ``kernel``
+is Keras's weight matrix (``Dense.kernel``, ``recurrent_kernel``).
+
 Examples
 --------
 >>> from statdl import fast_paths

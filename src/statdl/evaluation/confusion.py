@@ -198,7 +198,7 @@ class ConfusionMatrix:
 
     def plot(self, **kwargs: Any):
         """Labelled heatmap of the table; see :func:`statdl.plots.plot_confusion_matrix`."""
-        from ..plots.evaluation import plot_confusion_matrix
+        from ..plots.classification import plot_confusion_matrix
 
         return plot_confusion_matrix(self, **kwargs)
 

@@ -138,7 +138,7 @@ class ROCCurve:
 
     def plot(self, **kwargs: Any):
         """Draw the curve; see :func:`statdl.plots.plot_roc`."""
-        from ..plots.evaluation import plot_roc
+        from ..plots.classification import plot_roc
 
         return plot_roc(self, **kwargs)
 

@@ -3,7 +3,7 @@
 Examples
 --------
 >>> from statdl import layers
->>> layers.Conv2D(32, (3, 3)).output_shape((28, 28, 1))
+>>> layers.Conv2D(32, (3, 3)).compute_output_shape((28, 28, 1))
 (26, 26, 32)
 """
 

@@ -78,7 +78,7 @@ class Layer:
     --------
     >>> from statdl.layers import Dense
     >>> layer = Dense(4)
-    >>> layer.output_shape((3,)), layer.param_count((3,))
+    >>> layer.compute_output_shape((3,)), layer.count_params((3,))
     ((4,), 16)
     >>> _ = layer.build((3,))
     >>> layer.count_params(), [w.shape for w in layer.get_weights()]
@@ -333,11 +333,13 @@ class Layer:
         return call_layer(self, *inputs, **kwargs)
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        """Validated output shape (raises ``ShapeError`` when the input does not fit)."""
+        """Alias of ``compute_output_shape`` (Keras's name, the one to use), its result as a
+        tuple; statdl's older name, kept for existing code."""
         return tuple(self.compute_output_shape(tuple(input_shape)))
 
     def param_count(self, input_shape: Shape) -> int:
-        """Number of weights for ``input_shape``, computed without building."""
+        """Alias of ``count_params(input_shape)`` (Keras's name, the one to use); statdl's
+        older name, kept for existing code."""
         return int(self.count_params(tuple(input_shape)))
 
     def build(self, input_shape: Shape) -> nn.Module:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import validation
-from ..activations import Activation as ActivationModule
+from ..activations import ActivationModule
 from ..errors import ShapeError
 from ..initializers import initialize
 from .base import Layer, Shape, as_pair, check_positive_int, format_shape
@@ -118,7 +118,7 @@ class Conv2D(KernelLayer):
     Examples
     --------
     >>> layer = Conv2D(32, (3, 3), activation="relu")
-    >>> layer.output_shape((28, 28, 1)), layer.param_count((28, 28, 1))
+    >>> layer.compute_output_shape((28, 28, 1)), layer.count_params((28, 28, 1))
     ((26, 26, 32), 320)
     """
 
@@ -206,7 +206,7 @@ class Conv2DTranspose(Conv2D):
 
     Examples
     --------
-    >>> Conv2DTranspose(16, 3, strides=2, padding="same").output_shape((7, 7, 32))
+    >>> Conv2DTranspose(16, 3, strides=2, padding="same").compute_output_shape((7, 7, 32))
     (14, 14, 16)
     """
 
@@ -282,7 +282,7 @@ class MaxPooling2D(_Pooling2D):
 
     Examples
     --------
-    >>> MaxPooling2D((2, 2)).output_shape((26, 26, 32))
+    >>> MaxPooling2D((2, 2)).compute_output_shape((26, 26, 32))
     (13, 13, 32)
     """
 
@@ -294,7 +294,7 @@ class AveragePooling2D(_Pooling2D):
 
     Examples
     --------
-    >>> AveragePooling2D(2, padding="same").output_shape((5, 5, 3))
+    >>> AveragePooling2D(2, padding="same").compute_output_shape((5, 5, 3))
     (3, 3, 3)
     """
 
@@ -315,7 +315,7 @@ class GlobalAveragePooling2D(Layer):
 
     Examples
     --------
-    >>> GlobalAveragePooling2D().output_shape((7, 7, 64))
+    >>> GlobalAveragePooling2D().compute_output_shape((7, 7, 64))
     (64,)
     """
 
@@ -349,7 +349,7 @@ class UpSampling2D(Layer):
 
     Examples
     --------
-    >>> UpSampling2D(2).output_shape((7, 7, 16))
+    >>> UpSampling2D(2).compute_output_shape((7, 7, 16))
     (14, 14, 16)
     """
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import validation
-from ..activations import Activation as ActivationModule
+from ..activations import ActivationModule
 from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from .base import Layer, Shape, format_shape
@@ -129,7 +129,7 @@ class Conv1D(KernelLayer):
     Examples
     --------
     >>> layer = Conv1D(32, 7, activation="relu")
-    >>> layer.output_shape((500, 128)), layer.param_count((500, 128))
+    >>> layer.compute_output_shape((500, 128)), layer.count_params((500, 128))
     ((494, 32), 28704)
     """
 
@@ -262,7 +262,7 @@ class Conv1DTranspose(Conv1D):
 
     Examples
     --------
-    >>> Conv1DTranspose(16, 3, strides=2, padding="same").output_shape((50, 32))
+    >>> Conv1DTranspose(16, 3, strides=2, padding="same").compute_output_shape((50, 32))
     (100, 16)
     """
 
@@ -372,7 +372,7 @@ class MaxPooling1D(_Pooling1D):
 
     Examples
     --------
-    >>> MaxPooling1D(5).output_shape((494, 32))
+    >>> MaxPooling1D(5).compute_output_shape((494, 32))
     (98, 32)
     """
 
@@ -385,7 +385,7 @@ class AveragePooling1D(_Pooling1D):
 
     Examples
     --------
-    >>> AveragePooling1D(2, padding="same").output_shape((5, 3))
+    >>> AveragePooling1D(2, padding="same").compute_output_shape((5, 3))
     (3, 3)
     """
 
@@ -409,7 +409,7 @@ class GlobalAveragePooling1D(Layer):
 
     Examples
     --------
-    >>> GlobalAveragePooling1D().output_shape((None, 64))
+    >>> GlobalAveragePooling1D().compute_output_shape((None, 64))
     (64,)
     """
 
@@ -435,7 +435,7 @@ class GlobalMaxPooling1D(GlobalAveragePooling1D):
 
     Examples
     --------
-    >>> GlobalMaxPooling1D().output_shape((494, 32))
+    >>> GlobalMaxPooling1D().compute_output_shape((494, 32))
     (32,)
     """
 
@@ -456,7 +456,7 @@ class UpSampling1D(Layer):
 
     Examples
     --------
-    >>> UpSampling1D(2).output_shape((7, 16))
+    >>> UpSampling1D(2).compute_output_shape((7, 16))
     (14, 16)
     """
 

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from .. import validation
-from ..activations import Activation as ActivationModule
-from ..activations import activation_spec
+from ..activations import ActivationModule, activation_spec
 from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from ..regularizers import L1L2, get_regularizer
@@ -100,7 +99,7 @@ class Dense(KernelLayer):
 
     Examples
     --------
-    >>> Dense(64, activation="relu").param_count((20,))
+    >>> Dense(64, activation="relu").count_params((20,))
     1344
     """
 
@@ -141,7 +140,7 @@ class Activation(Layer):
 
     Examples
     --------
-    >>> Activation("relu").output_shape((5,))
+    >>> Activation("relu").compute_output_shape((5,))
     (5,)
     """
 
@@ -176,7 +175,7 @@ class Dropout(Layer):
 
     Examples
     --------
-    >>> Dropout(0.4).param_count((64,))
+    >>> Dropout(0.4).count_params((64,))
     0
     """
 
@@ -201,7 +200,7 @@ class Flatten(Layer):
 
     Examples
     --------
-    >>> Flatten().output_shape((3, 3, 64))
+    >>> Flatten().compute_output_shape((3, 3, 64))
     (576,)
     """
 
@@ -231,7 +230,7 @@ class Reshape(Layer):
 
     Examples
     --------
-    >>> Reshape((28, 28, 1)).output_shape((784,))
+    >>> Reshape((28, 28, 1)).compute_output_shape((784,))
     (28, 28, 1)
     """
 
@@ -288,7 +287,7 @@ class GaussianNoise(Layer):
 
     Examples
     --------
-    >>> GaussianNoise(0.1).output_shape((784,))
+    >>> GaussianNoise(0.1).compute_output_shape((784,))
     (784,)
     """
 

@@ -21,7 +21,7 @@ Examples
 ...     def call(self, inputs):
 ...         return inputs @ self.w + self.b
 >>> layer = Linear(4)
->>> layer.output_shape((3,)), layer.count_params()
+>>> layer.compute_output_shape((3,)), layer.count_params()
 ((4,), 16)
 """
 

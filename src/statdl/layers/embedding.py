@@ -125,7 +125,7 @@ class Embedding(Layer):
     Examples
     --------
     >>> layer = Embedding(10000, 8, input_length=500)
-    >>> layer.output_shape((500,)), layer.param_count((500,))
+    >>> layer.compute_output_shape((500,)), layer.count_params((500,))
     ((500, 8), 80000)
     """
 

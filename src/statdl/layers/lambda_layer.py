@@ -120,7 +120,7 @@ class Lambda(Layer):
     --------
     >>> import torch
     >>> layer = Lambda(lambda x: x[:, :2] * 2)
-    >>> layer.output_shape((5,))
+    >>> layer.compute_output_shape((5,))
     (2,)
     >>> layer.build((5,))(torch.ones(1, 5))
     tensor([[2., 2.]])

@@ -188,7 +188,7 @@ class Subtract(_Elementwise):
 
     Examples
     --------
-    >>> Subtract().output_shape([(4,), (4,)])
+    >>> Subtract().compute_output_shape([(4,), (4,)])
     (4,)
     """
 
@@ -201,7 +201,7 @@ class Multiply(_Elementwise):
 
     Examples
     --------
-    >>> Multiply().output_shape([(3, 4), (4,)])
+    >>> Multiply().compute_output_shape([(3, 4), (4,)])
     (3, 4)
     """
 
@@ -213,7 +213,7 @@ class Average(_Elementwise):
 
     Examples
     --------
-    >>> Average().output_shape([(8,), (8,), (8,)])
+    >>> Average().compute_output_shape([(8,), (8,), (8,)])
     (8,)
     """
 
@@ -225,7 +225,7 @@ class Maximum(_Elementwise):
 
     Examples
     --------
-    >>> Maximum().output_shape([(8,), (1,)])
+    >>> Maximum().compute_output_shape([(8,), (1,)])
     (8,)
     """
 
@@ -237,7 +237,7 @@ class Minimum(_Elementwise):
 
     Examples
     --------
-    >>> Minimum().output_shape([(None, 8), (5, 8)])
+    >>> Minimum().compute_output_shape([(None, 8), (5, 8)])
     (None, 8)
     """
 
@@ -268,9 +268,9 @@ class Concatenate(_Merge):
 
     Examples
     --------
-    >>> Concatenate().output_shape([(3,), (5,)])
+    >>> Concatenate().compute_output_shape([(3,), (5,)])
     (8,)
-    >>> Concatenate(axis=1).output_shape([(10, 4), (None, 4)])
+    >>> Concatenate(axis=1).compute_output_shape([(10, 4), (None, 4)])
     (None, 4)
     """
 
@@ -350,9 +350,9 @@ class Dot(_Merge):
 
     Examples
     --------
-    >>> Dot(axes=1).output_shape([(8,), (8,)])
+    >>> Dot(axes=1).compute_output_shape([(8,), (8,)])
     (1,)
-    >>> Dot(axes=(1, 2)).output_shape([(3, 5), (10, 3)])
+    >>> Dot(axes=(1, 2)).compute_output_shape([(3, 5), (10, 3)])
     (5, 10)
     """
 

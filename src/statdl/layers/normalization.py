@@ -62,7 +62,7 @@ class BatchNormalization(Layer):
     Examples
     --------
     >>> bn = BatchNormalization()
-    >>> bn.param_count((64,)), bn.count_non_trainable_params((64,))
+    >>> bn.count_params((64,)), bn.count_non_trainable_params((64,))
     (256, 128)
     """
 
@@ -141,9 +141,9 @@ class LayerNormalization(Layer):
 
     Examples
     --------
-    >>> LayerNormalization().param_count((10, 64))
+    >>> LayerNormalization().count_params((10, 64))
     128
-    >>> LayerNormalization(axis=[1, 2]).param_count((10, 64))
+    >>> LayerNormalization(axis=[1, 2]).count_params((10, 64))
     1280
     """
 

@@ -178,9 +178,9 @@ class SimpleRNN(RNNLayer):
 
     Examples
     --------
-    >>> SimpleRNN(12).param_count((20, 3))
+    >>> SimpleRNN(12).count_params((20, 3))
     192
-    >>> SimpleRNN(12, return_sequences=True).output_shape((None, 3))
+    >>> SimpleRNN(12, return_sequences=True).compute_output_shape((None, 3))
     (None, 12)
     """
 
@@ -224,9 +224,9 @@ class LSTM(RNNLayer):
 
     Examples
     --------
-    >>> LSTM(32).param_count((500, 32))
+    >>> LSTM(32).count_params((500, 32))
     8320
-    >>> LSTM(32, return_sequences=True).output_shape((500, 8))
+    >>> LSTM(32, return_sequences=True).compute_output_shape((500, 8))
     (500, 32)
     """
 
@@ -270,9 +270,9 @@ class GRU(RNNLayer):
 
     Examples
     --------
-    >>> GRU(32).param_count((20, 32))
+    >>> GRU(32).count_params((20, 32))
     6336
-    >>> GRU(32, reset_after=False).param_count((20, 32))
+    >>> GRU(32, reset_after=False).count_params((20, 32))
     6240
     """
 
@@ -366,7 +366,7 @@ class Bidirectional(Layer):
     Examples
     --------
     >>> layer = Bidirectional(LSTM(32))
-    >>> layer.output_shape((100, 32)), layer.param_count((100, 32))
+    >>> layer.compute_output_shape((100, 32)), layer.count_params((100, 32))
     ((64,), 16640)
     """
 

@@ -7,8 +7,13 @@ Weights are stored exactly as Keras stores them, so ``get_weights()`` lines up w
 - ``bias`` ``(k*units,)``, except GRU with ``reset_after=True``: ``(2, 3*units)``, input bias
   then recurrent bias.
 
+Words: ``kernel`` and ``recurrent_kernel`` are Keras's weight matrices. The compute paths are
+"passes" here ("hand-written pass", "torch's fused RNN ops"); only the names that were public
+before the distinction was made keep the other sense of the word: the switches
+``simple_rnn_kernel``, ``gru_kernel``, ``lstm_kernel`` and the modules ``_*_kernel.py``.
+
 Without recurrent dropout and with the default activations the forward pass calls torch's fused
-kernels (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``/``rnn_relu``), which take a flat
+RNN ops (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``/``rnn_relu``), which take a flat
 weight list ``[w_ih, w_hh, b_ih, b_hh]``: the Keras kernels are passed as transposed views (no
 copy; GRU gates reordered to torch's r, z, n) and a zero tensor stands in for the recurrent bias
 Keras does not have. So the trainable parameters are exactly Keras's. Otherwise a lean step loop
@@ -16,9 +21,9 @@ runs, with the input projection of all time steps done in one matrix product.
 
 SimpleRNN (tanh or relu) is the exception on CPU, and with recurrent dropout on any device: it
 runs ``_simple_rnn_kernel``, one autograd node whose backward pass is written out by hand (only
-the recurrence stays in the time loop), faster than torch's fused CPU kernel for training and
+the recurrence stays in the time loop), faster than torch's fused CPU op for training and
 for inference. Setting the class attribute ``RecurrentModule.simple_rnn_kernel = False``
-switches back to the old paths (fused kernel, step loop with recurrent dropout).
+switches back to the old paths (fused op, step loop with recurrent dropout).
 
 GRU (``reset_after=True``, tanh, sigmoid, no recurrent dropout) likewise runs ``_gru_kernel`` on
 CPU instead of ``torch.gru`` when gradients are recorded (training), and
@@ -28,7 +33,7 @@ with a few steps' gates at a time). ``RecurrentModule.gru_kernel = False`` switc
 LSTM (tanh, sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU when no gradient is recorded
 (``predict``, ``evaluate``): faster than ``torch.lstm`` there and with its gate buffer a few
 steps long instead of the whole sequence. For training it keeps ``torch.lstm`` where that runs
-oneDNN's fused LSTM (float32, the usual case), which is faster than a kernel written in torch
+oneDNN's fused LSTM (float32, the usual case), which is faster than a pass written in torch
 operations; elsewhere (float64, oneDNN off) it runs ``_lstm_train_kernel``, like the GRU's.
 ``RecurrentModule.lstm_kernel = False`` switches back to ``torch.lstm`` for both.
 
@@ -36,7 +41,7 @@ Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused a
 ``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
 ``recurrent_dropout > 0`` Keras's LSTM and GRU switch to ``implementation=1`` and draw one mask
 per gate (4 for LSTM, 3 for GRU) for the inputs and for the state; with input dropout only they
-use one input mask, which is constant over time, so the masked inputs go to the fused kernel.
+use one input mask, which is constant over time, so the masked inputs go to the fused op.
 """
 
 from __future__ import annotations
@@ -66,11 +71,11 @@ def onednn_lstm(x: torch.Tensor) -> bool:
     oneDNN's forward and backward are one native call each (``mkldnn_rnn_layer`` and its
     backward), faster for training than ``_lstm_train_kernel``, whose time loop is a dozen torch
     calls per step: one RMSprop step of Embedding(10000, 8) -> LSTM(32) -> Dense(1), batch 128,
-    2 cores (``bench/rnn_speed.py --lstm``), torch.lstm against the kernel: 13.0 against 20.0 ms
-    at 100 steps, 3.6 against 5.1 ms at 20, 98 against 126 ms at 500. Without oneDNN (another
-    dtype, a build without it, ``torch.backends.mkldnn.enabled = False``) torch records every
-    step's cell on the autograd tape and the kernel is the faster: 47.7 against 39.1 ms at 100
-    steps, 13.6 against 9.2 ms at 20 (``--lstm --no-onednn``).
+    2 cores (``bench/rnn_speed.py --lstm``), torch.lstm against the hand-written pass: 13.0
+    against 20.0 ms at 100 steps, 3.6 against 5.1 ms at 20, 98 against 126 ms at 500. Without
+    oneDNN (another dtype, a build without it, ``torch.backends.mkldnn.enabled = False``) torch
+    records every step's cell on the autograd tape and the hand-written pass is the faster:
+    47.7 against 39.1 ms at 100 steps, 13.6 against 9.2 ms at 20 (``--lstm --no-onednn``).
     """
     return (x.dtype == torch.float32 and torch.backends.mkldnn.is_available()
             and torch.backends.mkldnn.enabled)
@@ -85,7 +90,7 @@ class RecurrentModule(nn.Module):
     """
 
     #: SimpleRNN (tanh/relu) runs ``_simple_rnn_kernel`` (one autograd node, BPTT by hand) on
-    #: CPU and with recurrent dropout; ``False`` restores torch's fused kernel / the step loop.
+    #: CPU and with recurrent dropout; ``False`` restores torch's fused op / the step loop.
     simple_rnn_kernel: bool = True
     #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_kernel`` (one autograd
     #: node, BPTT by hand) on CPU with grad enabled, ``gru_inference`` without; ``False``
@@ -157,19 +162,21 @@ class RecurrentModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_autocast_enabled(x.device.type):
             # fit(precision=...): the recurrence runs in float32 on every path (the hand-written
-            # kernels and torch's CPU LSTM refuse 16-bit inputs mixed with 32-bit weights)
+            # passes and torch's CPU LSTM refuse 16-bit inputs mixed with 32-bit weights)
             with torch.autocast(x.device.type, enabled=False):
                 return self.forward(x.float())
         if self.go_backwards:
             x = x.flip(1)
         training = self.training
         use_rec_dropout = training and self.recurrent_dropout > 0
-        if self.kind == "simple_rnn" and self._fused_ok and self._use_kernel(x, use_rec_dropout):
-            return self._simple_rnn_kernel(x, training)
+        if self.kind == "simple_rnn" and self._fused_ok \
+                and self._use_simple_rnn_pass(x, use_rec_dropout):
+            return self._simple_rnn_pass(x, training)
         if self._fused_ok and not use_rec_dropout:
             if training and self.dropout > 0:
                 # Keras implementation 2: one input mask per sequence, constant over time.
-                x = x * inverted_mask((x.shape[0], 1, x.shape[2]), self.dropout, x.device, x.dtype)
+                x = x * inverted_mask((x.shape[0], 1, x.shape[2]), self.dropout, x.device,
+                                      x.dtype)
             if self.kind == "gru" and self.gru_kernel and not x.is_cuda:
                 run = gru if torch.is_grad_enabled() else gru_inference
                 return run(x, self.kernel, self.recurrent_kernel, self.bias,
@@ -186,13 +193,13 @@ class RecurrentModule(nn.Module):
             return self._loop(x, False)  # x already carries Keras implementation 2's input mask
         return self._loop(x, training)
 
-    # SimpleRNN kernel with hand-written BPTT -----------------------------------------
-    def _use_kernel(self, x: torch.Tensor, use_rec_dropout: bool) -> bool:
-        # CPU: faster than torch's fused kernel for training and inference alike; with
+    # SimpleRNN's hand-written pass (BPTT by hand) ------------------------------------
+    def _use_simple_rnn_pass(self, x: torch.Tensor, use_rec_dropout: bool) -> bool:
+        # CPU: faster than torch's fused op for training and inference alike; with
         # recurrent dropout it replaces the step loop on every device. cuDNN keeps CUDA.
         return self.simple_rnn_kernel and (use_rec_dropout or not x.is_cuda)
 
-    def _simple_rnn_kernel(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+    def _simple_rnn_pass(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         batch, _, n_in = x.shape
         rec_mask = None
         if training and self.dropout > 0:  # one mask per sequence, as in the step loop
@@ -204,7 +211,7 @@ class RecurrentModule(nn.Module):
                           relu=self.activation_name == "relu",
                           return_sequences=self.return_sequences)
 
-    # torch fused kernels ---------------------------------------------------------
+    # torch's fused RNN ops -------------------------------------------------------------
     def _torch_params(self) -> tuple[list[torch.Tensor], bool]:
         u = self.units
         w_ih, w_hh = self.kernel, self.recurrent_kernel

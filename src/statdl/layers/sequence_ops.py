@@ -35,7 +35,7 @@ class RepeatVector(Layer):
 
     Examples
     --------
-    >>> RepeatVector(30).output_shape((32,))
+    >>> RepeatVector(30).compute_output_shape((32,))
     (30, 32)
     """
 
@@ -90,7 +90,7 @@ class TimeDistributed(Layer):
     --------
     >>> from statdl.layers import Dense
     >>> layer = TimeDistributed(Dense(8))
-    >>> layer.output_shape((10, 16)), layer.param_count((10, 16))
+    >>> layer.compute_output_shape((10, 16)), layer.count_params((10, 16))
     ((10, 8), 136)
     """
 
@@ -118,7 +118,7 @@ class TimeDistributed(Layer):
         return tuple(input_shape[1:])
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return (input_shape[0], *self.layer.output_shape(self._inner_shape(input_shape)))
+        return (input_shape[0], *self.layer.compute_output_shape(self._inner_shape(input_shape)))
 
     def count_params(self, input_shape: Shape) -> int:
         return self.layer.count_params(self._inner_shape(input_shape))

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from .activations import plot_activations
 from .autoencoder import plot_error_histogram, plot_reconstructions
+from .classification import plot_calibration, plot_confusion_matrix, plot_roc
 from .convnet import plot_feature_maps, plot_filters
-from .evaluation import plot_calibration, plot_confusion_matrix, plot_roc
 from .explain import plot_importance, plot_partial_dependence, plot_saliency
 from .images import plot_images
 from .intervals import plot_accuracy_by_uncertainty, plot_intervals, plot_set_sizes
+from .learning_curves import plot_history
 from .regression import plot_predictions
 from .resampling import plot_resamples_box, plot_resamples_dot
-from .training import plot_history
 
 
 def plot_augmented(*args, **kwargs):

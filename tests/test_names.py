@@ -1,0 +1,59 @@
+"""The names #15 settled: one canonical name each, the old ones kept working as aliases."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+import statdl as sd
+from statdl import activations
+from statdl.layers import recurrent_cells
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("statdl.plots.evaluation", "statdl.plots.classification",
+     ["plot_confusion_matrix", "plot_roc", "plot_calibration"]),
+    ("statdl.plots.training", "statdl.plots.learning_curves", ["plot_history", "history_frame"]),
+])
+def test_plot_modules_that_read_as_packages_moved_and_the_old_paths_still_import(old, new,
+                                                                                  names):
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    for name in names:
+        assert getattr(before, name) is getattr(after, name)
+        assert getattr(sd.plots, name, getattr(after, name)) is getattr(after, name)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: sd.layers.Dense(4), (3,)),
+    (lambda: sd.layers.Conv2D(2, 3), (8, 8, 1)),
+    (lambda: sd.layers.LSTM(5), (7, 3)),
+    (lambda: sd.layers.BatchNormalization(), (6,)),
+])
+def test_output_shape_and_param_count_are_aliases_of_the_keras_names(make, shape):
+    layer = make()
+    assert layer.output_shape(shape) == tuple(layer.compute_output_shape(shape))
+    assert layer.param_count(shape) == layer.count_params(shape)
+    # the count is Keras's: the weights the built layer really holds
+    layer.build(shape)
+    assert layer.count_params() == sum(int(np.prod(w.shape)) for w in layer.get_weights())
+
+
+def test_one_activation_class_per_role():
+    """``statdl.layers.Activation`` is the layer; the torch module it builds is
+    ``activations.ActivationModule`` (its old name ``activations.Activation`` still works)."""
+    layer = sd.layers.Activation("tanh")
+    module = layer.build((3,))
+    assert type(module) is activations.ActivationModule is activations.Activation
+    x = torch.linspace(-2, 2, 6).reshape(2, 3)
+    torch.testing.assert_close(module(x), torch.tanh(x))
+    assert sd.layers.Activation is not activations.ActivationModule
+
+
+def test_recurrent_cells_have_no_mask_code_of_their_own():
+    from statdl.layers import dropout_masks
+
+    assert recurrent_cells.inverted_mask is dropout_masks.inverted_mask
+    assert not hasattr(recurrent_cells, "_dropout_mask")
