@@ -16,11 +16,10 @@ append their own terms to ``penalties`` during training, so they need no change 
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from .. import validation
 from ..errors import ConfigError
 from ..layers import register_layer
 from ..layers.base import Layer, Shape
@@ -90,8 +89,7 @@ class KLSparsity(Layer):
         if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0 < rho < 1:
             raise ConfigError(f"`rho` (target mean activation) of KLSparsity must lie in "
                               f"(0, 1); got {rho!r}.")
-        if isinstance(beta, bool) or not isinstance(beta, int | float) or beta < 0:
-            raise ConfigError(f"`beta` of KLSparsity must be a number >= 0; got {beta!r}.")
+        validation.check_number(beta, "beta", "KLSparsity", low=0)
         self.rho, self.beta = float(rho), float(beta)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
@@ -174,10 +172,7 @@ class ContractiveEncoder(Sequential):
 
     def __init__(self, layers=None, input_shape=None, name: str | None = None,
                  contractive: float = 0.0, **kwargs):
-        if isinstance(contractive, bool) or not isinstance(contractive, int | float) \
-                or not math.isfinite(contractive) or contractive < 0:
-            raise ConfigError(f"`contractive` (penalty weight) must be a number >= 0; "
-                              f"got {contractive!r}.")
+        validation.check_number(contractive, "contractive", "ContractiveEncoder", low=0)
         self.contractive = float(contractive)
         specs = [layer_from_config(s) if isinstance(s, dict) else s for s in (layers or [])]
         super().__init__(specs, input_shape=input_shape, name=name, **kwargs)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError, ShapeError
+from .. import validation
+from ..errors import ShapeError
 from ..layers import register_layer
 from ..layers.base import Layer, Shape
 from ..training.callbacks import Callback
@@ -76,10 +77,7 @@ class GaussianSampling(Layer):
 
     def __init__(self, kl_weight: float = 1.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(kl_weight, bool) or not isinstance(kl_weight, int | float) \
-                or kl_weight < 0:
-            raise ConfigError(f"`kl_weight` of GaussianSampling must be a number >= 0; "
-                              f"got {kl_weight!r}.")
+        validation.check_number(kl_weight, "kl_weight", "GaussianSampling", low=0)
         self.kl_weight = float(kl_weight)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..display import show_figure
 from ..errors import ConfigError
 from ..utils import atomic_write
@@ -61,8 +62,7 @@ def grid_shape(n: int, ncol: int | None) -> tuple[int, int]:
     """(rows, columns) for ``n`` panels, ``ncol`` per row (about square by default)."""
     if ncol is None:
         ncol = int(np.ceil(np.sqrt(n)))
-    if isinstance(ncol, bool) or not isinstance(ncol, int | np.integer) or ncol < 1:
-        raise ConfigError(f"`ncol` must be an int >= 1; got {ncol!r}.")
+    validation.check_int(ncol, "ncol", low=1)
     ncol = min(int(ncol), max(n, 1))
     return int(np.ceil(n / ncol)), ncol
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..errors import ConfigError
 from ._base import as_array, finish, new_figure, with_data
 from .images import image_stack
@@ -57,8 +58,7 @@ def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
         if arr.shape != rows[0][2].shape:
             raise ConfigError(f"`{arg}` must have the shape of `originals`; got {arr.shape} "
                               f"and {rows[0][2].shape}.")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ConfigError(f"`n` must be an int >= 1; got {n!r}.")
+    validation.check_int(n, "n", low=1)
     n = min(int(n), count)
     titles = _panel_titles(labels, errors, count)
     fig = new_figure(1.2 * n + 1.0, 1.3 * len(rows) + (0.8 if titles else 0.4))

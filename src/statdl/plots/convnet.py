@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..errors import ConfigError
 from ._base import as_array, finish, grid_shape, new_figure
 from .images import draw_grid
@@ -134,8 +135,7 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
     if pooled_layer is not None:
         blocks.append((f"Feature maps after layer '{model.get_layer(pooled_layer).name}'",
                        _maps(model, x, pooled_layer)))
-    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
-        raise ConfigError(f"`max_maps` must be an int >= 1; got {max_maps!r}.")
+    validation.check_int(max_maps, "max_maps", low=1)
     k = min(max_maps, blocks[0][1].shape[0])
     nrow, nc = grid_shape(k, ncol)
     fig = new_figure(1.4 * nc + 0.6, (1.45 * nrow + 0.5) * len(blocks))

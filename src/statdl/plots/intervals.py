@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..errors import ConfigError
 from ._base import as_array, finish, new_figure, with_data
 
@@ -51,8 +52,7 @@ def plot_intervals(intervals: pd.DataFrame, y, *, bins: int = 5, max_points: int
     est = as_array(intervals["estimate"], "estimate")
     lo, hi = as_array(intervals["lower"], "lower"), as_array(intervals["upper"], "upper")
     yv = as_array(y, "y").reshape(-1)
-    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
-        raise ConfigError(f"`max_points` must be an int >= 1; got {max_points!r}.")
+    validation.check_int(max_points, "max_points", low=1)
     order = np.argsort(est, kind="stable")
     if order.size > max_points:
         order = order[np.linspace(0, order.size - 1, max_points).round().astype(int)]
