@@ -32,7 +32,8 @@ def _cnn() -> sd.Sequential:
 def test_unknown_style_lists_the_choices():
     with pytest.raises(ConfigError) as err:
         _mlp().summary(print_fn=None, style="keras2")
-    assert str(err.value) == ("`style` of summary must be one of 'r', 'keras3'; got 'keras2'.")
+    assert str(err.value) == ("`style` of summary must be one of 'keras3', 'r'; got 'keras2'. "
+                              "Did you mean 'keras3'?")
 
 
 def test_default_style_is_still_the_r_keras_layout():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from .errors import ConfigError
+from . import validation
 
 __all__ = ["format_summary", "STYLES"]
 
@@ -54,9 +54,7 @@ def format_summary(name: str, rows: list[tuple], trainable: int,
     Non-trainable params: 0
     _________________________________________________________________
     """
-    if style not in STYLES:
-        raise ConfigError(f"`style` of summary must be one of {', '.join(map(repr, STYLES))}; "
-                          f"got {style!r}.")
+    validation.check_choice(style, "style", STYLES, "summary")
     if style == "keras3":
         return format_summary_keras3(name, rows, trainable, non_trainable)
     graph = bool(rows) and len(rows[0]) == 4
