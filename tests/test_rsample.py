@@ -17,6 +17,7 @@ from statdl.errors import ConfigError
 from statdl.rsample import RRandom, r_sample
 
 RSCRIPT = shutil.which("Rscript")
+# R checks belong to the slow tier (pyproject's markers); the console quotes below stay fast
 needs_r = pytest.mark.skipif(RSCRIPT is None, reason="Rscript is not installed (R's own "
                              "numbers are the reference)")
 
@@ -63,6 +64,7 @@ def r_values() -> dict[str, list[float]]:
     return table
 
 
+@pytest.mark.slow
 @needs_r
 @pytest.mark.parametrize("label, seed, expr, call", CASES, ids=[c[0] for c in CASES])
 def test_r_sample_matches_r(r_values, label, seed, expr, call):
@@ -70,12 +72,14 @@ def test_r_sample_matches_r(r_values, label, seed, expr, call):
     assert call(seed).tolist() == expected
 
 
+@pytest.mark.slow
 @needs_r
 def test_uniforms_match_r_to_the_last_bit(r_values):
     rng = RRandom(1001)
     assert [rng.unif_rand() for _ in range(5)] == [float(v) for v in r_values["runif"]]
 
 
+@pytest.mark.slow
 @needs_r
 def test_successive_calls_continue_one_stream_as_after_one_set_seed(r_values):
     rng = RRandom(1)

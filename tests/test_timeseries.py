@@ -121,6 +121,7 @@ def test_bad_arguments_are_named(call, error, words):
         call(series(12, 2))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(RSCRIPT is None or not NYSE_CSV.is_file(),
                     reason="needs Rscript and ../shared/data/islp/NYSE.csv")
 def test_nyse_design_and_rnn_array_equal_the_labs_r_code(tmp_path):
