@@ -155,3 +155,28 @@ def test_a_short_train_step_is_still_averaged_over_the_samples():
     history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     err = model.predict(x)[:, 0] - y
     assert history.history["loss"][0] == pytest.approx(np.mean(err ** 2), rel=1e-5)
+
+
+def test_the_keras_2_step_with_compiled_loss_and_compiled_metrics():
+    class Keras2(sd.Model):
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+            grads = torch.autograd.grad(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.compiled_metrics.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inp = sd.Input((3,))
+    model = Keras2(inp, L.Dense(1, kernel_regularizer=sd.regularizers.L2(0.5))(inp))
+    model.compile(optimizer=sd.optimizers.SGD(1e-12), loss="mse", metrics=["mae"])
+    x, y, _, _ = _batch(10)
+    history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    err = model.predict(x)[:, 0] - y               # lr 1e-12: the same weights every step
+    penalty = 0.5 * (model.layers[1].get_weights()[0] ** 2).sum()
+    batches = [slice(0, 4), slice(4, 8), slice(8, 10)]
+    # Keras 2: each batch's loss (with the penalty) weighted by its size
+    expected = sum((np.mean(err[b] ** 2) + penalty) * len(err[b]) for b in batches) / 10
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
+    assert history.history["mae"][0] == pytest.approx(np.abs(err).mean(), rel=1e-5)

@@ -802,6 +802,26 @@ class Trainer:
                 out[m.name] = value
         return out
 
+    @property
+    def compiled_metrics(self) -> CompileMetrics | None:
+        """The metrics of ``compile`` as one tracker (``update_state(y, y_pred)``): Keras 2's
+        ``self.compiled_metrics.update_state(y, y_pred)`` in a ``train_step`` works
+        unchanged; it is the ``compile_metrics`` entry of ``metrics`` (None without
+        ``metrics``)."""
+        return self._compile_metrics
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """Keras 2's ``self.compiled_loss(y, y_pred, regularization_losses=self.losses)``:
+        ``compute_loss`` (which already adds ``self.losses``, so ``regularization_losses`` is
+        not added twice), recorded in the ``loss`` tracker weighted by the batch size as
+        Keras 2 recorded it, so that ``{m.name: m.result() for m in self.metrics}`` reports
+        the epoch's loss."""
+        total = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+        first = next(iter(y_pred.values() if isinstance(y_pred, dict) else y_pred), None) \
+            if isinstance(y_pred, list | tuple | dict) else y_pred
+        self._loss_tracker.update_state(total, sample_weight=first.shape[0])
+        return total
+
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
         """Update the compiled metrics with a batch and return ``get_metrics_result()``, as
         Keras's ``Model.compute_metrics`` (``x`` is unused; ``y``, ``y_pred`` one tensor, or
