@@ -344,9 +344,6 @@ class _WhenLoaded(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in self.modules:
             return None
-        self.modules.discard(name)
-        if not self.modules:
-            sys.meta_path.remove(self)
         for finder in sys.meta_path:  # the spec the import would have found without us
             find = getattr(finder, "find_spec", None)
             spec = None if finder is self or find is None else find(name, path, target)
@@ -358,7 +355,10 @@ class _WhenLoaded(importlib.abc.MetaPathFinder):
             exec_module = spec.loader.exec_module
 
             def exec_then_note(module: Any) -> None:
-                exec_module(module)
+                exec_module(module)  # a module that fails to load is watched again next time
+                self.modules.discard(name)
+                if not self.modules and self in sys.meta_path:
+                    sys.meta_path.remove(self)
                 _loaded(module)
 
             spec.loader.exec_module = exec_then_note  # type: ignore[method-assign]
