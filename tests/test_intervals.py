@@ -27,7 +27,9 @@ from statdl.intervals import (
     predict_set,
     predict_uncertainty,
     split_conformal,
+    stochastic,
 )
+from statdl.layers.core import DropoutModule
 
 
 class _Column(RegressorMixin, BaseEstimator):
@@ -277,6 +279,36 @@ def test_mc_dropout_masks_only_dropout_and_averages_to_the_plain_prediction():
     again = mc_dropout_predict(m, x, passes=4000, seed=1)[:, :, 0]
     assert np.array_equal(draws, again) and torch.equal(state, torch.get_rng_state())
     assert not m.module.training and np.array_equal(m.predict(x)[:, 0], plain)
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [sd.layers.Dense(16, activation="relu"), sd.layers.Dense(8, activation="tanh"),
+             sd.layers.Dropout(0.3), sd.layers.Dense(4, activation="relu"),
+             sd.layers.Dropout(0.5), sd.layers.Dense(2, activation="softmax")],
+    lambda: [sd.layers.Dropout(0.2), sd.layers.Dense(3)],          # nothing before it
+])
+def test_mc_dropout_runs_the_layers_before_the_first_dropout_once(layers, monkeypatch):
+    """The layers before the first Dropout run once per batch, the rest once per pass: the
+    same draws (same masks from the seed, values to float32 rounding) as whole passes, and
+    the head really sees each row once (not once per pass)."""
+    sd.set_seed(0)
+    m = sd.Sequential(layers(), input_shape=(5,))
+    x = np.random.default_rng(2).normal(size=(700, 5)).astype("float32")
+    calls = []
+    first = m.module.layers[0]
+    hook = first.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
+    try:
+        once = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
+    finally:
+        hook.remove()
+    monkeypatch.setattr(stochastic, "HEAD_ONCE", False)
+    whole = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
+    np.testing.assert_allclose(once, whole, rtol=1e-5, atol=1e-6)
+    assert once.std(axis=0).min() > 0
+    if isinstance(first, DropoutModule):
+        assert sum(calls) == 60 * 700                              # every pass sees every row
+    else:
+        assert sum(calls) == 700                                   # once per row
 
 
 def test_mc_dropout_keeps_batch_normalisation_in_inference_mode():

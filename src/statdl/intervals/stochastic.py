@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..layers.core import DropoutModule
+from ..layers.modules import SequentialModule
 from ..threads import governed
 from ..training.data import inference_batch
 from ..utils import set_seed
@@ -25,6 +26,10 @@ __all__ = ["mc_dropout_predict", "Ensemble", "dropout_modules"]
 
 #: rows per forward pass when the passes of a small batch are stacked into one
 _STACKED_ROWS = 4096
+
+#: Run the layers before the first dropout once per batch rather than once per pass (False:
+#: every pass runs the whole network; the benchmark compares both).
+HEAD_ONCE: bool = True
 
 
 def dropout_modules(module: nn.Module) -> list[nn.Module]:
@@ -80,8 +85,10 @@ def mc_dropout_predict(model, x, passes: int = 100, seed: int | None = None,
                 torch.inference_mode(), governed():
             if seed is not None:
                 torch.manual_seed(int(seed))
+            head, tail = _deterministic_head(module)
             for start, stop, xb in rows.batches(bs):
-                draws = _passes(module, xb.to(device), int(passes))
+                xb = xb.to(device)
+                draws = _passes(tail, xb if head is None else head(xb), int(passes))
                 if out is None:
                     out = np.empty((passes, rows.n, *draws.shape[2:]), dtype=np.float32)
                 out[:, start:stop] = draws
@@ -95,7 +102,33 @@ def mc_dropout_predict(model, x, passes: int = 100, seed: int | None = None,
     return out
 
 
-def _passes(module: nn.Module, xb: torch.Tensor, passes: int) -> np.ndarray:
+def _deterministic_head(module: nn.Module) -> tuple[Callable | None, Callable]:
+    """``(head, tail)`` with ``tail(head(x)) == module(x)``, ``head`` the layers before the first
+    that drops units (None when there are none, or ``module`` is not a chain of layers).
+
+    The head gives the same output in every pass, so it runs once per batch and only the tail
+    runs on the stacked passes: for the course's MNIST MLP (784-512 before the first dropout)
+    that is 75% of a pass's multiply-adds (401,408 of 535,040).
+    """
+    if not HEAD_ONCE or not isinstance(module, SequentialModule):
+        return None, module
+    layers = list(module.layers)
+    first = next((i for i, m in enumerate(layers) if dropout_modules(m)), 0)
+    if first == 0:
+        return None, module
+
+    def head(x: torch.Tensor) -> torch.Tensor:
+        return module(x, upto=first)
+
+    def tail(x: torch.Tensor) -> torch.Tensor:
+        for m in layers[first:]:
+            x = m(x)
+        return x
+
+    return head, tail
+
+
+def _passes(module: Callable, xb: torch.Tensor, passes: int) -> np.ndarray:
     """(passes, rows, ...) outputs; the passes of a small batch run stacked in one call."""
     rows = xb.shape[0]
     per_call = max(1, min(passes, _STACKED_ROWS // max(rows, 1)))
