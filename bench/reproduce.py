@@ -69,10 +69,11 @@ class Row:
     metric: str = "accuracy"
     note: str = ""
     result: str = ""        # the results key whose "headline" is this row's figure (NYSE labs)
+    keras: bool = True      # False: no Keras 3 model to run (resampling, intervals)
 
     @property
     def lower_is_better(self) -> bool:
-        return self.metric == "MSE"
+        return self.metric in ("MSE", "RMSE")
 
 
 ROWS = [
@@ -117,6 +118,15 @@ ROWS = [
     Row("nyse-conv1d", "nyse-conv1d", {}, "-", None, "R2", result="conv1d",
         note="not in the book: Conv1D(16, 3, relu), Flatten, Dense(1) on the (5, 3) windows, "
              "100 epochs, batch 64"),
+    Row("hitters-cv", "hitters-cv", {}, "-", None, "RMSE", keras=False,
+        note="issue #16: the course's network by 3 x 10-fold CV on all 263 players (200 epochs "
+             "per fold), mean RMSE of log salary with the Nadeau-Bengio corrected 95% interval; "
+             "linear regression, the lasso, corrected t-tests and conformal intervals in "
+             "'Statistical inference labs' below; no Keras model"),
+    Row("mnist-uncertainty", "mnist-uncertainty", {}, "-", 0.88, "coverage", keras=False,
+        note="issue #16: 90% LAC conformal sets of the MLP2 (15 epochs), mean coverage over "
+             "200 random calibration/test halvings of the 10,000 test digits; MC dropout, the "
+             "ensemble and set sizes in 'Statistical inference labs' below; no Keras model"),
 ]
 BY_KEY = {r.key: r for r in ROWS}
 
@@ -152,9 +162,174 @@ def run_statdl(row: Row, data_dir: str | None, runs_dir: str, seed: int = COURSE
         res = run_lab(row.lab, data_dir=data_dir, runs_dir=runs_dir, seed=seed,
                       verbose=0 if quiet else 2, no_view=quiet, **row.options)
     head = res[row.result]["headline"] if row.result else res["headline"]
-    return {"value": head["value"], "lower": head["lower"], "upper": head["upper"],
-            "seconds": res.get("fit_seconds"), "wall_seconds": time.perf_counter() - t0,
-            "run_dir": res["run_dir"]}
+    out = {"value": head["value"], "lower": head["lower"], "upper": head["upper"],
+           "seconds": res.get("fit_seconds"), "wall_seconds": time.perf_counter() - t0,
+           "run_dir": res["run_dir"]}
+    if row.lab in DETAILS and not quiet:
+        details = DETAILS[row.lab](res, _evaluation(res["run_dir"]))
+        out["details"] = json.loads(json.dumps(details, default=_plain))
+    return out
+
+
+# ------------------------------------------------------- statistical inference labs (#16)
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers, for the state block."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _evaluation(run_dir: str) -> dict[str, Any]:
+    """The run folder's recorded evaluation (values with their intervals)."""
+    path = Path(run_dir) / "statdl.d" / "evaluation.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _hitters_cv_details(res: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
+    """hitters-cv's key numbers: each model's resampled RMSE (mean, corrected SE and 95%
+    interval, R2), the paired RMSE differences with the corrected t-test, conformal coverage."""
+    models = [{"model": name, **{k: table["RMSE"][k] for k in
+                                 ("mean", "se", "se_corrected", "lower", "upper", "n")},
+               "rsquared": table["Rsquared"]["mean"]} for name, table in res["cv"].items()]
+    diffs = [{k: d[k] for k in ("model_1", "model_2", "estimate", "lower_corrected",
+                                "upper_corrected", "p_corrected", "p_value")}
+             for d in res["differences"] if d["metric"] == "RMSE"]
+    inf = res["inference"]
+    return {"resampling": res["resampling"], "models": models, "differences": diffs,
+            "cv_seconds_network": res["cv_seconds_network"],
+            "conformal": {"level": inf["conformal_level"], "coverage": inf["conformal_coverage"],
+                          "lower": ev.get("conformal_coverage_lower"),
+                          "upper": ev.get("conformal_coverage_upper"),
+                          "mean_width": inf["conformal_mean_width"]},
+            "top_variables": inf["top_variables"],
+            "figures": ["resamples_dot", "conformal_intervals", "permutation_importance"]}
+
+
+def _mnist_uncertainty_details(res: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
+    """mnist-uncertainty's key numbers: accuracy of one network, of MC dropout and of the
+    ensemble (and on their most uncertain fifth), conformal coverage and set sizes."""
+    sets = {m: {"coverage": res[f"{m}_coverage"], "lower": ev.get(f"{m}_coverage_lower"),
+                "upper": ev.get(f"{m}_coverage_upper"),
+                "mean_size": res[f"{m}_mean_set_size"], "sizes": res[f"{m}_set_sizes"],
+                "coverage_200_splits": res[f"{m}_coverage_200_splits"]}
+            for m in ("lac", "aps")}
+    return {"test_accuracy": res["test_accuracy"], "fit_seconds": res["fit_seconds"],
+            "epochs": res.get("epochs"),
+            "uncertainty": {m: {"accuracy": res[f"{m}_accuracy"],
+                                "most_uncertain_fifth": ev.get(
+                                    f"{m}_accuracy_most_uncertain_fifth")}
+                            for m in ("mc_dropout", "ensemble")},
+            "sets": sets,
+            "figures": ["mc_dropout_accuracy_by_entropy", "ensemble_accuracy_by_entropy",
+                        "lac_set_sizes", "aps_set_sizes", "most_uncertain_digits", "saliency"]}
+
+
+#: lab -> its key numbers beyond the headline, for the section below the table
+DETAILS = {"hitters-cv": _hitters_cv_details, "mnist-uncertainty": _mnist_uncertainty_details}
+
+
+def publish_figures(row: Row, side: dict[str, Any], out: Path) -> None:
+    """Copy the lab's figures named in its details from the run folder to
+    ``<out's folder>/results/<row key>/``, recording their paths (relative to ``out``) and
+    captions; the run folder may be a temporary one."""
+    details = side.get("details")
+    if not details or not side.get("run_dir"):
+        return
+    plots = Path(side["run_dir"]) / "plots"
+    captions_file = plots / "captions.json"
+    captions = (json.loads(captions_file.read_text(encoding="utf-8"))
+                if captions_file.exists() else {})
+    target = out.parent / "results" / row.key
+    target.mkdir(parents=True, exist_ok=True)
+    published = []
+    for name in details["figures"]:
+        source = plots / f"{name}.png"
+        if not source.exists():
+            continue
+        (target / source.name).write_bytes(source.read_bytes())
+        published.append({"path": f"results/{row.key}/{source.name}",
+                          "caption": captions.get(name, captions.get(source.name, name))})
+    details["published"] = published
+
+
+def _ci(d: dict[str, Any], digits: int = 4) -> str:
+    if d.get("lower") is None:
+        return ""
+    return f" ({d['lower']:.{digits}f}, {d['upper']:.{digits}f})"
+
+
+def _hitters_cv_lines(d: dict[str, Any]) -> list[str]:
+    lines = [f"{d['resampling']}, the same folds for the three models; the network's folds took "
+             f"{d['cv_seconds_network']:.0f} s in all. RMSE of log salary: mean over the "
+             "resamples, its standard error (naive and Nadeau-Bengio corrected for the overlap "
+             "of training sets) and the corrected 95% interval.",
+             "", "| model | RMSE | SE | corrected SE | corrected 95% CI | R2 |",
+             "|---|---|---|---|---|---|"]
+    for m in d["models"]:
+        lines.append(f"| {m['model']} | {m['mean']:.4f} | {m['se']:.4f} | "
+                     f"{m['se_corrected']:.4f} | ({m['lower']:.4f}, {m['upper']:.4f}) | "
+                     f"{m['rsquared']:.4f} |")
+    lines += ["", "Paired differences of RMSE on the same resamples (first minus second), "
+              "corrected resampled t-test (Nadeau and Bengio 2003) and caret's naive t-test; "
+              "p-values Bonferroni-adjusted as caret's `diff` does.",
+              "", "| difference | estimate | corrected 95% CI | corrected p | naive p |",
+              "|---|---|---|---|---|"]
+    for x in d["differences"]:
+        lines.append(f"| {x['model_1']} - {x['model_2']} | {x['estimate']:+.4f} | "
+                     f"({x['lower_corrected']:+.4f}, {x['upper_corrected']:+.4f}) | "
+                     f"{x['p_corrected']:.3f} | {x['p_value']:.3f} |")
+    c = d["conformal"]
+    lines += ["", f"Split-conformal {c['level']:.0%} prediction intervals of the course's test "
+              f"players (network refitted on two thirds of the others, calibrated on the last "
+              f"third): coverage {c['coverage']:.4f}{_ci(c)} (exact 95% interval), mean width "
+              f"{c['mean_width']:.3f} in log salary. Most important variables (permutation "
+              f"importance on the test players): {', '.join(d['top_variables'])}."]
+    return lines
+
+
+def _mnist_uncertainty_lines(d: dict[str, Any]) -> list[str]:
+    u = d["uncertainty"]
+    lines = [f"One MLP2 ({d['epochs']} epochs, {d['fit_seconds']:.0f} s to train): test "
+             f"accuracy {d['test_accuracy']:.4f}. Mean of the MC-dropout passes: "
+             f"{u['mc_dropout']['accuracy']:.4f} (on the fifth of the digits with the highest "
+             f"predictive entropy: {u['mc_dropout']['most_uncertain_fifth']:.4f}); deep "
+             f"ensemble: {u['ensemble']['accuracy']:.4f} (most uncertain fifth: "
+             f"{u['ensemble']['most_uncertain_fifth']:.4f}). Neither carries a coverage "
+             "guarantee.",
+             "", "Conformal prediction sets at 90%, calibrated on the first 5,000 test digits "
+             "and judged on the other 5,000 (coverage with its exact 95% interval), and the "
+             "mean coverage over 200 random halvings (the average the guarantee is about):",
+             "", "| sets | coverage (95% CI) | mean set size | sizes (count) | "
+             "coverage, 200 halvings |", "|---|---|---|---|---|"]
+    for m, x in d["sets"].items():
+        sizes = ", ".join(f"{k}: {v}" for k, v in sorted(x["sizes"].items(),
+                                                          key=lambda kv: int(kv[0])))
+        lines.append(f"| {m.upper()} | {x['coverage']:.4f}{_ci(x)} | {x['mean_size']:.3f} | "
+                     f"{sizes} | {x['coverage_200_splits']:.4f} |")
+    return lines
+
+
+LINES = {"hitters-cv": _hitters_cv_lines, "mnist-uncertainty": _mnist_uncertainty_lines}
+
+
+def details_section(state: dict[str, Any]) -> list[str]:
+    """The Markdown of the statistical inference labs' key numbers and figures (empty when
+    none was measured)."""
+    lines: list[str] = []
+    for row in ROWS:
+        details = state.get(row.key, {}).get("statdl", {}).get("details")
+        if not details or row.lab not in LINES:
+            continue
+        lines += ["", f"### {row.key}", "", *LINES[row.lab](details)]
+        for fig in details.get("published", []):
+            lines += ["", f"![{row.key}: {fig['caption']}]({fig['path']})"]
+    if not lines:
+        return []
+    return ["", "## Statistical inference labs", "",
+            "Generated by `python bench/reproduce.py --labs hitters-cv,mnist-uncertainty`: "
+            "resampled errors, corrected t-tests, conformal intervals and sets, MC dropout and "
+            "ensembles (issue #16), with the labs' figures (copied from their run folders).",
+            *lines]
 
 
 # ----------------------------------------------------------------------------- Keras side
@@ -390,7 +565,9 @@ def write_table(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None
         "",
         "Generated by `python bench/reproduce.py` (do not edit by hand). Test-set figures: "
         "accuracy (MNIST, IMDB), MSE of log salary (Hitters) or R2 of log volume (NYSE: "
-        "ISLR2's 1 - MSE/var(y)), at the course's or textbook's settings on the real data. "
+        "ISLR2's 1 - MSE/var(y)), at the course's or textbook's settings on the real data; "
+        "hitters-cv's RMSE is resampled (cross-validation) and mnist-uncertainty's figure is "
+        "a conformal coverage (details below the table). "
         "statdl's 95% interval: Clopper-Pearson for accuracy (caret), percentile bootstrap for "
         "MSE and R2. Keras 3 runs the same model on the same arrays (JAX backend, own "
         "process). Seconds: training + test prediction, on the machine below; the CPU is shared "
@@ -418,11 +595,12 @@ def write_table(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None
             ci = (f" ({_fmt(s.get('lower'), row.metric)}, {_fmt(s.get('upper'), row.metric)})"
                   if s.get("lower") is not None else "")
             value = _fmt(s.get("value"), row.metric) + ci
-        keras_value = ("not run" if not k else "failed" if k.get("error")
-                       else _fmt(k.get("value"), row.metric))
+        keras_value = ("-" if not row.keras else "not run" if not k
+                       else "failed" if k.get("error") else _fmt(k.get("value"), row.metric))
         spread = state.get(SPREAD, {}).get("rows", {}).get(row.key)
         lines.append(f"| {row.key} | {row.course} | {value} | {keras_value} | "
                      f"{_seconds(s)} | {_seconds(k)} | {busy}{_verdict(row, s, k, spread)} |")
+    lines += details_section(state)
     lines += spread_table(state.get(SPREAD, {}))
     lines += ["", "<!-- reproduce-state", json.dumps(state, indent=1, sort_keys=True), "-->", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -501,7 +679,7 @@ def measure_row(row: Row, data_dir: str | None, runs_dir: str, keras_ok: bool,
             s = {"error": f"{type(exc).__name__}: {exc}"}
             print(f"statdl's run failed: {s['error']}", file=sys.stderr, flush=True)
     k: dict[str, Any] = {}
-    if keras_ok:
+    if keras_ok and row.keras:
         print(f"##### {row.key} (Keras 3, {keras_backend(row, background)}"
               + (f", {background} busy" if background else "") + ")", flush=True)
         with busy_background(background):
@@ -627,7 +805,7 @@ def run_spread(rows: list[Row], n_seeds: int, args: argparse.Namespace, state: d
         entry = entries.setdefault(row.key, {"statdl": {}, "keras": {}})
         for seed in spread_seeds(n_seeds):
             key = str(seed)
-            sides = [("statdl", True), ("keras", keras_ok)]
+            sides = [("statdl", True), ("keras", keras_ok and row.keras)]
             for side, enabled in sides:
                 done = entry[side].get(key)
                 if not enabled or (done and not done.get("error") and not args.redo):
@@ -740,6 +918,7 @@ def main(argv: list[str] | None = None) -> int:
                   + " (use --redo to measure again)")
             continue
         table[row.key] = measure_row(row, args.data_dir, runs_dir, keras_ok, args.background)
+        publish_figures(row, table[row.key]["statdl"], out)
         now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         meta["machine"], meta["updated"] = machine, now
         if args.background:

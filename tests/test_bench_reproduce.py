@@ -90,3 +90,45 @@ def test_a_busy_run_keeps_the_quiet_rows(tmp_path):
     assert busy["keras"] == {}
     assert busy["statdl"]["seconds"] > 0 and 0 < busy["statdl"]["value"] < 2
     assert _row_line(out.read_text(), "hitters-nn")[7:9] == ["-", "-"]
+
+
+def test_inference_labs_get_their_numbers_and_figures(tmp_path):
+    """hitters-cv's details (as the lab returns them) become tables below the main one, and
+    the figures named there are copied next to the results file and linked."""
+    run_dir = tmp_path / "run"
+    (run_dir / "plots").mkdir(parents=True)
+    (run_dir / "plots" / "resamples_dot.png").write_bytes(b"\x89PNG fake")
+    (run_dir / "plots" / "captions.json").write_text('{"resamples_dot": "mean RMSE"}')
+    (run_dir / "statdl.d").mkdir()
+    (run_dir / "statdl.d" / "evaluation.json").write_text(
+        '{"conformal_coverage_lower": 0.78, "conformal_coverage_upper": 0.94}')
+    table = {"mean": 0.62, "se": 0.02, "se_corrected": 0.03, "lower": 0.56, "upper": 0.68,
+             "n": 30}
+    res = {"resampling": "Cross-Validated (10 fold, repeated 3 times)",
+           "cv": {"network": {"RMSE": table, "Rsquared": {"mean": 0.55}},
+                  "linear": {"RMSE": {**table, "mean": 0.66}, "Rsquared": {"mean": 0.48}}},
+           "differences": [{"metric": "RMSE", "model_1": "network", "model_2": "linear",
+                            "estimate": -0.04, "lower_corrected": -0.1,
+                            "upper_corrected": 0.02, "p_corrected": 0.2, "p_value": 0.01},
+                           {"metric": "Rsquared", "model_1": "network", "model_2": "linear",
+                            "estimate": 0.07, "lower_corrected": 0.0, "upper_corrected": 0.1,
+                            "p_corrected": 0.05, "p_value": 0.01}],
+           "cv_seconds_network": 81.0,
+           "inference": {"conformal_level": 0.9, "conformal_coverage": 0.87,
+                         "conformal_mean_width": 2.1, "top_variables": ["CAtBat", "Years"]}}
+    details = reproduce.DETAILS["hitters-cv"](res, reproduce._evaluation(str(run_dir)))
+    side = {"value": 0.62, "lower": 0.56, "upper": 0.68, "run_dir": str(run_dir),
+            "details": details}
+    out = tmp_path / "docs" / "r.md"
+    reproduce.publish_figures(reproduce.BY_KEY["hitters-cv"], side, out)
+    assert (tmp_path / "docs" / "results" / "hitters-cv" / "resamples_dot.png").read_bytes() \
+        == b"\x89PNG fake"
+    reproduce.write_table(out, {"hitters-cv": {"statdl": side, "keras": {}}},
+                          {"machine": "m", "updated": "u"})
+    text = out.read_text()
+    assert _row_line(text, "hitters-cv")[2:4] == ["0.6200 (0.5600, 0.6800)", "-"]
+    assert "| network | 0.6200 | 0.0200 | 0.0300 | (0.5600, 0.6800) | 0.5500 |" in text
+    assert "| network - linear | -0.0400 | (-0.1000, +0.0200) | 0.200 | 0.010 |" in text
+    assert "Rsquared" not in text.split("## Statistical inference labs")[1]  # RMSE rows only
+    assert "coverage 0.8700 (0.7800, 0.9400)" in text
+    assert "![hitters-cv: mean RMSE](results/hitters-cv/resamples_dot.png)" in text
