@@ -10,7 +10,10 @@ Keras model with ``set_weights``, trains it with ``fit(shuffle=False)`` and writ
 loss after each batch (Keras logs the mean of the epoch so far), the epoch losses and every
 weight after training (``get_weights``: BatchNormalization's moving mean and variance too).
 statdl then trains from the same weights on the same batches, with its fast paths on (the
-default) and with all of them off, and must agree to float32 rounding.
+default) and with all of them off (the dropout cases keep the CPU's 16-bit mask draws, whose
+numbers Keras replays), and must agree to float32 rounding. The default tier runs the RMSprop
+variants, the MLP with dropout and the BatchNormalization network (one Keras child of about
+14 s of CPU); the recurrent and convolutional cases run with ``-m slow``.
 
 Dropout draws its masks from each framework's own generator, so the streams differ. The
 dropout cases therefore compare *with* dropout by handing Keras statdl's masks: statdl trains
