@@ -150,3 +150,19 @@ def test_range_arguments_are_checked():
         flag_numeric("lr", 0.1, log=True)
     with pytest.raises(ConfigError, match="declares no flag with a `range`"):
         tuning_run(CURVE, search="random", n_runs=2, progress=False)
+
+
+def test_tune_command_searches_declared_ranges_and_schedules(tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "statdl.cli", "tune", *map(str, args),
+                               "--no-progress"], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    r = cli(RANGES, "--search", "random", "--runs", "2", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert "random search: 2 runs over lr, units" in r.stdout
+    r = cli(CURVE, "--flag", "quality=0.5,0.9", "--scheduler", "asha", "--max-epochs", "9",
+            "--runs-dir", "asha")
+    assert r.returncode == 0, r.stderr
+    statuses = ls_runs(tmp_path / "asha").set_index("flag_quality")["status"].to_dict()
+    assert statuses == {0.5: "completed", 0.9: "stopped"}     # 0.9 vs the cut 0.5 at rung 1

@@ -251,20 +251,7 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     if scheduler is not None:
         spec = make_scheduler(scheduler, metric, mode, max_epochs, grace_epochs, reduction)
     declared = declared_flags(path) if check_flags else None
-    if search == "grid":
-        combos, n_total = grid_combinations(flags, sample, seed)
-        print(f"{n_total} total combinations of flags"
-              + (f" (sampled to {len(combos)} combinations)" if sample is not None else ""))
-    else:
-        space = check_space(_declared_space(declared, path.name) if flags is None else flags,
-                            search)
-        if declared is not None:
-            _check_space_flags(space, declared, path.name)
-        combos = random_combinations(space, n_runs, seed) if search == "random" else []
-        n_total = n_runs
-        print(f"{search} search: {n_runs} runs over {', '.join(space)}")
-    if declared is not None:
-        combos = check_combinations(combos, declared, path.name)
+    combos, n_total, space = _combinations(path, flags, search, sample, seed, n_runs, declared)
     unique: dict[str, dict[str, Any]] = {}
     for c in combos:
         unique.setdefault(_key(path, c), c)
@@ -306,6 +293,28 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     runs.attrs["n_stopped"] = sum(r["status"] == "stopped" for r in results)
     runs.attrs["search"] = search
     return runs
+
+
+def _combinations(path: Path, flags: Any, search: str, sample: float | None, seed: int | None,
+                  n_runs: int, declared: dict | None) -> tuple[list[dict], int, dict]:
+    """The combinations to run (none yet for TPE, which proposes them one by one), the size
+    of the grid or budget, and the search space (random, TPE)."""
+    space: dict[str, Any] = {}
+    if search == "grid":
+        combos, n_total = grid_combinations(flags, sample, seed)
+        print(f"{n_total} total combinations of flags"
+              + (f" (sampled to {len(combos)} combinations)" if sample is not None else ""))
+    else:
+        space = check_space(_declared_space(declared, path.name) if flags is None else flags,
+                            search)
+        if declared is not None:
+            _check_space_flags(space, declared, path.name)
+        combos = random_combinations(space, n_runs, seed) if search == "random" else []
+        n_total = n_runs
+        print(f"{search} search: {n_runs} runs over {', '.join(space)}")
+    if declared is not None:
+        combos = check_combinations(combos, declared, path.name)
+    return combos, n_total, space
 
 
 def _check_mode(metric: Any, mode: str | None) -> str:
