@@ -1,0 +1,319 @@
+"""What ``NetRegressor`` and ``NetClassifier`` share: parameters and their routing, building
+the network, the seeded fit, prediction input checks, pickling through statdl's model files.
+
+Routed parameters follow scikeras: ``model__units=64`` goes to the model function,
+``optimizer__learning_rate=0.01`` to the optimiser, ``fit__class_weight={...}`` to
+``Model.fit``. They are ordinary estimator parameters (``get_params``, ``set_params``,
+``clone``), so ``GridSearchCV(param_grid={"model__units": [16, 64]})`` tunes the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..errors import ConfigError, ShapeError, StatdlError
+from ..layers.base import Layer
+from ..models.functional import Model
+from ..training.optimizers import Optimizer, get_optimizer
+from .networks import mlp
+
+__all__ = ["NetEstimator", "ROUTES"]
+
+#: prefixes of routed parameters and where each goes
+ROUTES = {"model": "the model function", "optimizer": "the optimiser",
+          "fit": "statdl's Model.fit"}
+
+
+def _route_of(name: str) -> str | None:
+    prefix, sep, rest = name.partition("__")
+    return prefix if sep and rest and prefix in ROUTES else None
+
+
+class NetEstimator(BaseEstimator):
+    """Base of ``NetRegressor`` and ``NetClassifier`` (see their docstrings)."""
+
+    #: y is converted to numbers by validate_data (regression) or kept as labels (classes)
+    _numeric_target = True
+
+    def __init__(self, model: Any = None, *, epochs: int = 10, batch_size: int = 32,
+                 optimizer: Any = "rmsprop", loss: Any = None, metrics: list | None = None,
+                 validation_split: float = 0.0, callbacks: list | None = None,
+                 seed: int | None = None, verbose: int = 0, warm_start: bool = False,
+                 shuffle: bool = True, device: str = "auto", **routed: Any) -> None:
+        self.model = model
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metrics = metrics
+        self.validation_split = validation_split
+        self.callbacks = callbacks
+        self.seed = seed
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.shuffle = shuffle
+        self.device = device
+        # kept aside (sklearn's checks want no public attributes but the named ones); checked
+        # at fit, as scikit-learn checks every parameter
+        self._routed_params = dict(routed)
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters and the routed ones (``model__units`` ...)."""
+        return {**super().get_params(deep=deep), **self._routed_params}
+
+    def set_params(self, **params: Any) -> NetEstimator:
+        """Set parameters, routed ones (``model__units=64``) included; returns the estimator."""
+        named = set(super().get_params(deep=False))
+        for name, value in params.items():
+            if name not in named and (name in self._routed_params or _route_of(name)):
+                self._routed_params[name] = value
+        plain = {k: v for k, v in params.items() if k not in self._routed_params}
+        if plain:
+            super().set_params(**plain)
+        return self
+
+    def _routed(self, route: str) -> dict[str, Any]:
+        """The routed parameters of ``route`` without their prefix (``{"units": 64}``)."""
+        for name in self._routed_params:
+            if _route_of(name) is None:
+                raise ConfigError(
+                    f"{type(self).__name__} has no parameter {name!r}; parameters of the "
+                    "network are routed with a prefix: "
+                    + ", ".join(f"{p}__name for {where}" for p, where in ROUTES.items())
+                    + f" (e.g. model__{name}=...).")
+        return {name.partition("__")[2]: value for name, value in self._routed_params.items()
+                if _route_of(name) == route}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.seed is None  # torch's generator draws the weights
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NetEstimator:
+        """Train the network for ``epochs`` epochs on ``X``, ``y``; returns the estimator.
+
+        A new network is built (fresh weights, seeded by ``seed``) unless ``warm_start`` is
+        true and the estimator is fitted: then training continues from the current weights
+        and optimiser state. ``sample_weight`` scales each row's loss, as in Keras.
+        """
+        return self._fit(X, y, sample_weight, self.epochs,
+                         fresh=not (self.warm_start and self._is_fitted()))
+
+    def _is_fitted(self) -> bool:
+        return getattr(self, "model_", None) is not None
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, fresh: bool,
+             classes: Any = None) -> NetEstimator:
+        X, y = validate_data(self, X, y, reset=fresh, dtype=np.float32, multi_output=True,
+                             y_numeric=self._numeric_target)
+        y = self._encode_target(y, fresh, classes)
+        weights = None if sample_weight is None else _check_sample_weight(
+            sample_weight, X, dtype=np.float32)
+        with _seeded(self.seed):
+            if fresh:
+                self.model_ = self._new_network()
+            self.history_ = self.model_.fit(
+                X, self._network_target(y), batch_size=self.batch_size, epochs=epochs,
+                verbose=self.verbose, callbacks=list(self.callbacks or []),
+                validation_split=self.validation_split, shuffle=self.shuffle,
+                sample_weight=weights, **self._routed("fit"))
+        return self
+
+    def _new_network(self) -> Model:
+        """Build the network from ``model`` (and the routed ``model__*``), check its output
+        against the target and compile it unless it came compiled."""
+        meta = self._meta()
+        net = _network_from(mlp if self.model is None else self.model, self._routed("model"),
+                            meta, type(self).__name__)
+        shape = net.compute_output_shape((meta["n_features_in_"],))
+        if not shape or isinstance(shape[0], list | tuple):
+            raise ShapeError(f"The network of {type(self).__name__} must have one output; "
+                             f"it has {len(shape)}.")
+        self._check_output(net, int(np.prod(shape)))
+        if not net.compiled:
+            net.compile(optimizer=self._new_optimizer(), loss=self._loss_for(net),
+                        metrics=self.metrics, device=self.device)
+        return net
+
+    def _new_optimizer(self) -> Optimizer:
+        options, opt = self._routed("optimizer"), self.optimizer
+        if isinstance(opt, str):
+            return type(get_optimizer(opt))(**options)
+        if isinstance(opt, Optimizer):
+            return type(opt)(**{**opt.get_config(), **options})
+        if isinstance(opt, type) and issubclass(opt, Optimizer):
+            return opt(**options)
+        raise TypeError("`optimizer` must be a name ('rmsprop', 'adam', ...), an optimiser "
+                        f"class or object of statdl.optimizers; got {type(opt).__name__}.")
+
+    # ------------------------------------------------------------------ predicting
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return self.model_.predict(X)
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
+        if state.get("model_") is not None:
+            state["model_"] = _SavedModel.of(state["model_"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        saved = getattr(self, "model_", None)
+        if isinstance(saved, _SavedModel):
+            self.model_ = saved.load() if saved.data is not None else self._rebuilt(saved)
+
+    def _rebuilt(self, saved: _SavedModel) -> Model:
+        """The network from the estimator's own parameters, with the pickled weights."""
+        with _seeded(0):  # building draws weights, to be replaced: leave the program's state
+            net = self._new_network()
+        if net.built_shape_ is None:
+            net.build((self.n_features_in_,))
+        net.set_weights(saved.weights)
+        return net
+
+    # ------------------------------------------------------------------ for the subclasses
+    def _meta(self) -> dict[str, Any]:  # pragma: no cover - defined by the subclasses
+        raise NotImplementedError
+
+    def _encode_target(self, y: np.ndarray, fresh: bool, classes: Any) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def _check_output(self, net: Model, width: int) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _loss_for(self, net: Model) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def _network_target(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+
+def _network_from(spec: Any, routed: dict[str, Any], meta: dict[str, Any], owner: str) -> Model:
+    """A new network from a model function, a list of layers or a template model."""
+    if callable(spec) and not isinstance(spec, Layer):  # a Model is a Layer: a template
+        net = _call_model_function(spec, routed, meta, owner)
+    else:
+        if routed:
+            name = next(iter(routed))
+            raise ConfigError(f"`model__{name}` is routed to the model function, but `model` "
+                              f"of {owner} is a {type(spec).__name__}; give a function that "
+                              f"takes `{name}` to tune it.")
+        net = _copy_network(spec, meta, owner)
+    if not isinstance(net, Model):
+        raise TypeError(f"The model function of {owner} must return a statdl model "
+                        f"(Sequential or Model); it returned {type(net).__name__}.")
+    return net
+
+
+def _call_model_function(fn: Callable, routed: dict[str, Any], meta: dict[str, Any],
+                         owner: str) -> Any:
+    params = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name in routed:
+        if name not in params and not takes_any:
+            accepted = [p for p in params if p != "meta"]
+            raise ConfigError(f"`model__{name}` of {owner} is routed to "
+                              f"{getattr(fn, '__name__', 'the model function')}(), which has "
+                              f"no parameter `{name}`; its parameters: {accepted}.")
+    kwargs = dict(routed)
+    if "meta" in params:
+        kwargs["meta"] = meta
+    return fn(**kwargs)
+
+
+def _copy_network(spec: Any, meta: dict[str, Any], owner: str) -> Model:
+    """A fresh network from a list of layers (copied: the list itself is never trained) or
+    from a template model (same architecture and compile settings, new weights)."""
+    if isinstance(spec, Model):
+        from ..resampling.cv import clone_model
+        from ..saving import layer_from_spec, layer_to_config
+
+        if spec.compiled:
+            return clone_model(spec)
+        return layer_from_spec(layer_to_config(spec), "model")
+    if isinstance(spec, list | tuple) and spec and all(isinstance(x, Layer) for x in spec):
+        built = [x.name for x in spec if x.module_ is not None]
+        if built:
+            raise ConfigError(f"`model` of {owner} holds layer '{built[0]}', which is already "
+                              "built (part of a model): its weights would be shared; give new "
+                              "layers, or a function that creates them.")
+        from ..models.sequential import Sequential
+
+        return Sequential(copy.deepcopy(list(spec)), input_shape=(meta["n_features_in_"],))
+    raise TypeError(f"`model` of {owner} must be a list of statdl layers, a function returning "
+                    f"a statdl model, a statdl model, or None (an mlp); got "
+                    f"{type(spec).__name__}.")
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """``statdl.set_seed(seed)`` for the block, then the caller's random states back (Python,
+    NumPy, torch): the estimator draws the same numbers as a script that calls ``set_seed``
+    first, without changing what the program draws after it."""
+    if seed is None:
+        yield
+        return
+    from ..utils import set_seed
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            set_seed(seed)
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+class _SavedModel:
+    """A fitted network inside a pickle: statdl's model file (architecture JSON, weights,
+    optimiser state), which outlives changes to statdl's internal classes. A network the file
+    cannot hold (a loss function is saved by its name only) travels as its weights, and the
+    estimator rebuilds it from its own parameters; its optimiser then starts afresh."""
+
+    def __init__(self, data: bytes | None, weights: list | None = None):
+        self.data = data
+        self.weights = weights
+
+    @classmethod
+    def of(cls, model: Model) -> _SavedModel:
+        from ..saving import save_model
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.statdl")
+            try:
+                save_model(model, path)
+                with open(path, "rb") as f:
+                    saved = cls(f.read())
+                saved.load()  # a loss function is saved by its name, which cannot be loaded
+            except (StatdlError, TypeError):
+                return cls(None, model.get_weights())
+        return saved
+
+    def load(self) -> Model:
+        from ..saving import load_model
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.statdl")
+            with open(path, "wb") as f:
+                f.write(self.data)
+            return load_model(path)
