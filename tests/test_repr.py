@@ -150,3 +150,13 @@ def test_history_plot_in_a_script_without_a_window_says_where_the_file_went(caps
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     assert fig.axes[0].get_ylabel() == "loss"
+
+
+def test_the_renamed_progress_modules_keep_their_old_import_paths():
+    # #15: training/progress.py -> epoch_progress.py, tuning/progress.py -> grid_progress.py
+    from statdl.training.epoch_progress import EpochProgress
+    from statdl.training.progress import EpochProgress as OldEpochProgress
+    from statdl.tuning.grid_progress import GridProgress
+    from statdl.tuning.progress import GridProgress as OldGridProgress
+
+    assert OldEpochProgress is EpochProgress and OldGridProgress is GridProgress

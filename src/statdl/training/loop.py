@@ -26,7 +26,7 @@ from .history import History
 from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
 from .precision import resolve_precision
-from .progress import EpochProgress
+from .epoch_progress import EpochProgress
 from .sparse import SparseBatches, SparseRows
 
 __all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
