@@ -85,6 +85,14 @@ def _needs_data(name: str) -> bool:
         from statdl.datasets.imdb import IMDB_FILES
 
         return all(find_local(s) is None for s in IMDB_FILES)
+    if name.startswith("nyse-"):
+        import statdl as sd
+        from statdl.errors import StatdlError
+
+        try:
+            sd.datasets.islp("NYSE")  # the ISLP package, or NYSE.csv in a data folder
+        except StatdlError:
+            return True
     if name == "transfer":
         from statdl.datasets._files import find_local
         from statdl.datasets.mnist import FASHION_MNIST_FILES

@@ -712,6 +712,104 @@ def _mnist_tune(lab: Lab) -> list[Cell]:
     ]
 
 
+_NYSE_DATA = code("""
+    import pandas as pd
+
+    from statdl.timeseries import chronological_split, lag_matrix, windows
+
+    columns, lags = ["DJ_return", "log_volume", "log_volatility"], 5
+    nyse = sd.datasets.islp("NYSE")  # the ISLP package, or NYSE.csv under $STATDL_DATA/islp
+    z = sd.scale(nyse[columns]).x  # the whole series, as R's scale()
+    x, y = lag_matrix(z, lags=lags, columns=columns, response="log_volume")
+    day = pd.get_dummies(nyse["day_of_week"].iloc[lags:], dtype=float)  # mon ... fri
+    train = nyse["train"].to_numpy()[lags:]  # R: istrain[-(1:5)]
+    w = windows(z, lags=lags, columns=columns)  # (days, 5 lags, 3 series), as Keras's RNNs
+    x, y = x.to_numpy(), y.to_numpy(dtype=float)
+    y_test = y[~train]
+    x.shape, w.shape, int(train.sum()), int((~train).sum())
+""")
+
+_NYSE_R2 = code("""
+    def r2(y, pred):
+        \"\"\"Test R-squared as ISLR2 computes it: 1 - mean((pred - y)^2) / var(y), R's var.\"\"\"
+        y, pred = np.asarray(y, float), np.asarray(pred, float).reshape(-1)
+        return float(1 - np.mean((pred - y) ** 2) / np.var(y, ddof=1))
+
+
+    def least_squares_predict(x, y, train):
+        design = np.column_stack([np.ones(len(x)), x])
+        coef = np.linalg.lstsq(design[train], y[train], rcond=None)[0]
+        return design[~train] @ coef
+""")
+
+
+def _nyse(lab: Lab) -> list[Cell]:
+    cells = [*_intro(lab, "`sd.regression_report(y_test, pred)` gives the bootstrap intervals "
+                          "(its R-squared uses the denominator n, as ISLP's `score()`)."),
+             _parameters(lab), SETUP,
+             md("## Data: five lags of the three standardized series; the book's training days"),
+             _NYSE_DATA, _NYSE_R2]
+    kind = lab.name
+    if kind == "nyse-ar":
+        cells += [
+            md("## Linear AR(5) by least squares, without and with `day_of_week`"),
+            code("""
+                pred = least_squares_predict(x, y, train)
+                # R's lm on the factor: an intercept and 4 dummies (the first level is the baseline)
+                pred_day = least_squares_predict(np.column_stack([x, day.to_numpy()[:, 1:]]), y,
+                                                 train)
+                sd.regression_report(y_test, pred_day, seed=seed)
+            """),
+            md("## The figures this lab is judged by (the book: 0.413 and 0.460)"),
+            code('{"linear": r2(y_test, pred), "linear_day": r2(y_test, pred_day)}'),
+        ]
+    elif kind == "nyse-rnn":
+        cells += [
+            md("## SimpleRNN(12) with dropout 0.1 and recurrent dropout 0.1"),
+            code("""
+                (w_tr, y_tr), (w_te, y_te) = chronological_split(w, y.astype("float32"),
+                                                                 train=train)
+                model = sd.Sequential([L.SimpleRNN(12, dropout=0.1, recurrent_dropout=0.1),
+                                       L.Dense(1)], input_shape=(lags, len(columns)),
+                                      name="nyse_rnn")
+                model.compile(optimizer="rmsprop", loss="mse", device=device)
+                history = model.fit(w_tr, y_tr, epochs=epochs, batch_size=64,
+                                    validation_data=(w_te, y_te), verbose=verbose)
+                pred = model.predict(w_te)[:, 0]
+                history
+            """),
+            code("sd.regression_report(y_te, pred, seed=seed)"),
+            md("## The figures this lab is judged by (the book: about 0.416)"),
+            code('{"rnn": r2(y_te, pred), "linear": r2(y_te, least_squares_predict(x, y, train))}'),
+        ]
+    else:
+        cells += [
+            md("## The book's nonlinear AR model, and a Conv1D network over the windows"),
+            code("""
+                flat = np.column_stack([x, day.to_numpy()]).astype("float32")  # model.matrix(~ . - 1)
+                (f_tr, y_tr), (f_te, y_te) = chronological_split(flat, y.astype("float32"),
+                                                                 train=train)
+                (w_tr, _), (w_te, _) = chronological_split(w, y, train=train)
+                dense = sd.Sequential([L.Dense(32, activation="relu"), L.Dropout(0.5), L.Dense(1)],
+                                      input_shape=(flat.shape[1],), name="nyse_dense")
+                conv = sd.Sequential([L.Conv1D(16, 3, activation="relu"), L.Flatten(), L.Dense(1)],
+                                     input_shape=(lags, len(columns)), name="nyse_conv1d")
+                preds = {}
+                for model, (x_tr, x_te), batch in ((dense, (f_tr, f_te), 32),
+                                                   (conv, (w_tr, w_te), 64)):
+                    model.compile(optimizer="rmsprop", loss="mse", device=device)
+                    model.fit(x_tr, y_tr, epochs=epochs, batch_size=batch,
+                              validation_data=(x_te, y_te), verbose=verbose)
+                    preds[model.name] = model.predict(x_te)[:, 0]
+                sd.plot_predictions(y_te, preds["nyse_conv1d"], title="Conv1D, test days")
+            """),
+            md("## The figures this lab is judged by (the book's nonlinear AR: 0.466 in ISLP)"),
+            code('{"conv1d": r2(y_te, preds["nyse_conv1d"]), '
+                 '"dense": r2(y_te, preds["nyse_dense"])}'),
+        ]
+    return cells
+
+
 _RECONSTRUCTION = code("""
     errors = ((x_test.reshape(len(x_test), -1) - recon.reshape(len(x_test), -1)) ** 2).mean(1)
     mse = float(errors.mean())
@@ -959,6 +1057,7 @@ NOTEBOOKS: dict[str, Callable[[Lab], list[Cell]]] = {
     "transfer": _transfer,
     "mnist-vae-keras": _vae_keras,
     "mnist-tune": _mnist_tune,
+    "nyse-ar": _nyse, "nyse-rnn": _nyse, "nyse-conv1d": _nyse,
     "imdb-tokenizer": _imdb_tokenizer,
     **{f"imdb-{k}": _imdb for k in ("embed", "rnn", "rnn3", "lstm", "gru", "bilstm")},
     "imdb-conv1d": _imdb_conv1d,
@@ -994,6 +1093,9 @@ CHECKS: dict[str, dict[str, tuple]] = {
                         "final_loss": ("final_loss", "keras_style", "loss")},
     "mnist-tune": {"accuracy": ("headline", "value"), "n_runs": ("n_runs",),
                    "best_val_loss": ("best_val_loss",)},
+    "nyse-ar": {"linear": ("linear", "r2"), "linear_day": ("linear_day", "r2")},
+    "nyse-rnn": {"rnn": ("rnn", "r2"), "linear": ("linear", "r2")},
+    "nyse-conv1d": {"conv1d": ("conv1d", "r2"), "dense": ("dense", "r2")},
     "imdb-tokenizer": {"unique_tokens": ("unique_tokens",), "sequences": ("sequences",)},
     **{name: {"reconstruction_mse": ("headline", "value")}
        for name in ("mnist-autoencoder", "mnist-stacked-ae", "mnist-sparse-ae",
