@@ -230,6 +230,18 @@ def test_warm_start_and_partial_fit_continue_as_fit_called_again():
     np.testing.assert_array_equal(part.predict(x), once.predict(x)[:, 0])
 
 
+def test_callbacks_and_validation_split_work_as_in_fit_and_survive_clone():
+    x, y = regression_data()
+    stop = sd.callbacks.EarlyStopping(monitor="val_loss", patience=0)
+    reg = NetRegressor(epochs=50, validation_split=0.25, callbacks=[stop], seed=0,
+                       optimizer="sgd", optimizer__learning_rate=0.08)
+    reg.fit(x, y)        # a large step: val_loss falls, then rises, and training stops
+    losses = reg.history_.history["val_loss"]
+    assert len(losses) < 50 and losses[-1] > losses[-2]
+    again = clone(reg).fit(x, y)         # a clone carries a fresh copy of the callback
+    assert again.history_.history["val_loss"] == losses
+
+
 def test_partial_fit_takes_every_class_first_and_refuses_new_labels():
     x, _, labels = class_data()
     clf = NetClassifier(epochs=1, seed=0)
@@ -306,6 +318,18 @@ def test_get_set_params_and_clone_carry_routed_parameters():
     assert "model__units=32" in repr(twin)
     with pytest.raises(ValueError, match="Invalid parameter 'units'"):
         reg.set_params(units=4)
+
+
+def test_tags_say_what_the_estimators_are():
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.utils import get_tags
+
+    assert is_regressor(NetRegressor()) and is_classifier(NetClassifier())
+    assert get_tags(NetRegressor()).non_deterministic            # no seed: torch draws
+    assert not get_tags(NetRegressor(seed=1)).non_deterministic
+    assert get_tags(NetRegressor()).target_tags.multi_output
+    assert not get_tags(NetClassifier()).target_tags.multi_output
+    assert not get_tags(NetClassifier()).input_tags.allow_nan
 
 
 def test_mistakes_are_named_with_their_fix():
