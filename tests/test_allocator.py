@@ -1,5 +1,6 @@
 """glibc malloc tuning: freed training buffers stay in the process while ``fit`` runs, and go
-back to the system when it returns."""
+back to the system once no fit, predict or evaluate has run for ``allocator.TRIM_DELAY``
+seconds."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ glibc_only = pytest.mark.skipif(
 # (above glibc's own mmap threshold, at most 32 MiB) and says whether its memory stayed resident
 # (RSS did not fall); after a fit it takes 400 MB, more than the probes free inside fits, since
 # a block that fits a hole fit left in malloc's heap is served from there like any small block.
-# ``grown()`` says whether the process holds 50 MB more than after its first fit.
+# ``grown()`` says whether the process holds 50 MB more than after its first fit, ``trimmed()``
+# whether that memory went back within 30 s (the trim comes TRIM_DELAY, 2 s here, after the
+# last scope ends: long enough that "still held right after" holds on a loaded machine).
 _HEADER = """
-import os, threading, numpy as np, torch
+import os, threading, time, numpy as np, torch
 import statdl as sd
 from statdl import layers as L
+from statdl.training import allocator
 from statdl.training.callbacks import Callback
 from statdl.training.allocator import keep_freed_memory
+allocator.TRIM_DELAY = 2.0
 
 def rss():
     return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
@@ -57,6 +62,12 @@ class Probe(Callback):
 start = rss()
 def grown():
     return rss() - start > 50_000_000
+
+def trimmed():
+    deadline = time.monotonic() + 30
+    while grown() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not grown()
 """
 
 
@@ -73,19 +84,65 @@ def test_freed_blocks_stay_in_the_process_inside_the_scope_only():
     assert _probe("""
         with keep_freed_memory() as tuned:
             inside = kept()
-        print(tuned, inside, kept(400), grown())
-    """) == ["True", "True", "False", "False"]
+        print(tuned, inside, kept(400), trimmed())
+    """) == ["True", "True", "False", "True"]
 
 
 @glibc_only
 def test_fit_keeps_freed_blocks_while_it_trains_and_returns_them_after():
-    # the callback frees 100 MB inside fit (kept, ready for the next step); after fit the
-    # memory fit kept is trimmed and a block the user frees goes back to the system
+    # the callback frees 100 MB inside fit (kept, ready for the next step); right after fit
+    # that memory is still held (for a next call), then trimmed, and a block the user frees
+    # goes back to the system at once
     assert _probe("""
         probe = Probe()
         tiny_model().fit(X, Y, epochs=1, verbose=0, callbacks=[probe])
-        print(probe.seen[0], grown(), kept(400))
-    """) == ["True", "False", "False"]
+        print(probe.seen[0], grown(), kept(400), trimmed())
+    """) == ["True", "True", "False", "True"]
+
+
+@glibc_only
+def test_no_trim_while_a_scope_is_open_and_one_after_the_last_ends():
+    # the first scope's trim falls due while the second is open: the memory the first kept
+    # stays for the second, and goes back once the second has ended
+    assert _probe("""
+        with keep_freed_memory():
+            block = torch.ones(100 * 250_000)
+            del block
+        with keep_freed_memory():
+            time.sleep(3 * allocator.TRIM_DELAY)
+            inside = grown()
+        print(inside, trimmed())
+    """) == ["True", "True"]
+
+
+@glibc_only
+def test_a_child_forked_while_the_lock_is_held_can_still_open_scopes():
+    # the trimming thread holds the allocator's lock while it trims; a fork at that moment
+    # must not leave the child's fits waiting on a lock nobody will release (numpy only in
+    # the child: torch's thread pool does not survive a fork)
+    assert _probe("""
+        held, release = threading.Event(), threading.Event()
+        def trimmer_busy():
+            with allocator._lock:
+                held.set()
+                release.wait()
+        thread = threading.Thread(target=trimmer_busy)
+        thread.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            def scope():
+                with keep_freed_memory():
+                    np.ones(1000).sum()
+            opener = threading.Thread(target=scope, daemon=True)
+            opener.start()
+            opener.join(20)
+            os._exit(1 if opener.is_alive() else 0)
+        release.set()
+        thread.join()
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """) == ["0"]
 
 
 @glibc_only
@@ -140,8 +197,8 @@ def test_an_interrupted_fit_still_returns_the_memory():
         try:
             tiny_model().fit(X, Y, epochs=1, verbose=0, callbacks=[probe])
         except KeyboardInterrupt:
-            print(probe.seen[0], grown(), kept(400))
-    """) == ["True", "False", "False"]
+            print(probe.seen[0], trimmed(), kept(400))
+    """) == ["True", "True", "False"]
 
 
 @glibc_only

@@ -9,9 +9,12 @@ every step pays for fresh, zero-filled pages; on a 2-core virtual machine that c
 are 1 GiB, so those blocks come from malloc's heap and stay there for the next step.
 
 When the outermost scope ends (normally, on an exception or on Ctrl-C), the thresholds go back
-and ``malloc_trim(0)`` returns the memory freed inside the scope to the system, so memory the
-program frees after ``fit`` (an 800 MB array, say) leaves the process as it would without
-statdl. glibc cannot report its thresholds, and setting one by hand switches its dynamic
+at once, and ``malloc_trim(0)`` returns the memory freed inside the scope to the system once no
+scope has been open for ``TRIM_DELAY`` seconds, so memory the program frees after ``fit`` (an
+800 MB array, say) leaves the process as it would without statdl. The delay spares back-to-back
+calls (a resampling or tuning loop, predict after fit) the page faults of memory trimmed by one
+call and taken back by the next: a one-batch fit of the IMDB LSTM (500 words) took 555 ms
+after a trimmed fit against 276 ms otherwise. glibc cannot report its thresholds, and setting one by hand switches its dynamic
 adjustment off for good, so "back" means: the values given by ``MALLOC_MMAP_THRESHOLD_``,
 ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES`` when the user set them, otherwise the ceiling
 of glibc's own dynamic adjustment (mmap 32 MiB, trim 64 MiB), which a torch program reaches
@@ -33,9 +36,13 @@ import ctypes.util
 import os
 import platform
 import threading
+import time
 from collections.abc import Iterator
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["keep_freed_memory", "TRIM_DELAY"]
+
+#: seconds without an open scope before the memory kept is trimmed
+TRIM_DELAY = 1.0
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -43,8 +50,11 @@ _TRAINING = (1 << 30, 1 << 30)  # (mmap, trim) inside a scope
 _DYNAMIC_CEILING = (32 << 20, 64 << 20)  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64 bits, 2x
 
 _lock = threading.Lock()
+_idle = threading.Condition(_lock)  # wakes the trimming thread
 _depth = 0  # open scopes, all threads together
 _active = False  # the outermost scope set the training thresholds
+_trim_at: float | None = None  # monotonic time of the pending trim
+_trimmer: threading.Thread | None = None
 _libc: ctypes.CDLL | None | bool = None  # False: not glibc, or tuning switched off
 
 
@@ -64,9 +74,10 @@ def keep_freed_memory() -> Iterator[bool]:
     ...     isinstance(tuned, bool)
     True
     """
-    global _depth, _active
+    global _depth, _active, _trim_at
     with _lock:
         if _depth == 0:
+            _trim_at = None  # the memory kept serves this scope
             _active = _set_thresholds(_TRAINING)
         _depth += 1
         tuned = _active
@@ -77,8 +88,50 @@ def keep_freed_memory() -> Iterator[bool]:
             _depth -= 1
             if _depth == 0 and _active:
                 _set_thresholds(_restored_thresholds())
-                _glibc().malloc_trim(0)
+                _schedule_trim()
                 _active = False
+
+
+def _schedule_trim() -> None:
+    """Trim in ``TRIM_DELAY`` seconds unless a scope opens first (called holding ``_lock``)."""
+    global _trim_at, _trimmer
+    _trim_at = time.monotonic() + TRIM_DELAY
+    if _trimmer is None or not _trimmer.is_alive():
+        _trimmer = threading.Thread(target=_trim_when_idle, name="statdl-malloc-trim",
+                                    daemon=True)
+        _trimmer.start()
+    _idle.notify()
+
+
+def _trim_when_idle() -> None:
+    """The trimming thread: sleeps until a trim is due, trims, sleeps again."""
+    global _trim_at
+    with _lock:
+        while True:
+            if _trim_at is None:
+                _idle.wait()
+            elif (left := _trim_at - time.monotonic()) > 0:
+                _idle.wait(left)
+            else:
+                _trim_at = None
+                if _depth == 0:
+                    _glibc().malloc_trim(0)
+
+
+def _after_fork_in_child() -> None:
+    """A child starts with fresh locks (the parent's trimming thread may have held one) and
+    no trimming thread; a trim pending in the parent is the child's too."""
+    global _lock, _idle, _trimmer
+    _lock = threading.Lock()
+    _idle = threading.Condition(_lock)
+    _trimmer = None
+    if _trim_at is not None and _depth == 0:
+        with _lock:
+            _schedule_trim()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _glibc() -> ctypes.CDLL | None:
