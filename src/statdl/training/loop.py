@@ -22,11 +22,11 @@ from .allocator import keep_freed_memory
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .data import InputRows, inference_batch
 from .dense_kernel import DenseStackKernel
+from .epoch_progress import EpochProgress
 from .history import History
 from .losses import LOSSES, Loss, batch_loss
 from .metrics import Metric
 from .precision import resolve_precision
-from .epoch_progress import EpochProgress
 from .sparse import SparseBatches, SparseRows
 
 __all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
