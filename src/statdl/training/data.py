@@ -225,30 +225,38 @@ def inference_batch(model, batch_size: int | None, sample_shape) -> int:
 
 def inference_batch_size(batch_size: int | None, shapes) -> int:
     """Rows per forward pass of ``predict`` and ``evaluate``: ``batch_size`` when it is larger,
-    else as many rows (32 to 1024) as keep the widest activation of a batch within
-    ``INFERENCE_BYTES``.
+    else as many rows (32 to ``INFERENCE_ROWS``) as keep the widest activation of a batch
+    within ``INFERENCE_BYTES``.
 
     ``shapes`` are the per-sample shapes of the input and of every layer's output. Measured on
     2 cores (module forward, samples/s): the course CNN (26 x 26 x 32 values per image after
     its first convolution) ran at 6,400 in batches of 128 to 256 against 3,600 in batches of
-    1,024, while the MLP (widest layer 784) and the IMDB LSTM (500 x 8) are fastest at 1,024.
+    1,024; the IMDB LSTM (500 x 8 values) gets about 1,050 rows from ``INFERENCE_BYTES``.
 
     Examples
     --------
     >>> inference_batch_size(None, [(784,), (512,), (10,)])
-    1024
+    2048
     >>> inference_batch_size(None, [(28, 28, 1), (26, 26, 32), (10,)])
     193
     >>> inference_batch_size(5000, [(26, 26, 32)])
     5000
     """
     widest = max((_values_per_sample(s) for s in shapes), default=1)
-    auto = min(1024, max(32, INFERENCE_BYTES // (4 * max(widest, 1))))
+    auto = min(INFERENCE_ROWS, max(32, INFERENCE_BYTES // (4 * max(widest, 1))))
     return max(batch_size or 0, auto)
 
 
 #: bytes of the widest activation of one inference batch (see ``inference_batch_size``)
 INFERENCE_BYTES = 16 * 2**20
+
+#: most rows of one inference batch. ``model.predict`` on 2 cores, samples/s at 1,024 / 2,048 /
+#: 4,096 rows (course models, half of bench/infer_speed.py's samples, best of 4 in turn):
+#: imdb-embed 3.08M / 4.26M / 4.66M, mnist-logit 1.04M / 1.28M / 1.35M, imdb-gru 25.7k /
+#: 34.1k / 35.9k, imdb-rnn3 16.7k / 19.2k / 19.7k, imdb-rnn 73k / 79k / 79k, mnist-mlp 88k /
+#: 82k / 90k, imdb-bilstm 12.6k / 14.3k / 10.4k; the peak RSS grew by at most 1 MB at 2,048
+#: rows (24 MB for imdb-rnn3 at 4,096). 2,048: every model as fast or faster, none slower.
+INFERENCE_ROWS = 2048
 
 
 def _values_per_sample(shape) -> int:
