@@ -10,8 +10,8 @@
 2. ``fit``: RSS kept after a fit that itself frees a lot (a 20-2048-1 network at batch 16,384
    on 65,536 rows: each step frees several 134 MB activations), then after the program
    allocates and frees 800 MB, relative to the process before the fit. Three malloc settings:
-   ``scoped`` (statdl today: glibc's thresholds raised while ``fit`` trains, restored and
-   trimmed when it returns), ``permanent`` (statdl before: the same thresholds set once for
+   ``scoped`` (statdl today: glibc's thresholds raised while ``fit`` trains, restored when it
+   returns, trimmed once no fit has run for ``TRIM_DELAY`` seconds: "idle"), ``permanent`` (statdl before: the same thresholds set once for
    the life of the process, emulated here with ``mallopt`` and ``STATDL_MALLOC_TUNING=0``)
    and ``off`` (``STATDL_MALLOC_TUNING=0``: glibc's own behaviour).
 
@@ -158,11 +158,15 @@ def fit_child(setting: str) -> dict:
     model.fit(x, y, batch_size=FIT_BATCH, epochs=2, verbose=0)
     seconds = time.perf_counter() - t0
     after_fit = rss()
+    from statdl.training.allocator import TRIM_DELAY
+
+    time.sleep(TRIM_DELAY + 1.0)  # statdl trims once no fit has run for TRIM_DELAY seconds
+    after_idle = rss()
     block = np.ones(USER_BLOCK // 8)
     del block
     after_user = rss()
-    return {"after_fit_mb": (after_fit - base) / MB, "after_user_mb": (after_user - base) / MB,
-            "fit_s": seconds}
+    return {"after_fit_mb": (after_fit - base) / MB, "after_idle_mb": (after_idle - base) / MB,
+            "after_user_mb": (after_user - base) / MB, "fit_s": seconds}
 
 
 def fit_part(rounds: int) -> None:
@@ -173,7 +177,8 @@ def fit_part(rounds: int) -> None:
     for setting in ("scoped", "permanent", "off"):
         best[setting] = _best(rounds, "fit", setting, key="after_user_mb")
         b = best[setting]
-        print(f"  {setting:<9}  after fit {b['after_fit_mb']:6.0f} MB   after the "
+        print(f"  {setting:<9}  after fit {b['after_fit_mb']:6.0f} MB   idle "
+              f"{b['after_idle_mb']:6.0f} MB   after the "
               f"{USER_BLOCK / MB:.0f} MB block {b['after_user_mb']:6.0f} MB   fit "
               f"{b['fit_s']:.2f} s")
     old, new = best["permanent"]["after_user_mb"], best["scoped"]["after_user_mb"]
