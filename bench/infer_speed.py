@@ -19,7 +19,8 @@ labs.) The same models fed other input types show that memory stays bounded what
 
 Frameworks, each measured at its own ``predict`` default batch size:
 
-* ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (batches of 1024);
+* ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (batches of up to 2,048 rows,
+  ``statdl.training.data.INFERENCE_ROWS``);
 * ``torch``: a plain ``torch.no_grad()`` loop over the same architecture (``nn.RNN``,
   ``nn.GRU``, ``nn.LSTM``, bidirectional and 3-layer where the model is), batches of 1024
   converted one at a time, outputs joined with ``torch.cat``; evaluate sums the loss and the
@@ -83,7 +84,7 @@ VARIANTS = {name: (name, "int64" if name in IMDB else "float32") for name in MOD
 VARIANTS.update({"mlp-f64": ("mlp", "float64"), "mlp-pandas": ("mlp", "pandas"),
                  "lstm-int32": ("lstm", "int32")})  # benchmark name -> (model, input form)
 FRAMEWORKS = ("statdl", "torch", "keras-jax", "keras-jax-1024")
-TORCH_BATCH = 1024  # statdl's predict batch: the torch loop runs at the same size
+TORCH_BATCH = 1024  # the plain loop's batch (statdl's before INFERENCE_ROWS became 2,048)
 MB = 2**20
 
 
@@ -260,7 +261,7 @@ def child(name: str, framework: str, n: int, repeats: int) -> dict:
     x, y = make_inputs(name, n)
     if framework == "statdl":
         predict, evaluate = statdl_model(model)
-        batch = 1024
+        batch = 2048  # INFERENCE_ROWS: the largest batch statdl runs
     elif framework == "torch":
         predict, evaluate = torch_model(model)
         batch = TORCH_BATCH
