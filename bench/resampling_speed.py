@@ -16,8 +16,21 @@ All use the same per-resample seeds and rows. The two one-thread runs must give 
 metric per fold; the loop and ``auto`` use more threads, which changes the numbers of wider
 layers slightly (printed). Prints median seconds over the rounds and the ratio to the loop.
 
+``--intervals`` measures instead what an interval or set costs next to one ``predict`` of the
+same rows, for the Hitters network with the textbook's Dropout(0.4) after its hidden layer (the
+lab's 79 test players; 123 players fit it, 61 calibrate) and the MNIST MLP (trained on the
+6,000 shipped digits; the 1,000 test digits tiled to ``--rows`` rows, 10,000 like the lab's
+test set; 500 other digits calibrate): ``mc_dropout`` with 100 passes, split ``conformal``
+(``predict_set(method="lac")`` for MNIST) and an ``ensemble`` of 5 members
+(``predict_interval`` for Hitters, ``predict_uncertainty``/``predict_set`` for MNIST), and,
+as the baseline of MC dropout, a Python loop of 100 forward passes of all rows with dropout on
+(what one writes by hand), and MC dropout running every layer in every pass (``mc whole
+passes``: ``statdl.intervals.stochastic.HEAD_ONCE = False``; by default the layers before the
+first dropout run once per batch). Each is timed in turn per round; medians over the rounds.
+
 Run: ``flock -x /tmp/team/cpu.lock python bench/resampling_speed.py`` (about a minute on 2
-cores with the defaults; ``--epochs 200`` is the lab's length).
+cores with the defaults; ``--epochs 200`` is the lab's length); ``... --intervals`` (about a
+minute).
 """
 
 from __future__ import annotations
@@ -27,9 +40,18 @@ import statistics
 import time
 
 import numpy as np
+import torch
 
 import statdl as sd
 from statdl import layers as L
+from statdl.intervals import (
+    Ensemble,
+    predict_interval,
+    predict_set,
+    predict_uncertainty,
+    stochastic,
+)
+from statdl.intervals.stochastic import dropout_modules
 from statdl.resampling import cross_validate, fold_seed, make_folds
 
 
@@ -82,8 +104,118 @@ def plain_loop(x, y, folds, seed: int, epochs: int, model: str) -> list[float]:
     return values
 
 
+def hitters_dropout_net(n_in: int):
+    """The textbook's Hitters network (ISLR2 10.9.1): a Dropout(0.4) after the hidden layer,
+    which MC dropout needs."""
+    model = sd.Sequential([L.Dense(64, activation="relu"), L.Dropout(0.4), L.Dense(1)],
+                          input_shape=(n_in,))
+    model.compile(optimizer="rmsprop", loss="mse")
+    return model
+
+
+def hand_mc_dropout(model, x: np.ndarray, passes: int) -> np.ndarray:
+    """MC dropout as written by hand: ``passes`` forward passes of all rows, dropout on."""
+    module = model.module
+    module.eval()
+    for m in dropout_modules(module):
+        m.train()
+    try:
+        with torch.inference_mode():
+            xt = torch.from_numpy(x)
+            return np.stack([module(xt).numpy() for _ in range(passes)])
+    finally:
+        module.eval()
+
+
+def whole_passes(fn):
+    """``fn`` with MC dropout running every layer in every pass (``HEAD_ONCE`` off)."""
+    def run():
+        stochastic.HEAD_ONCE = False
+        try:
+            return fn()
+        finally:
+            stochastic.HEAD_ONCE = True
+    return run
+
+
+def interval_cases(rows: int, passes: int) -> dict[str, dict]:
+    """name -> {"predict": fn, method: fn, ...}: fitted models and what each method runs."""
+    sd.set_seed(1)
+    x, y = hitters()
+    order = np.random.default_rng(1).permutation(len(y))
+    test, cal, fit_rows = order[:79], order[79:140], order[140:]
+    net = hitters_dropout_net(x.shape[1])
+    net.fit(x[fit_rows], y[fit_rows], epochs=30, batch_size=32, verbose=0)
+    ens = Ensemble(lambda: hitters_dropout_net(x.shape[1]), n=5)
+    ens.fit(x[fit_rows], y[fit_rows], epochs=30, batch_size=32, verbose=0)
+    xt, calibration = x[test], (x[cal], y[cal])
+    cases = {"hitters": {
+        "predict": lambda: net.predict(xt),
+        "mc_dropout": lambda: predict_interval(net, xt, method="mc_dropout", passes=passes,
+                                               seed=0),
+        "mc whole passes": whole_passes(lambda: predict_interval(
+            net, xt, method="mc_dropout", passes=passes, seed=0)),
+        "hand loop": lambda: hand_mc_dropout(net, xt, passes),
+        "conformal": lambda: predict_interval(net, xt, method="conformal",
+                                              calibration=calibration),
+        "ensemble of 5": lambda: predict_interval(ens, xt, method="ensemble"),
+    }}
+    (xm, ym), (xm_test, ym_test) = sd.datasets.mnist_sample()
+    xm = (xm.reshape(len(xm), -1) / 255.0).astype("float32")
+    xm_test = (xm_test.reshape(len(xm_test), -1) / 255.0).astype("float32")
+    def sparse_mlp():
+        model = mnist_mlp(xm.shape[1])
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+        return model
+
+    mlp = sparse_mlp()
+    mlp.fit(xm[500:], ym[500:], epochs=1, batch_size=128, verbose=0)
+    members = Ensemble(sparse_mlp, n=5)
+    members.fit(xm[500:], ym[500:], epochs=1, batch_size=128, verbose=0)
+    xr = np.resize(xm_test, (rows, xm_test.shape[1]))        # the test digits, tiled
+    mcal = (xm[:500], ym[:500])
+    cases["mnist-mlp"] = {
+        "predict": lambda: mlp.predict(xr),
+        "mc_dropout": lambda: predict_uncertainty(mlp, xr, passes=passes, seed=0),
+        "mc whole passes": whole_passes(lambda: predict_uncertainty(mlp, xr, passes=passes,
+                                                                    seed=0)),
+        "hand loop": lambda: hand_mc_dropout(mlp, xr, passes),
+        "conformal": lambda: predict_set(mlp, xr, method="lac", calibration=mcal),
+        "ensemble of 5": lambda: predict_uncertainty(members, xr, method="ensemble"),
+    }
+    return cases
+
+
+def intervals_main(args: argparse.Namespace) -> None:
+    cases = interval_cases(args.rows, args.passes)
+    for name, ways in cases.items():
+        for fn in ways.values():                                 # warm-up
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in ways}
+        names = list(ways)
+        for r in range(args.rounds):
+            for way in names[r % len(names):] + names[:r % len(names)]:
+                t0 = time.perf_counter()
+                ways[way]()
+                times[way].append(time.perf_counter() - t0)
+        rows = 79 if name == "hitters" else args.rows
+        print(f"{name}: {rows} rows, {args.passes} passes; median of {args.rounds} rounds, "
+              f"{torch.get_num_threads()} torch threads")
+        base = statistics.median(times["predict"])
+        for way in names:
+            t = statistics.median(times[way])
+            print(f"  {way:14s} {t * 1e3:9.1f} ms   {t / base:7.1f} x predict")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intervals", action="store_true",
+                        help="time predict_interval / predict_set / predict_uncertainty "
+                             "against one predict instead of cross-validation")
+    parser.add_argument("--rows", type=int, default=10000,
+                        help="--intervals: MNIST rows predicted (default 10,000)")
+    parser.add_argument("--passes", type=int, default=100,
+                        help="--intervals: MC-dropout passes (default 100)")
     parser.add_argument("--model", choices=sorted(MODELS), default="hitters")
     parser.add_argument("--epochs", type=int, default=None,
                         help="default: 30 for hitters, 2 for mnist-mlp")
@@ -91,6 +223,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.intervals:
+        intervals_main(args)
+        return
     data, network, batch_size, metric, epochs = MODELS[args.model]
     args.epochs = epochs if args.epochs is None else args.epochs
     x, y = data()

@@ -195,7 +195,8 @@ def _fit(name: str, case: Case, start: list[np.ndarray], record: bool = False):
     of the first epoch stacked)."""
     model = _model(case)
     model.set_weights(start)
-    model.compile(optimizer=eval(case.optimizer, {"O": sd.optimizers}), loss=case.loss)
+    model.compile(optimizer=eval(case.optimizer, {"O": sd.optimizers}), loss=case.loss,
+                  device="cpu")  # as Keras here (JAX_PLATFORMS=cpu), whatever GPU there is
     dropouts = [m for m in model.module.modules() if isinstance(m, DropoutModule)]
     recorded: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in dropouts]
 
