@@ -37,7 +37,9 @@ def test_fit_never_holds_the_whole_dense_matrix():
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     peak_mb = int(proc.stdout.strip().splitlines()[-1])
-    assert peak_mb < 800, f"peak {peak_mb} MB: the 1,200 MB dense copy was made"
+    # 356 MB alone, 841 MB once during a loaded full run; the code that densified the whole
+    # matrix peaked at 2,680 MB (the 1,200 MB float32 copy, then a second one in fit)
+    assert peak_mb < 1100, f"peak {peak_mb} MB: the 1,200 MB dense copy was made"
 
 
 def test_sparse_rows_shuffle_and_validate_as_the_dense_array():
