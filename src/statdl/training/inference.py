@@ -22,8 +22,6 @@ True
 
 from __future__ import annotations
 
-import weakref
-
 import torch
 from torch import nn
 
@@ -88,20 +86,12 @@ def _logits(m: nn.Module, x: torch.Tensor, first: bool = False) -> torch.Tensor:
     return z
 
 
-#: the column-major copy of a Dense layer's kernel, made once per kernel and version rather
-#: than per batch (the copy took 50 of 880 us per batch of the MNIST softmax regression)
-_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _column_major(m: DenseModule) -> torch.Tensor:
-    kernel = m.kernel
-    if not torch.is_inference_mode_enabled():  # a copy kept must not carry autograd history
-        return kernel.t().contiguous().t()
-    stamp = (kernel._version, kernel.data_ptr(), kernel.shape, kernel.dtype, kernel.device)
-    kept = _COPIES.get(m)  # (kernel, stamp, copy): the kernel held, so its id is not reused
-    if kept is None or kept[0] is not kernel or kept[1] != stamp:
-        kept = _COPIES[m] = (kernel, stamp, kernel.t().contiguous().t())
-    return kept[2]
+    # Made per batch (50 of 880 us per batch of the MNIST softmax regression). A copy kept
+    # across calls went stale: fit updates the kernel through its flat weight buffer, which
+    # leaves the kernel's own version counter unchanged, so predict after a fit with
+    # validation used the weights of the last validation pass.
+    return m.kernel.t().contiguous().t()
 
 
 def _vouch(x: torch.Tensor, z: torch.Tensor) -> None:
