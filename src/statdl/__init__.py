@@ -97,6 +97,10 @@ _EXPORTS: dict[str, str] = {
     "plot_augmented": "statdl.plots",
     # autoencoders
     "autoencoders": "statdl.autoencoders",
+    # R habits and time series
+    "r_sample": "statdl.rsample",
+    "RRandom": "statdl.rsample",
+    "timeseries": "statdl.timeseries",
     # statistical inference: resampling, prediction intervals, importance and effects
     "resampling": "statdl.resampling",
     "cross_validate": "statdl.resampling",
