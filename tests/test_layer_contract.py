@@ -111,6 +111,20 @@ def test_every_registered_layer_has_a_contract_case():
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+def test_creating_a_layer_draws_no_random_number(name):
+    """Creating a layer (before it is built) must leave torch's global generator where it
+    was: otherwise, under a fixed seed, every weight drawn after it changes with the number of
+    layers declared but not used (a lab building two heads and training one)."""
+    factory, _, _ = CASES[name]
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    if name not in ("Model", "Sequential"):  # these build their layers when declared
+        factory()
+    assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_contract(name, tmp_path):
     if name not in L.all_layer_classes():
         pytest.skip(f"{name} is not part of this build")

@@ -12,13 +12,30 @@ import torch
 
 from .errors import choice_error
 
-__all__ = ["initialize", "INITIALIZERS"]
+__all__ = ["initialize", "check_initializer", "INITIALIZERS"]
 
 INITIALIZERS = (
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
     "lecun_normal", "zeros", "ones", "orthogonal", "uniform", "random_uniform", "normal",
     "random_normal",
 )
+
+
+def check_initializer(name: str, argument: str = "kernel_initializer") -> str:
+    """Check that ``name`` is a Keras initialiser name, without drawing a random number.
+
+    Layers call this when they are created, so that a typo fails at once, not at build
+    time; filling a throw-away tensor instead would advance torch's global generator and
+    change every weight drawn after it under a fixed seed.
+
+    Examples
+    --------
+    >>> check_initializer("he_normal")
+    'he_normal'
+    """
+    if not isinstance(name, str) or name.lower() not in INITIALIZERS:
+        raise choice_error(argument, name, INITIALIZERS)
+    return name
 
 
 @torch.no_grad()

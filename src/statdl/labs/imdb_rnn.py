@@ -42,19 +42,16 @@ def build(model: str, maxlen: int, dropout: float = 0.0, recurrent_dropout: floa
           embed_dim: int = COURSE_EMBED_DIM) -> sd.Sequential:
     """Embedding(10000, ``embed_dim``) followed by the named head."""
     reg = {"dropout": dropout, "recurrent_dropout": recurrent_dropout}
-    # only the chosen head is created: creating a layer draws from torch's generator, so
-    # unused heads would shift the weights away from those of the same network written out
-    # (the lab's notebook)
     heads = {
-        "embed": lambda: [L.Flatten()],
-        "rnn": lambda: [L.SimpleRNN(32, **reg)],
-        "rnn3": lambda: [L.SimpleRNN(32, return_sequences=True, **reg),
-                         L.SimpleRNN(32, return_sequences=True, **reg), L.SimpleRNN(32, **reg)],
-        "lstm": lambda: [L.LSTM(32, **reg)],
-        "gru": lambda: [L.GRU(32, **reg)],
-        "bilstm": lambda: [L.Bidirectional(L.LSTM(32, **reg))],
+        "embed": [L.Flatten()],
+        "rnn": [L.SimpleRNN(32, **reg)],
+        "rnn3": [L.SimpleRNN(32, return_sequences=True, **reg),
+                 L.SimpleRNN(32, return_sequences=True, **reg), L.SimpleRNN(32, **reg)],
+        "lstm": [L.LSTM(32, **reg)],
+        "gru": [L.GRU(32, **reg)],
+        "bilstm": [L.Bidirectional(L.LSTM(32, **reg))],
     }
-    return sd.Sequential([L.Embedding(10000, embed_dim), *heads[model](),
+    return sd.Sequential([L.Embedding(10000, embed_dim), *heads[model],
                           L.Dense(1, activation="sigmoid")],
                          input_shape=(maxlen,), name=f"imdb_{model}")
 

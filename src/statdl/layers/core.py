@@ -10,7 +10,7 @@ from torch import nn
 from .. import validation
 from ..activations import ActivationModule, activation_spec
 from ..errors import ConfigError, ShapeError
-from ..initializers import initialize
+from ..initializers import check_initializer, initialize
 from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, check_positive_int, check_rate, format_shape, normalize_shape
 from .dropout_masks import KeepMasks, dropout_mask, keep_mask, threshold_16
@@ -52,8 +52,8 @@ class KernelLayer(Layer):
         super().__init__(**kwargs)
         self.activation = activation_spec(activation)
         self.use_bias = bool(use_bias)
-        initialize(torch.empty(1, 1), kernel_initializer, 1, 1, "kernel_initializer")
-        initialize(torch.empty(1), bias_initializer, 1, 1, "bias_initializer")
+        check_initializer(kernel_initializer, "kernel_initializer")
+        check_initializer(bias_initializer, "bias_initializer")
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = get_regularizer(kernel_regularizer, "kernel_regularizer")

@@ -9,7 +9,7 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from ..errors import ConfigError, ShapeError
-from ..initializers import initialize
+from ..initializers import check_initializer, initialize
 from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, check_positive_int, format_shape
 
@@ -147,7 +147,7 @@ class Embedding(Layer):
         self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
         self.input_length = input_length
         self.embeddings_initializer = embeddings_initializer
-        initialize(torch.empty(1, 1), embeddings_initializer, 1, 1, "embeddings_initializer")
+        check_initializer(embeddings_initializer, "embeddings_initializer")
         self.mask_zero = bool(mask_zero)
         self.embeddings_regularizer = get_regularizer(
             embeddings_regularizer, "embeddings_regularizer")

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from .. import validation
 from ..errors import ConfigError, ShapeError
-from ..initializers import initialize
+from ..initializers import check_initializer, initialize
 from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, format_shape
 
@@ -160,8 +160,8 @@ class LayerNormalization(Layer):
                 f"ones (axis 0 is the batch axis); got {axis!r}."
             )
         validation.check_positive(epsilon, "epsilon", "LayerNormalization")
-        initialize(torch.empty(1), beta_initializer, 1, 1, "beta_initializer")
-        initialize(torch.empty(1), gamma_initializer, 1, 1, "gamma_initializer")
+        check_initializer(beta_initializer, "beta_initializer")
+        check_initializer(gamma_initializer, "gamma_initializer")
         self.axis: int | list[int] = list(axes) if isinstance(axis, list | tuple) else axes[0]
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer

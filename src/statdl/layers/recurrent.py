@@ -14,7 +14,7 @@ from torch import nn
 
 from ..activations import activation_name, get_activation
 from ..errors import ConfigError, ShapeError
-from ..initializers import initialize
+from ..initializers import check_initializer, initialize
 from ..regularizers import L1L2, get_regularizer
 from .base import Layer, Shape, check_positive_int, check_rate, format_shape
 from .recurrent_cells import GATES, RecurrentModule
@@ -50,7 +50,7 @@ class RNNLayer(Layer):
         for arg, value in (("kernel_initializer", kernel_initializer),
                            ("recurrent_initializer", recurrent_initializer),
                            ("bias_initializer", bias_initializer)):
-            initialize(torch.empty(2, 2), value, 2, 2, arg)
+            check_initializer(value, arg)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
