@@ -86,6 +86,25 @@ def test_blocks_are_found():
     assert len(python_blocks("docs/guide.md")) >= 6
 
 
+# documents whose blocks run in a test file of their own (they need its fixtures or peers)
+RUN_ELSEWHERE = {
+    "docs/from_r.md": "test_docs_from_r.py",
+    "docs/timeseries.md": "test_docs_from_r.py",
+    "docs/resampling.md": "test_resampling_docs.py",
+    "docs/sklearn.md": "test_sklearn_docs.py",
+}
+
+
+def test_every_document_with_python_blocks_is_run_by_a_test():
+    """A new page under docs/ must not escape the rule that every Python block runs."""
+    pages = ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
+    with_blocks = {doc for doc in pages if python_blocks(doc)}
+    unrun = with_blocks - set(DOCS) - set(RUN_ELSEWHERE)
+    assert not unrun, f"pages with ```python blocks that no test runs: {sorted(unrun)}"
+    for doc, test_file in RUN_ELSEWHERE.items():
+        assert doc in (REPO / "tests" / test_file).read_text(encoding="utf-8"), (doc, test_file)
+
+
 def test_not_run_blocks_are_listed_here():
     marked = [(b["doc"], b["not_run"]) for doc in DOCS for b in python_blocks(doc)
               if b["not_run"]]
