@@ -371,14 +371,15 @@ def _recording_model():
     return sd.Model(inp, L.Dense(1)(sizes(inp))), sizes
 
 
-@pytest.mark.xfail(strict=True, reason="#14 asks predict(batch_size=...) honoured as in Keras; "
-                   "statdl.training.data.inference_batch_size takes batch_size as a minimum "
-                   "(32..1024 rows by activation size), the owner of #13's inference batches "
-                   "decides")
 def test_predict_runs_in_batches_of_the_size_asked():
     model, sizes = _recording_model()
     model.predict(_rng().normal(size=(10, 3)).astype(np.float32), batch_size=4)
     assert sizes.sizes[-3:] == [4, 4, 2]
+    model.compile("sgd", "mse")  # evaluate too, and the automatic size without batch_size
+    model.evaluate(_rng().normal(size=(10, 3)).astype(np.float32), np.zeros(10), batch_size=3)
+    assert sizes.sizes[-4:] == [3, 3, 3, 1]
+    model.predict(_rng().normal(size=(10, 3)).astype(np.float32))
+    assert sizes.sizes[-1] == 10
 
 
 def test_history_and_optimizer_are_the_models():

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ShapeError
+from ..validation import check_int
 from .losses import Loss
 
 __all__ = ["as_array", "is_sparse", "InputRows", "inference_batch", "inference_batch_size", "prepare_x",
@@ -218,15 +219,17 @@ def _vouched(t: torch.Tensor) -> bool:
 def inference_batch(model, batch_size: int | None, sample_shape) -> int:
     """Rows per forward pass of ``model``'s predict/evaluate on samples of ``sample_shape``:
     ``inference_batch_size`` over the shapes of its input and of its layers' outputs."""
+    if batch_size is not None:
+        return check_int(batch_size, "batch_size", low=1, allow_none=True)
     sample_shape = tuple(sample_shape)
     shapes = [sample_shape, *(out for _, _, out in model._shapes(sample_shape))]
     return inference_batch_size(batch_size, shapes)
 
 
 def inference_batch_size(batch_size: int | None, shapes) -> int:
-    """Rows per forward pass of ``predict`` and ``evaluate``: ``batch_size`` when it is larger,
-    else as many rows (32 to ``INFERENCE_ROWS``) as keep the widest activation of a batch
-    within ``INFERENCE_BYTES``.
+    """Rows per forward pass of ``predict`` and ``evaluate``: ``batch_size`` exactly when it
+    is given (Keras's rule), else as many rows (32 to ``INFERENCE_ROWS``) as keep the widest
+    activation of a batch within ``INFERENCE_BYTES``.
 
     ``shapes`` are the per-sample shapes of the input and of every layer's output. Measured on
     2 cores (module forward, samples/s): the course CNN (26 x 26 x 32 values per image after
@@ -239,12 +242,13 @@ def inference_batch_size(batch_size: int | None, shapes) -> int:
     2048
     >>> inference_batch_size(None, [(28, 28, 1), (26, 26, 32), (10,)])
     193
-    >>> inference_batch_size(5000, [(26, 26, 32)])
-    5000
+    >>> inference_batch_size(4, [(784,), (10,)]), inference_batch_size(5000, [(26, 26, 32)])
+    (4, 5000)
     """
+    if batch_size is not None:
+        return check_int(batch_size, "batch_size", low=1, allow_none=True)
     widest = max((_values_per_sample(s) for s in shapes), default=1)
-    auto = min(INFERENCE_ROWS, max(32, INFERENCE_BYTES // (4 * max(widest, 1))))
-    return max(batch_size or 0, auto)
+    return min(INFERENCE_ROWS, max(32, INFERENCE_BYTES // (4 * max(widest, 1))))
 
 
 #: bytes of the widest activation of one inference batch (see ``inference_batch_size``)

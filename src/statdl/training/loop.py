@@ -206,7 +206,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
             for m in metrics:
                 logs[m.name] = m.result()
             if val is not None:
-                val_logs = run_evaluate(model, *val, batch_size=batch_size)
+                val_logs = run_evaluate(model, *val)  # automatic batches, not fit's
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if not warned and not math.isfinite(logs["loss"]):
                 warned = True
