@@ -152,6 +152,23 @@ def _embedding(device):
                          L.Dense(2)], (5,), "mse", ids, y, device)[0], set()
 
 
+def _mc_dropout(device):
+    """MC-dropout draws of a trained MLP (Dense before its first Dropout); the marker counts
+    the rows the first Dense layer saw: each row once (head once) or once per pass."""
+    from statdl.intervals import mc_dropout_predict
+
+    x, y = _xy(n=40)
+    arrays, net = _fit(_mlp, (6,), "mse", x, y, device)
+    rows = []
+    hook = net.module.layers[0].register_forward_hook(
+        lambda mod, inp, out: rows.append(inp[0].shape[0]))
+    try:
+        draws = mc_dropout_predict(net, x, passes=30, seed=4, batch_size=16)
+    finally:
+        hook.remove()
+    return [*arrays, draws], {f"decision: first layer saw {sum(rows) // len(x)}x the rows"}
+
+
 def _dropout_16bit(device):
     torch.manual_seed(11)
     mask = keep_mask((4000,), 0.3, device)
@@ -206,6 +223,7 @@ SCENARIOS: dict[str, Scenario] = {
     "metric_chunks": Scenario(None, "decision: chunked"),  # run needs monkeypatch: see below
     "embedding_index_add": Scenario(_embedding, "aten::index_add_", without=("dense_kernel",),
                                     cpu_only="CUDA's own embedding backward is kept"),
+    "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 
 #: Paths whose marker is the absence of something: seen when OFF, not when on.

@@ -14,6 +14,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 import statdl as sd
+from statdl import fast_paths
 from statdl.errors import ConfigError, ShapeError
 from statdl.intervals import (
     Ensemble,
@@ -27,7 +28,6 @@ from statdl.intervals import (
     predict_set,
     predict_uncertainty,
     split_conformal,
-    stochastic,
 )
 from statdl.layers.core import DropoutModule
 
@@ -287,7 +287,7 @@ def test_mc_dropout_masks_only_dropout_and_averages_to_the_plain_prediction():
              sd.layers.Dropout(0.5), sd.layers.Dense(2, activation="softmax")],
     lambda: [sd.layers.Dropout(0.2), sd.layers.Dense(3)],          # nothing before it
 ])
-def test_mc_dropout_runs_the_layers_before_the_first_dropout_once(layers, monkeypatch):
+def test_mc_dropout_runs_the_layers_before_the_first_dropout_once(layers):
     """The layers before the first Dropout run once per batch, the rest once per pass: the
     same draws (same masks from the seed, values to float32 rounding) as whole passes, and
     the head really sees each row once (not once per pass)."""
@@ -298,11 +298,12 @@ def test_mc_dropout_runs_the_layers_before_the_first_dropout_once(layers, monkey
     first = m.module.layers[0]
     hook = first.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
     try:
-        once = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
+        with fast_paths.on("mc_dropout_head_once"):  # also under STATDL_FAST_PATHS=0
+            once = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
     finally:
         hook.remove()
-    monkeypatch.setattr(stochastic, "HEAD_ONCE", False)
-    whole = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
+    with fast_paths.off("mc_dropout_head_once"):
+        whole = mc_dropout_predict(m, x, passes=60, seed=3, batch_size=500)
     np.testing.assert_allclose(once, whole, rtol=1e-5, atol=1e-6)
     assert once.std(axis=0).min() > 0
     if isinstance(first, DropoutModule):

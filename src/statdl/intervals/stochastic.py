@@ -28,7 +28,8 @@ __all__ = ["mc_dropout_predict", "Ensemble", "dropout_modules"]
 _STACKED_ROWS = 4096
 
 #: Run the layers before the first dropout once per batch rather than once per pass (False:
-#: every pass runs the whole network; the benchmark compares both).
+#: every pass runs the whole network). The fast path "mc_dropout_head_once" of
+#: ``statdl.fast_paths``: switched there, off under ``STATDL_FAST_PATHS=0``.
 HEAD_ONCE: bool = True
 
 
