@@ -57,3 +57,21 @@ def test_recurrent_cells_have_no_mask_code_of_their_own():
 
     assert recurrent_cells.inverted_mask is dropout_masks.inverted_mask
     assert not hasattr(recurrent_cells, "_dropout_mask")
+
+
+def test_model_output_shape_is_keras_property_and_the_old_forms_still_work():
+    """``model.output_shape`` is Keras's property (batch axis ``None``; a list for several
+    outputs, as Keras 3 gives ``[(None, 2), (None, 5)]``); ``output_shape_`` is the same without
+    the batch axis, and calling ``output_shape(input_shape)`` is the old method."""
+    seq = sd.Sequential([sd.layers.Dense(8), sd.layers.Dense(3)], input_shape=(4,))
+    assert seq.output_shape == (None, 3) and seq.output_shape_ == (3,)
+    assert seq.output_shape((9,)) == (3,) == tuple(seq.compute_output_shape((9,)))
+    inputs = sd.Input((4,))
+    two = sd.Model(inputs, [sd.layers.Dense(2)(inputs), sd.layers.Dense(5)(inputs)])
+    assert two.output_shape == [(None, 2), (None, 5)]
+    assert two.output_shape_ == [(2,), (5,)]
+    assert list(two.output_shape((4,))) == [(2,), (5,)]
+    nested = sd.Sequential([seq, sd.layers.Dense(1)], input_shape=(4,))  # a model as a layer
+    assert nested.output_shape == (None, 1) and nested.count_params() == 40 + 27 + 4
+    with pytest.raises(sd.errors.NotFittedError, match="input shape"):
+        sd.Sequential([sd.layers.Dense(3)]).output_shape  # noqa: B018

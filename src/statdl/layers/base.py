@@ -360,7 +360,7 @@ class Layer:
                 f"cannot be reused with input shape {_fmt(input_shape)}; create a new layer."
             )
         if not self._keras_style:  # a Keras-style layer needs its weights to find its shape
-            self.output_shape(input_shape)
+            tuple(self.compute_output_shape(input_shape))  # refuses a shape it cannot take
         self.module_ = self.make_module(input_shape)
         self.built_shape_ = input_shape
         self._apply_trainable()

@@ -467,7 +467,28 @@ class Model(Trainer, Layer):
 
     @property
     def output_shape_(self):
+        """The output shape without the batch axis (a list for several outputs): what
+        ``compute_output_shape`` gives for the model's input shape. ``output_shape`` is the
+        same in Keras's form, with the batch axis."""
         return self.compute_output_shape(self.built_shape_ if self._by_call else None)
+
+    @property
+    def output_shape(self) -> KerasShape | KerasShapes:
+        """Keras's ``model.output_shape``: ``(None, *shape)``, a list of them for several
+        outputs. Calling it with an input shape is statdl's older method
+        ``output_shape(input_shape)`` (``compute_output_shape``'s alias), kept for existing code.
+
+        Examples
+        --------
+        >>> import statdl as sd
+        >>> m = sd.Sequential([sd.layers.Dense(3)], input_shape=(4,))
+        >>> m.output_shape, m.output_shape((7,))
+        ((None, 3), (3,))
+        """
+        shape = self.output_shape_
+        if isinstance(shape, list):
+            return KerasShapes([(None, *s) for s in shape], self)
+        return KerasShape((None, *shape), self)
 
     # ------------------------------------------------------------------ trainer protocol
     def _input_specs(self) -> list[tuple[str, Shape, bool]]:
@@ -815,7 +836,7 @@ def _subclass_row(layer: Layer, style: str) -> tuple:
     if not layer.built:
         return label, "?", 0
     try:
-        out = layer.output_shape(layer.built_shape_)
+        out = layer.compute_output_shape(layer.built_shape_)
         shape = format_shape(out)
     except (ShapeError, TypeError, ValueError):
         shape = "?"
@@ -825,6 +846,30 @@ def _subclass_row(layer: Layer, style: str) -> tuple:
 def summary_type(layer) -> str:
     """The type ``summary()`` prints: Keras's ``Functional`` for a graph model."""
     return "Functional" if type(layer) is Model else type(layer).__name__
+
+
+class KerasShape(tuple):
+    """A model's output shape with the batch axis, ``(None, 3)``, that can still be called as
+    statdl's older method ``model.output_shape(input_shape)`` (``compute_output_shape``)."""
+
+    def __new__(cls, shape: tuple, model: Model) -> KerasShape:
+        obj = super().__new__(cls, shape)
+        obj._model = model
+        return obj
+
+    def __call__(self, input_shape):
+        return Layer.output_shape(self._model, input_shape)
+
+
+class KerasShapes(list):
+    """The output shapes of a model with several outputs, ``[(None, 2), (None, 5)]``, callable
+    like ``KerasShape``."""
+
+    def __init__(self, shapes: list[tuple], model: Model) -> None:
+        super().__init__(shapes)
+        self._model = model
+
+    __call__ = KerasShape.__call__
 
 
 class _CallModule(ModelModule):

@@ -161,7 +161,7 @@ class Sequential(Model):
         shape = tuple(self._shape_or_error(input_shape))
         for i, layer in enumerate(self._layers):
             try:
-                new = layer.output_shape(shape)
+                new = tuple(layer.compute_output_shape(shape))
             except ShapeError as exc:
                 raise ShapeError(
                     f"Layer {i} '{layer.name}' ({type(layer).__name__}) of model '{self.name}' "
