@@ -84,7 +84,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
                       progress=not args.no_progress, timeout=args.timeout,
                       search=args.search, n_runs=args.runs, scheduler=args.scheduler,
                       metric=args.metric, mode=args.mode, max_epochs=args.max_epochs,
-                      grace_epochs=args.grace_epochs, reduction=args.reduction)
+                      grace_epochs=args.grace_epochs, reduction=args.reduction,
+                      num_threads=args.threads)
     _print_table(runs, None)
     return 0 if runs.attrs.get("n_failed", 0) == 0 else 1
 
@@ -215,7 +216,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--jobs", type=int, default=1, help="runs at the same time (-1: per core)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--address", help="Ray cluster address (backend ray)")
+    p.add_argument("--address", help="Ray cluster address (backend ray), e.g. head:6379")
+    p.add_argument("--threads", type=int,
+                   help="fix each run's torch threads (on Ray also the CPUs it reserves)")
     p.add_argument("--confirm", action="store_true", help="ask before starting")
     p.add_argument("--echo", action="store_true", help="print the scripts' output too")
     p.add_argument("--no-progress", action="store_true")

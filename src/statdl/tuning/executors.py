@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, choice_error
+from ..run_folders.files import META, read_json
 from .runner import execute_run, stop_active_runs
 
 __all__ = ["make_executor", "LocalExecutor", "RayExecutor", "threads_per_run"]
@@ -38,6 +42,13 @@ class LocalExecutor:
             raise CancelledError("the tuning run is being stopped")
         return execute_run(context="local", **kwargs)
 
+    def capacity(self, n_jobs: int | None) -> int:
+        """Runs at once."""
+        return n_jobs or self.n_jobs
+
+    def check(self) -> None:
+        """Nothing to check: a local run's death is seen by its own thread."""
+
     def submit(self, **kwargs: Any) -> Future:
         future = self._pool.submit(self._run, kwargs)
         self._futures.append(future)
@@ -58,18 +69,53 @@ class LocalExecutor:
         self._pool.shutdown(wait=True)
 
 
+# Ray's failures of the machinery rather than of the script: the run is lost, not failed
+_LOST = ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "ObjectLostError",
+         "OwnerDiedError", "TaskUnschedulableError", "RaySystemError", "TaskCancelledError")
+NODE_CHECK_S = 5.0       # how often the driver asks Ray which nodes are alive (one GCS call)
+
+
 def _ray_run(kwargs: dict[str, Any]) -> dict:
-    return execute_run(context="ray", **kwargs)
+    """A run as a Ray task: on a node that sees the runs directory, record it there."""
+    import socket
+
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    host = socket.gethostname()
+    if not Path(kwargs["run_folder"]).is_dir():
+        return _unrecorded(kwargs, f"the runs directory {kwargs['runs_dir']} is not visible on "
+                           f"{host} (Ray node {node[:12]}): every node must see it at the same "
+                           "path (a shared file system; see docs/tuning_cluster.md)")
+    try:
+        return execute_run(context="ray", facts={"ray_node": node, "ray_host": host}, **kwargs)
+    except Exception as exc:       # e.g. the script is missing on this node: told the driver
+        return _unrecorded(kwargs, f"{type(exc).__name__} on {host}: {exc}")
+
+
+def _unrecorded(kwargs: dict[str, Any], error: str, status: str = "failed") -> dict:
+    """The result of a run that could not record itself (the driver records it)."""
+    return {"run_dir": kwargs["run_folder"], "status": status, "returncode": None,
+            "flags": kwargs["flags"], "error": error, "unrecorded": True}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 class RayExecutor:
     """Run each training run as a Ray task (on ``address``, or a local Ray started on demand).
 
     The runs directory must be reachable at the same path by every Ray worker (a shared file
-    system on a real cluster); the layout is the same as for local runs.
+    system on a real cluster); the layout is the same as for local runs. A run whose node or
+    worker process dies is *lost*: its future gives ``status="lost"`` with Ray's reason
+    (``tuning_run`` records it and redoes the combination elsewhere). Ray reports most deaths
+    itself; as a fallback the driver asks every :data:`NODE_CHECK_S` s which nodes are alive
+    and gives up the runs whose node (recorded in the run as ``ray_node``) is dead.
     """
 
-    def __init__(self, n_jobs: int = 1, address: str | None = None,
+    def __init__(self, n_jobs: int | None = 1, address: str | None = None,
                  num_cpus: int | None = None) -> None:
         try:
             import ray
@@ -77,42 +123,117 @@ class RayExecutor:
             raise ConfigError("backend='ray' needs Ray: pip install 'statdl[ray]' "
                               "(or pip install 'ray[default]').") from None
         self.ray = ray
+        self._started = False
         if not ray.is_initialized():
-            init: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False,
-                                    "log_to_driver": False}
-            if address is not None:
-                init["address"] = address
-            else:
-                init["num_cpus"] = os.cpu_count() or 1
-            ray.init(**init)
+            _ray_init(ray, address)
             self._started = True
-        else:
-            self._started = False
         self.num_cpus = num_cpus or 1
         self._remote = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_ray_run)
-        self._refs: list[Any] = []
+        self._tasks: dict[Future, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+
+    def capacity(self, n_jobs: int | None) -> int:
+        """Runs at once: ``n_jobs``, or (None) as many as the cluster's CPUs allow."""
+        if n_jobs is not None:
+            return n_jobs
+        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus // self.num_cpus)
 
     def submit(self, **kwargs: Any) -> Future:
         kwargs["echo"] = False
         ref = self._remote.remote(kwargs)
-        self._refs.append(ref)
-        return ref.future()
+        out: Future = Future()
+        with self._lock:
+            self._tasks[out] = (ref, kwargs)
+
+        def _done(done: Future) -> None:
+            try:
+                result = done.result()
+            except BaseException as exc:      # noqa: BLE001 - every outcome becomes a result
+                result = self._failure(kwargs, exc)
+            self._resolve(out, result)
+
+        ref.future().add_done_callback(_done)
+        return out
+
+    def _failure(self, kwargs: dict[str, Any], exc: BaseException) -> dict:
+        lost = type(exc).__name__ in _LOST or not isinstance(exc, self.ray.exceptions.RayError)
+        lost = lost and not isinstance(exc, self.ray.exceptions.RayTaskError)
+        return _unrecorded(kwargs, _first_line(exc), "lost" if lost else "failed")
+
+    def _resolve(self, out: Future, result: dict) -> None:
+        with self._lock:
+            if out.done():
+                return
+            self._tasks.pop(out, None)
+            out.set_result(result)
+
+    def check(self) -> None:
+        """Give up the runs whose Ray node is dead (when Ray has not said so itself)."""
+        if not self._tasks or time.monotonic() - self._checked < NODE_CHECK_S:
+            return
+        self._checked = time.monotonic()
+        alive = {n["NodeID"] for n in self.ray.nodes() if n.get("Alive")}
+        with self._lock:
+            tasks = list(self._tasks.items())
+        for out, (ref, kwargs) in tasks:
+            props = read_json(Path(kwargs["run_folder"]) / META / "properties.json", {}) or {}
+            node = props.get("ray_node")
+            if node and node not in alive:
+                self.ray.cancel(ref, force=True)
+                self._resolve(out, _unrecorded(
+                    kwargs, f"NodeDiedError: its Ray node {node[:12]} "
+                    f"({props.get('ray_host', '?')}) is dead", "lost"))
 
     def shutdown(self, cancel: bool = False) -> None:
         if cancel:
-            for ref in self._refs:
+            with self._lock:
+                refs = [ref for ref, _ in self._tasks.values()]
+            for ref in refs:
                 self.ray.cancel(ref, force=True)
         if self._started:
             self.ray.shutdown()
 
 
-def make_executor(backend: str, n_jobs: int, address: str | None, threads: int):
-    """Build the executor for ``backend`` (``"local"`` or ``"ray"``)."""
+def _ray_init(ray: Any, address: str | None) -> None:
+    """Connect to the cluster at ``address`` (or start a local Ray), naming the fix of a
+    refused token."""
+    init: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False,
+                            "log_to_driver": False}
+    if address is not None:
+        init["address"] = address
+    else:
+        init["num_cpus"] = os.cpu_count() or 1
+    try:
+        ray.init(**init)
+    except (ConnectionError, RuntimeError) as exc:
+        chain, cause = [], exc
+        while cause is not None:
+            chain.append(str(cause))
+            cause = cause.__cause__
+        if any("InvalidAuthToken" in text or "token" in text.lower() for text in chain):
+            raise ConfigError(
+                f"the Ray cluster at {address!r} refused this process's token (InvalidAuthToken)."
+                " Give the driver the token every node of the cluster has: export "
+                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH=<the cluster's token file> (or "
+                "copy it to ~/.ray/auth_token); see docs/tuning_cluster.md.") from exc
+        if address is not None:
+            raise ConfigError(
+                f"`address` {address!r}: no Ray cluster answered there ({_first_line(exc)}). "
+                "Start one with `ray start --head --port=6379` on the head machine and give "
+                "its host:port; its port must be reachable from here.") from exc
+        raise
+
+
+def make_executor(backend: str, n_jobs: int | None, address: str | None, threads: int):
+    """Build the executor for ``backend`` (``"local"`` or ``"ray"``); ``n_jobs`` None: as
+    many runs at once as the Ray cluster has CPUs for."""
     if backend == "local":
         if address is not None:
             raise ConfigError("`address` is only used with backend='ray'; got "
                               f"address={address!r} with backend='local'.")
-        return LocalExecutor(n_jobs)
+        return LocalExecutor(n_jobs or 1)
     if backend == "ray":
         return RayExecutor(n_jobs, address=address, num_cpus=threads)
     raise choice_error("backend", backend, ["local", "ray"])

@@ -20,14 +20,22 @@ from ..run_folders.folders import (
     locked_runs_dir,
     mark_interrupted,
     new_run_dir,
+    release_lock,
     run_status,
     write_lock,
 )
-from .executors import make_executor, threads_per_run
+from .executors import NODE_CHECK_S, make_executor, threads_per_run
 from .flagset import convert_flag
 from .grid_progress import GridProgress
 from .runner import check_script, check_timeout, declared_flags, sigterm_as_exit
-from .schedulers import SPEC_FILE, SchedulerSpec, bracket_of, make_scheduler, state_path
+from .schedulers import (
+    SPEC_FILE,
+    SchedulerSpec,
+    bracket_of,
+    forget_run,
+    make_scheduler,
+    state_path,
+)
 from .search import (
     SEARCHES,
     TPESearch,
@@ -110,6 +118,7 @@ def existing_runs(runs_dir: Path, script: Path) -> dict[str, list[tuple[Path, st
 
 _GONE = ("the run's processes were gone before it finished (its tuning run was killed); "
          "redone by a later tuning_run")
+LOST_RETRIES = 2     # a combination whose run is lost (its Ray node died) is redone this often
 
 
 def _plan(runs: list[tuple[Path, str]], retry_failed: bool) -> tuple[str, Path | None]:
@@ -121,11 +130,22 @@ def _plan(runs: list[tuple[Path, str]], retry_failed: bool) -> tuple[str, Path |
     return "todo", None
 
 
-def _check_n_jobs(n_jobs: Any) -> int:
+def _check_n_jobs(n_jobs: Any, backend: str = "local") -> int | None:
+    """``n_jobs`` as a count; -1: one per core here, or (Ray) None: as the cluster allows."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
         raise ConfigError(f"`n_jobs` must be an int >= 1 (or -1 for one per core); "
                           f"got {n_jobs!r}.")
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    if n_jobs == -1:
+        return None if backend == "ray" else (os.cpu_count() or 1)
+    return n_jobs
+
+
+def _check_threads(num_threads: Any) -> int | None:
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ConfigError(f"`num_threads` must be an int >= 1 or None; got {num_threads!r}.")
+    return num_threads
 
 
 def _confirm(n: int) -> bool:
@@ -140,7 +160,8 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
                progress: bool = True, retry_failed: bool = True, timeout: float | None = None,
                check_flags: bool = True, search: str = "grid", n_runs: int | None = None,
                scheduler: str | None = None, metric: str = "val_loss", mode: str | None = None,
-               max_epochs: int | None = None, grace_epochs: int = 1, reduction: int = 3):
+               max_epochs: int | None = None, grace_epochs: int = 1, reduction: int = 3,
+               num_threads: int | None = None):
     """Run ``script`` once for each combination of flag values (tfruns's ``tuning_run``).
 
     Parameters
@@ -162,13 +183,18 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
         lock of the directory, runs once, and every call waits for the others' runs of its
         grid.
     n_jobs : int
-        Runs at the same time (``-1``: one per core); the cores are split between them: each
-        run may use its share (``OMP_NUM_THREADS`` of its process), and within it statdl's
-        ``fit`` uses the cores other processes leave free (:mod:`statdl.threads`).
+        Runs at the same time (``-1``: one per core, or on Ray as many as the cluster's CPUs
+        allow); the cores are split between them: each run may use its share
+        (``OMP_NUM_THREADS`` of its process), and within it statdl's ``fit`` uses the cores
+        other processes leave free (:mod:`statdl.threads`).
     backend : {"local", "ray"}
-        Local processes, or one Ray task per run (``pip install statdl[ray]``).
+        Local processes, or one Ray task per run (``pip install statdl[ray]``). A Ray run
+        whose node dies is recorded as ``interrupted`` with Ray's reason and its combination
+        redone on another node (twice at most; then it is recorded as failed).
     address : str, optional
-        Address of a running Ray cluster; by default a local Ray is started on demand.
+        Address of a running Ray cluster (``"head-host:6379"``; docs/tuning_cluster.md); by
+        default a local Ray is started on demand. Every node must see ``runs_dir`` and the
+        script at the same paths.
     confirm : bool
         Ask before starting.
     echo : bool
@@ -204,6 +230,10 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     max_epochs, grace_epochs, reduction : int
         The scheduler's epochs of a full run, epochs before any run can be stopped, and its
         reduction factor (ASHA and Hyperband keep about 1/``reduction`` at each rung).
+    num_threads : int, optional
+        Fix each run's torch threads (recorded in the run as ``num_threads``; on Ray also
+        the CPUs each run reserves): the same seed then gives the same results on either
+        backend. By default a run may use up to its share of this machine's cores.
 
     Returns
     -------
@@ -234,7 +264,8 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     """
     path = check_script(script)
     root = check_runs_dir(runs_dir)
-    n_jobs = _check_n_jobs(n_jobs)
+    n_jobs = _check_n_jobs(n_jobs, backend)
+    num_threads = _check_threads(num_threads)
     timeout = check_timeout(timeout)
     if backend not in ("local", "ray"):
         raise ConfigError(f"`backend` must be one of 'local', 'ray'; got {backend!r}.")
@@ -279,12 +310,12 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     if confirm and source.remaining() and not _confirm(source.remaining()):
         print("tuning run cancelled")
         source, grid.elsewhere = _Source([], []), {}
-    threads = threads_per_run(n_jobs)
+    threads = num_threads or threads_per_run(n_jobs or 1)
     results: list[dict] = []
     if source.remaining() or grid.elsewhere:
         with sigterm_as_exit():
-            results = grid.run(source, n_jobs, backend, address, threads, echo, progress,
-                               timeout)
+            results = grid.run(source, n_jobs, backend, address, (threads, num_threads),
+                               echo, progress, timeout)
     failed = [r for r in results if r["status"] not in ("completed", "stopped")]
     runs = _summary(root, grid.kept + grid.others + [r["run_dir"] for r in results], n_total,
                     len(combos) if search != "tpe" else n_runs, len(grid.kept), len(failed),
@@ -451,6 +482,7 @@ class _Grid:
                 status = run_status(run)
                 if status == "interrupted":
                     mark_interrupted(run, _GONE)
+                    forget_run(run)          # its redo must not count twice at a rung
                 runs.append((run, status))
             self.seen[key] = {r.name for r, _ in runs}
             what, run = _plan(runs, self.retry_failed)
@@ -502,6 +534,18 @@ class _Grid:
         self.seen[key].add(run.name)
         return True, run
 
+    def _lost(self, run: Path, result: dict, redo: bool) -> bool:
+        """Record a run whose Ray node or worker died: interrupted when it is redone (its
+        values leave the scheduler's state, so nothing counts twice), else failed."""
+        why = f"its Ray worker or node died ({result['error']})"
+        forget_run(run)
+        if redo:
+            mark_interrupted(run, why + "; redone on another node")
+            print(f"  lost {run.name}: {why}; redoing its combination", file=sys.stderr)
+        else:
+            _record_failure(run, f"{why}, {LOST_RETRIES + 1} times", "NodeDiedError")
+        return redo
+
     def poll_elsewhere(self) -> list[tuple[str, dict]]:
         """Collect the runs of other processes that ended; return those to redo here."""
         redo = []
@@ -512,6 +556,7 @@ class _Grid:
             del self.elsewhere[key]
             if status == "interrupted":
                 mark_interrupted(run, _GONE)
+                forget_run(run)
                 self.index.refresh()
                 self.seen[key] = {r.name for r in self.index.runs_of(key)}
                 redo.append((key, combo))
@@ -519,10 +564,13 @@ class _Grid:
                 self.others.append(str(run))
         return redo
 
-    def run(self, source: _Source, n_jobs: int, backend: str,
-            address: str | None, threads: int, echo: bool, progress: bool,
+    def run(self, source: _Source, n_jobs: int | None, backend: str,
+            address: str | None, threads: tuple[int, int | None], echo: bool, progress: bool,
             timeout: float | None) -> list[dict]:
-        executor = make_executor(backend, n_jobs, address, threads)
+        share, fixed = threads
+        executor = make_executor(backend, n_jobs, address, share)
+        n_jobs = executor.capacity(n_jobs)
+        lost: dict[str, int] = {}
         total = source.remaining()
         display = GridProgress(total, enabled=progress)
         results: list[dict] = []
@@ -550,14 +598,17 @@ class _Grid:
                         pending[None] = (count, run, combo)        # until it is submitted
                         fut = executor.submit(script=str(self.script), flags=combo,
                                               runs_dir=str(self.root), run_folder=str(run),
-                                              echo=echo and n_jobs == 1, max_threads=threads,
-                                              timeout=timeout)
+                                              echo=echo and n_jobs == 1, timeout=timeout,
+                                              num_threads=fixed,
+                                              max_threads=None if fixed else share)
                         pending[fut] = pending.pop(None)
                     if not pending and not self.elsewhere:
                         break                # the source has nothing more to give
                     if pending:
-                        done, _ = wait(list(pending), timeout=0.5 if self.elsewhere else None,
+                        done, _ = wait(list(pending), timeout=0.5 if self.elsewhere else
+                                       (NODE_CHECK_S if backend == "ray" else None),
                                        return_when=FIRST_COMPLETED)
+                        executor.check()
                     else:
                         if not told:
                             print(f"waiting for {len(self.elsewhere)} runs of this grid that "
@@ -566,8 +617,18 @@ class _Grid:
                         done = set()
                         time.sleep(0.25)
                     for fut in done:
-                        i, _, combo = pending.pop(fut)
+                        i, run, combo = pending.pop(fut)
                         result = fut.result()
+                        if result["status"] == "lost":
+                            key = _key(self.script, combo)
+                            lost[key] = lost.get(key, 0) + 1
+                            if self._lost(run, result, lost[key] <= LOST_RETRIES):
+                                source.redo([(key, combo)])
+                                display.finished(i, False)
+                                continue
+                            result = {**result, "status": "failed"}
+                        elif result.get("unrecorded"):
+                            _record_failure(run, result["error"], "RayTaskError")
                         results.append(result)
                         source.tell(combo, result)
                         display.finished(i, result["status"] in ("completed", "stopped"))
@@ -586,6 +647,17 @@ class _Grid:
         if not progress:
             print(f"{len(results)} runs in {time.perf_counter() - t0:.1f} s")
         return results
+
+
+def _record_failure(run: Path, message: str, kind: str) -> None:
+    """Record a run as failed from outside it (its process never could)."""
+    meta = run / META
+    if not (meta / "error.json").exists():
+        write_json(meta / "error.json", {"message": message, "type": kind, "traceback": ""})
+    props = read_json(meta / "properties.json", {}) or {}
+    props.update(status="failed", completed=False)
+    write_json(meta / "properties.json", props)
+    release_lock(run)
 
 
 def _summary(root: Path, run_dirs: list[str], n_total: int, n_sampled: int, skipped: int,

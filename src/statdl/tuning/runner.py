@@ -194,7 +194,7 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
                 echo: bool = True, num_threads: int | None = None, context: str = "local",
                 timeout: float | None = None, extra: dict[str, Any] | None = None,
                 run_folder: str | os.PathLike | None = None,
-                max_threads: int | None = None) -> dict:
+                max_threads: int | None = None, facts: dict[str, Any] | None = None) -> dict:
     """Run one training run and record it; return a small dict (run_dir, status, error).
 
     The building block of :func:`training_run` and of every tuning executor (it is what a
@@ -202,7 +202,8 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
     runs in a process group of its own: a timeout stops the whole group. ``run_folder`` is a
     folder already claimed by :func:`statdl.tuning.grid_runs.tuning_run`; by default a new one
     is made in ``runs_dir``. ``num_threads`` fixes the run's threads, ``max_threads`` caps
-    them (a tuning run's share of the cores; see :func:`child_env`).
+    them (a tuning run's share of the cores; see :func:`child_env`). ``facts`` are more
+    entries of the run's ``properties.json`` (e.g. the Ray node it ran on).
     """
     path = check_script(script)
     flags = _check_flags(flags)
@@ -212,7 +213,7 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
               request={"script": str(path), "flags": flags, "args": list(map(str, args)),
                        **(extra or {})},
               sources=[path, path.parent / "flags.yml"], context=context,
-              num_threads=num_threads, max_threads=max_threads)
+              num_threads=num_threads, max_threads=max_threads, **(facts or {}))
     proc = spawn(_command(path, list(args)),
                  child_env(run.path, flags, num_threads, max_threads),
                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -48,7 +48,8 @@ from ..errors import ConfigError
 from ..run_folders.files import META, read_json, write_json
 
 __all__ = ["SchedulerSpec", "make_scheduler", "rungs", "hyperband_brackets", "bracket_of",
-           "quantile", "decide", "decide_in_run", "STOPPED_FILE", "SPEC_FILE", "KINDS"]
+           "quantile", "decide", "decide_in_run", "forget_run", "STOPPED_FILE", "SPEC_FILE",
+           "KINDS"]
 
 KINDS = ("asha", "hyperband", "median")
 SPEC_FILE = "scheduler.json"        # statdl.d/scheduler.json: the run's scheduler and bracket
@@ -300,3 +301,32 @@ def decide_in_run(run: Path, epoch: int, logs: dict[str, Any]) -> str | None:
             "scheduler": spec.kind, "bracket": spec.bracket,
             "reason": f"stopped early by the {spec.kind} scheduler: {reason}"})
     return reason
+
+
+def forget_run(run: Path) -> bool:
+    """Remove what ``run`` recorded in its scheduler's state (a run that was killed and is
+    redone in another folder must not count twice at a rung); return whether it had any.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); run = d / "r1"
+    >>> spec = SchedulerSpec("asha", "val_loss", "min", 9, state=str(d / "state.json"))
+    >>> write_json(run / META / SPEC_FILE, spec.to_dict())
+    >>> _ = decide_in_run(run, 1, {"val_loss": 0.5})
+    >>> forget_run(run), read_json(d / "state.json")
+    (True, {'rungs': {'0/1': {}}})
+    """
+    spec_data = read_json(run / META / SPEC_FILE)
+    if spec_data is None or not spec_data.get("state"):
+        return False
+    state_file = Path(spec_data["state"])
+    if not state_file.exists():
+        return False
+    with _locked(state_file):
+        state = read_json(state_file, {}) or {}
+        tables = [*state.get("rungs", {}).values(), state.get("curves", {})]
+        found = [t.pop(run.name) for t in tables if run.name in t]
+        if found:
+            write_json(state_file, state)
+    return bool(found)
