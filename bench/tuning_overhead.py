@@ -6,13 +6,26 @@
    cores per run) and 2-way parallel (n_jobs=2, cores split). Target: parallel <= 0.65 x
    sequential.
 
-Run: ``python bench/tuning_overhead.py`` (about a minute on 2 cores).
+3. ``--backends``: the same grid of small torch trainings (threads fixed at 1 a run) with
+   the local backend (``n_jobs=2``) and on a Ray cluster started the normal way on this
+   machine (``statdl.tuning.local_cluster``: a head and two 1-CPU worker nodes, token auth;
+   ``n_jobs=2``), taken in turn, after one warm-up grid on each (Ray starts its worker
+   processes then). Per run: the wall time of the grid x 2 slots / runs, minus the training
+   time the script measured, is the overhead beyond training (process start, imports,
+   recording, and on Ray the task's dispatch); ``elapsed - training`` is the part inside the
+   run's own process. Target < 2 s each.
+
+Run: ``python bench/tuning_overhead.py`` (about a minute on 2 cores);
+``python bench/tuning_overhead.py --backends`` (about 3 minutes).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +75,71 @@ def parallel(n_runs: int = 6) -> None:
           f"{os.cpu_count()} cores")
 
 
+def _grid_pass(grid: list[dict], **kw) -> tuple[float, float, float]:
+    """(wall per run x 2 slots, mean training s, mean elapsed s of the run's process)."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        runs = statdl.tuning_run(TORCH, grid, runs_dir=tmp, n_jobs=2, num_threads=1,
+                                 progress=False, **kw)
+        wall = time.perf_counter() - t0
+        assert set(runs["status"]) == {"completed"}, runs["status"].tolist()
+        elapsed = [json.loads((Path(r) / "statdl.d" / "properties.json").read_text())
+                   ["elapsed_s"] for r in runs["run_dir"]]
+        return (wall * 2 / len(grid), float(runs["train_seconds"].astype(float).mean()),
+                statistics.mean(elapsed))
+
+
+def backends(n_runs: int = 8, rounds: int = 2) -> None:
+    import contextlib
+    import io
+
+    from statdl.tuning.local_cluster import LocalCluster
+
+    cluster = LocalCluster(workers=(1, 1))
+    # before Ray is imported: it reads its token settings once
+    os.environ.update({k: v for k, v in cluster.env.items() if k.startswith("RAY_")})
+    import ray
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    rows: dict[str, list[tuple[float, float, float]]] = {"local": [], "ray": []}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # a timeout still stops it
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        on_ray = {"backend": "ray", "address": cluster.address}
+        with quiet:
+            for kw in ({}, on_ray):                            # warm-up
+                _grid_pass([{"epochs": 1, "seed": s} for s in range(2)], **kw)
+            for r in range(rounds):
+                grid = [{"hidden": 256, "seed": 100 * r + s} for s in range(n_runs)]
+                rows["local"].append(_grid_pass(grid))
+                rows["ray"].append(_grid_pass(grid, **on_ray))
+    finally:
+        ray.shutdown()
+        cluster.stop()
+    imports = {}
+    for what in ("pass", "import statdl", "import torch"):
+        walls = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", what], check=True)
+            walls.append(time.perf_counter() - t0)
+        imports[what] = statistics.median(walls)
+    print("a fresh Python process: " + ", ".join(f"`{k}` {v:.2f} s" for k, v in imports.items()))
+    print(f"{n_runs} runs a grid, n_jobs=2, 1 thread a run, {rounds} rounds taken in turn; "
+          f"Ray: head + 2 worker nodes of 1 CPU on this machine")
+    print(f"{'backend':<8}{'wall/run x2 (s)':>17}{'training (s)':>14}{'overhead (s)':>14}"
+          f"{'in-process (s)':>16}")
+    for name, values in rows.items():
+        wall = statistics.median(v[0] for v in values)
+        train = statistics.median(v[1] for v in values)
+        inproc = statistics.median(v[2] - v[1] for v in values)
+        print(f"{name:<8}{wall:>17.2f}{train:>14.2f}{wall - train:>14.2f}{inproc:>16.2f}")
+
+
 if __name__ == "__main__":
-    overhead()
-    parallel()
+    if "--backends" in sys.argv:
+        backends()
+    else:
+        overhead()
+        parallel()

@@ -47,10 +47,12 @@ PARTS = ("grid", "asha", "hyperband", "random", "tpe")
 
 
 def combinations(subset: int, seed: int = 1001) -> list[dict[str, Any]]:
-    """The grid's combinations, or a seeded random ``subset`` of them."""
+    """A seeded random ``subset`` of the grid's combinations (0: all of them), in a seeded
+    random order: an asynchronous scheduler's decisions depend on the order runs reach a rung,
+    and the grid's own order (optimizer varying fastest) would deal it sorted runs."""
     names = list(GRID)
     combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*GRID.values())]
-    return random.Random(seed).sample(combos, subset) if subset else combos
+    return random.Random(seed).sample(combos, subset or len(combos))
 
 
 def run_part(part: str, args: argparse.Namespace) -> None:
@@ -61,7 +63,7 @@ def run_part(part: str, args: argparse.Namespace) -> None:
         flags = [{**c, **fixed} for c in combinations(args.subset)]
         if part != "grid":
             common.update(scheduler=part, metric="val_accuracy", max_epochs=args.epochs,
-                          grace_epochs=1, reduction=3)
+                          grace_epochs=args.grace, reduction=args.reduction)
     else:
         flags = {**GRID, **{k: [v] for k, v in fixed.items()}}
         common.update(search=part, n_runs=args.budget, seed=args.seed, metric="val_accuracy")
@@ -143,6 +145,8 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=0,
                         help="a seeded random N of the 324 combinations (0: all)")
     parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--grace", type=int, default=1, help="the schedulers' grace epochs")
+    parser.add_argument("--reduction", type=int, default=3, help="the schedulers' reduction")
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--budget", type=int, default=30)

@@ -372,3 +372,36 @@ def test_a_run_another_process_is_running_is_waited_for_not_redone_nor_counted(t
     assert runs.attrs["n_other"] == 1 and runs.attrs["n_skipped"] == 0
     assert sorted(runs["flag_nodes1"]) == [8, 16] and len(list(runs_dir.iterdir())) == 2
     assert runs.loc[runs["flag_nodes1"] == 8, "metric_val_loss"].item() == 0.25
+
+
+def test_another_hosts_run_is_gone_when_its_heartbeat_stops(tmp_path):
+    """A shared runs directory on a cluster: pids of another host cannot be checked, so its
+    run counts as running while its lock file is refreshed (every 15 s), and as interrupted
+    once 8 heartbeats (120 s) were missed; a lock without heartbeat is assumed alive."""
+    from statdl.tuning.runs import new_run_dir
+
+    runs = []
+    for heartbeat, age in ((15.0, 0), (15.0, 119), (15.0, 121), (None, 10_000)):
+        run = new_run_dir(tmp_path)
+        lock = run / "statdl.d" / "lock.json"
+        lock.write_text(json.dumps({"host": "another-node", "heartbeat": heartbeat,
+                                    "processes": [{"pid": 1, "started": None}]}))
+        os.utime(lock, (time.time() - age, time.time() - age))
+        runs.append(run)
+    assert [run_status(r) for r in runs] == ["running", "running", "interrupted", "running"]
+
+
+def test_a_run_records_its_heartbeat_and_refreshes_it(tmp_path, monkeypatch):
+    from statdl.tuning import runner
+
+    monkeypatch.setattr(runner, "HEARTBEAT_S", 0.2)
+    run = tmp_path / "r"
+    (run / "statdl.d").mkdir(parents=True)
+    lock = run / "statdl.d" / "lock.json"
+    lock.write_text(json.dumps({"host": "h", "processes": []}))
+    os.utime(lock, (1.0, 1.0))
+    beat = runner._Heartbeat(run)
+    time.sleep(0.7)
+    beat.stop()
+    assert json.loads(lock.read_text())["heartbeat"] == 0.2
+    assert time.time() - lock.stat().st_mtime < 5

@@ -181,9 +181,16 @@ def release_lock(run: Path) -> None:
         os.unlink(run / META / "lock.json")
 
 
-def _lock_alive(lock: dict) -> bool:
+def _lock_alive(lock: dict, path: Path | None = None) -> bool:
     if lock.get("host") != socket.gethostname():
-        return True                     # another machine's run: cannot tell, assume alive
+        # another machine's run: alive while its runner refreshes the lock file's time (a
+        # tuning run's does every lock["heartbeat"] s), else assumed alive: cannot tell
+        if not lock.get("heartbeat") or path is None:
+            return True
+        try:
+            return time.time() - os.stat(path).st_mtime < 8 * float(lock["heartbeat"])
+        except OSError:
+            return False
     if lock.get("boot_id") and _boot_id() and lock["boot_id"] != _boot_id():
         return False                    # written before a reboot
     return any(pid_alive(p["pid"], p.get("started")) for p in lock.get("processes", []))
@@ -212,7 +219,7 @@ def status_from(meta: Path, props: dict[str, Any]) -> str:
     if (meta / "error.json").exists() or props.get("status") == "failed":
         return "failed"
     lock = read_json(meta / "lock.json")
-    if lock is not None and _lock_alive(lock):
+    if lock is not None and _lock_alive(lock, meta / "lock.json"):
         return "running"
     return "interrupted"
 

@@ -24,6 +24,7 @@ from ..run_folders.files import (
     ENV_THREADS,
     flag_value,
     read_json,
+    write_json,
 )
 from ..run_folders.output import OutputCapture
 from ..run_folders.writer import RunWriter
@@ -221,6 +222,7 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
         _ACTIVE.add(proc)
     capture = run.capture(proc.stdout, sys.stdout if echo else None)
     run.lock([os.getpid(), proc.pid])
+    heartbeat = _Heartbeat(run.path)
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -236,6 +238,7 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
                    interrupted=f"{type(exc).__name__} stopped the run before it finished")
         raise
     finally:
+        heartbeat.stop()
         with _ACTIVE_LOCK:
             _ACTIVE.discard(proc)
             stopped = proc in _STOPPED
@@ -253,6 +256,35 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
     error = run.error()
     return {"run_dir": str(run.path), "status": status, "returncode": returncode, "flags": flags,
             "error": None if error is None else error.get("message")}
+
+
+HEARTBEAT_S = 15.0
+
+
+class _Heartbeat:
+    """Refresh the time of a run's lock file every :data:`HEARTBEAT_S` s while it runs.
+
+    From another machine (a cluster's shared runs directory) pids cannot be checked: there a
+    run whose lock was not refreshed for 8 heartbeats (2 minutes) is taken as gone (its node
+    died), so a resume redoes it instead of waiting for it forever.
+    """
+
+    def __init__(self, run: Path) -> None:
+        self.path = run / "statdl.d" / "lock.json"
+        lock = read_json(self.path, {}) or {}
+        write_json(self.path, {**lock, "heartbeat": HEARTBEAT_S})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name="statdl-run-heartbeat")
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def stop_active_runs() -> int:
