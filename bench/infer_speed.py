@@ -84,7 +84,6 @@ VARIANTS = {name: (name, "int64" if name in IMDB else "float32") for name in MOD
 VARIANTS.update({"mlp-f64": ("mlp", "float64"), "mlp-pandas": ("mlp", "pandas"),
                  "lstm-int32": ("lstm", "int32")})  # benchmark name -> (model, input form)
 FRAMEWORKS = ("statdl", "torch", "keras-jax", "keras-jax-1024")
-TORCH_BATCH = 1024  # the plain loop's batch (statdl's before INFERENCE_ROWS became 2,048)
 MB = 2**20
 
 
@@ -119,6 +118,21 @@ def _rows(x, start: int, stop: int):
 
 # ---------------------------------------------------------------- statdl
 def statdl_model(model: str):
+    """``predict`` and ``evaluate`` of the lab's network (``statdl_net``)."""
+    net = statdl_net(model)
+    return lambda x: net.predict(x), lambda x, y: net.evaluate(x, y)
+
+
+def statdl_batch(model: str) -> int:
+    """Rows per batch of statdl's automatic ``predict``/``evaluate`` for ``model`` (the plain
+    torch loop runs the same batches)."""
+    from statdl.training.data import inference_batch
+
+    x, _ = make_data(model, 1)
+    return inference_batch(statdl_net(model), None, x.shape[1:])
+
+
+def statdl_net(model: str):
     """The lab's own network (``statdl.labs``), compiled with the lab's loss."""
     import statdl as sd
     from statdl import layers as L
@@ -134,7 +148,7 @@ def statdl_model(model: str):
         else:  # the lab's "mlp2" is the two-layer MLP of train_speed.py
             net = mnist_dense.build("logit" if model == "logit" else "mlp2")
         net.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
-    return lambda x: net.predict(x), lambda x, y: net.evaluate(x, y)
+    return net
 
 
 # ---------------------------------------------------------------- plain torch
@@ -175,7 +189,8 @@ def imdb_torch_net(model: str):
     return Net()
 
 
-def torch_model(model: str):
+def torch_model(model: str, rows: int):
+    """``predict`` and ``evaluate`` of a plain ``no_grad`` loop over batches of ``rows``."""
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -197,14 +212,14 @@ def torch_model(model: str):
     classes = model not in IMDB
 
     def batch(x, start):
-        part = np.asarray(_rows(x, start, start + TORCH_BATCH))
+        part = np.asarray(_rows(x, start, start + rows))
         return torch.from_numpy(part).long() if not classes else \
             torch.from_numpy(part.astype(np.float32, copy=False))
 
     def predict(x):
         outs = []
         with torch.no_grad():
-            for start in range(0, len(x), TORCH_BATCH):
+            for start in range(0, len(x), rows):
                 logits = net(batch(x, start))
                 outs.append(logits.softmax(1) if classes else logits.sigmoid())
         return torch.cat(outs).numpy()
@@ -213,8 +228,8 @@ def torch_model(model: str):
         target = torch.from_numpy(y.argmax(1) if classes else y)
         loss_sum, correct = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.long)
         with torch.no_grad():
-            for start in range(0, len(x), TORCH_BATCH):
-                logits, t = net(batch(x, start)), target[start:start + TORCH_BATCH]
+            for start in range(0, len(x), rows):
+                logits, t = net(batch(x, start)), target[start:start + rows]
                 if classes:
                     loss_sum += F.cross_entropy(logits, t, reduction="sum").double()
                     correct += (logits.argmax(1) == t).sum()
@@ -261,10 +276,10 @@ def child(name: str, framework: str, n: int, repeats: int) -> dict:
     x, y = make_inputs(name, n)
     if framework == "statdl":
         predict, evaluate = statdl_model(model)
-        batch = 2048  # INFERENCE_ROWS: the largest batch statdl runs
+        batch = statdl_batch(model)
     elif framework == "torch":
-        predict, evaluate = torch_model(model)
-        batch = TORCH_BATCH
+        batch = statdl_batch(model)  # the same batches as statdl
+        predict, evaluate = torch_model(model, batch)
     else:
         batch = 1024 if framework.endswith("-1024") else 32
         predict, evaluate = keras_model(model, batch if batch != 32 else None)

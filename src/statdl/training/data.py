@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
@@ -264,7 +265,7 @@ INFERENCE_ROWS = 2048
 
 
 def _values_per_sample(shape) -> int:
-    return int(np.prod([1 if d is None else d for d in shape], dtype=np.int64))
+    return math.prod(1 if d is None else d for d in shape)  # np.prod: 20 us a shape
 
 
 def _float32_view(source) -> bool:
