@@ -85,6 +85,7 @@ VARIANTS.update({"mlp-f64": ("mlp", "float64"), "mlp-pandas": ("mlp", "pandas"),
                  "lstm-int32": ("lstm", "int32")})  # benchmark name -> (model, input form)
 FRAMEWORKS = ("statdl", "torch", "keras-jax", "keras-jax-1024")
 MB = 2**20
+MIN_SECONDS = 1.0  # each timed op repeats until its calls took this long (best call kept)
 
 
 def make_data(model: str, n: int):
@@ -292,7 +293,7 @@ def child(name: str, framework: str, n: int, repeats: int) -> dict:
         base = rss()
         reset_peak()
         times = []
-        for _ in range(repeats):
+        while len(times) < repeats or sum(times) < MIN_SECONDS:  # short calls: more of them
             t0 = time.perf_counter()
             call()
             times.append(time.perf_counter() - t0)
@@ -339,7 +340,8 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(VARIANTS),
                         help=f"comma-separated, from {', '.join(VARIANTS)}")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--repeats", type=int, default=2, help="timed calls per process")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help=f"timed calls per process (at least; more until {MIN_SECONDS:g} s)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the frameworks this many times in turn; report each one's best")
     parser.add_argument("--background", type=int, default=0,
