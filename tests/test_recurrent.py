@@ -575,6 +575,29 @@ def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activatio
     _assert_kernel_matches_old_path(monkeypatch, "simple_rnn_kernel", layer, x, seed=11)
 
 
+def test_simple_rnn_kernel_masks_of_a_layer_called_twice(monkeypatch):
+    """The kernel's masks come from buffers kept on the module (one draw for both masks): a
+    layer called twice in one forward pass (a shared layer) keeps each call's masks for its
+    backward pass, and both calls equal the step loop's with the same seed."""
+    torch.manual_seed(6)
+    layer = SimpleRNN(5, dropout=0.2, recurrent_dropout=0.3)
+    layer.build((4, 3))
+    x1, x2 = torch.randn(6, 4, 3), torch.randn(6, 4, 3)
+    results = {}
+    for use_kernel in (True, False):
+        monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", use_kernel)
+        module = layer.module.train()
+        for p in module.parameters():
+            p.grad = None
+        torch.manual_seed(12)
+        out = module(x1) * module(x2)
+        out.sum().backward()
+        results[use_kernel] = (out.detach(), [p.grad.clone() for p in module.parameters()])
+    torch.testing.assert_close(results[True][0], results[False][0], atol=1e-6, rtol=1e-5)
+    for new, old in zip(results[True][1], results[False][1], strict=True):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
+
+
 def test_simple_rnn_kernel_dispatch(monkeypatch):
     monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
     calls = _count_calls(monkeypatch, "simple_rnn")

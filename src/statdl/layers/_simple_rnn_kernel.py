@@ -97,15 +97,11 @@ class _SimpleRNN(torch.autograd.Function):
             deriv = torch.addcmul(hs.new_ones(()), hs, hs, value=-1.0)
         u_t = recurrent_kernel.t()
         dz = torch.empty_like(hs)                                     # dL/dz_t, (T, B, u)
-        dzs, derivs = dz.unbind(0), deriv.unbind(0)
-        if ctx.return_sequences:
-            dhs = grad_out.transpose(0, 1).unbind(0)                  # dL/dh_t from above
-            torch.mul(dhs[-1], derivs[-1], out=dzs[-1])
-        else:
-            dhs = None
-            torch.mul(grad_out, derivs[-1], out=dzs[-1])
+        dzs = dz.unbind(0)
+        dh = grad_out.transpose(0, 1) if ctx.return_sequences else None  # dL/dh_t from above
+        torch.mul(grad_out if dh is None else dh[-1], deriv[-1], out=dzs[-1])
         with _OneThread():
-            _backward_loop(dzs, derivs, dhs, u_t, rec_mask, steps)
+            _backward_loop(dzs, deriv, dh, u_t, rec_mask, steps)
 
         dz_flat = dz.view(steps * batch, u)
         dx = dw = du = db = None
@@ -122,22 +118,35 @@ class _SimpleRNN(torch.autograd.Function):
         return dx, dw, du, db, None, None, None, None
 
 
-def _backward_loop(dzs, derivs, dhs, u_t, rec_mask, steps: int) -> None:
-    """``dz_t`` for t = T-2 .. 0 in place, from ``dz_{T-1}`` already in ``dzs[-1]``."""
-    for t in range(steps - 1, 0, -1):
-        prev = dzs[t - 1]  # dz_{t-1} = (dh_{t-1} + (dz_t U^T) * m) * act'(z_{t-1})
-        if rec_mask is None:
+def _backward_loop(dzs, deriv, dh, u_t, rec_mask, steps: int) -> None:
+    """``dz_t`` for t = T-2 .. 0 in place, from ``dz_{T-1}`` already in ``dzs[-1]``.
+
+    ``dz_{t-1} = (dh_{t-1} + (dz_t U^T) * m) * act'(z_{t-1})``, ``dh`` ``(T, B, u)`` the
+    gradient from above (None: only the last state is returned). With a mask, ``m * act'``
+    (and ``dh * act'``) of every step is one product before the loop, which then makes two
+    calls per step instead of three.
+    """
+    if steps < 2:
+        return
+    if rec_mask is None:
+        derivs, dhs = deriv.unbind(0), None if dh is None else dh.unbind(0)
+        for t in range(steps - 1, 0, -1):
+            prev = dzs[t - 1]
             if dhs is None:
                 torch.mm(dzs[t], u_t, out=prev)
             else:
                 torch.addmm(dhs[t - 1], dzs[t], u_t, out=prev)
+            prev.mul_(derivs[t - 1])
+        return
+    masked = (deriv[:-1] * rec_mask).unbind(0)                      # m * act'(z_t), t < T-1
+    dhs = None if dh is None else (dh[:-1] * deriv[:-1]).unbind(0)  # dh_t * act'(z_t)
+    for t in range(steps - 1, 0, -1):
+        prev = dzs[t - 1]
+        if dhs is None:
+            torch.mm(dzs[t], u_t, out=prev)
+            prev.mul_(masked[t - 1])
         else:
-            back = torch.mm(dzs[t], u_t)
-            if dhs is None:
-                torch.mul(back, rec_mask, out=prev)
-            else:
-                torch.addcmul(dhs[t - 1], back, rec_mask, out=prev)
-        prev.mul_(derivs[t - 1])
+            torch.addcmul(dhs[t - 1], torch.mm(dzs[t], u_t), masked[t - 1], out=prev)
 
 
 def _relu_recurrence(xs, kernel, recurrent_kernel, bias, rec_mask, steps: int,
