@@ -162,8 +162,12 @@ def run_statdl(row: Row, data_dir: str | None, runs_dir: str, seed: int = COURSE
         res = run_lab(row.lab, data_dir=data_dir, runs_dir=runs_dir, seed=seed,
                       verbose=0 if quiet else 2, no_view=quiet, **row.options)
     head = res[row.result]["headline"] if row.result else res["headline"]
+    # a lab training several models (nyse-conv1d: the Dense and the Conv1D network) gives each
+    # model's seconds with its result, so the row compares one model with Keras's one model
+    seconds = (res[row.result].get("fit_seconds") if row.result else None) \
+        or res.get("fit_seconds")
     out = {"value": head["value"], "lower": head["lower"], "upper": head["upper"],
-           "seconds": res.get("fit_seconds"), "wall_seconds": time.perf_counter() - t0,
+           "seconds": seconds, "wall_seconds": time.perf_counter() - t0,
            "run_dir": res["run_dir"]}
     if row.lab in DETAILS and not quiet:
         details = DETAILS[row.lab](res, _evaluation(res["run_dir"]))

@@ -202,17 +202,21 @@ def run_conv1d(args: argparse.Namespace, run) -> dict:
     conv = sd.Sequential([L.Conv1D(16, 3, activation="relu"), L.Flatten(), L.Dense(1)],
                          input_shape=(LAGS, len(COLUMNS)), name="nyse_conv1d")
     timer = Timer()
-    fits = {}
+    fits, seconds = {}, {}
     for model, (x_tr, x_te), batch in ((dense, (f_tr, f_te), 32), (conv, (w_tr, w_te), 64)):
         model.summary()
         model.compile(optimizer="rmsprop", loss="mse", device=args.device)
+        before = timer.seconds
         with timer:
             history = model.fit(x_tr, y_tr, epochs=args.epochs, batch_size=batch,
                                 validation_data=(x_te, y_te), verbose=args.verbose)
             fits[model.name] = (history, model.predict(x_te)[:, 0])
+        seconds[model.name] = timer.seconds - before
     print("\nTest set:")
-    reports = [r2_report("conv1d", y_te, fits["nyse_conv1d"][1], args.seed),
-               r2_report("dense", y_te, fits["nyse_dense"][1], args.seed)]
+    reports = [{**r2_report("conv1d", y_te, fits["nyse_conv1d"][1], args.seed),
+                "fit_seconds": seconds["nyse_conv1d"]},
+               {**r2_report("dense", y_te, fits["nyse_dense"][1], args.seed),
+                "fit_seconds": seconds["nyse_dense"]}]
     run.figure(sd.plot_history(fits["nyse_dense"][0]), "dense_history", "Nonlinear AR "
                "(Dense(32)): mean squared error per epoch, training and test days")
     run.figure(sd.plot_history(fits["nyse_conv1d"][0]), "history", "Conv1D network: mean "
