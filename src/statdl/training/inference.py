@@ -22,6 +22,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -101,8 +103,10 @@ def _vouch(x: torch.Tensor, z: torch.Tensor) -> None:
     all computed, none skipped), so finite logits prove ``x`` finite. Summing the 10 logits
     of an MNIST row instead of its 784 pixels took 10 against 150 us per batch of 1,024.
     Only on the CPU (no host sync per batch elsewhere) and when ``z`` is the smaller."""
+    # math.isfinite of the sum's value: torch.isfinite on the 0-d sum cost 5% of a 20,000-row
+    # predict of the MNIST softmax regression (2.19M against 2.28M samples/s, p25 of 60 calls)
     if x.device.type == "cpu" and 0 < z.numel() <= x.numel() \
-            and bool(torch.isfinite(z.sum())):
+            and math.isfinite(z.sum().item()):
         vouch_finite(x)
 
 
