@@ -17,21 +17,24 @@ own networks from ``statdl.labs``), on random data of the course's shapes:
 labs.) The same models fed other input types show that memory stays bounded whatever comes:
 ``mlp-f64`` (float64 numpy), ``mlp-pandas`` (a float64 DataFrame) and ``lstm-int32``.
 
-Frameworks, each measured at its own ``predict`` default batch size:
+Frameworks:
 
-* ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (batches of up to 2,048 rows,
-  ``statdl.training.data.INFERENCE_ROWS``);
+* ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (automatic batches: up to
+  2,048 rows, ``statdl.training.data.INFERENCE_ROWS``, fewer where an activation is wide: 193
+  for the CNN). Unlike the torch loop, statdl checks every input row for NaN and infinity;
 * ``torch``: a plain ``torch.no_grad()`` loop over the same architecture (``nn.RNN``,
-  ``nn.GRU``, ``nn.LSTM``, bidirectional and 3-layer where the model is), batches of 1024
-  converted one at a time, outputs joined with ``torch.cat``; evaluate sums the loss and the
-  correct predictions batch by batch;
+  ``nn.GRU``, ``nn.LSTM``, bidirectional and 3-layer where the model is) in statdl's batches
+  (the same rows per batch, ``statdl_batch``), each converted from numpy on its own (float32
+  or int64, as statdl converts them), float32 outputs joined with ``torch.cat`` into one numpy
+  array; evaluate sums the loss and the correct predictions batch by batch;
 * ``keras-jax``: Keras 3 on JAX, ``predict(x, verbose=0)`` / ``evaluate(x, y, verbose=0)`` at
   Keras's default batch of 32, and ``keras-jax-1024`` at batch 1024. The faster of the two is
   the Keras peer.
 
 Each (model, framework) runs in its own process after a warm-up (which also compiles Keras's
 functions for both batch shapes), so that peak memory is that job's own: ``peak RSS`` is the
-process's peak, ``+predict`` / ``+evaluate`` the growth of the peak during the timed calls above
+process's peak; each op is timed over at least ``--repeats`` calls and 1 s (``MIN_SECONDS``),
+and its best call counts; ``+predict`` / ``+evaluate`` the growth of the peak during the timed calls above
 the memory held before them (data and model included), from ``VmHWM`` (Linux). ``--rounds N``
 takes the frameworks in turn N times (statdl, torch, Keras, statdl, ...) and keeps each one's
 best; the ratio column is statdl / the fastest peer. ``--background N`` runs every process
@@ -43,22 +46,70 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
     python bench/infer_speed.py --models gru,rnn --scale 0.1   # a tenth of the samples
 """
 
-# Measured 2026-11-30 (2 cores, quiet, --rounds 1 --repeats 2 --scale 0.5, samples/s, best
-# call; +MB: peak growth in the calls; ratio: statdl / fastest peer; the 1-busy pass was not
-# reached under the shared machine's benchmark queue):
+# Measured 2026-12-01 00:56-01:26 UTC (2 cores; --frameworks statdl,torch,keras-jax-1024
+# --scale 0.5 --repeats 2, then the same with --background 1; samples/s, best call of >= 1 s of
+# calls; +MB: peak growth in the calls; ratio: statdl / fastest peer. Keras-JAX at its default
+# batch of 32 was left out for time: 3-5x slower than at 1,024 in every earlier run. The
+# machine's speed drifts by up to 1.8x within the hour, so compare within a row, not across):
 #
-# | model  | op       | statdl          | torch           | Keras-JAX 32  | Keras-JAX 1024 | ratio |
-# |--------|----------|-----------------|-----------------|---------------|----------------|-------|
-# | logit  | predict  |   894,116 +1 MB | 1,386,128 +2 MB | 150,206 +4 MB |   531,896 +53  | 0.65  |
-# | logit  | evaluate |   749,080 +0 MB | 1,207,618 +0 MB | 108,912 +0 MB |   525,664 +23  | 0.62  |
-# | embed  | predict  | 2,740,765 +1 MB | 3,194,664 +5 MB | 141,063 +5 MB | 2,607,611 +4   | 0.86  |
-# | embed  | evaluate | 2,862,640 +1 MB | 2,992,569 +2 MB | 108,315 +0 MB | 2,021,114 +0   | 0.96  |
-# | gru    | predict  |    25,405 +5 MB |    12,243 +37MB |       -       |     8,483 +86  | 2.08  |
-# | gru    | evaluate |    24,445 +5 MB |    12,417 +37MB |       -       |     9,217 +79  | 1.97  |
+# | model  | op       | machine | statdl           | torch            | Keras-JAX 1024   | ratio |
+# |--------|----------|---------|------------------|------------------|------------------|-------|
+# | logit  | predict  | quiet   | 1,208,403   +1 MB | 1,513,542   +2 MB |   875,355  +62 MB |  0.80 |
+# | logit  | predict  | busy    |   765,760   +1 MB |   841,584   +1 MB |   726,625  +58 MB |  0.91 |
+# | logit  | evaluate | quiet   | 1,059,246   +0 MB | 1,363,541   +0 MB |   841,434   +9 MB |  0.78 |
+# | logit  | evaluate | busy    |   618,191   +0 MB |   894,229   +0 MB |   534,874  +43 MB |  0.69 |
+# | mlp    | predict  | quiet   |   101,008   +4 MB |   117,992   +1 MB |    91,625  +35 MB |  0.86 |
+# | mlp    | predict  | busy    |    72,743   +8 MB |    62,945   +8 MB |    74,593  +38 MB |  0.98 |
+# | mlp    | evaluate | quiet   |    98,846   +0 MB |   115,252   +1 MB |   103,280   +4 MB |  0.86 |
+# | mlp    | evaluate | busy    |    71,942   +0 MB |    64,156   +7 MB |    71,027   +7 MB |  1.01 |
+# | embed  | predict  | quiet   | 5,398,610   +0 MB | 7,124,156  +16 MB | 2,994,494   +4 MB |  0.76 |
+# | embed  | predict  | busy    | 5,689,333   +3 MB | 4,922,173  +20 MB | 2,337,626   +5 MB |  1.16 |
+# | embed  | evaluate | quiet   | 3,861,141   +1 MB | 5,250,405   +0 MB | 3,019,833   +0 MB |  0.74 |
+# | embed  | evaluate | busy    | 4,029,601   +3 MB | 5,152,736   +0 MB | 1,771,292   +0 MB |  0.78 |
+# | cnn    | predict  | quiet   |    12,317   +0 MB |     4,612  +50 MB |    16,787  +23 MB |  0.73 |
+# | cnn    | predict  | busy    |     7,962   +0 MB |     3,053  +20 MB |     9,382  +23 MB |  0.85 |
+# | cnn    | evaluate | quiet   |    13,004   +0 MB |     4,207   +8 MB |    15,758  +24 MB |  0.83 |
+# | cnn    | evaluate | busy    |     7,931   +0 MB |     2,622  +20 MB |     8,881  +23 MB |  0.89 |
+# | rnn    | predict  | quiet   |    75,889  +12 MB |    52,153  +50 MB |   105,424  +43 MB |  0.72 |
+# | rnn    | predict  | busy    |    58,317  +25 MB |    14,170  +25 MB |    89,125  +22 MB |  0.65 |
+# | rnn    | evaluate | quiet   |   123,148  +13 MB |    61,748   +0 MB |    89,307   +0 MB |  1.38 |
+# | rnn    | evaluate | busy    |    46,817  +25 MB |    17,777  +15 MB |    76,491   +0 MB |  0.61 |
+# | rnn3   | predict  | quiet   |    23,997   +0 MB |    18,904  +79 MB |    19,451  +57 MB |  1.23 |
+# | rnn3   | predict  | busy    |    12,437  +32 MB |     5,157  +80 MB |    16,503  +59 MB |  0.75 |
+# | rnn3   | evaluate | quiet   |    24,945  +16 MB |    18,782  +17 MB |    20,024  +57 MB |  1.25 |
+# | rnn3   | evaluate | busy    |    15,726  +32 MB |     3,839  +41 MB |    14,245  +51 MB |  1.10 |
+# | gru    | predict  | quiet   |    40,224   +0 MB |    15,073  +97 MB |    10,491  +83 MB |  2.67 |
+# | gru    | predict  | busy    |    32,177   +0 MB |     5,427  +75 MB |     6,277  +70 MB |  5.13 |
+# | gru    | evaluate | quiet   |    42,761   +0 MB |    15,499  +97 MB |    10,395  +78 MB |  2.76 |
+# | gru    | evaluate | busy    |    32,582   +0 MB |     4,819  +75 MB |     6,334  +82 MB |  5.14 |
+# | lstm   | predict  | quiet   |     6,059   +0 MB |     4,035 +122 MB |     6,148  +92 MB |  0.99 |
+# | lstm   | predict  | busy    |     3,277   +0 MB |     1,155 +123 MB |     3,839 +105 MB |  0.85 |
+# | lstm   | evaluate | quiet   |     6,842   +0 MB |     3,938 +122 MB |     6,095  +92 MB |  1.12 |
+# | lstm   | evaluate | busy    |     3,199   +0 MB |       943 +122 MB |     3,897  +92 MB |  0.82 |
+# | bilstm | predict  | quiet   |    19,224   +0 MB |     8,156  +76 MB |    14,239  +53 MB |  1.35 |
+# | bilstm | predict  | busy    |     7,704   +0 MB |     2,478  +77 MB |     8,239  +46 MB |  0.94 |
+# | bilstm | evaluate | quiet   |    22,601   +0 MB |     8,061 +127 MB |    15,139  +53 MB |  1.49 |
+# | bilstm | evaluate | busy    |     7,719   +0 MB |     2,785  +76 MB |     8,451  +47 MB |  0.91 |
 #
-# Before this session's changes (same script, old code, statdl and torch only, best of 2
-# rounds): logit predict 640,040 against torch 1,767,867 (0.36), evaluate 562,299 against
-# 1,481,859 (0.38); mlp predict 138,455 against 134,513, evaluate 137,026 against 133,554.
+# A later quiet run (01:30, statdl and torch only, after the finite check below) on a faster
+# hour of the same machine: logit predict 2,168,814 vs 2,466,270 (0.88), evaluate 1,708,881
+# vs 2,057,523 (0.83); embed 8,028,760 vs 9,463,530 (0.85), 5,424,134 vs 7,887,304 (0.69);
+# mlp 145,204 vs 142,095 (1.02), 143,010 vs 144,265 (0.99).
+#
+# Not at the fastest peer: logit, embed (quiet) and cnn/rnn against Keras-JAX. For logit the
+# forward pass itself matches the plain loop (20,000 rows, p25 of 60 interleaved calls in one
+# process: the torch loop 2.30M, the same ops written as statdl runs them 2.30M, with the
+# column-major kernel copy per batch 2.19M, full predict 1.84M): what is left is per call
+# (threads.governed, malloc scope, input checks: ~0.35 ms) and per batch (the kernel copy,
+# the finite check, the generator and output copy). Until 2026-12-01 the torch loop ran
+# batches of 1,024 against statdl's 2,048 and each op was timed twice (a 10 ms call: best of
+# 2 ranged 1.25M-2.0M for the same torch loop), so the older ratios (logit 0.86, embed 0.98,
+# mlp 0.84 quiet) are not comparable with these.
+#
+# Changes measured here (same machine, interleaved): the malloc trimming thread woken only
+# when it sleeps without a deadline: predict of 2,048 rows of the MNIST softmax regression
+# 5.2 -> 2.1 ms (the wake-up cost ~1.3 ms of every call); math.isfinite instead of
+# torch.isfinite on a batch's 0-d sum: 2.19M -> 2.28M samples/s (p25) for the forward loop.
 
 from __future__ import annotations
 
