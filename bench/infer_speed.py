@@ -49,7 +49,7 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
 # Measured 2026-12-01 00:56-01:26 UTC (2 cores; --frameworks statdl,torch,keras-jax-1024
 # --scale 0.5 --repeats 2, then the same with --background 1; samples/s, best call of >= 1 s of
 # calls; +MB: peak growth in the calls; ratio: statdl / fastest peer. Keras-JAX at its default
-# batch of 32 was left out for time: 3-5x slower than at 1,024 in every earlier run. The
+# batch of 32 was left out for time: 3.5-18x slower than at 1,024 in the earlier run. The
 # machine's speed drifts by up to 1.8x within the hour, so compare within a row, not across):
 #
 # | model  | op       | machine | statdl           | torch            | Keras-JAX 1024   | ratio |
@@ -98,10 +98,11 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
 #
 # Not at the fastest peer: logit, embed (quiet) and cnn/rnn against Keras-JAX. For logit the
 # forward pass itself matches the plain loop (20,000 rows, p25 of 60 interleaved calls in one
-# process: the torch loop 2.30M, the same ops written as statdl runs them 2.30M, with the
-# column-major kernel copy per batch 2.19M, full predict 1.84M): what is left is per call
-# (threads.governed, malloc scope, input checks: ~0.35 ms) and per batch (the kernel copy,
-# the finite check, the generator and output copy). Until 2026-12-01 the torch loop ran
+# process: the torch loop 2.30M; statdl's ops written out (column-major kernel copy per
+# batch, addmm, softmax into a preallocated output) 2.30M; plus the finite check 2.15M with
+# torch.isfinite, 2.28M with math.isfinite; the full predict 1.84M): what is left is per call
+# (threads.governed, the malloc scope, input checks, module.eval: ~0.35 ms on 1 row) and per
+# batch (the InputRows generator, inference.forward's dispatch, the output copy). Until 2026-12-01 the torch loop ran
 # batches of 1,024 against statdl's 2,048 and each op was timed twice (a 10 ms call: best of
 # 2 ranged 1.25M-2.0M for the same torch loop), so the older ratios (logit 0.86, embed 0.98,
 # mlp 0.84 quiet) are not comparable with these.
