@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
 from ..errors import ConfigError, ShapeError
@@ -163,20 +163,27 @@ class NetClassifier(ClassifierMixin, NetEstimator):
     def _encode_target(self, y: np.ndarray, fresh: bool, classes: Any) -> np.ndarray:
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        # one type_of_target (check_classification_targets would make a second): its
+        # "Unknown label type" words are those scikit-learn's checks look for
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass"):
-            raise ValueError(f"NetClassifier needs one column of class labels; `y` is {kind} "
-                             f"(shape {y.shape}). Fit one classifier per column, or use "
-                             "NetRegressor for several outputs.")
+            unknown = "Unknown label type: " if kind.startswith(("continuous", "unknown")) else ""
+            raise ValueError(f"{unknown}NetClassifier needs one column of class labels; `y` "
+                             f"is {kind} (shape {y.shape}). Use NetRegressor for numbers or "
+                             "several outputs, or fit one classifier per column.")
         if fresh:
-            labels = np.unique(y if classes is None else np.asarray(classes))
+            if classes is None:  # labels and codes in one sort
+                labels, index = np.unique(y, return_inverse=True)
+            else:
+                labels, index = np.unique(np.asarray(classes)), None
             if len(labels) < 2:
                 raise ValueError(f"NetClassifier needs at least 2 classes in `y`; got 1 class "
                                  f"({_plain(labels[0])!r}).")
             self.classes_ = labels
             self.n_outputs_ = 1
             self.target_type_ = "binary" if len(labels) == 2 else "multiclass"
+            if index is not None:
+                return index.reshape(-1)
         index = np.searchsorted(self.classes_, y)
         known = (index < len(self.classes_)) & (
             self.classes_[np.minimum(index, len(self.classes_) - 1)] == y)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
+from ..validation import check_int, check_rate
 
 __all__ = ["mlp"]
 
@@ -38,15 +38,14 @@ def mlp(meta: dict[str, Any], units: int = 32, hidden_layers: int = 1, dropout: 
     from ..layers import Dense, Dropout
     from ..models.sequential import Sequential
 
-    if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 0:
-        raise ConfigError(f"`hidden_layers` of mlp must be an int >= 0; got {hidden_layers!r}.")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"`dropout` of mlp must be in [0, 1); got {dropout!r}.")
+    units = check_int(units, "units", "mlp", low=1)
+    hidden_layers = check_int(hidden_layers, "hidden_layers", "mlp", low=0)
+    dropout = check_rate(dropout, "dropout", "mlp")
     layers = []
     for _ in range(hidden_layers):
         layers.append(Dense(units, activation=activation))
         if dropout:
-            layers.append(Dropout(float(dropout)))
+            layers.append(Dropout(dropout))
     kind = meta["target_type_"]
     if kind == "binary":
         layers.append(Dense(1, activation="sigmoid"))
