@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import statdl as sd
@@ -160,3 +161,72 @@ def test_the_renamed_progress_modules_keep_their_old_import_paths():
     from statdl.tuning.progress import GridProgress as OldGridProgress
 
     assert OldEpochProgress is EpochProgress and OldGridProgress is GridProgress
+
+
+def _two_runs(root, name="<net> & co"):
+    """Two finished run folders with flags, per-epoch metrics and a model summary."""
+    from statdl.run_folders import RunWriter
+    from statdl.training.history import History
+
+    folders = []
+    for units, losses in ((8, [0.9, 0.5]), (16, [0.8, 0.375])):
+        run = RunWriter(root)
+        run.start("lab", name, __file__, request={"flags": {"units": units}})
+        run.record_flags({"units": units})
+        h = History()
+        for i, loss in enumerate(losses):
+            h.append(i, {"loss": loss, "val_loss": loss + 0.125})
+        run.record(h, model=sd.Sequential([L.Dense(units), L.Dense(1)], input_shape=(3,)))
+        run.finish(returncode=0)
+        folders.append(run.path)
+    return folders
+
+
+def test_ls_runs_table_html_shows_runs_flags_and_metrics_but_not_the_long_columns(tmp_path):
+    from statdl.run_folders.listing import RunsTable
+
+    folders = _two_runs(tmp_path)
+    table = sd.ls_runs(tmp_path)
+    assert isinstance(table, RunsTable) and len(table) == 2
+    assert "model" in table.columns            # the summary is in the frame ...
+    html = table._repr_html_()
+    checker = parse(html)
+    shown = " ".join(checker.text)
+    assert "Total params" not in shown         # ... but not in the notebook's table
+    assert "not shown: model" in shown and f"2 runs in {tmp_path}" in shown
+    for folder in folders:
+        assert folder.name in shown and str(folder.parent) + "/" + folder.name not in shown
+    # each run's last val_loss and its flag, as recorded
+    assert "0.5" in shown and "0.625" in shown and "0.375" in shown and "16" in shown
+    assert "&lt;net&gt; &amp; co" in html and "<net>" not in html   # the script name, escaped
+    # what is derived from the table is a plain DataFrame, displayed by pandas as usual
+    best = table.sort_values("metric_val_loss").head(1)
+    assert type(best) is pd.DataFrame
+    assert type(table[["run_dir", "metric_loss"]]) is pd.DataFrame
+    assert table.attrs["n_compared"] == 2
+    empty = sd.ls_runs(tmp_path / "none")
+    assert "0 runs" in " ".join(parse(empty._repr_html_()).text)
+
+
+def test_run_reports_display_inline_as_their_page_and_print_as_their_path(tmp_path):
+    from statdl.reports import Report, compare_runs, save_tuning_report, view_run
+
+    older, newer = _two_runs(tmp_path)
+    report = view_run(newer, tmp_path, open_browser=False)
+    assert isinstance(report, Report) and str(report) == str(newer / "view.html")
+    page = report.read_text(encoding="utf-8")
+    html = report._repr_html_()
+    checker = parse(html)
+    assert "iframe" in checker.tags
+    srcdoc = re.search(r'srcdoc="([^"]*)"', html).group(1)
+    import html as html_module
+
+    assert html_module.unescape(srcdoc) == page     # the page itself, whole, inside the frame
+    assert str(report) in " ".join(checker.text)
+    for made in (compare_runs(older, newer, tmp_path, open_browser=False),
+                 save_tuning_report(tmp_path)):
+        assert isinstance(made, Report) and made.is_file()
+        assert html_module.unescape(re.search(r'srcdoc="([^"]*)"',
+                                              made._repr_html_()).group(1)) == made.read_text()
+    assert Report(tmp_path / "gone.html")._repr_html_() is None   # plain text then
+    assert repr(report).startswith("Report(")

@@ -1,7 +1,7 @@
 """Rich display in Jupyter: HTML tables for results, figures inline, the kernel check.
 
 Result objects (model summaries, confusion-matrix statistics, regression reports, comparisons,
-``History``) define ``_repr_html_`` with the helpers here; the HTML holds the same formatted
+``History``, ``ls_runs`` tables, the HTML reports of runs) define ``_repr_html_`` with the helpers here; the HTML holds the same formatted
 numbers as their plain text, and every user string (names, labels) is escaped. Nothing here
 imports IPython unless IPython is already imported (that is, unless we run inside it), and
 matplotlib only when a figure is drawn.
@@ -13,12 +13,14 @@ import base64
 import contextlib
 import html
 import io
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = ["in_kernel", "kernel_stdout", "escape", "html_table", "figure_html",
-           "show_figure", "figures_shown_inline", "summary_html", "wrap", "STYLE"]
+           "show_figure", "figures_shown_inline", "summary_html", "runs_table_html",
+           "page_html", "wrap", "STYLE", "LONG_RUN_COLUMNS"]
 
 #: a small stylesheet: tables as pandas's, numbers right-aligned
 STYLE = ("<style>.statdl-repr table{border-collapse:collapse;margin:0.3em 0}"
@@ -193,3 +195,55 @@ def summary_html(name: str, rows: Sequence[Sequence[Any]], trainable: int,
     counts = (f"<p>Total params: {trainable + non_trainable:,}<br/>"
               f"Trainable params: {trainable:,}<br/>Non-trainable params: {non_trainable:,}</p>")
     return wrap(table, counts)
+
+
+#: columns of an ``ls_runs`` table too long for a notebook's table (``run_info(run)`` has them)
+LONG_RUN_COLUMNS = ("model", "output", "error_traceback", "source", "metrics")
+
+
+def runs_table_html(frame: Any) -> str:
+    """An ``ls_runs`` table as a notebook shows it: pandas's own HTML table (its display
+    options apply) without the long text columns (``LONG_RUN_COLUMNS``), each ``run_dir``
+    shortened to the folder's name, under a line that says where the runs are and how many
+    were compared.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"run_dir": ["runs/2026-01-01T00-00-00Z"],
+    ...                       "metric_loss": [0.25], "model": ["a long summary"]})
+    >>> html = runs_table_html(frame)
+    >>> "2026-01-01T00-00-00Z" in html, "0.25" in html, "a long summary" in html
+    (True, True, False)
+    """
+    import pandas as pd  # the frame is pandas's: already imported
+
+    hidden = [c for c in LONG_RUN_COLUMNS if c in frame.columns]
+    shown = pd.DataFrame(frame).drop(columns=hidden)
+    if "run_dir" in shown.columns:
+        shown["run_dir"] = [os.path.basename(os.path.normpath(p)) for p in shown["run_dir"]]
+    where = frame.attrs.get("runs_dir")
+    line = f"{len(frame)} run{'s' if len(frame) != 1 else ''}" + (
+        f" in {where}" if where else "")
+    if hidden:
+        line += f"; not shown: {', '.join(hidden)} (run_info(run) has them)"
+    return wrap(f"<p>{escape(line)}</p>", shown._repr_html_() or "")
+
+
+def page_html(path: Any, height: int = 600) -> str | None:
+    """A written HTML page (a run's report) shown inside a notebook: the page in an
+    ``<iframe>`` of its own (its stylesheet stays inside it), and the file's path. ``None``
+    when ``path`` is not a file, so that the plain text shows instead.
+
+    Examples
+    --------
+    >>> page_html("/no/such/page.html") is None
+    True
+    """
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    frame = (f'<iframe srcdoc="{escape(page)}" style="width:100%;height:{int(height)}px;'
+             'border:1px solid #ccc"></iframe>')
+    return wrap(frame, f"<p>written to <code>{escape(path)}</code></p>")

@@ -16,6 +16,7 @@ statdl.errors.ConfigError: `run` '/no/such/run' is not a run folder (no statdl.d
 from __future__ import annotations
 
 from .pages import (
+    Report,
     compare_runs,
     open_in_browser,
     save_run_comparison,
@@ -25,4 +26,4 @@ from .pages import (
 )
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs",
-           "save_tuning_report", "open_in_browser"]
+           "save_tuning_report", "open_in_browser", "Report"]

@@ -23,8 +23,24 @@ from ..run_folders.folders import as_run_dir
 from ..run_folders.listing import best_run, higher_is_better, ls_runs, read_run
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs",
-           "save_tuning_report", "open_in_browser"]
+           "save_tuning_report", "open_in_browser", "Report"]
 
+
+class Report(type(Path())):  # PosixPath or WindowsPath: a path like any other
+    """The path of a written HTML report, as the page functions return it. In a notebook it
+    displays as the page itself (in an ``<iframe>``, with the file's path); printed, it is
+    the path.
+
+    Examples
+    --------
+    >>> str(Report("runs/run-1/view.html"))
+    'runs/run-1/view.html'
+    """
+
+    def _repr_html_(self) -> str | None:
+        from ..display import page_html
+
+        return page_html(self)
 
 
 def _esc(value: Any) -> str:
@@ -229,7 +245,7 @@ def _selection_note(run: Path) -> str:
 
 
 def save_run_view(run: Any = None, runs_dir: str | os.PathLike = "runs",
-                  path: str | os.PathLike | None = None) -> Path:
+                  path: str | os.PathLike | None = None) -> Report:
     """Write the HTML report of a run (default: the latest) and return its path.
 
     The page holds the summary, flags, final metrics, evaluation, metric curves, model
@@ -257,7 +273,7 @@ def save_run_view(run: Any = None, runs_dir: str | os.PathLike = "runs",
     title = f"Lab {lab}: run {folder.name}" if lab else f"Run {folder.name}"
     page = _page(title, f"{info.get('script', '')} - {info.get('status', '')}"
                  f" - report written {utc_now()[:19]} UTC", body)
-    target = Path(path) if path is not None else folder / VIEW_FILE
+    target = Report(path if path is not None else folder / VIEW_FILE)
     write_text(target, page)
     return target
 
@@ -280,8 +296,11 @@ def open_in_browser(path: Path) -> bool:
 
 
 def view_run(run: Any = None, runs_dir: str | os.PathLike = "runs",
-             open_browser: bool = True) -> Path:
+             open_browser: bool | None = None) -> Report:
     """Write a run's HTML report and open it in a browser when one is available.
+
+    ``open_browser=None`` (the default) opens it unless this is a Jupyter notebook, where the
+    returned :class:`Report` displays the page inline when it is a cell's value.
 
     Examples
     --------
@@ -292,9 +311,17 @@ def view_run(run: Any = None, runs_dir: str | os.PathLike = "runs",
     statdl.errors.ConfigError: `runs_dir` ... holds no runs to view.
     """
     target = save_run_view(run, runs_dir)
+    _maybe_open(target, open_browser)
+    return target
+
+
+def _maybe_open(target: Path, open_browser: bool | None) -> None:
+    from ..display import in_kernel
+
+    if open_browser is None:
+        open_browser = not in_kernel()
     if open_browser:
         open_in_browser(target)
-    return target
 
 
 def _flag_diff_table(a: dict[str, Any], b: dict[str, Any], na: str, nb: str) -> str:
@@ -329,7 +356,7 @@ def _source_diff(a: Path, b: Path, na: str, nb: str) -> str:
 
 def save_run_comparison(run_a: Any = None, run_b: Any = None,
                         runs_dir: str | os.PathLike = "runs",
-                        path: str | os.PathLike | None = None) -> Path:
+                        path: str | os.PathLike | None = None) -> Report:
     """Write an HTML page comparing two runs (default: the two latest), older on the left.
 
     It shows the flag differences, both runs' metric curves overlaid, final metrics and
@@ -376,22 +403,23 @@ def save_run_comparison(run_a: Any = None, run_b: Any = None,
                            f'<pre>{_esc(ib.get("output", ""))}</pre></div></div>'),
     ]
     page = _page(f"Compare {na} and {nb}", f"written {utc_now()[:19]} UTC", "\n".join(body))
-    target = Path(path) if path is not None else b / f"compare-{na}.html"
+    target = Report(path if path is not None else b / f"compare-{na}.html")
     write_text(target, page)
     return target
 
 
 def compare_runs(run_a: Any = None, run_b: Any = None, runs_dir: str | os.PathLike = "runs",
-                 open_browser: bool = True) -> Path:
-    """Write the comparison page of two runs and open it when a browser is available."""
+                 open_browser: bool | None = None) -> Report:
+    """Write the comparison page of two runs and open it when a browser is available (by
+    default not in a notebook, where the returned :class:`Report` displays inline)."""
     target = save_run_comparison(run_a, run_b, runs_dir)
-    if open_browser:
-        open_in_browser(target)
+    _maybe_open(target, open_browser)
     return target
 
 
 def save_tuning_report(runs_dir: str | os.PathLike = "runs", metric: str = "val_loss",
-                       mode: str | None = None, path: str | os.PathLike | None = None) -> Path:
+                       mode: str | None = None,
+                       path: str | os.PathLike | None = None) -> Report:
     """Write an HTML summary of all runs in ``runs_dir``: ranking, best run and how to judge it.
 
     The page says how many runs were compared and why the best one's validation score is
@@ -447,6 +475,6 @@ def save_tuning_report(runs_dir: str | os.PathLike = "runs", metric: str = "val_
         {best_folder.name: read_json(best_folder / META / "metrics.json", {}) or {}})))
     page = _page(f"Tuning report: {runs_dir}", f"{len(runs)} runs - written "
                  f"{utc_now()[:19]} UTC", "\n".join(body))
-    target = Path(path) if path is not None else Path(runs_dir) / "tuning-report.html"
+    target = Report(path if path is not None else Path(runs_dir) / "tuning-report.html")
     write_text(target, page)
     return target

@@ -161,6 +161,21 @@ def _scan(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
+class RunsTable(pd.DataFrame):
+    """An ``ls_runs`` table: a pandas DataFrame that a notebook shows without its long text
+    columns (``statdl.display.runs_table_html``); whatever is derived from it is a plain
+    DataFrame."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        from ..display import runs_table_html
+
+        return runs_table_html(self)
+
+
 def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
             filter: str | Callable[[pd.DataFrame], Any] | None = None,
             decreasing: bool | None = None, latest_n: int | None = None) -> pd.DataFrame:
@@ -184,6 +199,7 @@ def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
     Returns
     -------
     pandas.DataFrame
+        (a ``RunsTable``: in a notebook it displays without the long text columns.)
         Columns ``run_dir``, ``eval_*``, ``metric_*`` (last value of each per-epoch metric),
         ``flag_*``, ``epochs``, ``epochs_completed``, ``start``, ``end``, ``completed``,
         ``status`` ... ``df.attrs["n_compared"]`` is the number of runs listed: when you pick
@@ -230,7 +246,7 @@ def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
         order = col
     elif decreasing is False and "start" in df.columns:
         df = df.iloc[::-1]
-    df = _order_columns(df.reset_index(drop=True), order)
+    df = RunsTable(_order_columns(df.reset_index(drop=True), order))
     df.attrs["n_compared"] = len(df)
     df.attrs["runs_dir"] = str(root)
     return df
