@@ -17,29 +17,49 @@ user's call does, and includes what that call does before training:
   iterator_train__shuffle=True).fit(x, y)`` on the same network in torch (skorch takes the log
   of the softmax outputs for its NLLLoss; no validation split, as in the others).
 
-All three run in one process, in turn, ``--rounds`` times (each round starts one framework
-later), so they see the same machine; the table gives each one's median and best seconds per
-fit, and the wrapper's overhead as the median over rounds of (wrapper / statdl - 1) in the same
-round. ``--background N`` runs the whole measurement while N busy processes of the
-benchmark's own compete for the cores (``bench/_background.py``); statdl then trains on the
-cores left free (``statdl.threads``), skorch on torch's default count. Usage::
+How it measures. One fit of a few seconds on a shared machine varies by 10-20% from one call
+to the next (other processes, frequency changes, the garbage collector), far more than the
+few milliseconds the wrapper adds, so a handful of rounds cannot show a 3% bound. Instead:
 
-    python bench/sklearn_overhead.py                      # quiet machine, 5 rounds
-    python bench/sklearn_overhead.py --background 1       # one competing process
+1. ``--pairs`` pairs of fits, wrapper and direct, one right after the other, the order
+   alternating from pair to pair (so that neither is always first); the garbage collector
+   runs before each timed call, outside the timing, and the thread count is fixed
+   (``--threads``, for statdl and torch alike) so that statdl's thread governor does not pick
+   a different count for two fits of a pair. The overhead is the median over pairs of
+   ``wrapper / direct - 1``, with a 95% bootstrap interval (pairs resampled, 10,000 times)
+   and the geometric mean with its t interval on the log ratios.
+2. The fixed cost per fit, measured apart: ``--tiny-pairs`` pairs on one batch of 128 digits
+   for one epoch (the training is then a few ms, so the difference is the wrapper's own
+   work: checks, label encoding, seeding), as a median difference in ms with its bootstrap
+   interval; and the part that grows with the data, ``validate_data`` and the label
+   encoding of the full ``x`` and ``y`` (``_checked_data``), timed alone.
+3. ``--skorch-pairs`` pairs of skorch and wrapper fits, alternating likewise: the median of
+   ``skorch s / wrapper s`` with its bootstrap interval.
+
+``--background N`` runs the whole measurement while N busy processes of the benchmark's own
+compete for the cores (``bench/_background.py``). Usage::
+
+    python bench/sklearn_overhead.py                       # 30 pairs, 3 epochs, 1 thread
+    python bench/sklearn_overhead.py --pairs 40 --epochs 5
+    python bench/sklearn_overhead.py --threads 2 --background 1
     python bench/sklearn_overhead.py --data full --samples 12000 --epochs 2
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from _background import busy_background, check_count
 
 BATCH = 128
-FRAMEWORKS = ("statdl", "wrapper", "skorch")
+BOOTSTRAP = 10_000
+GOAL = 0.03
 
 
 def load_digits(data: str, samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,37 +110,131 @@ def fit_skorch(x, y, epochs: int) -> None:
                         verbose=0, device="cpu").fit(x, y)
 
 
-RUNNERS = {"statdl": fit_statdl, "wrapper": fit_wrapper, "skorch": fit_skorch}
+Fit = Callable[[np.ndarray, np.ndarray, int], None]
 
 
-def measure(x, y, epochs: int, rounds: int) -> dict[str, list[float]]:
-    """Seconds per fit of each framework, ``rounds`` times, the order rotating each round."""
+def timed(fit: Fit, x, y, epochs: int) -> float:
+    gc.collect()  # garbage of the previous fit is collected here, outside the timing
+    t0 = time.perf_counter()
+    fit(x, y, epochs)
+    return time.perf_counter() - t0
+
+
+def pairs(first: Fit, second: Fit, x, y, epochs: int, n: int) -> tuple[list[float], list[float]]:
+    """``n`` pairs of timed fits, ``first`` and ``second`` one after the other, the order
+    alternating from pair to pair."""
+    a, b = [], []
+    for i in range(n):
+        if i % 2 == 0:
+            a.append(timed(first, x, y, epochs))
+            b.append(timed(second, x, y, epochs))
+        else:
+            b.append(timed(second, x, y, epochs))
+            a.append(timed(first, x, y, epochs))
+    return a, b
+
+
+def bootstrap_median(values: Sequence[float], seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the median of ``values`` (resampled with
+    replacement ``BOOTSTRAP`` times)."""
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    medians = np.median(v[rng.integers(0, len(v), (BOOTSTRAP, len(v)))], axis=1)
+    low, high = np.quantile(medians, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def geometric_mean_interval(ratios: Sequence[float]) -> tuple[float, float, float]:
+    """The geometric mean of ``ratios`` and its 95% t interval (on the log ratios)."""
+    from scipy import stats
+
+    logs = np.log(np.asarray(ratios, dtype=float))
+    mean = float(logs.mean())
+    if len(logs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = float(stats.t.ppf(0.975, len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs)))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
+def data_checks_ms(x: np.ndarray, y: np.ndarray, repeats: int = 20) -> float:
+    """Median ms of the wrapper's work on the whole data before training (``validate_data``
+    and the label encoding, ``NetEstimator._checked_data``), timed alone."""
+    from statdl.sklearn import NetClassifier
+
+    est = NetClassifier()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        est._checked_data(x, y, fresh=True)
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def fix_threads(n: int) -> None:
+    import torch
+
+    import statdl as sd
+
+    sd.set_threads(n)
+    torch.set_num_threads(n)  # skorch trains with torch's count
+
+
+def measure(x, y, args) -> dict:
     small = slice(0, 4 * BATCH)
-    for name in FRAMEWORKS:  # warm-up: imports, first allocations, thread pools
-        RUNNERS[name](x[small], y[small], 1)
-    times: dict[str, list[float]] = {name: [] for name in FRAMEWORKS}
-    for r in range(rounds):
-        order = FRAMEWORKS[r % 3:] + FRAMEWORKS[:r % 3]
-        for name in order:
-            t0 = time.perf_counter()
-            RUNNERS[name](x, y, epochs)
-            times[name].append(time.perf_counter() - t0)
-    return times
+    for fit in (fit_statdl, fit_wrapper, fit_skorch):  # imports, first allocations, pools
+        fit(x[small], y[small], 1)
+    tiny = slice(0, BATCH)
+    out = {"tiny": pairs(fit_wrapper, fit_statdl, x[tiny], y[tiny], 1, args.tiny_pairs),
+           "data_ms": data_checks_ms(x, y),
+           "main": pairs(fit_wrapper, fit_statdl, x, y, args.epochs, args.pairs)}
+    if args.skorch_pairs:
+        out["skorch"] = pairs(fit_skorch, fit_wrapper, x, y, args.epochs, args.skorch_pairs)
+    return out
 
 
-def report(times: dict[str, list[float]], n: int, epochs: int) -> str:
-    lines = [f"{'framework':<10} {'median s':>9} {'best s':>8} {'samples/s (best)':>17}"]
-    for name, values in times.items():
-        best = min(values)
-        lines.append(f"{name:<10} {statistics.median(values):>9.3f} {best:>8.3f} "
-                     f"{n * epochs / best:>17,.0f}")
-    overhead = [w / s - 1 for w, s in zip(times["wrapper"], times["statdl"], strict=True)]
-    vs_skorch = [k / w for k, w in zip(times["skorch"], times["wrapper"], strict=True)]
-    lines.append(f"wrapper overhead vs direct statdl fit: median {statistics.median(overhead):+.1%}"
-                 f" (rounds: {', '.join(f'{v:+.1%}' for v in overhead)}); goal within 3%")
-    lines.append(f"wrapper speed vs skorch (skorch s / wrapper s): median "
-                 f"{statistics.median(vs_skorch):.2f}x (rounds: "
-                 f"{', '.join(f'{v:.2f}' for v in vs_skorch)}); goal >= 1.0x")
+def _seconds(name: str, values: Sequence[float], n: int, epochs: int) -> str:
+    best = min(values)
+    return (f"{name:<10} {statistics.median(values):>9.3f} {best:>8.3f} "
+            f"{n * epochs / best:>17,.0f}")
+
+
+def report(results: dict, n: int, epochs: int) -> str:
+    wrapper, direct = results["main"]
+    lines = [f"{'framework':<10} {'median s':>9} {'best s':>8} {'samples/s (best)':>17}",
+             _seconds("statdl", direct, n, epochs), _seconds("wrapper", wrapper, n, epochs)]
+    if "skorch" in results:
+        lines.append(_seconds("skorch", results["skorch"][0], n, epochs))
+
+    ratios = [w / d for w, d in zip(wrapper, direct, strict=True)]
+    low, high = bootstrap_median(ratios)
+    geo, glow, ghigh = geometric_mean_interval(ratios)
+    within = low - 1 >= -GOAL and high - 1 <= GOAL
+    lines.append(
+        f"wrapper overhead vs direct statdl fit ({len(ratios)} pairs): median "
+        f"{statistics.median(ratios) - 1:+.2%} (95% bootstrap {low - 1:+.2%} to {high - 1:+.2%});"
+        f" geometric mean {geo - 1:+.2%} (95% t {glow - 1:+.2%} to {ghigh - 1:+.2%}); pairs "
+        f"from {min(ratios) - 1:+.1%} to {max(ratios) - 1:+.1%}; goal within {GOAL:.0%}: "
+        f"{'shown' if within else 'not shown'}")
+
+    tw, td = results["tiny"]
+    diff_ms = [1000 * (w - d) for w, d in zip(tw, td, strict=True)]
+    dlow, dhigh = bootstrap_median(diff_ms)
+    lines.append(
+        f"fixed cost per fit ({len(diff_ms)} pairs of 1-batch fits): median "
+        f"{statistics.median(diff_ms):+.1f} ms (95% bootstrap {dlow:+.1f} to {dhigh:+.1f} ms; "
+        f"direct fit {1000 * statistics.median(td):.1f} ms); checks and label encoding of the "
+        f"full data {results['data_ms']:.1f} ms; together "
+        f"{(statistics.median(diff_ms) + results['data_ms']) / 1000 / statistics.median(direct):+.2%}"
+        f" of the direct fit")
+
+    if "skorch" in results:
+        sk, wr = results["skorch"]
+        speed = [s / w for s, w in zip(sk, wr, strict=True)]
+        slow, shigh = bootstrap_median(speed)
+        lines.append(
+            f"wrapper speed vs skorch (skorch s / wrapper s, {len(speed)} pairs): median "
+            f"{statistics.median(speed):.2f}x (95% bootstrap {slow:.2f} to {shigh:.2f}); "
+            f"goal >= 1.0x")
     return "\n".join(lines)
 
 
@@ -129,17 +243,31 @@ def main() -> None:
     parser.add_argument("--data", choices=["sample", "full"], default="sample")
     parser.add_argument("--samples", type=int, default=6000, help="training digits used")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per timed fit")
-    parser.add_argument("--rounds", type=int, default=5, help="fits of each framework")
+    parser.add_argument("--pairs", type=int, default=30,
+                        help="pairs of wrapper and direct fits")
+    parser.add_argument("--tiny-pairs", type=int, default=60,
+                        help="pairs of one-batch fits for the fixed cost")
+    parser.add_argument("--skorch-pairs", type=int, default=6,
+                        help="pairs of skorch and wrapper fits (0: skip skorch)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of every fit (statdl and torch)")
     parser.add_argument("--background", type=int, default=0,
                         help="busy processes competing for the cores while measuring")
     args = parser.parse_args()
     background = check_count(args.background)
+    for name in ("pairs", "tiny_pairs", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    if args.skorch_pairs < 0:
+        parser.error(f"--skorch-pairs must be >= 0; got {args.skorch_pairs}")
     x, y = load_digits(args.data, args.samples)
+    fix_threads(args.threads)
     print(f"MNIST MLP 784-512-256-10, RMSprop, batch {BATCH}, {args.epochs} epoch(s) per fit, "
-          f"{len(x)} digits ({args.data}), {args.rounds} rounds, background {background}")
+          f"{len(x)} digits ({args.data}), {args.pairs} pairs, {args.threads} thread(s), "
+          f"background {background}")
     with busy_background(background):
-        times = measure(x, y, args.epochs, args.rounds)
-    print(report(times, len(x), args.epochs))
+        results = measure(x, y, args)
+    print(report(results, len(x), args.epochs))
 
 
 if __name__ == "__main__":
