@@ -208,12 +208,12 @@ def report(results: dict, n: int, epochs: int) -> str:
     ratios = [w / d for w, d in zip(wrapper, direct, strict=True)]
     low, high = bootstrap_median(ratios)
     geo, glow, ghigh = geometric_mean_interval(ratios)
-    within = low - 1 >= -GOAL and high - 1 <= GOAL
+    within = high - 1 <= GOAL  # the goal bounds the cost: a faster wrapper is noise
     lines.append(
         f"wrapper overhead vs direct statdl fit ({len(ratios)} pairs): median "
         f"{statistics.median(ratios) - 1:+.2%} (95% bootstrap {low - 1:+.2%} to {high - 1:+.2%});"
         f" geometric mean {geo - 1:+.2%} (95% t {glow - 1:+.2%} to {ghigh - 1:+.2%}); pairs "
-        f"from {min(ratios) - 1:+.1%} to {max(ratios) - 1:+.1%}; goal within {GOAL:.0%}: "
+        f"from {min(ratios) - 1:+.1%} to {max(ratios) - 1:+.1%}; goal at most +{GOAL:.0%}: "
         f"{'shown' if within else 'not shown'}")
 
     tw, td = results["tiny"]
