@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import choice_error
+from .validation import choice_error
 
 __all__ = ["get_activation", "activation_spec", "activation_name", "ACTIVATIONS", "ActivationModule"]
 

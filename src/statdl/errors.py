@@ -22,7 +22,9 @@ class ConfigError(StatdlError):
 
 
 def choice_error(argument: str, got: object, valid: list[str] | tuple[str, ...]) -> ConfigError:
-    """Build the standard error for an unknown name, listing the valid ones.
+    """The error for an unknown name, listing the valid ones: kept for code that imported it
+    from here; statdl itself uses ``statdl.validation.choice_error`` (same words, plus the
+    closest name), which sits above this module and so cannot be imported by it.
 
     Examples
     --------

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from .errors import choice_error
+from .validation import choice_error
 
 __all__ = ["initialize", "check_initializer", "INITIALIZERS"]
 

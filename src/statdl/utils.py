@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ConfigError, choice_error
+from .errors import ConfigError
+from .validation import choice_error
 
 if TYPE_CHECKING:  # torch is imported where it is used, so atomic_write stays cheap to import
     import torch

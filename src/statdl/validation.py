@@ -33,7 +33,7 @@ from typing import Any
 from .errors import ConfigError, ShapeError
 
 __all__ = ["label", "message", "check_int", "check_number", "check_positive", "check_in_range",
-           "check_rate", "check_level", "check_probability", "check_choice",
+           "check_rate", "check_level", "check_probability", "check_choice", "choice_error",
            "check_callable", "check_array_shape", "is_int", "is_number"]
 
 
@@ -227,7 +227,7 @@ def check_probability(value: Any, argument: str, owner: str | None = None) -> fl
 
 
 def _one_of(choices: Sequence[Any]) -> str:
-    """"one of 'a', 'b'" as ``errors.choice_error`` words it (names sorted)."""
+    """"one of 'a', 'b'" (names sorted)."""
     if all(isinstance(c, str) for c in choices):
         choices = sorted(choices)
     return "one of " + ", ".join(repr(c) for c in choices)
@@ -251,12 +251,25 @@ def check_choice(value: Any, argument: str, choices: Iterable[Any], owner: str |
     if (value is None and allow_none) or any(
             value == c and type(value) is type(c) for c in choices):
         return value
-    fix = None
-    if isinstance(value, str):
-        close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], 1)
+    raise choice_error(argument, value, choices, owner, allow_none=allow_none)
+
+
+def choice_error(argument: str, got: Any, valid: Iterable[Any], owner: str | None = None,
+                 *, allow_none: bool = False, fix: str | None = None) -> ConfigError:
+    """The error for a value that is not one of ``valid`` (for callers that test membership
+    themselves, e.g. in a registry): the choices and, for a near miss, the closest one.
+
+    Examples
+    --------
+    >>> str(choice_error("loss", "msq", ["mse", "mae"]))
+    "`loss` must be one of 'mae', 'mse'; got 'msq'. Did you mean 'mse'?"
+    """
+    valid = list(valid)
+    if fix is None and isinstance(got, str):
+        close = difflib.get_close_matches(got, [c for c in valid if isinstance(c, str)], 1)
         fix = f"Did you mean {close[0]!r}?" if close else None
-    expected = _one_of(choices) + (" or None" if allow_none else "")
-    raise ConfigError(message(argument, expected, value, owner, fix))
+    expected = _one_of(valid) + (" or None" if allow_none else "")
+    return ConfigError(message(argument, expected, got, owner, fix))
 
 
 def check_callable(value: Any, argument: str, owner: str | None = None, *,

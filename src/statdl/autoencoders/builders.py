@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import validation
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
 from ..layers import (
     Conv2D,
     Conv2DTranspose,
@@ -29,6 +29,7 @@ from ..layers.base import Layer, check_positive_int, normalize_shape
 from ..model import Sequential
 from ..regularizers import L1
 from ..training.history import History
+from ..validation import choice_error
 from .corruption import CORRUPTIONS, check_corruption, corruption_layer
 from .penalties import ContractiveEncoder, KLSparsity
 from .variational import GaussianSampling, KLReporter

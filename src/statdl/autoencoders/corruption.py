@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError
 from ..layers import register_layer
 from ..layers.base import Layer, Shape
 from ..layers.core import GaussianNoise
+from ..validation import choice_error
 
 __all__ = ["MaskingNoise", "corrupt", "corruption_layer", "CORRUPTIONS", "check_corruption"]
 

@@ -7,7 +7,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from ..errors import choice_error
+from ..validation import choice_error
 from ._files import DataFileError, md5sum
 
 __all__ = ["hitters"]

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
+from ..validation import choice_error
 from ._common import column_indices, design, predictor
 
 __all__ = ["permutation_importance", "term_groups", "METRICS"]

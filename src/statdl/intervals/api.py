@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
+from ..validation import choice_error
 from .conformal import check_level, conformal_sets, conformalized_quantiles, split_conformal
 from .stochastic import Ensemble, mc_dropout_predict
 

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError
+from ..validation import choice_error
 
 __all__ = ["load_embeddings", "Embeddings"]
 

@@ -7,8 +7,9 @@ from itertools import chain
 
 import numpy as np
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError
 from ..utils import require_memory
+from ..validation import choice_error
 
 __all__ = ["pad_sequences"]
 

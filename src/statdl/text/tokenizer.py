@@ -22,7 +22,8 @@ from operator import is_
 
 import numpy as np
 
-from ..errors import ConfigError, NotFittedError, choice_error
+from ..errors import ConfigError, NotFittedError
+from ..validation import choice_error
 from ._corpus import Corpus, encode, translate
 
 __all__ = [

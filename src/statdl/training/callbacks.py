@@ -14,7 +14,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError
+from ..validation import choice_error
 
 __all__ = [
     "Callback", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger",

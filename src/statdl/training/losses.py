@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from ..errors import ConfigError, choice_error
+from ..errors import ConfigError
+from ..validation import choice_error
 
 __all__ = ["Loss", "QuantileLoss", "get_loss", "loss_key", "LOSSES", "batch_loss",
            "mean_loss_and_gradient", "quantile"]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
+from ..validation import choice_error
 
 __all__ = ["Metric", "Mean", "CompileMetrics", "get_metric", "get_metrics", "METRIC_NAMES"]
 

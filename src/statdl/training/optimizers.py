@@ -28,7 +28,8 @@ import torch
 
 from .. import validation
 from .._torch_private import fused_adam_, fused_adam_ok
-from ..errors import ConfigError, ShapeError, choice_error
+from ..errors import ConfigError, ShapeError
+from ..validation import choice_error
 from .flat import FlatParameters
 
 __all__ = ["Optimizer", "RMSprop", "Adam", "SGD", "Adagrad", "get_optimizer", "applied_count"]
