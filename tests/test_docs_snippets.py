@@ -24,7 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "docs/guide.md", "docs/labs.md", "docs/functional.md", "docs/inference.md",
-        "docs/notebooks.md", "docs/tuning_scale.md")
+        "docs/notebooks.md", "docs/tuning_scale.md", "docs/tuning_cluster.md")
 
 # (document, reason) of every block marked <!-- not-run: ... -->; keep this list short.
 NOT_RUN: list[tuple[str, str]] = []
@@ -121,6 +121,7 @@ def test_not_run_blocks_are_listed_here():
     "docs/inference.md",              # about 11 s: Hitters, a quantile toy, a 5-member ensemble
     "docs/notebooks.md",              # a few seconds: writes a notebook, one confusion matrix
     "docs/tuning_scale.md",           # about 20 runs of a pure-Python script (no torch)
+    "docs/tuning_cluster.md",         # one `# file:` block, written, not run
 ])
 def test_document_runs_as_written(doc, tmp_path):
     proc = run_doc(doc, tmp_path)
