@@ -15,7 +15,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from statdl.run_folders import run_status
 from statdl.run_folders.files import read_json
 from statdl.tuning import ls_runs, tuning_run
-from statdl.tuning.local_cluster import LocalCluster
+from statdl.tuning.local_cluster import LocalCluster, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.name != "posix", reason="process groups, /proc")]
@@ -34,16 +33,6 @@ CURVE = FIX / "slow_curve_train.py"
 STATDL = ([str(Path(sys.executable).with_name("statdl"))]
           if Path(sys.executable).with_name("statdl").exists()
           else [sys.executable, "-m", "statdl.cli"])
-
-
-def _wait_for(what, seconds: float, message: str):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 @pytest.fixture
@@ -140,7 +129,7 @@ def test_a_worker_node_killed_mid_grid_loses_its_runs_and_they_are_redone_elsewh
                 return run, lock["processes"][0]["pid"]         # the Ray worker's pid
         return None
 
-    victim_run, worker_pid = _wait_for(a_running_ray_run, 120, "a run training on a node")
+    victim_run, worker_pid = wait_for(a_running_ray_run, 120, "a run training on a node")
     raylet = int(Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     group = cluster.group_of_node(raylet)
     assert group in cluster.worker_groups
@@ -187,14 +176,14 @@ def test_a_killed_driver_is_finished_by_a_local_resume(cluster, tmp_path):
     log = tmp_path / "driver.txt"
     driver = cluster.driver(_tune_code(runs_dir, grid, cluster.address, n_jobs=2), log)
     try:
-        _wait_for(lambda: sum(run_status(p) == "completed" for p in runs_dir.glob("20*")) >= 2
+        wait_for(lambda: sum(run_status(p) == "completed" for p in runs_dir.glob("20*")) >= 2
                   and any(run_status(p) == "running" for p in runs_dir.glob("20*")),
                   180, "two runs done and one going")
     finally:
         os.killpg(driver.pid, signal.SIGKILL)                # no chance to clean up
         driver.wait()
     # Ray ends a dead driver's tasks; their runs' processes follow (parent-death signal)
-    _wait_for(lambda: all(run_status(p) != "running" for p in runs_dir.glob("20*")), 60,
+    wait_for(lambda: all(run_status(p) != "running" for p in runs_dir.glob("20*")), 60,
               "the killed driver's runs to stop")
     completed = {p.name for p in runs_dir.glob("20*") if run_status(p) == "completed"}
     runs = tuning_run(CURVE, grid, runs_dir=runs_dir, progress=False, n_jobs=2)

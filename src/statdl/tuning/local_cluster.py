@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["LocalCluster"]
+__all__ = ["LocalCluster", "wait_for"]
 
 
 def _free_port() -> int:
@@ -30,7 +30,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(what, seconds: float, message: str):
+def wait_for(what, seconds: float, message: str):
+    """Poll ``what()`` every 0.2 s until it returns a true value (returned), or raise
+    ``TimeoutError`` naming ``message`` after ``seconds``."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         value = what()
@@ -101,7 +103,7 @@ class LocalCluster:
                 pass
         # Ray's worker processes are sessions of their own, children of the raylets: gone
         # with them (they exit when their raylet dies); wait so the next cluster starts clean
-        _wait_for(lambda: not _ray_workers_of(self.root), 30, "the cluster's workers to exit")
+        wait_for(lambda: not _ray_workers_of(self.root), 30, "the cluster's workers to exit")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def driver(self, code: str, log: Path) -> subprocess.Popen:
