@@ -8,11 +8,18 @@ import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from statdl.labs import LABS
-from statdl.labs.notebooks import CHECKS, NOTEBOOKS, not_expressed, write_notebook
+from statdl.labs.notebooks import (
+    CHECKS,
+    NOTEBOOKS,
+    not_expressed,
+    write_notebook,
+    write_notebooks,
+)
 
 nbformat = pytest.importorskip("nbformat")
 
@@ -43,8 +50,80 @@ def test_statdl_lab_notebook_and_statdl_notebooks_write_valid_notebooks(tmp_path
 def test_a_bad_notebook_path_is_a_clear_error(tmp_path):
     from statdl.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"`--notebook` must be a \.ipynb file"):
+    with pytest.raises(ConfigError, match=r"^`path` of write_notebook must be a \.ipynb file or "
+                                          r"an existing folder; got '.*notes\.txt'\.$"):
         write_notebook("hitters-nn", tmp_path / "notes.txt")
+    with pytest.raises(TypeError, match=r"`path` of write_notebook must be a path \(str or "
+                                        r"os\.PathLike\); got int\."):
+        write_notebook("hitters-nn", 3)
+    with pytest.raises(ConfigError, match=r"`directory` of write_notebooks must be a path; got "
+                                          r"an empty path\."):
+        write_notebooks("")
+
+
+PROC = Path("/proc")
+
+
+@pytest.mark.parametrize("argv, words", [
+    # Path("") is the current folder: an empty value once wrote ./hitters-nn.ipynb unasked
+    (["lab", "hitters-nn", "--notebook="], "`--notebook` of statdl lab must be a path; got an "
+                                           "empty path. Give one, e.g. lab.ipynb."),
+    (["lab", "hitters-nn", "--notebook", " "], "`--notebook` of statdl lab must be a path; got "
+                                               "an empty path."),
+    (["lab", "hitters-nn", "--notebook", "{tmp}/a.txt"], "`--notebook` of statdl lab must be a "
+                                                         ".ipynb file or an existing folder; got "
+                                                         "'{tmp}/a.txt'."),
+    (["lab", "hitters-nn", "--notebook", "{tmp}/file/sub/x.ipynb"],
+     "`--notebook` of statdl lab must be a path inside folders; got '{tmp}/file/sub/x.ipynb', "
+     "inside the file '{tmp}/file'."),
+    (["notebooks", ""], "`DIR` of statdl notebooks must be a path; got an empty path."),
+    (["notebooks", "{tmp}/file"], "`DIR` of statdl notebooks must be a folder; got "
+                                  "'{tmp}/file', a file."),
+    (["notebooks", "{tmp}/file/sub"], "`DIR` of statdl notebooks must be a path inside "
+                                      "folders; got '{tmp}/file/sub', inside the file "
+                                      "'{tmp}/file'."),
+])
+def test_bad_notebook_paths_on_the_command_line_name_the_option(argv, words, tmp_path,
+                                                                monkeypatch, capsys):
+    from statdl.cli import main
+
+    (tmp_path / "file").write_text("not a folder")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("statdl: error: " + words.replace("{tmp}", str(tmp_path))), err
+    assert "Traceback" not in err and "Errno" not in err
+    assert list(work.iterdir()) == []            # nothing written where the command ran
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "work"]
+
+
+@pytest.mark.skipif(not (PROC / "self").is_dir(), reason="needs Linux's /proc (no new files)")
+@pytest.mark.parametrize("argv, option", [
+    (["lab", "hitters-nn", "--notebook", "/proc/x.ipynb"], "`--notebook` of statdl lab"),
+    (["notebooks", "/proc/statdl-notebooks"], "`DIR` of statdl notebooks"),
+])
+def test_a_folder_that_refuses_files_is_named_without_a_raw_errno(argv, option, capsys):
+    from statdl.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"statdl: error: {option} must be a path where a notebook can be "
+                          f"written; got '{argv[-1]}' (/proc")
+    assert err.endswith("Choose a folder you can write to.") and "Errno" not in err
+
+
+def test_without_nbformat_writing_a_notebook_names_the_extra(tmp_path):
+    code = ("import sys\n"
+            "sys.modules['nbformat'] = None  # as if statdl[jupyter] were not installed\n"
+            "from statdl.cli import main\n"
+            "raise SystemExit(main(['lab', 'hitters-nn', '--notebook', 'x.ipynb']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert run.returncode == 2 and list(tmp_path.iterdir()) == []
+    assert "pip install 'statdl[jupyter]'" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_every_written_out_notebook_says_which_figures_it_shares_with_its_lab():

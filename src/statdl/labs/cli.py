@@ -36,12 +36,13 @@ def _lab(args: argparse.Namespace) -> int:
         return 0
     path, options = _notebook_option(list(args.options))
     if path is not None:
-        from .notebooks import write_notebook
+        from .notebooks import _write
 
         if options:
             raise ConfigError(f"`--notebook` writes the notebook only; set {' '.join(options)}"
                               " in its parameter cell instead.")
-        print(f"Notebook of lab {lab.name}: {write_notebook(lab.name, path)}")
+        written = _write(lab.name, path, ("--notebook", "statdl lab"))
+        print(f"Notebook of lab {lab.name}: {written}")
         return 0
     execute(lab, parse_lab_args(lab, options))
     return 0
@@ -61,9 +62,9 @@ def _notebook_option(options: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    from .notebooks import not_expressed, write_notebooks
+    from .notebooks import _write_all, not_expressed
 
-    paths = write_notebooks(args.directory)
+    paths = _write_all(args.directory, ("DIR", "statdl notebooks"))
     print(f"{len(paths)} notebooks in {args.directory}")
     runners = not_expressed()
     if runners:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..validation import message
 from ._registry import LABS, Lab, get_lab
 
 __all__ = ["NOTEBOOKS", "CHECKS", "notebook", "write_notebook", "write_notebooks",
@@ -1158,31 +1159,94 @@ def notebook(name: str) -> Any:
 
 def write_notebook(name: str, path: str | os.PathLike) -> Path:
     """Write lab ``name`` as a notebook to ``path`` (a ``.ipynb`` file, or a folder: then
-    ``<folder>/<name>.ipynb``); return the file. Needs ``statdl[jupyter]`` (nbformat)."""
-    from ..utils import atomic_write
+    ``<folder>/<name>.ipynb``); return the file. Needs ``statdl[jupyter]`` (nbformat).
 
-    nbformat = _nbformat()
-    target = Path(path)
-    if target.is_dir():
-        target = target / f"{name}.ipynb"
-    elif target.suffix != ".ipynb":
-        raise ConfigError(f"`--notebook` must be a .ipynb file or an existing folder; got "
-                          f"{str(path)!r}.")
-    nb = notebook(name)
-    nbformat.validate(nb)
-    with atomic_write(target, "w") as fh:
-        nbformat.write(nb, fh)
-    return target
+    Examples
+    --------
+    >>> try:
+    ...     write_notebook("hitters-nn", "notes.txt")
+    ... except ConfigError as exc:
+    ...     print(exc)
+    `path` of write_notebook must be a .ipynb file or an existing folder; got 'notes.txt'.
+    """
+    return _write(name, path, ("path", "write_notebook"))
 
 
 def write_notebooks(directory: str | os.PathLike) -> list[Path]:
-    """Write every lab as ``<directory>/<name>.ipynb`` (the folder is created)."""
-    folder = Path(directory)
+    """Write every lab as ``<directory>/<name>.ipynb`` (the folder is created); return the
+    files."""
+    return _write_all(directory, ("directory", "write_notebooks"))
+
+
+# Where a path came from, for its errors: ("path", "write_notebook") in Python,
+# ("--notebook", "statdl lab") and ("DIR", "statdl notebooks") on the command line.
+Where = tuple[str, str]
+
+
+def _write(name: str, path: Any, where: Where) -> Path:
+    from ..utils import atomic_write
+
+    target = _given_path(path, where)
+    if target.is_dir():
+        target = target / f"{name}.ipynb"
+    elif target.suffix != ".ipynb":
+        raise ConfigError(message(where[0], "a .ipynb file or an existing folder", path,
+                                  where[1], shown=repr(os.fspath(path))))
+    _writable(target.parent, path, where)
+    nbformat = _nbformat()
+    nb = notebook(name)
+    nbformat.validate(nb)
+    try:
+        with atomic_write(target, "w") as fh:
+            nbformat.write(nb, fh)
+    except OSError as exc:
+        raise _unwritable(target.parent, path, where, exc) from None
+    return target
+
+
+def _write_all(directory: Any, where: Where) -> list[Path]:
+    folder = _given_path(directory, where)
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"`DIR` of `statdl notebooks` must be a folder; {str(folder)!r} is "
-                          "a file.")
-    folder.mkdir(parents=True, exist_ok=True)
-    return [write_notebook(name, folder / f"{name}.ipynb") for name in LABS]
+        raise ConfigError(message(where[0], "a folder", directory, where[1],
+                                  shown=f"{os.fspath(directory)!r}, a file"))
+    _writable(folder, directory, where)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(folder, directory, where, exc) from None
+    return [_write(name, folder / f"{name}.ipynb", where) for name in LABS]
+
+
+def _given_path(path: Any, where: Where) -> Path:
+    """``path`` as a Path; an empty one is refused (``Path("")`` is the current folder, where
+    ``--notebook=`` would otherwise write without being asked)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(message(where[0], "a path (str or os.PathLike)", path, where[1],
+                                shown=type(path).__name__))
+    if not os.fspath(path).strip():
+        example = "lab.ipynb" if where[0] in ("--notebook", "path") else "notebooks/"
+        raise ConfigError(message(where[0], "a path", path, where[1], shown="an empty path",
+                                  fix=f"Give one, e.g. {example}."))
+    return Path(path).expanduser()
+
+
+def _writable(folder: Path, path: Any, where: Where) -> None:
+    """Refuse a folder that cannot be made because a file stands on its way (``mkdir`` would
+    say only "File exists")."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise ConfigError(message(where[0], "a path inside folders", path, where[1],
+                                          shown=f"{os.fspath(path)!r}, inside the file "
+                                          f"{str(part)!r}"))
+            return
+
+
+def _unwritable(folder: Path, path: Any, where: Where, exc: OSError) -> ConfigError:
+    reason = exc.strerror or type(exc).__name__
+    return ConfigError(message(where[0], "a path where a notebook can be written", path,
+                               where[1], shown=f"{os.fspath(path)!r} ({folder} refused a new file: {reason})",
+                               fix="Choose a folder you can write to."))
 
 
 def _nbformat():
