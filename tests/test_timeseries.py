@@ -95,30 +95,121 @@ def test_chronological_split_forms():
 
 
 @pytest.mark.parametrize("train, error, words", [
-    (np.array([True, False, True, False]), ConfigError, "initial stretch"),
-    (np.array([True, False]), ShapeError, "mask\\[lags:\\]"),
-    (0, ConfigError, "need 1..3"),
-    (1.5, ConfigError, "fraction must be in \\(0, 1\\)"),
-    (True, ConfigError, "int, a fraction or a boolean mask"),
-    ("first", ConfigError, "1-d boolean mask"),
+    (np.array([True, False, True, False]), ConfigError,
+     r"`train` of chronological_split must be True for an initial stretch of rows and False "
+     r"after it \(a chronological split\); got row 1 False but a later row True\."),
+    (np.array([True, False]), ShapeError,
+     r"`train` of chronological_split must be a mask with one entry per row \(4\); got 2 "
+     r"entries\. After lag_matrix or windows with `lags` rows dropped, pass mask\[lags:\]\."),
+    (0, ConfigError, r"`train` of chronological_split must give 1 to 3 training rows \(of 4\); "
+                     r"got 0\."),
+    (-1, ConfigError, r"must give 1 to 3 training rows \(of 4\); got -1\."),
+    (0.1, ConfigError, r"must give 1 to 3 training rows \(of 4\); got 0\.1 \(0 rows\)\."),
+    (np.ones(4, bool), ConfigError, r"must give 1 to 3 training rows \(of 4\); got a mask "
+                                    r"with 4 True\."),
+    (1.5, ConfigError, r"`train` of chronological_split must be an int \(rows\), a fraction in "
+                       r"\(0, 1\) or a 1-d boolean mask; got 1\.5\.$"),
+    (3.0, ConfigError, r"got 3\.0\. A count of rows is an int \(3, not 3\.0\)\."),
+    (float("nan"), ConfigError, r"a fraction in \(0, 1\) or a 1-d boolean mask; got nan\."),
+    (True, ConfigError, r"a fraction in \(0, 1\) or a 1-d boolean mask; got True\."),
+    (None, ConfigError, r"a fraction in \(0, 1\) or a 1-d boolean mask; got None\."),
+    ("first", ConfigError, r"a fraction in \(0, 1\) or a 1-d boolean mask; got 'first'\."),
+    (np.array([1, 1, 0, 0]), ConfigError, r"1-d boolean mask; got ndarray of dtype int64 and "
+                                          r"shape \(4,\)\."),
+    (np.ones((2, 2), bool), ConfigError, r"1-d boolean mask; got ndarray of dtype bool and "
+                                         r"shape \(2, 2\)\."),
 ])
 def test_chronological_split_refuses_what_is_not_chronological(train, error, words):
     with pytest.raises(error, match=words):
         chronological_split(np.arange(4), train=train)
 
 
+def test_chronological_split_takes_numpy_scalars_and_lists_as_python_ones():
+    a = np.arange(10)
+    assert chronological_split(a, train=np.int64(7))[0].tolist() == list(range(7))
+    assert chronological_split(a, train=np.float32(0.5))[0].tolist() == list(range(5))
+    assert chronological_split(a, train=[True] * 3 + [False] * 7)[1].tolist() == list(
+        range(3, 10))
+
+
+def test_chronological_split_needs_arrays_with_rows():
+    with pytest.raises(ConfigError, match=r"^`arrays` of chronological_split must be one or "
+                                          r"more arrays \(rows are time points\); got none\."):
+        chronological_split(train=2)
+    for bad, shown in [(3, "int"), ("abcd", "str"), ({"a": 1, "b": 2}, "dict"),
+                       (np.array(5), "ndarray")]:
+        with pytest.raises(ConfigError, match=rf"^`arrays\[1\]` of chronological_split must be "
+                                              rf"an array, DataFrame, Series or list with one "
+                                              rf"row per time point; got {shown}\.$"):
+            chronological_split(np.arange(4), bad, train=2)
+    with pytest.raises(ShapeError, match=r"`arrays` of chronological_split must be arrays with "
+                                         r"the same number of rows; got \[12, 3\] rows\."):
+        chronological_split(series(12, 2), np.arange(3), train=2)
+
+
 @pytest.mark.parametrize("call, error, words", [
-    (lambda df: lag_matrix(df, lags=0), ConfigError, "`lags` of lag_matrix must be an int >= 1"),
-    (lambda df: lag_matrix(df, lags=12), ConfigError, "below the number of time points"),
-    (lambda df: lag_matrix(df, columns=["zz"]), ConfigError, "must be columns of `data`"),
-    (lambda df: lag_matrix(df, response="zz"), ConfigError, "`response` of lag_matrix"),
-    (lambda df: windows(df.assign(day="mon"), columns=["day"]), ConfigError, "must be numeric"),
+    # lagm(x, k)
+    (lambda df: lagm("abc", 1), ConfigError,
+     r"^`x` of lagm must hold numbers \(rows are time points\); got 'abc'\.$"),
+    (lambda df: lagm([["a", "b"], ["c", "d"]], 1), ConfigError,
+     r"^`x` of lagm must hold numbers \(rows are time points\); got list of shape \(2, 2\)"),
+    (lambda df: lagm(np.zeros((2, 2, 2)), 1), ShapeError,
+     r"^`x` of lagm must be 1-d or 2-d \(rows are time points\); got shape \(2, 2, 2\)\.$"),
+    (lambda df: lagm(df, -1), ConfigError, r"^`k` of lagm must be an int >= 0; got -1\.$"),
+    (lambda df: lagm(df, "1"), ConfigError, r"^`k` of lagm must be an int >= 0; got '1'\.$"),
+    (lambda df: lagm(df, 1.0), ConfigError, r"^`k` of lagm must be an int >= 0; got 1\.0\.$"),
+    # lag_matrix(data, lags, columns, response)
+    (lambda df: lag_matrix(None), ShapeError, r"^`data` of lag_matrix must be a DataFrame or a "
+                                              r"2-d array \(rows are time points\); got None"),
+    (lambda df: lag_matrix(np.zeros((3, 2, 2))), ShapeError, r"^`data` of lag_matrix must be a "
+                                                             r"DataFrame or a 2-d array"),
+    (lambda df: lag_matrix(df.assign(c0="a", c1="b")), ConfigError,
+     r"^`data` of lag_matrix must have numeric columns; got none\. Name the columns to lag\."),
+    (lambda df: lag_matrix(df, lags=0), ConfigError,
+     r"^`lags` of lag_matrix must be an int >= 1; got 0\.$"),
+    (lambda df: lag_matrix(df, lags=True), ConfigError,
+     r"^`lags` of lag_matrix must be an int >= 1; got True\.$"),
+    (lambda df: lag_matrix(df, lags=2.0), ConfigError,
+     r"^`lags` of lag_matrix must be an int >= 1; got 2\.0\.$"),
+    (lambda df: lag_matrix(df, lags=12), ConfigError,
+     r"^`lags` of lag_matrix must be below the number of time points \(12\); got 12\.$"),
+    (lambda df: lag_matrix(df, columns=["zz"]), ConfigError,
+     r"^`columns` of lag_matrix must be columns of `data` \(c0, c1\); got \['zz'\]\.$"),
+    (lambda df: lag_matrix(df, columns=3), ConfigError,
+     r"^`columns` of lag_matrix must be a column name or a non-empty list of them \(in "
+     r"order\); got 3\.$"),
+    (lambda df: lag_matrix(df, columns=[]), ConfigError,
+     r"^`columns` of lag_matrix must be a column name or a non-empty list"),
+    (lambda df: lag_matrix(df, columns=["c0", "c0"]), ConfigError,
+     r"^`columns` of lag_matrix must be distinct columns; got \['c0', 'c0'\]\. c0 given "
+     r"twice\.$"),
+    (lambda df: lag_matrix(df, response="zz"), ConfigError,
+     r"^`response` of lag_matrix must be a column of `data` \(c0, c1\); got 'zz'\.$"),
+    (lambda df: lag_matrix(df, response=["c0"]), ConfigError,
+     r"^`response` of lag_matrix must be a column of `data` \(c0, c1\); got \['c0'\]\.$"),
+    # windows(data, lags, columns, dtype)
+    (lambda df: windows(df.assign(day="mon"), columns=["day"]), ConfigError,
+     r"^`columns` of windows must be numeric columns; got \['day'\]\. Make dummies"),
+    (lambda df: windows(df, columns={"c0", "c1"}), ConfigError,
+     r"^`columns` of windows must be a column name or a non-empty list of them \(in order\)"),
     (lambda df: windows(np.zeros((2, 2, 2))), ShapeError, "2-d array"),
-    (lambda df: chronological_split(df, np.arange(3), train=2), ShapeError, "same number"),
+    (lambda df: windows(df, lags=12), ConfigError,
+     r"^`lags` of windows must be below the number of time points \(12\); got 12\.$"),
+    (lambda df: windows(df, dtype="foo"), ConfigError,
+     r"^`dtype` of windows must be a floating numpy dtype \(np\.float32 or np\.float64\); "
+     r"got 'foo'\.$"),
+    (lambda df: windows(df, dtype=np.int64), ConfigError,
+     r"^`dtype` of windows must be a floating numpy dtype"),
 ])
 def test_bad_arguments_are_named(call, error, words):
     with pytest.raises(error, match=words):
         call(series(12, 2))
+
+
+def test_windows_keep_the_float_dtype_asked_for():
+    df = series(8, 2)
+    assert windows(df, lags=2, dtype="float64").dtype == np.float64
+    assert windows(df, lags=2, dtype=np.float16).dtype == np.float16
 
 
 @pytest.mark.slow

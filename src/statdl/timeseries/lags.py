@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, ShapeError
+from ..validation import check_int, message
 
 __all__ = ["lagm", "lag_matrix", "windows", "chronological_split"]
 
@@ -40,7 +41,7 @@ def lagm(x: Any, k: int = 1) -> Any:
     k = _int(k, "k", "lagm", low=0)
     if isinstance(x, pd.DataFrame | pd.Series):
         return x.shift(k)
-    arr = np.asarray(x, dtype=float)
+    arr = _numbers(x, "x", "lagm")
     if arr.ndim not in (1, 2):
         raise ShapeError(f"`x` of lagm must be 1-d or 2-d (rows are time points); got shape "
                          f"{arr.shape}.")
@@ -91,8 +92,8 @@ def lag_matrix(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
     cols = _columns(frame, columns, "lag_matrix")
     lags = _int(lags, "lags", "lag_matrix", low=1)
     if lags >= len(frame):
-        raise ConfigError(f"`lags` of lag_matrix must be below the number of time points "
-                          f"({len(frame)}); got {lags}.")
+        raise ConfigError(message("lags", f"below the number of time points ({len(frame)})",
+                                  lags, "lag_matrix"))
     parts = []
     for k in range(1, lags + 1):
         part = frame[cols].shift(k)
@@ -101,9 +102,9 @@ def lag_matrix(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
     x = pd.concat(parts, axis=1).iloc[lags:]
     if response is None:
         return x
-    if response not in frame.columns:
-        raise ConfigError(f"`response` of lag_matrix must be a column of `data` "
-                          f"({', '.join(map(str, frame.columns))}); got {response!r}.")
+    if not any(response == c and type(response) is type(c) for c in frame.columns):
+        raise ConfigError(message("response", f"a column of `data` ({_names(frame)})",
+                                  response, "lag_matrix"))
     return x, frame[response].iloc[lags:]
 
 
@@ -134,13 +135,14 @@ def windows(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
     >>> w.shape, w[0].tolist()           # time point 2: days 0 and 1, oldest first
     ((2, 2, 2), [[1.0, 5.0], [2.0, 6.0]])
     """
+    dtype = _float_dtype(dtype)
     frame = _frame(data, "windows")
     cols = _columns(frame, columns, "windows")
     lags = _int(lags, "lags", "windows", low=1)
     values = frame[cols].to_numpy(dtype=float)
     if lags >= len(values):
-        raise ConfigError(f"`lags` of windows must be below the number of time points "
-                          f"({len(values)}); got {lags}.")
+        raise ConfigError(message("lags", f"below the number of time points ({len(values)})",
+                                  lags, "windows"))
     view = np.lib.stride_tricks.sliding_window_view(values, lags, axis=0)  # (n-lags+1, p, lags)
     return np.ascontiguousarray(view[:-1].transpose(0, 2, 1), dtype=dtype)
 
@@ -169,12 +171,14 @@ def chronological_split(*arrays: Any, train: Any):
     ([0, 1, 2, 3, 4, 5, 6], [14, 16, 18])
     """
     if not arrays:
-        raise ConfigError("chronological_split needs at least one array.")
+        raise ConfigError(message("arrays", "one or more arrays (rows are time points)", None,
+                                  "chronological_split", shown="none",
+                                  fix="For example chronological_split(x, y, train=0.8)."))
     lengths = [_length(a, i) for i, a in enumerate(arrays)]
     n = lengths[0]
     if any(m != n for m in lengths):
-        raise ShapeError(f"the arrays of chronological_split must have the same number of rows; "
-                         f"got {lengths}.")
+        raise ShapeError(message("arrays", "arrays with the same number of rows", lengths,
+                                 "chronological_split", shown=f"{lengths} rows"))
     n_train = _n_train(train, n)
     pieces = [(_rows(a, slice(0, n_train)), _rows(a, slice(n_train, n))) for a in arrays]
     if len(arrays) == 1:
@@ -182,33 +186,67 @@ def chronological_split(*arrays: Any, train: Any):
     return tuple(p[0] for p in pieces), tuple(p[1] for p in pieces)
 
 
+_TRAIN = "an int (rows), a fraction in (0, 1) or a 1-d boolean mask"
+
+
 def _n_train(train: Any, n: int) -> int:
-    if isinstance(train, bool):
-        raise ConfigError(f"`train` of chronological_split must be an int, a fraction or a "
-                          f"boolean mask; got {train!r}.")
+    if isinstance(train, bool | np.bool_):
+        raise ConfigError(message("train", _TRAIN, train, "chronological_split"))
     if isinstance(train, Integral):
         count = int(train)
     elif isinstance(train, Real):
         if not 0 < train < 1:
-            raise ConfigError(f"`train` as a fraction must be in (0, 1); got {train!r}.")
+            raise ConfigError(message("train", _TRAIN, train, "chronological_split",
+                                      fix="A count of rows is an int (3, not 3.0)."
+                                      if float(train).is_integer() else None))
         count = int(round(n * train))
     else:
         mask = np.asarray(train)
         if mask.dtype != bool or mask.ndim != 1:
-            raise ConfigError("`train` of chronological_split must be an int, a fraction or a "
-                              f"1-d boolean mask; got {_describe(train)}.")
+            raise ConfigError(message("train", _TRAIN, train, "chronological_split",
+                                      shown=_describe(train)))
         if len(mask) != n:
-            raise ShapeError(f"`train` has {len(mask)} entries for {n} rows; after lag_matrix "
-                             f"or windows with `lags` rows dropped, pass mask[lags:].")
+            raise ShapeError(message("train", f"a mask with one entry per row ({n})", train,
+                                     "chronological_split", shown=f"{len(mask)} entries",
+                                     fix="After lag_matrix or windows with `lags` rows "
+                                         "dropped, pass mask[lags:]."))
         count = int(mask.sum())
         if not mask[:count].all():
             first_false = int(np.argmin(mask))
-            raise ConfigError(f"`train` must be True for an initial stretch of rows and False "
-                              f"after it (a chronological split); row {first_false} is False "
-                              f"but a later row is True.")
+            raise ConfigError(message(
+                "train", "True for an initial stretch of rows and False after it (a "
+                "chronological split)", train, "chronological_split",
+                shown=f"row {first_false} False but a later row True"))
     if not 1 <= count < n:
-        raise ConfigError(f"`train` gives {count} training rows out of {n}; need 1..{n - 1}.")
+        shown = repr(train) if isinstance(train, Integral) else (
+            f"{train!r} ({count} rows)" if isinstance(train, Real)
+            else f"a mask with {count} True")
+        raise ConfigError(message("train", f"1 to {n - 1} training rows (of {n})", train,
+                                  "chronological_split", verb="give", shown=shown))
     return count
+
+
+def _numbers(x: Any, name: str, who: str) -> np.ndarray:
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(message(name, "numbers (rows are time points)", x, who, verb="hold",
+                                  shown=_describe(x))) from None
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise ConfigError(message("dtype", "a floating numpy dtype (np.float32 or np.float64)",
+                                  dtype, "windows"))
+    return dt
+
+
+def _names(frame: pd.DataFrame) -> str:
+    return ", ".join(map(str, frame.columns))
 
 
 def _frame(data: Any, who: str) -> pd.DataFrame:
@@ -220,8 +258,8 @@ def _frame(data: Any, who: str) -> pd.DataFrame:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ShapeError(f"`data` of {who} must be a DataFrame or a 2-d array (rows are time "
-                         f"points); got shape {arr.shape}.")
+        raise ShapeError(message("data", "a DataFrame or a 2-d array (rows are time points)",
+                                 data, who, shown=_describe(data)))
     return pd.DataFrame(arr, columns=[f"V{i + 1}" for i in range(arr.shape[1])])
 
 
@@ -230,34 +268,42 @@ def _columns(frame: pd.DataFrame, columns: Sequence[str] | None, who: str) -> li
         cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
                 and not pd.api.types.is_bool_dtype(frame[c])]
         if not cols:
-            raise ConfigError(f"`data` of {who} has no numeric column; name the columns.")
+            raise ConfigError(message("data", "numeric columns", frame, who, verb="have",
+                                      shown="none", fix="Name the columns to lag."))
         return cols
     if isinstance(columns, str):
         columns = [columns]
+    if not isinstance(columns, list | tuple | pd.Index | np.ndarray) or len(columns) == 0:
+        raise ConfigError(message("columns", "a column name or a non-empty list of them (in "
+                                  "order)", columns, who))
     cols = list(columns)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ConfigError(f"`columns` of {who} must be columns of `data` "
-                          f"({', '.join(map(str, frame.columns))}); got {missing}.")
+        raise ConfigError(message("columns", f"columns of `data` ({_names(frame)})", missing,
+                                  who))
+    twice = sorted({str(c) for c in cols if cols.count(c) > 1})
+    if twice:
+        raise ConfigError(message("columns", "distinct columns", columns, who,
+                                  fix=f"{', '.join(twice)} given twice."))
     bad = [c for c in cols if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
-        raise ConfigError(f"`columns` of {who} must be numeric; {bad} are not (make dummies "
-                          "of a factor with pandas.get_dummies and add them beside the lags).")
+        raise ConfigError(message("columns", "numeric columns", bad, who,
+                                  fix="Make dummies of a factor with pandas.get_dummies and "
+                                      "add them beside the lags."))
     return cols
 
 
 def _int(value: Any, name: str, who: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ConfigError(f"`{name}` of {who} must be an int >= {low}; got {value!r}.")
-    return int(value)
+    return check_int(value, name, who, low=low)
 
 
 def _length(a: Any, i: int) -> int:
-    try:
-        return len(a)
-    except TypeError:
-        raise ConfigError(f"`arrays[{i}]` of chronological_split must have rows (numpy, "
-                          f"pandas or a list); got {type(a).__name__}.") from None
+    if isinstance(a, str | bytes | dict | set) or (isinstance(a, np.ndarray) and a.ndim == 0) \
+            or not hasattr(a, "__len__"):
+        raise ConfigError(message(f"arrays[{i}]", "an array, DataFrame, Series or list with "
+                                  "one row per time point", a, "chronological_split",
+                                  shown=type(a).__name__))
+    return len(a)
 
 
 def _rows(a: Any, rows: slice) -> Any:
@@ -269,6 +315,8 @@ def _rows(a: Any, rows: slice) -> Any:
 
 
 def _describe(x: Any) -> str:
-    if isinstance(x, np.ndarray | pd.Series | list | tuple):
+    if isinstance(x, list | tuple):
+        return f"{type(x).__name__} of shape {np.shape(np.asarray(x, dtype=object))}"
+    if isinstance(x, np.ndarray | pd.Series | pd.DataFrame):
         return f"{type(x).__name__} of dtype {np.asarray(x).dtype} and shape {np.shape(x)}"
     return repr(x)
