@@ -41,6 +41,9 @@ CASES = [
     ("hashed", 9, "sample(2e7, 20)", lambda s: r_sample(20_000_000, 20, seed=s)),
     ("negative-seed", -5, "sample(50, 10)", lambda s: r_sample(50, 10, seed=s)),
     ("big-seed", 2**31 - 1, "sample(50, 10)", lambda s: r_sample(50, 10, seed=s)),
+    ("smallest-seed", -(2**31 - 1), "sample(10, 3)", lambda s: r_sample(10, 3, seed=s)),
+    ("numpy-args", 4, "sample(30, 5, replace = TRUE)",
+     lambda s: r_sample(np.int64(30), np.float64(5.0), replace=np.bool_(True), seed=np.int32(s))),
     ("zero-seed", 0, "sample(7)", lambda s: r_sample(7, seed=s)),
     ("size-1", 11, "sample(1000, 1)", lambda s: r_sample(1000, 1, seed=s)),
 ]
@@ -107,17 +110,83 @@ def test_without_replacement_every_value_once():
     assert sorted(perm.tolist()) == list(range(1, 501))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"x": 5, "size": 6}, "cannot exceed the population"),
-    ({"x": 5, "size": -1}, "`size` of r_sample must be a number >= 0"),
-    ({"x": [], "size": 1}, "non-empty 1-d sequence"),
-    ({"x": np.zeros((2, 2)), "size": 1}, "non-empty 1-d sequence"),
-])
-def test_bad_arguments_are_named(kwargs, words):
+# Each refused input, with what R itself does with it (checked in the slow test below): R
+# refuses them too, or (x = 0, 2.5, Inf) reads a scalar that is not a count as a vector to draw
+# from, a trap statdl names instead of copying.
+REFUSED = [
+    ("set.seed(2^31)", {"x": 10, "size": 3, "seed": 2**31},
+     r"^`seed` of r_sample must be an int from -2147483647 to 2147483647 \(R's set\.seed takes "
+     r"R's integers\); got 2147483648\.$"),
+    ("set.seed(-2^31)", {"x": 10, "size": 3, "seed": -2**31}, r"got -2147483648\.$"),
+    ("set.seed(1); sample(10, 3, replace = 'no')", {"x": 10, "size": 3, "replace": "no"},
+     r"^`replace` of r_sample must be True or False; got 'no'\.$"),
+    ("set.seed(1); sample(10, 3, replace = NA)", {"x": 10, "size": 3, "replace": None},
+     r"^`replace` of r_sample must be True or False; got None\.$"),
+    ("set.seed(1); sample(10, NA)", {"x": 10, "size": float("nan")},
+     r"^`size` of r_sample must be a number >= 0 \(a fraction is truncated, as R does\); got "
+     r"nan\.$"),
+    ("set.seed(1); sample(10, -1)", {"x": 10, "size": -1}, r"`size` of r_sample .*; got -1\.$"),
+    ("set.seed(1); sample(5, 6)", {"x": 5, "size": 6},
+     r"^`size` of r_sample must be at most the population \(5\) when `replace` is False; got 6\."
+     r" Pass replace=True"),
+    ("set.seed(1); sample(c(), 1)", {"x": [], "size": 1},
+     r"^`x` of r_sample must be an int n >= 1 \(R's sample\(n, \.\.\.\)\) or a non-empty 1-d "
+     r"sequence of values; got list of shape \(0,\)\.$"),
+]
+REFUSED_PYTHON_ONLY = [
+    ({"x": np.zeros((2, 2)), "size": 1}, r"non-empty 1-d sequence of values; got ndarray of shape "
+                                         r"\(2, 2\)\.$"),
+    ({"x": float("inf"), "size": 1}, r"^`x` of r_sample must be an int n >= 1 .*; got inf\.$"),
+    ({"x": 0}, r"^`x` of r_sample must be an int n >= 1 .*; got 0\.$"),
+    ({"x": 2.5}, r"^`x` of r_sample must be an int n >= 1 .*; got 2\.5\.$"),
+    ({"x": "abc", "size": 1}, r"^`x` of r_sample .*; got 'abc'\.$"),
+    ({"x": {1, 2}, "size": 1}, r"^`x` of r_sample .*; got \{1, 2\}\.$"),
+    ({"x": 10, "size": "3"}, r"^`size` of r_sample must be a number >= 0 .*; got '3'\.$"),
+    ({"x": 10, "size": True}, r"^`size` of r_sample .*; got True\.$"),
+    ({"x": 10, "size": float("inf")}, r"^`size` of r_sample .*; got inf\.$"),
+    ({"x": 10, "seed": 1.5}, r"^`seed` of r_sample must be an int .*; got 1\.5\.$"),
+    ({"x": 10, "seed": "1001"}, r"^`seed` of r_sample must be an int .*; got '1001'\.$"),
+    ({"x": 10, "seed": True}, r"^`seed` of r_sample must be an int .*; got True\.$"),
+]
+
+
+@pytest.mark.parametrize("r_call, kwargs, words", REFUSED, ids=[r[0] for r in REFUSED])
+def test_bad_arguments_are_named(r_call, kwargs, words):
     with pytest.raises(ConfigError, match=words):
-        r_sample(**kwargs, seed=1)
+        r_sample(**{"seed": 1, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, words", REFUSED_PYTHON_ONLY)
+def test_bad_arguments_r_reads_otherwise_are_named_too(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        r_sample(**{"seed": 1, **kwargs})
+
+
+@pytest.mark.slow
+@needs_r
+def test_r_refuses_what_r_sample_refuses():
+    lines = [f'r <- try({{{call}}}, silent = TRUE); cat(inherits(r, "try-error"), "\\n")'
+             for call, _, _ in REFUSED]
+    out = subprocess.run([RSCRIPT, "-e", "\n".join(lines)], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    assert out == ["TRUE"] * len(REFUSED)
+
+
+def test_the_methods_name_themselves():
+    rng = RRandom(1)
+    with pytest.raises(ConfigError, match=r"^`n` of RRandom\.sample_int must be an int >= 0; "
+                                          r"got 10\.0\.$"):
+        rng.sample_int(10.0, 3)
+    with pytest.raises(ConfigError, match=r"^`dn` of RRandom\.unif_index must be an int >= 0; "
+                                          r"got 2\.5\.$"):
+        rng.unif_index(2.5)
+    with pytest.raises(ConfigError, match=r"^`replace` of RRandom\.sample must be True or "
+                                          r"False; got 1\.$"):
+        rng.sample(10, 3, replace=1)
 
 
 def test_seed_must_be_an_int():
-    with pytest.raises(ConfigError, match="`seed` of RRandom must be an int"):
+    with pytest.raises(ConfigError, match=r"^`seed` of RRandom must be an int from -2147483647 "
+                                          r"to 2147483647 \(R's set\.seed takes R's integers\); "
+                                          r"got 1\.5\.$"):
         RRandom(1.5)

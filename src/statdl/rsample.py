@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .validation import message
 
 __all__ = ["RRandom", "r_sample"]
 
@@ -34,6 +35,7 @@ _N, _M = 624, 397
 _UPPER, _LOWER, _MATRIX_A = 0x80000000, 0x7FFFFFFF, 0x9908B0DF
 _I2_32M1 = 2.328306437080797e-10  # 1 / (2^32 - 1), R's fixup() bound
 _HASH_N = 1e7                     # R's sample.int uses its hashed algorithm above this n
+_INT_MAX = 2**31 - 1              # R's integers; -2^31 is NA (set.seed: "not a valid integer")
 
 
 class RRandom:
@@ -57,9 +59,7 @@ class RRandom:
     """
 
     def __init__(self, seed: int):
-        if isinstance(seed, bool) or not isinstance(seed, Integral):
-            raise ConfigError(f"`seed` of RRandom must be an int (R's set.seed); got {seed!r}.")
-        s = int(seed) & 0xFFFFFFFF
+        s = _seed(seed, "RRandom") & 0xFFFFFFFF
         for _ in range(50):                       # Randomize(): initial scrambling
             s = (69069 * s + 1) & 0xFFFFFFFF
         state = []
@@ -101,6 +101,9 @@ class RRandom:
 
     def unif_index(self, dn: int) -> int:
         """A uniform integer in ``[0, dn)`` by rejection sampling (R's ``R_unif_index``)."""
+        return self._unif_index(_count(dn, "dn", "RRandom.unif_index"))
+
+    def _unif_index(self, dn: int) -> int:
         if dn <= 0:
             return 0
         bits = int(math.ceil(math.log2(dn)))
@@ -111,20 +114,25 @@ class RRandom:
 
     def sample_int(self, n: int, size: int | None = None, replace: bool = False) -> np.ndarray:
         """R's ``sample.int(n, size, replace)``: 1-based integers (an int64 array)."""
-        n = _count(n, "n")
-        k = n if size is None else _size(size)
+        return self._sample_int(_count(n, "n", "RRandom.sample_int"), size, replace,
+                                "RRandom.sample_int")
+
+    def _sample_int(self, n: int, size: Any, replace: Any, owner: str) -> np.ndarray:
+        k = n if size is None else _size(size, owner)
+        replace = _replace(replace, owner)
         if not replace and k > n:
-            raise ConfigError(f"`size` ({k}) cannot exceed the population ({n}) when "
-                              "`replace` is False (R: 'cannot take a sample larger than the "
-                              "population'); pass replace=True to draw with replacement.")
+            raise ConfigError(message(
+                "size", f"at most the population ({n}) when `replace` is False", size, owner,
+                fix="Pass replace=True to draw with replacement (R: 'cannot take a sample "
+                    "larger than the population')."))
         if replace or k < 2:
-            return np.array([self.unif_index(n) + 1 for _ in range(k)], dtype=np.int64)
+            return np.array([self._unif_index(n) + 1 for _ in range(k)], dtype=np.int64)
         if n > _HASH_N and k <= n / 2:
             return self._sample_hashed(n, k)
         pool = list(range(n))
         out = []
         for _ in range(k):                 # do_sample: swap the drawn one out of the pool
-            j = self.unif_index(n)
+            j = self._unif_index(n)
             out.append(pool[j] + 1)
             n -= 1
             pool[j] = pool[n]
@@ -135,7 +143,7 @@ class RRandom:
         seen: set[int] = set()
         out = []
         while len(out) < k:
-            v = self.unif_index(n) + 1
+            v = self._unif_index(n) + 1
             if v not in seen:
                 seen.add(v)
                 out.append(v)
@@ -143,13 +151,16 @@ class RRandom:
 
     def sample(self, x: Any, size: float | None = None, replace: bool = False) -> np.ndarray:
         """R's ``sample(x, size, replace)``; see :func:`r_sample`."""
+        return self._sample(x, size, replace, "RRandom.sample")
+
+    def _sample(self, x: Any, size: Any, replace: Any, owner: str) -> np.ndarray:
         if _is_count(x):
-            return self.sample_int(int(x), size, replace)
-        values = np.asarray(x)
-        if values.ndim != 1 or len(values) == 0:
-            raise ConfigError("`x` of r_sample must be an int n (R's sample(n, ...)) or a "
-                              f"non-empty 1-d sequence of values; got {_describe(x)}.")
-        return values[self.sample_int(len(values), size, replace) - 1]
+            return self._sample_int(int(x), size, replace, owner)
+        values = None if isinstance(x, str | bytes) else np.asarray(x)
+        if values is None or values.ndim != 1 or len(values) == 0:
+            raise ConfigError(message("x", "an int n >= 1 (R's sample(n, ...)) or a non-empty "
+                                      "1-d sequence of values", x, owner, shown=_describe(x)))
+        return values[self._sample_int(len(values), size, replace, owner) - 1]
 
 
 def r_sample(x: Any, size: float | None = None, replace: bool = False, *,
@@ -187,29 +198,43 @@ def r_sample(x: Any, size: float | None = None, replace: bool = False, *,
     >>> r_sample([True, False], 5, replace=True, seed=1).tolist()   # ISLR2's Ch. 6 lab
     [True, False, True, True, False]
     """
-    return RRandom(seed).sample(x, size, replace)
+    return RRandom(_seed(seed, "r_sample"))._sample(x, size, replace, "r_sample")
 
 
 def _is_count(x: Any) -> bool:
-    return (isinstance(x, Integral | Real | np.number) and not isinstance(x, bool)
-            and float(x) >= 1 and float(x) == math.floor(float(x)))
+    return (isinstance(x, Integral | Real | np.number) and not isinstance(x, bool | np.bool_)
+            and math.isfinite(x) and float(x) >= 1 and float(x) == math.floor(float(x)))
 
 
-def _count(n: Any, argument: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, Integral | np.integer) or n < 0:
-        raise ConfigError(f"`{argument}` of r_sample must be an int >= 0; got {n!r}.")
+def _seed(seed: Any, owner: str) -> int:
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, Integral) \
+            or not -_INT_MAX <= seed <= _INT_MAX:
+        raise ConfigError(message("seed", f"an int from {-_INT_MAX} to {_INT_MAX} (R's "
+                                  "set.seed takes R's integers)", seed, owner))
+    return int(seed)
+
+
+def _count(n: Any, argument: str, owner: str) -> int:
+    if isinstance(n, bool | np.bool_) or not isinstance(n, Integral) or n < 0:
+        raise ConfigError(message(argument, "an int >= 0", n, owner))
     return int(n)
 
 
-def _size(size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, Real | np.number) or not size >= 0 \
-            or math.isinf(size):
-        raise ConfigError(f"`size` of r_sample must be a number >= 0 (a fraction is truncated, "
-                          f"as R does); got {size!r}.")
+def _size(size: Any, owner: str) -> int:
+    if isinstance(size, bool | np.bool_) or not isinstance(size, Real) \
+            or not math.isfinite(size) or not size >= 0:
+        raise ConfigError(message("size", "a number >= 0 (a fraction is truncated, as R does)",
+                                  size, owner))
     return int(size)
 
 
+def _replace(replace: Any, owner: str) -> bool:
+    if not isinstance(replace, bool | np.bool_):
+        raise ConfigError(message("replace", "True or False", replace, owner))
+    return bool(replace)
+
+
 def _describe(x: Any) -> str:
-    if isinstance(x, Sequence | np.ndarray):
+    if isinstance(x, Sequence | np.ndarray) and not isinstance(x, str | bytes):
         return f"{type(x).__name__} of shape {np.shape(x)}"
     return repr(x)
