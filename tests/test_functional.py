@@ -19,6 +19,7 @@ from statdl import layers as L
 from statdl.errors import ConfigError, ShapeError
 from statdl.layers.modules import GraphModule, SequentialModule
 from statdl.models.hooks import register_fit_callback_factory, unregister_fit_callback_factory
+from statdl.resampling import clone_model
 from statdl.training.dense_kernel import DenseStackKernel
 
 
@@ -99,7 +100,7 @@ def _check_chain_lowers_and_trains_identically():
 def test_sequential_accepts_input_first_and_is_a_linear_graph():
     inp = sd.Input((4,))
     model = sd.Sequential([inp, L.Dense(3, name="h"), L.Dense(1)])
-    assert model.input_shape == (4,) and model.count_params() == 4 * 3 + 3 + 3 + 1
+    assert model.input_shape == (None, 4) and model.count_params() == 4 * 3 + 3 + 3 + 1
     assert type(model.module) is SequentialModule
     assert [n.layer.name for n in model._nodes][0] == "h"
     sub = sd.Model(model.input, model.get_layer("h").output)
@@ -138,6 +139,36 @@ def _data(n=120):
     rng = _rng(2)
     return (rng.normal(size=(n, 5)).astype(np.float32), rng.integers(0, 10, (n, 3)),
             rng.normal(size=n).astype(np.float32), rng.integers(0, 3, n))
+
+
+def test_input_shape_is_keras_model_property_and_the_given_shape_stays_the_layers():
+    """``model.input_shape`` is Keras's: ``(None, *shape)`` (a list for several inputs, dicts
+    included), symmetric with ``output_shape``; a layer's ``input_shape`` is still the shape it
+    was given, and a Sequential's given shape is what saving and clone_model rebuild from."""
+    inp = sd.Input((4,))
+    assert sd.Model(inp, L.Dense(3)(inp)).input_shape == (None, 4)
+    a, b = sd.Input((3,), name="a"), sd.Input((2, 5), name="b")
+    two = sd.Model({"a": a, "b": b}, L.Concatenate()([a, L.Flatten()(b)]))
+    assert two.input_shape == [(None, 3), (None, 2, 5)] and two.output_shape == (None, 13)
+    seq = sd.Sequential([L.Dense(3, input_shape=(4,)), L.Dense(1)])
+    assert seq.input_shape == (None, 4) and seq.layers[0].input_shape == (4,)
+    assert L.Dense(2).input_shape is None
+    seq.compile(optimizer="sgd", loss="mse")
+    assert clone_model(seq).input_shape == (None, 4)
+    unbuilt = sd.Sequential([L.Dense(3)])
+    for attr in ("input_shape", "output_shape", "input", "output", "inputs", "outputs"):
+        with pytest.raises(sd.errors.NotFittedError, match=f"`{attr}`|input shape"):
+            getattr(unbuilt, attr)
+    unbuilt.build((6,))
+    assert unbuilt.input_shape == (None, 6) and unbuilt.output_shape == (None, 3)
+    assert unbuilt.input.shape == (6,)  # a symbolic tensor's shape has no batch axis
+
+
+def test_a_saved_sequential_keeps_its_input_shape(tmp_path):
+    seq = sd.Sequential([L.Dense(3), L.Dense(1)], input_shape=(4,))
+    seq.save(tmp_path / "m.statdl")
+    back = sd.load_model(tmp_path / "m.statdl")
+    assert back.input_shape == (None, 4) and back.count_params() == seq.count_params()
 
 
 def test_shared_layer_counts_once_and_graph_matches_numpy():

@@ -137,3 +137,59 @@ def test_nested_models_summary_matches_keras_3(monkeypatch):
             texts.append(encoder.summary(print_fn=None, style="keras3") + "\n"
                          + model.summary(print_fn=None, style="keras3"))
     assert texts[1] == texts[0]
+
+
+def _declarations(lib):
+    """Models declared alike in Keras and statdl: ``lib`` is ``(Input, Model, Sequential,
+    layers)``; each yields (label, model)."""
+    Input, Model, Sequential, layers = lib
+    x = Input((4,), name="x")
+    one = Model(x, layers.Dense(3, name="d")(x))
+    yield "one input", one
+    yield "sub-model", Model(one.input, one.get_layer("d").output)
+    outer_in = Input((4,), name="outer_in")
+    yield "nested", Model(outer_in, one(outer_in))
+    yield "sequential with Input", Sequential([Input((4,)), layers.Dense(3)])
+    a, b = Input((3,), name="a"), Input((2,), name="b")
+    yield "lists", Model([a, b], [layers.Dense(4, name="h")(a), layers.Dense(1, name="y")(b)])
+    yield "dicts", Model({"a": a, "b": b},
+                         {"h": layers.Dense(4, name="h2")(layers.Concatenate()([a, b]))})
+    seq = Input((None, 5), name="seq")
+    yield "unknown length", Model(seq, layers.Conv1D(2, 3, name="c")(seq))
+    img = Input((8, 8, 1), name="img")
+    conv = layers.Conv2D(4, 3, name="conv")(img)
+    yield "two outputs of images", Model(img, [conv, layers.Flatten(name="f")(conv)])
+
+
+def _batch_shapes(value):
+    """Keras's shapes of a tensor or a list or dict of them: statdl's ``SymbolicTensor.shape``
+    is one sample's (no batch axis), its repr and ``model.input_shape`` add Keras's ``None``."""
+    if isinstance(value, dict):
+        return {k: _batch_shapes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_batch_shapes(v) for v in value]
+    shape = tuple(value.shape)
+    return shape if isinstance(value, keras.KerasTensor) else (None, *shape)
+
+
+def test_input_and_output_shapes_and_tensors_match_keras():
+    theirs = dict(_declarations((keras.Input, keras.Model, keras.Sequential, K)))
+    ours = dict(_declarations((sd.Input, sd.Model, sd.Sequential, L)))
+    assert list(ours) == list(theirs)
+    for label, model in ours.items():
+        ref = theirs[label]
+        assert model.input_shape == ref.input_shape, label
+        assert model.output_shape == ref.output_shape, label
+        # Keras's Sequential has `inputs` but raises for `input` until called; statdl's gives it
+        attrs = ("inputs", "outputs") if label.startswith("sequential") else \
+            ("inputs", "outputs", "input", "output")
+        for attr in attrs:
+            assert _batch_shapes(getattr(model, attr)) == _batch_shapes(getattr(ref, attr)), \
+                (label, attr)
+    # a Sequential given its input shape otherwise: Keras's build((None, 4)), statdl's
+    # input_shape=(4,) (one sample's shape, as the constructor has always taken it)
+    keras_seq = keras.Sequential([K.Dense(3)])
+    keras_seq.build((None, 4))
+    ours_seq = sd.Sequential([L.Dense(3)], input_shape=(4,))
+    assert (ours_seq.input_shape, ours_seq.output_shape) == \
+        (keras_seq.input_shape, keras_seq.output_shape)

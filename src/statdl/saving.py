@@ -106,7 +106,7 @@ def _manifest(model, include_optimizer: bool = True) -> dict:
         }
         if model._compiled.get("loss_weights") is not None:
             compiled["loss_weights"] = model._compiled["loss_weights"]
-    shape = model.built_shape_ or model.input_shape
+    shape = model.built_shape_ or model._input_shape
     shape = [list(s) for s in shape] if shape and isinstance(shape[0], list | tuple) \
         else list(shape)
     meta = {"format": FORMAT, "version": VERSION, "model": layer_to_config(model),

@@ -114,7 +114,7 @@ class Layer:
             raise ConfigError(f"`name` must be a non-empty string; got {name!r}.")
         self.name: str = name or unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.input_shape: Shape | None = normalize_shape(input_shape, "input_shape")
+        self._input_shape: Shape | None = normalize_shape(input_shape, "input_shape")
         self.activity_regularizer: L1L2 | None = get_regularizer(
             activity_regularizer, "activity_regularizer")
         self.module_: nn.Module | None = None
@@ -122,6 +122,16 @@ class Layer:
         self._added_weights: list[torch.Tensor] = []
         self._weight_regularizers: list[tuple[L1L2, torch.Tensor]] = []
         self._output_shapes: dict = {}
+
+    @property
+    def input_shape(self) -> Shape | None:
+        """The shape of one sample given as ``input_shape=`` (no batch axis), or None. A
+        model's ``input_shape`` is Keras's instead: ``(None, *shape)``."""
+        return self._input_shape
+
+    @input_shape.setter
+    def input_shape(self, value: Shape | None) -> None:
+        self._input_shape = normalize_shape(value, "input_shape")
 
     # ---------------------------------------------------------------- to override
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -275,7 +285,7 @@ class Layer:
         if input_shape is not None:
             self.build(input_shape)
         elif self.module_ is None:
-            shape = self.built_shape_ or self.input_shape
+            shape = self.built_shape_ or self._input_shape
             if shape is not None:
                 self.build(shape)
             elif self._added_weights and type(self).build is Layer.build:
@@ -451,8 +461,8 @@ class Layer:
         cfg = dict(self.get_config())
         cfg["name"] = self.name
         cfg["trainable"] = self._trainable
-        if self.input_shape is not None:
-            cfg["input_shape"] = list(self.input_shape)
+        if self._input_shape is not None:
+            cfg["input_shape"] = list(self._input_shape)
         if self.activity_regularizer is not None:
             cfg["activity_regularizer"] = self.activity_regularizer.get_config()
         return cfg
@@ -533,7 +543,7 @@ def _defaulting_to_built_shape(fn, method: str):
     @functools.wraps(fn)
     def wrapper(self, input_shape=None):
         if input_shape is None:
-            input_shape = self.built_shape_ or self.input_shape
+            input_shape = self.built_shape_ or self._input_shape
             if input_shape is None:
                 raise NotFittedError(
                     f"`{method}()` of layer '{self.name}' needs the layer built or an input "

@@ -31,7 +31,7 @@ from torch import nn
 
 from .._naming import unique_name
 from ..errors import ConfigError, NotFittedError, ShapeError
-from ..layers.base import Layer, Shape, format_shape
+from ..layers.base import Layer, Shape, format_shape, normalize_shape
 from ..layers.custom import ModelModule, build_module, is_multi, sublayers
 from ..layers.modules import GraphModule, GraphStep, SequentialModule
 from ..layers.symbolic import Input, InputLayer, Node, SymbolicTensor, building_enabled
@@ -248,10 +248,14 @@ class Model(Trainer, Layer):
     # ------------------------------------------------------------------ Keras attributes
     @property
     def inputs(self) -> list[SymbolicTensor]:
+        """The input tensors, as a list (Keras's ``model.inputs``)."""
+        self._require_graph("inputs")
         return list(self._inputs)
 
     @property
     def outputs(self) -> list[SymbolicTensor]:
+        """The output tensors, as a list (Keras's ``model.outputs``)."""
+        self._require_graph("outputs")
         return list(self._outputs)
 
     @property
@@ -266,12 +270,46 @@ class Model(Trainer, Layer):
         self._require_graph("output")
         return self._structure(self._outputs, self._output_keys, self._single_output)
 
+    @property
+    def input_shape(self):
+        """Keras's ``model.input_shape``: ``(None, *shape)``, a list of them for several
+        inputs (given as a list or a dict, as Keras lists them). The shape a ``Sequential``
+        was given (``input_shape=``, without the batch axis) is kept as ``_input_shape``.
+
+        Examples
+        --------
+        >>> import statdl as sd
+        >>> inp = sd.Input((4,))
+        >>> sd.Model(inp, sd.layers.Dense(3)(inp)).input_shape
+        (None, 4)
+        """
+        if self._inputs:
+            shapes = [(None, *t.shape) for t in self._inputs]
+        else:  # a Sequential not built yet, or a subclassed model built from data
+            shape = self._input_shape or self.built_shape_
+            if shape is None:
+                raise self._unknown("input_shape")
+            shapes = [(None, *s) for s in shape] if is_multi(shape) else [(None, *shape)]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @input_shape.setter
+    def input_shape(self, value) -> None:
+        self._input_shape = normalize_shape(value, "input_shape")
+
     def _require_graph(self, what: str) -> None:
         if self._subclassed:
             raise ConfigError(
                 f"Model '{self.name}' is subclassed (its outputs come from Python code), so it "
                 f"has no symbolic `{what}`; build a graph model with statdl.Input and "
                 "Model(inputs, outputs) to reach tensors of the graph.")
+        if not self._inputs:
+            raise self._unknown(what)
+
+    def _unknown(self, what: str) -> NotFittedError:
+        return NotFittedError(
+            f"`{what}` of model '{self.name}' is not known until its input shape is: pass "
+            "`input_shape=` (e.g. Sequential([...], input_shape=(784,))), put "
+            "statdl.Input(shape) first in the list, or call fit/predict or build(shape) first.")
 
     @staticmethod
     def _structure(items, keys, single):

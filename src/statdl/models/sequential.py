@@ -87,8 +87,8 @@ class Sequential(Model):
             )
         if any(existing is layer for existing in self._layers):
             raise ConfigError(f"Layer '{layer.name}' is already in model '{self.name}'.")
-        if not self._layers and self.input_shape is None and layer.input_shape is not None:
-            self.input_shape = layer.input_shape
+        if not self._layers and self._input_shape is None and layer._input_shape is not None:
+            self._input_shape = layer._input_shape
         self._layers.append(layer)
 
     def _take_input(self, value) -> None:
@@ -104,7 +104,7 @@ class Sequential(Model):
             raise ConfigError(f"`layers` of Sequential takes statdl.Input(...) tensors only "
                               f"first, not the output of layer '{layer.name}'; use "
                               "statdl.Model(inputs, outputs) for graphs.")
-        self.input_shape = layer.shape
+        self._input_shape = layer.shape
         self._input_dtype = layer.dtype
 
     def add(self, layer: Layer) -> Sequential:
@@ -117,8 +117,8 @@ class Sequential(Model):
         return self
 
     def _maybe_build(self) -> None:
-        if self.input_shape is not None and self._layers and building_enabled():
-            self.build(self.input_shape)
+        if self._input_shape is not None and self._layers and building_enabled():
+            self.build(self._input_shape)
 
     def get_layer(self, layer: str | int | Layer | None = None, index: int | None = None
                   ) -> Layer:
@@ -188,7 +188,7 @@ class Sequential(Model):
         return total
 
     def _shape_or_error(self, input_shape) -> Shape:
-        shape = input_shape if input_shape is not None else (self.built_shape_ or self.input_shape)
+        shape = input_shape if input_shape is not None else (self.built_shape_ or self._input_shape)
         if shape is None:
             raise NotFittedError(
                 f"Model '{self.name}' does not know its input shape yet; pass `input_shape=` "
@@ -202,10 +202,10 @@ class Sequential(Model):
 
     # ----------------------------------------------------------------- trainer protocol
     def _input_specs(self):
-        return [("input", self.input_shape, self._integer_input())]
+        return [("input", self._input_shape, self._integer_input())]
 
     def _output_specs(self):
-        shape = None if self.input_shape is None and self.built_shape_ is None \
+        shape = None if self._input_shape is None and self.built_shape_ is None \
             else self.output_shape_
         return [("output", shape)]
 
@@ -251,8 +251,8 @@ class Sequential(Model):
         shape is known)."""
         shape = normalize_shape(input_shape, "input_shape") if input_shape is not None \
             else self._shape_or_error(None)
-        if self.input_shape is None:
-            self.input_shape = shape
+        if self._input_shape is None:
+            self._input_shape = shape
         return Layer.build(self, shape)
 
     def freeze(self, up_to: str | int | None = None) -> Sequential:

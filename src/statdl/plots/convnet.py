@@ -121,7 +121,7 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
     x = as_array(image, "image")
     if not np.all(np.isfinite(x)):
         raise ConfigError("`image` must be finite; got NaN or infinite pixels.")
-    shape = getattr(model, "input_shape", None)
+    shape = getattr(model, "_input_shape", None)  # one image's shape, as given to the model
     want = len(shape) if shape else 3
     if x.ndim == want:
         x = x[None]

@@ -82,7 +82,7 @@ def clone_model(model: Any) -> Any:
         raise TypeError(f"clone_model needs a statdl Sequential or Model; got "
                         f"{type(model).__name__}.")
     new = layer_from_spec(layer_to_config(model), "model")
-    shape = model.built_shape_ or model.input_shape
+    shape = model.built_shape_ or model._input_shape  # one sample's shape (no batch axis)
     if shape:
         new.build(tuple(shape) if not isinstance(shape[0], list | tuple)
                   else [tuple(s) for s in shape])
