@@ -44,7 +44,7 @@ def test_nan_in_inputs():
     model.compile(loss="categorical_crossentropy")
     x = np.zeros((4, 5))
     x[2, 1] = np.nan
-    with pytest.raises(ConfigError, match=r"`x` contains 1 NaN .*row 2"):
+    with pytest.raises(ConfigError, match=r"`x` must hold finite numbers; got 1 NaN .*row 2"):
         model.fit(x, np.eye(3)[[0, 1, 2, 0]], verbose=0)
 
 
@@ -71,13 +71,13 @@ def test_predict_before_build():
 def test_label_and_target_checks():
     model = sd.Sequential([L.Dense(3, activation="softmax")], input_shape=(2,))
     model.compile(loss="sparse_categorical_crossentropy")
-    with pytest.raises(ConfigError, match=r"class indices must lie in 0..2.*from 0 to 5"):
+    with pytest.raises(ConfigError, match=r"class indices in 0..2.*from 0 to 5"):
         model.fit(np.zeros((2, 2)), np.array([0, 5]), verbose=0)
     with pytest.raises(ShapeError, match=r"`y` must have one row per sample of x \(2 rows\)"):
         model.fit(np.zeros((2, 2)), np.array([0, 1, 2]), verbose=0)
     binary = sd.Sequential([L.Dense(1, activation="sigmoid")], input_shape=(2,))
     binary.compile(loss="binary_crossentropy")
-    with pytest.raises(ConfigError, match=r"must lie in \[0, 1\]"):
+    with pytest.raises(ConfigError, match=r"must hold values in \[0, 1\] for loss"):
         binary.fit(np.zeros((2, 2)), np.array([0, 3]), verbose=0)
 
 
@@ -92,9 +92,9 @@ def test_argument_ranges():
         sd.optimizers.RMSprop(learning_rate=0)
     model = _classifier()
     model.compile(loss="mse")
-    with pytest.raises(ConfigError, match=r"`validation_split` must be a number in \[0, 1\)"):
+    with pytest.raises(ConfigError, match=r"`validation_split` of fit must be a number in \[0, 1\)"):
         model.fit(np.zeros((4, 5)), np.zeros((4, 3)), validation_split=1.2, verbose=0)
-    with pytest.raises(ConfigError, match=r"`batch_size` must be an int >= 1; got 0"):
+    with pytest.raises(ConfigError, match=r"`batch_size` of fit must be an int >= 1; got 0"):
         model.fit(np.zeros((4, 5)), np.zeros((4, 3)), batch_size=0, verbose=0)
     with pytest.raises(ShapeError, match="ragged"):
         model.fit([[1, 2], [3]], np.zeros((2, 3)), verbose=0)

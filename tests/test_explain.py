@@ -218,7 +218,7 @@ def test_partial_dependence_of_a_binary_classifier_equals_scikit_learn():
     np.testing.assert_allclose(ours.individual, theirs["individual"][0], rtol=1e-12)
     y3 = np.digitize(x[:, 0] + x[:, 2], [-0.5, 0.5])
     clf3 = LogisticRegression().fit(x, y3)
-    with pytest.raises(ConfigError, match="output="):
+    with pytest.raises(ConfigError, match="`output` of partial_dependence must be the column"):
         partial_dependence(clf3.predict_proba, x, 1)
     ours = partial_dependence(clf3.predict_proba, x, [1, 2], grid=5, output=2)
     theirs = sk_partial_dependence(clf3, x, [1, 2], grid_resolution=5, method="brute")

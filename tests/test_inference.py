@@ -350,7 +350,7 @@ def test_a_nan_or_infinity_anywhere_in_x_is_named_with_its_row(bad, units, dtype
     x = np.random.default_rng(0).normal(size=(2500, 20)).astype(dtype)
     x[2100, 3] = bad
     y = np.eye(2)[np.zeros(2500, dtype=int)]
-    message = r"`x` contains 1 NaN or infinite values \(first in row 2100\)"
+    message = r"`x` must hold finite numbers; got 1 NaN or infinite values \(first in row 2100\)"
     with pytest.raises(ConfigError, match=message):
         model.predict(x)
     with pytest.raises(ConfigError, match=message):
@@ -365,7 +365,7 @@ def test_a_first_layer_that_hides_nan_does_not_spare_the_check():
     model = _zero_row_model(10, first=L.Lambda(torch.nan_to_num))
     x = np.ones((50, 20))
     x[7, 0] = np.nan
-    with pytest.raises(ConfigError, match=r"`x` contains 1 NaN .*row 7\)"):
+    with pytest.raises(ConfigError, match=r"`x` must hold finite numbers; got 1 NaN .*row 7\)"):
         model.predict(x)
 
 

@@ -75,7 +75,7 @@ def test_tokenizer_bad_arguments(bad, match):
 
 def test_non_string_texts_are_rejected():
     tok = Tokenizer()
-    with pytest.raises(ConfigError, match="item 1 is int"):
+    with pytest.raises(ConfigError, match=r"got item 1 \(int: 3\)"):
         tok.fit_on_texts(["ok", 3])
     with pytest.raises(ConfigError, match="single string"):
         tok.fit_on_texts("just one string")
@@ -104,7 +104,7 @@ def test_pad_sequences_bad_arguments(kwargs, match):
 
 
 def test_pad_sequences_rejects_non_sequences():
-    with pytest.raises(ConfigError, match="item 1 is int"):
+    with pytest.raises(ConfigError, match=r"`sequences` must hold sequences; got item 1 \(int"):
         pad_sequences([[1], 5])
     with pytest.raises(ConfigError, match="steps of shape"):
         pad_sequences([[[1, 2]], [[1, 2, 3]]])
@@ -220,7 +220,9 @@ def test_load_embeddings_aligns_rows(tmp_path):
 def test_load_embeddings_wrong_dim(tmp_path):
     p = tmp_path / "vec.txt"
     p.write_text("the 1 2 3\n")
-    with pytest.raises(ConfigError, match="Line 1 .* expected `dim` = 2"):
+    with pytest.raises(ConfigError, match=r"`dim` of load_embeddings must be the count of "
+                                          r"numbers after each word in .*; got 2, but line 1 "
+                                          r"has 3\."):
         load_embeddings(p, {"the": 1}, dim=2)
 
 

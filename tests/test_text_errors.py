@@ -46,18 +46,23 @@ def test_inputs_keras_accepts_give_what_keras_gives(keras_pad, seqs, kwargs):
 
 
 @pytest.mark.parametrize("seqs, kwargs, match", [
-    ([[1, 1.5], [2]], {}, "`sequences[0][1]` is 1.5, which `dtype` int32 cannot hold (it takes "
-                          "whole numbers only); round the values first or pass dtype='float32'."),
-    ([[1], [2, float("nan")]], {}, "`sequences[1]` is nan, which `dtype` int32 cannot hold"),
-    ([[float("inf")]], {"dtype": "int64"}, "is inf, which `dtype` int64 cannot hold"),
-    ([[1], [2**40]], {}, "`sequences[1]` is 1099511627776, outside the range of `dtype` int32 "
-                         "[-2147483648, 2147483647]; pass a wider dtype such as 'int64'."),
-    ([[-1]], {"dtype": "uint8"}, "is -1, outside the range of `dtype` uint8 [0, 255]"),
-    ([np.array([1, 70000])], {"dtype": "int16"}, "`sequences[0][1]` is 70000, outside"),
-    ([np.array([0.5])], {}, "`sequences[0][0]` is 0.5, which `dtype` int32 cannot hold"),
-    (np.array([[1.0, np.nan]]), {}, "`sequences[0][1]` is nan"),
-    ([[1e300]], {"dtype": "float32"}, "is 1e+300, beyond the range of `dtype` float32; pass "
-                                      "dtype='float64'."),
+    ([[1, 1.5], [2]], {}, "`sequences[0][1]` must be a value `dtype` int32 can hold (whole "
+                          "numbers only); got 1.5. Round the values first or pass "
+                          "dtype='float32'."),
+    ([[1], [2, float("nan")]], {}, "`sequences[1]` must be a value `dtype` int32 can hold (whole "
+                                   "numbers only); got nan. Replace it"),
+    ([[float("inf")]], {"dtype": "int64"}, "`dtype` int64 can hold (whole numbers only); got inf"),
+    ([[1], [2**40]], {}, "`sequences[1]` must be within the range of `dtype` int32 "
+                         "[-2147483648, 2147483647]; got 1099511627776. Pass a wider dtype such "
+                         "as 'int64'."),
+    ([[-1]], {"dtype": "uint8"}, "must be within the range of `dtype` uint8 [0, 255]; got -1."),
+    ([np.array([1, 70000])], {"dtype": "int16"}, "`sequences[0][1]` must be within the range of "
+                                                 "`dtype` int16 [-32768, 32767]; got 70000."),
+    ([np.array([0.5])], {}, "`sequences[0][0]` must be a value `dtype` int32 can hold"),
+    (np.array([[1.0, np.nan]]), {}, "`sequences[0][1]` must be a value `dtype` int32 can hold "
+                                    "(whole numbers only); got nan."),
+    ([[1e300]], {"dtype": "float32"}, "`sequences[0][0]` must be within the range of `dtype` "
+                                      "float32; got 1e+300. Pass dtype='float64'."),
     ([[1, [2, 3]], [4]], {}, "`sequences[0]` must be a list of numbers (or of equal-length "
                              "vectors); got [1, [2, 3]]"),
     ([[1, None]], {}, "`sequences[0]` must be a list of numbers (or of equal-length vectors) "
@@ -68,8 +73,12 @@ def test_inputs_keras_accepts_give_what_keras_gives(keras_pad, seqs, kwargs):
                                       "(or its name), such as 'int32', 'float32', 'str' or "
                                       "object; got 'nonsense'."),
     ([[1, 2]], {"dtype": "datetime64"}, "`dtype` must be a numeric, string or object"),
-    ([[1, 2]], {"value": float("nan")}, "`value` is nan, which `dtype` int32 cannot hold"),
-    ([[1, 2]], {"value": 2**40}, "`value` is 1099511627776, outside the range of `dtype` int32"),
+    ([[1, 2]], {"value": float("nan")}, "`value` must be a value `dtype` int32 can hold (whole "
+                                        "numbers only); got nan."),
+    ([[1, 2]], {"value": 2**40}, "`value` must be within the range of `dtype` int32 "
+                                 "[-2147483648, 2147483647]; got 1099511627776."),
+    ([[1, 2]], {"value": "x"}, "`value` must be a number for `dtype` int32; got 'x'. Use "
+                               "dtype=object or a numeric value."),
     ([[1, 2]], {"value": None}, "`value` must be a number for `dtype` int32; got None."),
 ])
 def test_pad_sequences_names_what_does_not_fit(seqs, kwargs, match):
@@ -80,7 +89,8 @@ def test_pad_sequences_names_what_does_not_fit(seqs, kwargs, match):
 def test_sequences_of_vectors_are_checked_too():
     out = pad_sequences([[[1, 2], [3, 4]], [[5, 6]]], maxlen=2)
     np.testing.assert_array_equal(out, [[[1, 2], [3, 4]], [[0, 0], [5, 6]]])
-    with _raises("An item of `sequences[1]` is 0.5, which `dtype` int32 cannot hold"):
+    with _raises("`sequences[1]` must be a value `dtype` int32 can hold (whole numbers only); "
+                 "got 0.5."):
         pad_sequences([[[1, 2]], [[0.5, 6]]])
 
 
@@ -115,7 +125,7 @@ def test_whole_floats_and_huge_indices_are_indices(tok):
     assert tok.sequences_to_texts([[1, 2.0, 2**70]]) == ref.sequences_to_texts([[1, 2.0, 2**70]])
     np.testing.assert_array_equal(tok.sequences_to_matrix([[1, 2**70]], mode="count"),
                                   ref.sequences_to_matrix([[1, 2**70]], mode="count"))
-    with _raises("`sequences[0][1]` is -3; word indices must be >= 0."):
+    with _raises("`sequences[0][1]` must be a word index >= 0; got -3."):
         tok.sequences_to_matrix([[1, -3]])
 
 

@@ -54,7 +54,7 @@ def test_fit_and_evaluate_reject_zero_rows():
     (np.r_[np.ones(19), np.inf], r"`sample_weight` must hold finite .*row 19"),
     (np.r_[np.ones(17), -1.0, 1.0, -2.0], r"`sample_weight` must hold numbers >= 0; got 2 "
                                           r"negative values \(first -1 at row 17\)"),
-    (np.zeros(20), r"`sample_weight` must not be all zero"),
+    (np.zeros(20), r"`sample_weight` must hold weights that are not all zero"),
 ])
 def test_sample_weight_must_be_finite_non_negative_and_not_all_zero(bad, message):
     x, y = _xy()
@@ -66,7 +66,7 @@ def test_sample_weight_must_be_finite_non_negative_and_not_all_zero(bad, message
 
 def test_validation_weights_are_checked_too():
     x, y = _xy()
-    with pytest.raises(ConfigError, match=r"`validation_data sample_weight` must not be all"):
+    with pytest.raises(ConfigError, match=r"`validation_data sample_weight` must hold weights that are not all"):
         _regressor().fit(x, y, validation_data=(x, y, np.zeros(20)), verbose=0)
 
 
@@ -76,9 +76,9 @@ def test_validation_weights_are_checked_too():
     ({0: -1.0}, r"`class_weight` must map .*got -1.0 for class 0"),
     ({0: "heavy"}, r"`class_weight` must map .*got 'heavy' for class 0"),
     ({0: 0.0, 1: 0.0, 2: 0.0}, r"`class_weight` .*all zero"),
-    ({0: 1.0, 7: 2.0}, r"`class_weight` key 7 is not a class of `y`: the model has 3 classes "
-                       r"\(0\.\.2\)"),
-    ({"a": 1.0}, r"`class_weight` keys must be class indices \(ints\); got 'a' \(str\)"),
+    ({0: 1.0, 7: 2.0}, r"`class_weight` must be keyed by classes of `y` \(the model has 3 "
+                       r"classes: 0\.\.2\); got the key 7"),
+    ({"a": 1.0}, r"`class_weight` must be keyed by class indices \(ints\); got the key 'a' \(str\)"),
     ([1.0, 2.0], r"`class_weight` must be a dict class -> weight"),
 ])
 def test_class_weight_errors_name_the_argument(class_weight, message):
@@ -90,7 +90,7 @@ def test_class_weight_errors_name_the_argument(class_weight, message):
 
 def test_class_weight_on_a_regression_loss_is_an_error():
     x, y = _xy()
-    with pytest.raises(ConfigError, match=r"`class_weight` needs a classification loss.*"
+    with pytest.raises(ConfigError, match=r"`class_weight` must be None with a regression loss.*"
                                           r"'mse'.*use `sample_weight`"):
         _regressor().fit(x, y, class_weight={0: 1.0}, verbose=0)
 
@@ -100,7 +100,7 @@ def test_binary_class_weight_keys_are_0_and_1():
     model.compile(loss="binary_crossentropy")
     x, _ = _xy()
     y = (np.arange(20) % 2).astype(np.float32)
-    with pytest.raises(ConfigError, match=r"key 2 is not a class of `y`: .* 2 classes \(0\.\.1\)"):
+    with pytest.raises(ConfigError, match=r"keyed by classes of `y` \(.* 2 classes: 0\.\.1\); got the key 2"):
         model.fit(x, y, class_weight={0: 1.0, 2: 3.0}, verbose=0)
     model.fit(x, y, class_weight={0: 1.0, 1: 3.0}, verbose=0)
     # numpy integer keys (e.g. from np.unique) are class indices too
@@ -273,17 +273,17 @@ def test_predict_and_evaluate_check_batch_size(batch_size):
 def test_zero_length_sequences_are_rejected(make):
     model = sd.Sequential([make(4), L.Dense(1)], input_shape=(None, 2))
     model.compile(loss="mse")
-    with pytest.raises(ShapeError, match=r"`x` has 0 timesteps \(shape \(n, 0, 2\)\); "
-                                         r"sequences need at least one step"):
+    with pytest.raises(ShapeError, match=r"`x` must have at least one timestep per sequence; got 0 "
+                                         r"timesteps \(shape \(n, 0, 2\)\)"):
         model.fit(np.zeros((5, 0, 2)), np.zeros(5), verbose=0)
-    with pytest.raises(ShapeError, match=r"`x` has 0 timesteps"):
+    with pytest.raises(ShapeError, match=r"`x` must have at least one timestep"):
         model.predict(np.zeros((5, 0, 2)))
 
 
 def test_zero_length_word_ids_into_embedding_and_rnn_are_rejected():
     model = sd.Sequential([L.Embedding(10, 3), L.LSTM(4), L.Dense(1)])
     model.compile(loss="mse")
-    with pytest.raises(ShapeError, match=r"`x` has 0 timesteps \(shape \(n, 0\)\).*"
+    with pytest.raises(ShapeError, match=r"got 0 timesteps \(shape \(n, 0\)\).*"
                                          r"pad_sequences"):
         model.fit(np.zeros((5, 0), dtype=int), np.zeros(5), verbose=0)
 

@@ -37,17 +37,28 @@ __all__ = ["label", "message", "check_int", "check_number", "check_positive", "c
            "check_callable", "check_array_shape", "is_int", "is_number"]
 
 
-def label(argument: str, owner: str | None = None) -> str:
-    """"`argument`", or "`argument` of owner" when the owner (a class or function) is given."""
-    return f"`{argument}`" if owner is None else f"`{argument}` of {owner}"
+def label(argument: str | Sequence[str], owner: str | None = None) -> str:
+    """"`argument`", or "`argument` of owner" when the owner (a class or function) is given;
+    several arguments that must agree read "`a`, `b` and `c`".
+
+    Examples
+    --------
+    >>> label("y", "roc_auc"), label(["y", "pred"], "regression_report")
+    ('`y` of roc_auc', '`y` and `pred` of regression_report')
+    """
+    names = [argument] if isinstance(argument, str) else [f"{a}" for a in argument]
+    quoted = [f"`{n}`" for n in names]
+    subject = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return subject if owner is None else f"{subject} of {owner}"
 
 
-def message(argument: str, expected: str, got: Any, owner: str | None = None,
-            fix: str | None = None, *, shown: str | None = None) -> str:
+def message(argument: str | Sequence[str], expected: str, got: Any, owner: str | None = None,
+            fix: str | None = None, *, shown: str | None = None, verb: str = "be") -> str:
     """The one message template: "`arg` of Owner must be EXPECTED; got GOT." (and the fix).
 
     ``got`` is shown with ``repr``, unless ``shown`` gives the text to show instead (a shape,
-    a type name).
+    a type name, "3 NaN values"). ``verb`` replaces "be" where the data, not the argument's
+    type, is at fault: "must hold numbers", "must have shape (n, 3)".
 
     Examples
     --------
@@ -55,8 +66,10 @@ def message(argument: str, expected: str, got: Any, owner: str | None = None,
     '`patience` of EarlyStopping must be an int >= 0; got -1.'
     >>> message("x", "a 2-d array", None, fix="Pass x.reshape(-1, 1).", shown="shape (5,)")
     '`x` must be a 2-d array; got shape (5,). Pass x.reshape(-1, 1).'
+    >>> message("y", "finite numbers", None, "fit", verb="hold", shown="2 NaN values")
+    '`y` of fit must hold finite numbers; got 2 NaN values.'
     """
-    text = f"{label(argument, owner)} must be {expected}; got " \
+    text = f"{label(argument, owner)} must {verb} {expected}; got " \
            f"{repr(got) if shown is None else shown}."
     return text if not fix else f"{text} {fix}"
 

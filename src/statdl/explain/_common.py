@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, ShapeError
+from ..validation import choice_error, message
 
 __all__ = ["predictor", "design", "column_indices"]
 
@@ -23,8 +24,8 @@ def predictor(model) -> Callable[[np.ndarray], np.ndarray]:
         def predict(x):
             return np.asarray(model(x), dtype=np.float64)
     else:
-        raise TypeError(f"`model` must be a fitted model (with predict) or a function of x; "
-                        f"got {type(model).__name__}.")
+        raise TypeError(message("model", "a fitted model (with predict) or a function of x",
+                                model, shown=type(model).__name__))
 
     def two_d(x):
         out = predict(x)
@@ -41,11 +42,12 @@ def design(x) -> tuple[np.ndarray, list[str]]:
     else:
         values = np.array(x, dtype=np.float64, copy=True)
         if values.ndim != 2:
-            raise ShapeError(f"`x` must be a matrix (cases x columns) or a DataFrame; got shape "
-                             f"{values.shape}.")
+            raise ShapeError(message("x", "a matrix (cases x columns) or a DataFrame", x,
+                                     shown=f"shape {values.shape}"))
         names = [f"x{j}" for j in range(values.shape[1])]
     if values.shape[0] < 2:
-        raise ShapeError(f"`x` must have at least 2 rows; got {values.shape[0]}.")
+        raise ShapeError(message("x", "at least 2 rows", x, verb="have",
+                                 shown=str(values.shape[0])))
     return values, names
 
 
@@ -56,15 +58,14 @@ def column_indices(spec, names: list[str], argument: str) -> list[int]:
     for item in items:
         if isinstance(item, str):
             if item not in names:
-                raise ConfigError(f"`{argument}` names column {item!r}, which `x` does not have;"
-                                  f" its columns are {', '.join(names)}.")
+                raise choice_error(argument, item, names)  # the columns of x
             out.append(names.index(item))
         elif isinstance(item, int | np.integer) and not isinstance(item, bool) \
                 and -len(names) <= item < len(names):
             out.append(int(item) % len(names))
         else:
-            raise ConfigError(f"`{argument}` must hold column names or indices 0..{len(names) - 1}"
-                              f"; got {item!r}.")
+            raise ConfigError(message(argument, f"column names or indices 0..{len(names) - 1}",
+                                      item, verb="hold"))
     if not out:
-        raise ConfigError(f"`{argument}` must name at least one column; got {spec!r}.")
+        raise ConfigError(message(argument, "at least one column", spec, verb="name"))
     return out

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 
 from ..errors import ConfigError
+from ..validation import check_choice, message
 from ._common import column_indices, design, predictor
 
 __all__ = ["partial_dependence", "PartialDependence"]
@@ -89,8 +90,7 @@ def partial_dependence(model, x, features, grid=100, kind: str = "average",
     ([0.0, 1.0], [1.0, 2.0])
     """
     values, names = design(x)
-    if kind not in ("average", "individual", "both"):
-        raise ConfigError(f"`kind` must be 'average', 'individual' or 'both'; got {kind!r}.")
+    check_choice(kind, "kind", ("average", "individual", "both"), "partial_dependence")
     specs = _feature_specs(features, names)
     grids = _grids(values, specs, grid, percentiles)
     predict = predictor(model)
@@ -117,8 +117,8 @@ def partial_dependence(model, x, features, grid=100, kind: str = "average",
 def _feature_specs(features, names) -> list[list[int]]:
     items = features if isinstance(features, list) else [features]
     if not 1 <= len(items) <= 2:
-        raise ConfigError(f"`features` must be one variable or a list of two; got "
-                          f"{len(items)}.")
+        raise ConfigError(message("features", "one variable or a list of two", features,
+                                  "partial_dependence", shown=f"{len(items)} variables"))
     return [column_indices(item, names, "features") for item in items]
 
 
@@ -128,11 +128,12 @@ def _grids(values, specs, grid, percentiles) -> list[np.ndarray]:
     if not isinstance(grid, int | np.integer) or isinstance(grid, bool):
         custom = grid if len(specs) > 1 else [grid]
         if len(custom) != len(specs):
-            raise ConfigError(f"`grid` must give one array of values per feature "
-                              f"({len(specs)}); got {len(custom)}.")
+            raise ConfigError(message("grid", f"one array of values per feature ({len(specs)})",
+                                      grid, "partial_dependence", verb="give",
+                                      shown=str(len(custom))))
     elif grid < 2:
-        raise ConfigError(f"`grid` must be an int >= 2 (the resolution) or the grid values; got "
-                          f"{grid}.")
+        raise ConfigError(message("grid", "an int >= 2 (the resolution) or the grid values",
+                                  grid, "partial_dependence"))
     out = []
     for i, cols in enumerate(specs):
         if custom is not None:
@@ -151,8 +152,10 @@ def _numeric_grid(column: np.ndarray, resolution: int, percentiles) -> np.ndarra
         return uniques
     lo, hi = mquantiles(column, prob=percentiles, axis=0)
     if np.isclose(lo, hi):
-        raise ConfigError(f"`percentiles` {percentiles} give the same value {lo:g}; choose "
-                          "percentiles further apart or pass the grid values.")
+        raise ConfigError(message(
+            "percentiles", "two percentiles of distinct values", percentiles,
+            "partial_dependence", shown=f"{percentiles}, both at the value {lo:g}",
+            fix="Choose percentiles further apart or pass the grid values."))
     return np.linspace(lo, hi, num=resolution, endpoint=True)
 
 
@@ -162,10 +165,12 @@ def _output(out: np.ndarray, output: int | None) -> int:
             return 0
         if out.shape[1] == 2:
             return 1
-        raise ConfigError(f"The model has {out.shape[1]} outputs: say which to explain with "
-                          "`output=` (a column index).")
+        raise ConfigError(message(
+            "output", f"the column index to explain (the model has {out.shape[1]} outputs)",
+            output, "partial_dependence"))
     if not isinstance(output, int | np.integer) or not 0 <= output < out.shape[1]:
-        raise ConfigError(f"`output` must be an int in 0..{out.shape[1] - 1}; got {output!r}.")
+        raise ConfigError(message("output", f"an int in 0..{out.shape[1] - 1}", output,
+                                  "partial_dependence"))
     return int(output)
 
 

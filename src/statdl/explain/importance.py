@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError, ShapeError
-from ..validation import choice_error
+from ..validation import check_int, choice_error, message
 from ._common import column_indices, design, predictor
 
 __all__ = ["permutation_importance", "term_groups", "METRICS"]
@@ -109,8 +109,7 @@ def permutation_importance(model, x, y, metric: str | Callable = "mse", repeats:
     values, names = design(x)
     yv = _response(y, len(values))
     score, higher = _metric(metric, greater_is_better)
-    if isinstance(repeats, bool) or not isinstance(repeats, int | np.integer) or repeats < 1:
-        raise ConfigError(f"`repeats` must be an int >= 1; got {repeats!r}.")
+    repeats = check_int(repeats, "repeats", "permutation_importance", low=1)
     predict = predictor(model)
     variables = _variables(groups, names)
     baseline = score(yv, predict(values))
@@ -149,16 +148,18 @@ def _variables(groups, names: list[str]) -> list[tuple[str, list[int]]]:
     if groups is None:
         return [(n, [j]) for j, n in enumerate(names)]
     if not isinstance(groups, dict):
-        raise ConfigError(f"`groups` must be a dict name -> list of columns; got "
-                          f"{type(groups).__name__}.")
+        raise ConfigError(message("groups", "a dict name -> list of columns", groups,
+                                  "permutation_importance", shown=type(groups).__name__))
     taken: dict[int, str] = {}
     grouped = {}
     for name, spec in groups.items():
         cols = column_indices(spec, names, "groups")
         for c in cols:
             if c in taken:
-                raise ConfigError(f"`groups`: column {names[c]!r} is in both {taken[c]!r} and "
-                                  f"{name!r}; each column may be in one group.")
+                raise ConfigError(message(
+                    "groups", "groups with no column in common", groups,
+                    "permutation_importance",
+                    shown=f"column {names[c]!r} in both {taken[c]!r} and {name!r}"))
             taken[c] = str(name)
         grouped[cols[0]] = (str(name), cols)
     out = []
@@ -183,7 +184,8 @@ def _response(y, n: int) -> np.ndarray:
     arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=np.float64)
     arr = arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1)
     if arr.shape[0] != n:
-        raise ShapeError(f"`y` must have one row per row of `x` ({n}); got {arr.shape[0]}.")
+        raise ShapeError(message("y", f"one row per row of `x` ({n})", y, verb="have",
+                                 shown=str(arr.shape[0])))
     return arr
 
 
@@ -200,8 +202,9 @@ def term_groups(x: pd.DataFrame, data: pd.DataFrame) -> dict[str, list[str]]:
     {'x': ['x'], 'g': ['gb', 'gc']}
     """
     if not isinstance(x, pd.DataFrame) or not isinstance(data, pd.DataFrame):
-        raise TypeError("`x` and `data` of term_groups must be DataFrames (the design matrix "
-                        "and the data it was made from).")
+        bad, value = ("x", x) if not isinstance(x, pd.DataFrame) else ("data", data)
+        raise TypeError(message(bad, "a DataFrame (x: the design matrix; data: the data it was "
+                                "made from)", value, "term_groups", shown=type(value).__name__))
     groups: dict[str, list[str]] = {}
     for var in data.columns:
         if var in x.columns and not _is_factor(data[var]):

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ShapeError
+from ..validation import check_choice, message
 
 __all__ = ["saliency"]
 
@@ -42,13 +43,12 @@ def saliency(model, images, target=None, kind: str = "gradient", score: str = "l
     >>> saliency(m, np.ones((2, 4, 4, 1)), target=1).shape
     (2, 4, 4)
     """
-    if kind not in ("gradient", "gradient_x_input"):
-        raise ConfigError(f"`kind` must be 'gradient' or 'gradient_x_input'; got {kind!r}.")
-    if score not in ("logit", "probability"):
-        raise ConfigError(f"`score` must be 'logit' or 'probability'; got {score!r}.")
+    check_choice(kind, "kind", ("gradient", "gradient_x_input"), "saliency")
+    check_choice(score, "score", ("logit", "probability"), "saliency")
     x = np.asarray(images, dtype=np.float32)
     if x.ndim not in (3, 4):
-        raise ShapeError(f"`images` must have shape (n, h, w) or (n, h, w, c); got {x.shape}.")
+        raise ShapeError(message("images", "shape (n, h, w) or (n, h, w, c)", images,
+                                 "saliency", verb="have", shown=str(x.shape)))
     module = model.module
     device = next(iter(module.parameters()), torch.empty(0)).device
     xt = torch.tensor(x, device=device, requires_grad=True)
@@ -82,5 +82,6 @@ def _targets(target, out: torch.Tensor, n: int) -> np.ndarray:
         return out.detach().argmax(dim=1).cpu().numpy()
     t = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
     if t.min() < 0 or t.max() >= k:
-        raise ConfigError(f"`target` must hold class indices 0..{k - 1}; got {target!r}.")
+        raise ConfigError(message("target", f"class indices 0..{k - 1}", target, "saliency",
+                                  verb="hold"))
     return t

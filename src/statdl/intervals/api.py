@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError, ShapeError
-from ..validation import choice_error
+from ..validation import choice_error, message
 from .conformal import check_level, conformal_sets, conformalized_quantiles, split_conformal
 from .stochastic import Ensemble, mc_dropout_predict
 
@@ -82,12 +82,14 @@ def predict_interval(model, x, level: float = 0.95, method: str = "conformal",
     if method not in _METHODS:
         raise choice_error("method", method, list(_METHODS))
     if method == "ensemble" and not isinstance(model, Ensemble):
-        raise TypeError(f"method='ensemble' needs a fitted statdl.Ensemble as `model`; got "
-                        f"{type(model).__name__}. Build one with sd.Ensemble(model_fn, n=5).")
+        raise TypeError(message("model", "a fitted statdl.Ensemble with method='ensemble'",
+                                model, "predict_interval", shown=type(model).__name__,
+                                fix="Build one with sd.Ensemble(model_fn, n=5)."))
     if method in ("conformal", "cqr") and calibration is None:
-        raise ConfigError(
-            f"method={method!r} needs `calibration=(x_cal, y_cal)`: cases the model was not "
-            "fitted on (hold out 20-50% of the training data, e.g. with sd.train_test_split).")
+        raise ConfigError(message(
+            "calibration", f"(x_cal, y_cal) with method={method!r}: cases the model was not "
+            "fitted on", None, "predict_interval",
+            fix="Hold out 20-50% of the training data, e.g. with sd.train_test_split."))
     x_cal, y_cal = _calibration(calibration)
     attrs: dict = {"level": level, "method": method}
     if method == "conformal":
@@ -151,8 +153,9 @@ def _draws(model, x, method, passes, seed, batch_size) -> np.ndarray:
     if raw.ndim == 3 and raw.shape[2] == 1:
         raw = raw[:, :, 0]
     if raw.ndim != 2:
-        raise ShapeError(f"method={method!r} intervals need a model with one output column; "
-                         f"got outputs of shape {raw.shape[1:]}.")
+        raise ShapeError(message("model", f"a model with one output column for method="
+                                 f"{method!r}", None, "predict_interval",
+                                 shown=f"outputs of shape {raw.shape[1:]}"))
     return raw.astype(np.float64)
 
 
@@ -187,8 +190,8 @@ def predict_set(model, x, level: float = 0.9, method: str = "lac", calibration=N
     if method not in ("lac", "aps"):
         raise choice_error("method", method, ["lac", "aps"])
     if calibration is None:
-        raise ConfigError("predict_set needs `calibration=(x_cal, y_cal)`: cases the model "
-                          "was not fitted on.")
+        raise ConfigError(message("calibration", "(x_cal, y_cal): cases the model was not "
+                                  "fitted on", None, "predict_set"))
     x_cal, y_cal = _calibration(calibration, classes=True)
     p = _probabilities(_predict(model, x, batch_size))
     p_cal = _probabilities(_predict(model, x_cal, batch_size))
@@ -232,8 +235,8 @@ def predict_uncertainty(model, x, method: str = "mc_dropout", passes: int = 100,
         raise choice_error("method", method, ["mc_dropout", "ensemble"])
     if method == "ensemble":
         if not isinstance(model, Ensemble):
-            raise TypeError(f"method='ensemble' needs a fitted statdl.Ensemble; got "
-                            f"{type(model).__name__}.")
+            raise TypeError(message("model", "a fitted statdl.Ensemble with method='ensemble'",
+                                    model, "predict_uncertainty", shown=type(model).__name__))
         raw = model.predict_members(x, batch_size)
     else:
         raw = mc_dropout_predict(model, x, passes=passes, seed=seed, batch_size=batch_size)
@@ -259,14 +262,15 @@ def _calibration(calibration, classes: bool = False):
     if calibration is None:
         return None, None
     if not isinstance(calibration, tuple | list) or len(calibration) != 2:
-        raise ConfigError(f"`calibration` must be a pair (x_cal, y_cal); got "
-                          f"{type(calibration).__name__}.")
+        raise ConfigError(message("calibration", "a pair (x_cal, y_cal)", calibration,
+                                  shown=type(calibration).__name__))
     x_cal, y_cal = calibration
     y = np.asarray(y_cal.to_numpy() if hasattr(y_cal, "to_numpy") else y_cal)
     if not classes:
         y = y.astype(np.float64).reshape(len(y), -1)
         if y.shape[1] != 1:
-            raise ShapeError(f"`y_cal` must be one column of responses; got shape {y.shape}.")
+            raise ShapeError(message("y_cal", "one column of responses", y_cal,
+                                     shown=f"shape {y.shape}"))
         y = y[:, 0]
     return x_cal, y
 
@@ -275,18 +279,20 @@ def _one_column(pred, method: str) -> np.ndarray:
     arr = np.asarray(pred, dtype=np.float64)
     arr = arr.reshape(len(arr), -1)
     if arr.shape[1] != 1:
-        raise ShapeError(
-            f"method={method!r} needs a model with one output column; got {arr.shape[1]}. For "
-            "a model fitted with sd.losses.quantile(...), use method='cqr'.")
+        raise ShapeError(message(
+            "model", f"a model with one output column for method={method!r}", None,
+            "predict_interval", shown=f"{arr.shape[1]} columns",
+            fix="For a model fitted with sd.losses.quantile(...), use method='cqr'."))
     return arr[:, 0]
 
 
 def _quantile_columns(pred) -> np.ndarray:
     arr = np.asarray(pred, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ShapeError(f"method='cqr' needs a model with one output column per quantile "
-                         f"(at least 2, fitted with sd.losses.quantile); got outputs of shape "
-                         f"{arr.shape[1:]}.")
+        raise ShapeError(message(
+            "model", "a model with one output column per quantile (at least 2, fitted with "
+            "sd.losses.quantile) for method='cqr'", None, "predict_interval",
+            shown=f"outputs of shape {arr.shape[1:]}"))
     return arr
 
 
@@ -296,8 +302,10 @@ def _probabilities(pred) -> np.ndarray:
         p1 = arr.reshape(-1)
         arr = np.column_stack([1.0 - p1, p1])
     if arr.ndim != 2 or arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
-        raise ShapeError("The model must output class probabilities (softmax rows or one "
-                         "sigmoid column).")
+        raise ShapeError(message("model", "a model whose outputs are class probabilities "
+                                 "(softmax rows or one sigmoid column)", None,
+                                 shown=f"outputs from {arr.min():g} to {arr.max():g}"
+                                 if arr.size else "no outputs"))
     return np.clip(arr, 0.0, 1.0)
 
 
@@ -306,7 +314,8 @@ def _labels(labels, k: int) -> list:
         return list(range(k))
     names = list(labels)
     if len(names) != k:
-        raise ConfigError(f"`labels` must name the {k} classes; got {len(names)} names.")
+        raise ConfigError(message("labels", f"the {k} classes", labels, verb="name",
+                                  shown=f"{len(names)} names"))
     return names
 
 

@@ -137,15 +137,16 @@ def conformal_sets(proba_cal, y_cal, proba, level: float = 0.9, method: str = "l
     """
     pc, p = _proba(proba_cal, "proba_cal"), _proba(proba, "proba")
     if pc.shape[1] != p.shape[1]:
-        raise ShapeError(f"`proba_cal` and `proba` must have the same number of classes; got "
-                         f"{pc.shape[1]} and {p.shape[1]}.")
+        raise ShapeError(validation.message(
+            "proba", f"as many classes as `proba_cal` ({pc.shape[1]})", proba, "conformal_sets",
+            verb="have", shown=str(p.shape[1])))
     yc = _labels(y_cal, pc.shape[1], len(pc))
     rows = np.arange(len(pc))
     if method == "lac":
         q = conformal_quantile(1.0 - pc[rows, yc], level)
         return p >= 1.0 - q - _EPS, q
     if method != "aps":
-        raise ConfigError(f"`method` of conformal_sets must be 'lac' or 'aps'; got {method!r}.")
+        raise validation.choice_error("method", method, ("lac", "aps"), "conformal_sets")
     rng = np.random.RandomState(seed) if randomize else None
     scores = _aps_scores(pc, rng)[rows, yc]
     q = conformal_quantile(scores, level)
@@ -182,26 +183,30 @@ def _vector(values, name: str) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1 or arr.size == 0:
-        raise ShapeError(f"`{name}` must be a non-empty vector (or one column); got shape "
-                         f"{arr.shape}.")
+        raise ShapeError(validation.message(name, "a non-empty vector (or one column)", values,
+                                            shown=f"shape {arr.shape}"))
     if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"`{name}` must be finite; got NaN or infinite values.")
+        raise ConfigError(validation.message(name, "finite numbers", values, verb="hold",
+                                             shown="NaN or infinite values"))
     return arr
 
 
 def _same_length(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
     if a.shape != b.shape:
-        raise ShapeError(f"`{na}` and `{nb}` must have the same length; got {a.size} and "
-                         f"{b.size}.")
+        raise ShapeError(validation.message(nb, f"the length of `{na}` ({a.size})", b,
+                                            verb="have", shown=str(b.size)))
 
 
 def _proba(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
-        raise ShapeError(f"`{name}` must be a matrix of class probabilities (cases x classes, "
-                         f"at least 2 classes); got shape {arr.shape}.")
+        raise ShapeError(validation.message(
+            name, "a matrix of class probabilities (cases x classes, at least 2 classes)",
+            values, shown=f"shape {arr.shape}"))
     if not np.all(np.isfinite(arr)) or arr.min() < 0:
-        raise ConfigError(f"`{name}` must hold finite probabilities >= 0.")
+        raise ConfigError(validation.message(name, "finite probabilities >= 0", values,
+                                             verb="hold", shown="NaN, infinite or negative "
+                                             "values"))
     return arr
 
 
@@ -211,10 +216,11 @@ def _labels(y, k: int, n: int) -> np.ndarray:
         arr = arr.argmax(axis=1)
     arr = arr.reshape(-1)
     if arr.size != n:
-        raise ShapeError(f"`y_cal` must have one label per calibration case ({n}); got "
-                         f"{arr.size}.")
+        raise ShapeError(validation.message("y_cal", f"one label per calibration case ({n})",
+                                            y, verb="have", shown=str(arr.size)))
     if not np.issubdtype(arr.dtype, np.number) or np.any(arr != np.round(arr)) \
             or arr.min() < 0 or arr.max() >= k:
-        raise ConfigError(f"`y_cal` must hold class indices 0..{k - 1} (the columns of the "
-                          f"probabilities); got values {np.unique(arr)[:5].tolist()}.")
+        raise ConfigError(validation.message(
+            "y_cal", f"class indices 0..{k - 1} (the columns of the probabilities)", y,
+            verb="hold", shown=f"values {np.unique(arr)[:5].tolist()}"))
     return arr.astype(np.int64)

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError, ShapeError
+from ..validation import check_int, message
 from .api import GUARANTEE
 from .conformal import check_level
 
@@ -30,7 +31,8 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """
     level = check_level(level)
     if not (0 <= k <= n) or n < 1:
-        raise ConfigError(f"`k` and `n` must satisfy 0 <= k <= n and n >= 1; got k={k}, n={n}.")
+        raise ConfigError(message("k", "a count in 0..n with n >= 1", k, "clopper_pearson",
+                                  shown=f"k={k}, n={n}"))
     a = (1 - level) / 2
     lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
     hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
@@ -99,18 +101,19 @@ def coverage_report(intervals: pd.DataFrame, y, bins: int = 5) -> CoverageReport
     (0.75, 2.0, [1.0, 0.5])
     """
     if not isinstance(intervals, pd.DataFrame):
-        raise TypeError(f"`intervals` must be the DataFrame of predict_interval or predict_set;"
-                        f" got {type(intervals).__name__}.")
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ConfigError(f"`bins` must be an int >= 1; got {bins!r}.")
+        raise TypeError(message("intervals", "the DataFrame of predict_interval or predict_set",
+                                intervals, "coverage_report", shown=type(intervals).__name__))
+    bins = check_int(bins, "bins", "coverage_report", low=1)
     method = str(intervals.attrs.get("method", intervals["method"].iloc[0]
                                      if "method" in intervals and len(intervals) else "?"))
     if "set" in intervals.columns:
         return _set_report(intervals, y, method)
     for column in ("estimate", "lower", "upper"):
         if column not in intervals.columns:
-            raise ConfigError(f"`intervals` must have columns estimate, lower and upper (from "
-                              f"predict_interval); {column!r} is missing.")
+            raise ConfigError(message(
+                "intervals", "a frame with columns estimate, lower and upper (from "
+                "predict_interval)", intervals, "coverage_report",
+                shown=f"one without {column!r}"))
     yv = _response(y, len(intervals))
     lo, hi = intervals["lower"].to_numpy(float), intervals["upper"].to_numpy(float)
     inside = (yv >= lo) & (yv <= hi)
@@ -134,8 +137,8 @@ def _set_report(frame: pd.DataFrame, y, method: str) -> CoverageReport:
     labels = list(frame.attrs.get("labels", []))
     yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(-1)
     if yv.size != len(frame):
-        raise ShapeError(f"`y` must have one value per row of `intervals` ({len(frame)}); got "
-                         f"{yv.size}.")
+        raise ShapeError(message("y", f"one value per row of `intervals` ({len(frame)})", y,
+                                 "coverage_report", verb="have", shown=str(yv.size)))
     if labels and np.issubdtype(yv.dtype, np.integer):  # class indices, as y_cal
         yv = np.asarray([labels[int(v)] for v in yv], dtype=object)
     inside = np.array([v in s for v, s in zip(yv.tolist(), frame["set"])])
@@ -161,9 +164,11 @@ def _report(frame, yv, method, inside, mean_width, by_bin, kind) -> CoverageRepo
 def _response(y, n: int) -> np.ndarray:
     yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=float).reshape(-1)
     if yv.size != n or n == 0:
-        raise ShapeError(f"`y` must have one value per row of `intervals` ({n}); got {yv.size}.")
+        raise ShapeError(message("y", f"one value per row of `intervals` ({n})", y,
+                                 "coverage_report", verb="have", shown=str(yv.size)))
     if not np.all(np.isfinite(yv)):
-        raise ConfigError("`y` must be finite; got NaN or infinite values.")
+        raise ConfigError(message("y", "finite numbers", y, "coverage_report", verb="hold",
+                                  shown="NaN or infinite values"))
     return yv
 
 
@@ -184,14 +189,16 @@ def accuracy_by_uncertainty(uncertainty: pd.DataFrame, y, by: str = "entropy",
     """
     if not isinstance(uncertainty, pd.DataFrame) or by not in uncertainty.columns \
             or "prediction" not in uncertainty.columns:
-        raise ConfigError(f"`uncertainty` must be the DataFrame of predict_uncertainty with a "
-                          f"column {by!r}; got {type(uncertainty).__name__}.")
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ConfigError(f"`bins` must be an int >= 1; got {bins!r}.")
+        shown = type(uncertainty).__name__ if not isinstance(uncertainty, pd.DataFrame) else \
+            f"a DataFrame with columns {list(uncertainty.columns)}"
+        raise ConfigError(message(
+            "uncertainty", f"the DataFrame of predict_uncertainty (with columns 'prediction' "
+            f"and {by!r})", uncertainty, "accuracy_by_uncertainty", shown=shown))
+    bins = check_int(bins, "bins", "accuracy_by_uncertainty", low=1)
     yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(-1)
     if yv.size != len(uncertainty):
-        raise ShapeError(f"`y` must have one value per row of `uncertainty` "
-                         f"({len(uncertainty)}); got {yv.size}.")
+        raise ShapeError(message("y", f"one value per row of `uncertainty` ({len(uncertainty)})",
+                                 y, "accuracy_by_uncertainty", verb="have", shown=str(yv.size)))
     right = uncertainty["prediction"].to_numpy() == yv
     value = uncertainty[by].to_numpy(float)
     edges = np.unique(np.quantile(value, np.linspace(0, 1, bins + 1)))

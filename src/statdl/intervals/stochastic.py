@@ -21,6 +21,7 @@ from ..layers.modules import SequentialModule
 from ..threads import governed
 from ..training.data import inference_batch
 from ..utils import set_seed
+from ..validation import check_callable, check_int, message
 
 __all__ = ["mc_dropout_predict", "Ensemble", "dropout_modules"]
 
@@ -63,16 +64,17 @@ def mc_dropout_predict(model, x, passes: int = 100, seed: int | None = None,
     >>> draws.shape, bool(draws.std(axis=0).min() > 0)
     ((20, 3, 1), True)
     """
-    if isinstance(passes, bool) or not isinstance(passes, int | np.integer) or passes < 2:
-        raise ConfigError(f"`passes` must be an int >= 2; got {passes!r}.")
+    passes = check_int(passes, "passes", "mc_dropout_predict", low=2)
     model.module  # builds a model that knows its input shape  # noqa: B018
     module = model._train_module()
     droppers = dropout_modules(module)
     if not droppers:
-        raise ConfigError(
-            f"method='mc_dropout' needs a model with Dropout layers (or recurrent dropout); "
-            f"model '{model.name}' has none. Add sd.layers.Dropout(rate) and refit, or use "
-            "method='conformal' or 'ensemble'.")
+        raise ConfigError(message(
+            "model", "a model with Dropout layers or recurrent dropout (method='mc_dropout' "
+            "needs a model with Dropout to draw from)", model.name,
+            "mc_dropout_predict", shown=f"model '{model.name}', which has none",
+            fix="Add sd.layers.Dropout(rate) and refit, or use method='conformal' or "
+                "'ensemble'."))
     rows = model._input_rows(x)
     bs = inference_batch(model, batch_size, rows.shape[1:])
     device = next(iter(module.parameters()), torch.empty(0)).device
@@ -99,7 +101,8 @@ def mc_dropout_predict(model, x, passes: int = 100, seed: int | None = None,
             if hasattr(m, "penalties"):
                 m.penalties.clear()
     if out is None:
-        raise ConfigError("`x` must have at least one row; got 0.")
+        raise ConfigError(message("x", "at least one row", x, "mc_dropout_predict", verb="have",
+                                  shown="0 rows"))
     return out
 
 
@@ -174,14 +177,11 @@ class Ensemble:
     """
 
     def __init__(self, model_fn: Callable, n: int = 5, seeds=None):
-        if not callable(model_fn):
-            raise TypeError(f"`model_fn` of Ensemble must be a function returning a compiled "
-                            f"model; got {type(model_fn).__name__}.")
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-            raise ConfigError(f"`n` of Ensemble must be an int >= 2; got {n!r}.")
+        check_callable(model_fn, "model_fn", "Ensemble")
+        check_int(n, "n", "Ensemble", low=2)
         seeds = list(range(int(n))) if seeds is None else [int(s) for s in seeds]
         if len(seeds) != n or len(set(seeds)) != n:
-            raise ConfigError(f"`seeds` of Ensemble must be {n} different ints; got {seeds}.")
+            raise ConfigError(message("seeds", f"{n} different ints", seeds, "Ensemble"))
         self.model_fn, self.n, self.seeds = model_fn, int(n), seeds
         self.members: list = []
         self.histories: list = []
@@ -193,8 +193,9 @@ class Ensemble:
             set_seed(seed)
             model = self.model_fn()
             if not hasattr(model, "fit") or not hasattr(model, "predict"):
-                raise TypeError(f"`model_fn` of Ensemble must return a compiled model; got "
-                                f"{type(model).__name__}.")
+                raise TypeError(message("model_fn", "a function returning a compiled model",
+                                        model, "Ensemble",
+                                        shown=f"one returning {type(model).__name__}"))
             self.histories.append(model.fit(x, y, **fit_args))
             self.members.append(model)
         return self.histories

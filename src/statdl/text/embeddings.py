@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ConfigError
-from ..validation import choice_error
+from ..validation import check_int, choice_error, message
 
 __all__ = ["load_embeddings", "Embeddings"]
 
@@ -77,16 +77,14 @@ def load_embeddings(path: str | os.PathLike, word_index: dict[str, int], dim: in
     >>> emb.matrix.tolist(), emb.missing
     ([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]], ['fish'])
     """
-    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
-        raise ConfigError(f"`dim` must be an int >= 1; got {dim!r}.")
+    check_int(dim, "dim", low=1)
     if unknown not in ("zero", "random"):
         raise choice_error("unknown", unknown, ["zero", "random"])
     if not isinstance(word_index, dict):
-        raise ConfigError(f"`word_index` must be a dict word -> index; got "
-                          f"{type(word_index).__name__}.")
+        raise ConfigError(message("word_index", "a dict word -> index", word_index,
+                                  shown=type(word_index).__name__))
     rows = len(word_index) + 1 if num_words is None else num_words
-    if isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 1:
-        raise ConfigError(f"`num_words` must be an int >= 1 or None; got {num_words!r}.")
+    check_int(rows, "num_words", low=1, allow_none=True)
     from ..datasets._files import DataFileError, existing_file
 
     path = os.fspath(existing_file(path))
@@ -124,17 +122,17 @@ def _read_vectors(path: str, dim: int, wanted: dict, matrix: np.ndarray, have: n
             if len(parts) != dim + 1:
                 if not line.strip():
                     continue
-                raise ConfigError(
-                    f"Line {lineno} of {path!r} has {len(parts) - 1} numbers after the word; "
-                    f"expected `dim` = {dim}."
-                )
+                raise ConfigError(message(
+                    "dim", f"the count of numbers after each word in {path!r}", dim,
+                    "load_embeddings", shown=f"{dim}, but line {lineno} has {len(parts) - 1}"))
             idx = wanted.get(parts[0])
             if idx is None:
                 continue
             try:
                 matrix[idx] = np.asarray(parts[1:], dtype=np.float32)
             except ValueError:
-                raise ConfigError(
-                    f"Line {lineno} of {path!r} holds a value that is not a number."
-                ) from None
+                raise ConfigError(message(
+                    "path", "a text file of words each followed by numbers", path,
+                    "load_embeddings", shown=f"{path!r}, whose line {lineno} holds a value "
+                    "that is not a number")) from None
             have[idx] = True

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..utils import require_memory
-from ..validation import choice_error
+from ..validation import check_int, choice_error, message
 
 __all__ = ["pad_sequences"]
 
@@ -58,13 +58,10 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
         raise choice_error("padding", padding, _SIDES)
     if truncating not in _SIDES:
         raise choice_error("truncating", truncating, _SIDES)
-    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int | np.integer)
-                               or maxlen <= 0):
-        raise ConfigError(f"`maxlen` must be an int >= 1 or None; got {maxlen!r}.")
+    check_int(maxlen, "maxlen", low=1, allow_none=True)
     if isinstance(sequences, str | bytes | dict | set) or not hasattr(sequences, "__len__"):
-        raise ConfigError(
-            f"`sequences` must be a list of sequences; got {type(sequences).__name__}."
-        )
+        raise ConfigError(message("sequences", "a list of sequences", sequences,
+                                  shown=type(sequences).__name__))
     dtype = _check_dtype(dtype)
     _check_value(value, dtype)
     n = len(sequences)
@@ -99,10 +96,9 @@ def _check_dtype(dtype) -> np.dtype:
     except TypeError:
         out = None
     if out is None or out.kind in "MmV":
-        raise ConfigError(
-            "`dtype` must be a numeric, string or object numpy dtype (or its name), such as "
-            f"'int32', 'float32', 'str' or object; got {dtype!r}."
-        )
+        raise ConfigError(message(
+            "dtype", "a numeric, string or object numpy dtype (or its name), such as 'int32', "
+            "'float32', 'str' or object", dtype))
     return out
 
 
@@ -110,36 +106,32 @@ def _check_value(value, dtype: np.dtype) -> None:
     """``value`` must fit ``dtype`` exactly (no NaN in an int array, no wrapped integer)."""
     if isinstance(value, str):
         if dtype.kind not in "OUS":
-            raise ConfigError(
-                f"`value` is a string ({value!r}) but `dtype` is {dtype}; use dtype=object or a "
-                "numeric value."
-            )
+            raise ConfigError(message("value", f"a number for `dtype` {dtype}", value,
+                                      fix="Use dtype=object or a numeric value."))
         return
     if dtype.kind not in "biuf":
         return
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if arr.dtype.kind not in "biuf":
-        raise ConfigError(f"`value` must be a number for `dtype` {dtype}; got {value!r}.")
-    _checked(arr.reshape(-1), dtype, lambda pos: "`value`")
+        raise ConfigError(message("value", f"a number for `dtype` {dtype}", value))
+    _checked(arr.reshape(-1), dtype, lambda pos: "value")
 
 
 def _lengths(sequences, n: int) -> np.ndarray:
     # a string has a length but is not a sequence of tokens: '12' would pad as [1, 2]
     text = next((i for i, s in enumerate(sequences) if isinstance(s, str | bytes)), None)
     if text is not None:
-        raise ConfigError(
-            f"`sequences[{text}]` must be a sequence of word indices; got the string "
-            f"{sequences[text]!r:.40}. Turn texts into indices first, e.g. with "
-            "Tokenizer.texts_to_sequences."
-        )
+        raise ConfigError(message(
+            f"sequences[{text}]", "a sequence of word indices", sequences[text],
+            shown=f"the string {sequences[text]!r:.40}",
+            fix="Turn texts into indices first, e.g. with Tokenizer.texts_to_sequences."))
     try:
         return np.fromiter(map(len, sequences), dtype=np.int64, count=n)
     except TypeError:
         bad = next(i for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
-        raise ConfigError(
-            f"`sequences` must hold sequences; item {bad} is "
-            f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40})."
-        ) from None
+        raise ConfigError(message(
+            "sequences", "sequences", sequences, verb="hold",
+            shown=f"item {bad} ({type(sequences[bad]).__name__}: {sequences[bad]!r:.40})")) from None
 
 
 def _cut_items(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray:
@@ -192,7 +184,7 @@ def _locator(lengths: np.ndarray):
 
     def where(pos: int) -> str:
         row = int(np.searchsorted(ends, pos, side="right"))
-        return f"`sequences[{row}][{pos - int(ends[row] - lengths[row])}]`"
+        return f"sequences[{row}][{pos - int(ends[row] - lengths[row])}]"
     return where
 
 
@@ -205,27 +197,24 @@ def _checked(arr: np.ndarray, dtype: np.dtype, where) -> np.ndarray:
             bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.trunc(arr)))
             if bad.size:
                 v = arr[bad[0]].item()
-                fix = "round the values first" if np.isfinite(v) else "replace it"
-                raise ConfigError(
-                    f"{where(int(bad[0]))} is {v!r}, which `dtype` {dtype} cannot hold (it takes "
-                    f"whole numbers only); {fix} or pass dtype='float32'."
-                )
+                fix = "Round the values first" if np.isfinite(v) else "Replace it"
+                raise ConfigError(message(
+                    where(int(bad[0])), f"a value `dtype` {dtype} can hold (whole numbers only)",
+                    v, fix=f"{fix} or pass dtype='float32'."))
         info = np.iinfo(dtype)
         bad = np.flatnonzero((arr < info.min) | (arr > info.max)) if arr.size else arr[:0]
         if bad.size:
-            raise ConfigError(
-                f"{where(int(bad[0]))} is {arr[bad[0]].item()!r}, outside the range of `dtype` "
-                f"{dtype} [{info.min}, {info.max}]; pass a wider dtype such as 'int64'."
-            )
+            raise ConfigError(message(
+                where(int(bad[0])), f"within the range of `dtype` {dtype} [{info.min}, "
+                f"{info.max}]", arr[bad[0]].item(), fix="Pass a wider dtype such as 'int64'."))
         return arr.astype(dtype)
     with np.errstate(over="ignore"):
         out = arr.astype(dtype)
     bad = np.flatnonzero(np.isinf(out) & np.isfinite(arr))
     if bad.size:
-        raise ConfigError(
-            f"{where(int(bad[0]))} is {arr[bad[0]].item()!r}, beyond the range of `dtype` "
-            f"{dtype}; pass dtype='float64'."
-        )
+        raise ConfigError(message(
+            where(int(bad[0])), f"within the range of `dtype` {dtype}", arr[bad[0]].item(),
+            fix="Pass dtype='float64'."))
     return out
 
 
@@ -243,15 +232,13 @@ def _pad_general(sequences, maxlen, dtype, padding, truncating, value) -> np.nda
         try:
             trunc = s[-maxlen:] if truncating == "pre" else s[:maxlen]
         except (TypeError, KeyError):
-            raise ConfigError(
-                f"`sequences[{idx}]` must be a list or array; got {type(s).__name__}."
-            ) from None
+            raise ConfigError(message(f"sequences[{idx}]", "a list or array", s,
+                                      shown=type(s).__name__)) from None
         trunc = _as_array(trunc, idx, dtype)
         if trunc.shape[1:] != sample_shape:
-            raise ConfigError(
-                f"`sequences[{idx}]` has steps of shape {trunc.shape[1:]}, unlike the first "
-                f"non-empty sequence ({sample_shape}); all steps must share one shape."
-            )
+            raise ConfigError(message(
+                f"sequences[{idx}]", f"steps of shape {sample_shape}, as the first non-empty "
+                "sequence has", None, verb="have", shown=f"steps of shape {trunc.shape[1:]}"))
         if padding == "post":
             x[idx, : len(trunc)] = trunc
         else:
@@ -267,9 +254,8 @@ def _as_array(items, idx: int, dtype: np.dtype | None) -> np.ndarray:
             return arr if dtype is None else np.asarray(items, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as exc:
         fits = "" if dtype is None else f" that `dtype` {dtype} can hold"
-        raise ConfigError(
-            f"`sequences[{idx}]` must be a list of numbers (or of equal-length vectors){fits}; "
-            f"got {items!r:.60} ({str(exc).split('. ')[0]})."
-        ) from None
-    flat = _checked(arr.reshape(-1), dtype, lambda pos: f"An item of `sequences[{idx}]`")
+        raise ConfigError(message(
+            f"sequences[{idx}]", f"a list of numbers (or of equal-length vectors){fits}", items,
+            shown=f"{items!r:.60} ({str(exc).split('. ')[0]})")) from None
+    flat = _checked(arr.reshape(-1), dtype, lambda pos: f"sequences[{idx}]")
     return flat.reshape(arr.shape)

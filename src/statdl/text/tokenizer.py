@@ -23,7 +23,7 @@ from operator import is_
 import numpy as np
 
 from ..errors import ConfigError, NotFittedError
-from ..validation import choice_error
+from ..validation import check_int, choice_error, message
 from ._corpus import Corpus, encode, translate
 
 __all__ = [
@@ -52,7 +52,7 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
     ['the', 'cat', 'sat', 'on', 'the', 'mat']
     """
     if not isinstance(text, str):
-        raise ConfigError(f"`text` must be a str; got {type(text).__name__}.")
+        raise ConfigError(message("text", "a str", text, shown=type(text).__name__))
     _check_filters_split(filters, split)
     if lower:
         text = text.lower()
@@ -62,9 +62,9 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
 
 def _check_filters_split(filters, split) -> None:
     if not isinstance(filters, str):
-        raise ConfigError(f"`filters` must be a str; got {type(filters).__name__}.")
+        raise ConfigError(message("filters", "a str", filters, shown=type(filters).__name__))
     if not isinstance(split, str) or not split:
-        raise ConfigError(f"`split` must be a non-empty str; got {split!r}.")
+        raise ConfigError(message("split", "a non-empty str", split))
 
 
 def _index_rows(sequences, argument: str = "sequences") -> tuple[np.ndarray, np.ndarray]:
@@ -74,15 +74,16 @@ def _index_rows(sequences, argument: str = "sequences") -> tuple[np.ndarray, np.
     clipped to its maximum (they are beyond any vocabulary, as Keras treats them).
     """
     if isinstance(sequences, str) or not hasattr(sequences, "__len__"):
-        raise ConfigError(f"`{argument}` must be a list of sequences of word indices; got "
-                          f"{type(sequences).__name__}.")
+        raise ConfigError(message(argument, "a list of sequences of word indices", sequences,
+                                  shown=type(sequences).__name__))
     n = len(sequences)
     try:
         lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
     except TypeError:
         bad = next(i for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
-        raise ConfigError(f"`{argument}[{bad}]` must be a sequence of word indices; got "
-                          f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40}).") from None
+        raise ConfigError(message(
+            f"{argument}[{bad}]", "a sequence of word indices", sequences[bad],
+            shown=f"{type(sequences[bad]).__name__} ({sequences[bad]!r:.40})")) from None
     items = partial(chain.from_iterable, sequences)
     try:
         flat = np.fromiter(items(), dtype=np.int64, count=int(lengths.sum()))
@@ -103,32 +104,28 @@ def _check_indices(sequences, argument: str) -> None:
             if isinstance(v, int | np.integer) or (
                     isinstance(v, float | np.floating) and float(v).is_integer()):
                 continue
-            raise ConfigError(f"`{argument}[{i}][{j}]` must be a word index (a whole number); "
-                              f"got {v!r:.40}.")
+            raise ConfigError(message(f"{argument}[{i}][{j}]", "a word index (a whole number)",
+                                      v, shown=f"{v!r:.40}"))
 
 
 def _check_texts(texts, argument: str = "texts") -> list:
     if isinstance(texts, str):
-        raise ConfigError(
-            f"`{argument}` must be a list of strings, not a single string; wrap it: [text]."
-        )
+        raise ConfigError(message(argument, "a list of strings", texts,
+                                  shown="a single string", fix="Wrap it: [text]."))
     if isinstance(texts, np.ndarray):
         texts = texts.tolist()
     try:
         texts = list(texts)
     except TypeError:
-        raise ConfigError(
-            f"`{argument}` must be a list of strings; got {type(texts).__name__}."
-        ) from None
+        raise ConfigError(message(argument, "a list of strings", texts,
+                                  shown=type(texts).__name__)) from None
     for i, t in enumerate(texts):
         if isinstance(t, str):
             continue
         if isinstance(t, list) and all(isinstance(w, str) for w in t):
             continue  # Keras accepts pre-split texts (lists of words)
-        raise ConfigError(
-            f"`{argument}` must hold strings (or lists of word strings); item {i} is "
-            f"{type(t).__name__}: {t!r:.60}."
-        )
+        raise ConfigError(message(argument, "strings (or lists of word strings)", t,
+                                  verb="hold", shown=f"item {i} ({type(t).__name__}: {t!r:.60})"))
     return texts
 
 
@@ -178,16 +175,11 @@ class Tokenizer:
     def __init__(self, num_words: int | None = None, filters: str = DEFAULT_FILTERS,
                  lower: bool = True, split: str = " ", char_level: bool = False,
                  oov_token: str | None = None, document_count: int = 0):
-        if num_words is not None and (isinstance(num_words, bool)
-                                      or not isinstance(num_words, int | np.integer)
-                                      or num_words < 1):
-            raise ConfigError(f"`num_words` must be an int >= 1 or None; got {num_words!r}.")
+        check_int(num_words, "num_words", low=1, allow_none=True)
         _check_filters_split(filters, split)
-        if (isinstance(document_count, bool) or not isinstance(document_count, int | np.integer)
-                or document_count < 0):
-            raise ConfigError(f"`document_count` must be an int >= 0; got {document_count!r}.")
+        check_int(document_count, "document_count", low=0)
         if oov_token is not None and not isinstance(oov_token, str):
-            raise ConfigError(f"`oov_token` must be a str or None; got {oov_token!r}.")
+            raise ConfigError(message("oov_token", "a str or None", oov_token))
         self.num_words = None if num_words is None else int(num_words)
         self.filters = filters
         self.lower = bool(lower)
@@ -404,10 +396,8 @@ class Tokenizer:
         if flat.size and flat.min() < 0:
             pos = int(np.argmax(flat < 0))
             row = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
-            raise ConfigError(
-                f"`sequences[{row}][{pos - int(lengths[:row].sum())}]` is {int(flat[pos])}; word "
-                "indices must be >= 0."
-            )
+            raise ConfigError(message(f"sequences[{row}][{pos - int(lengths[:row].sum())}]",
+                                      "a word index >= 0", int(flat[pos])))
         rows = np.repeat(np.arange(n), lengths)
         keep = flat < width
         x = np.zeros((n, width))
@@ -545,17 +535,20 @@ def _from_json(text, source: str) -> Tokenizer:
 
 def _json_table(text, name: str, bad) -> dict:
     """One vocabulary table of the config: a JSON object in a string (int keys for index_*)."""
+    why = None
     try:
         table = json.loads(text, object_pairs_hook=OrderedDict)
-        if not isinstance(table, dict):
-            raise TypeError(f"a JSON {type(table).__name__}, not an object")
-        if name.startswith("index_"):
+        if isinstance(table, dict) and name.startswith("index_"):
             table = {int(k): v for k, v in table.items()}
-        values = table.keys() if name == "index_word" else table.values()
-        if name != "index_word" and not all(isinstance(v, int) for v in values):
-            raise TypeError("values must be ints")
     except (TypeError, ValueError) as exc:
-        raise bad(f"`{name}` must be a string holding a JSON object ({exc})") from None
+        why = exc
+    else:
+        if not isinstance(table, dict):
+            why = f"a JSON {type(table).__name__}, not an object"
+        elif name != "index_word" and not all(isinstance(v, int) for v in table.values()):
+            why = "values must be ints"
+    if why is not None:
+        raise bad(f"`{name}` must be a string holding a JSON object ({why})")
     return table
 
 
@@ -576,5 +569,6 @@ def load(path: str | os.PathLike) -> Tokenizer:
     try:
         text = file.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"`path` {os.fspath(path)!r} cannot be read: {exc}") from None
+        raise ConfigError(message("path", "a readable file", os.fspath(path), "load",
+                                  shown=f"{os.fspath(path)!r} ({exc})")) from None
     return _from_json(text, f"The file {os.fspath(path)!r} (`path`)")

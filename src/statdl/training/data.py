@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ShapeError
-from ..validation import check_int
+from ..validation import check_int, message
 from .losses import Loss
 
 __all__ = ["as_array", "is_sparse", "InputRows", "inference_batch", "inference_batch_size", "prepare_x",
@@ -59,11 +59,10 @@ def as_array(value, argument: str):
         except ValueError:
             array = None
         if array is None or array.dtype == object:
-            raise ShapeError(
-                f"`{argument}` must be a rectangular array (all rows the same length); got a "
-                f"ragged {type(value).__name__}. Pad sequences first, e.g. with "
-                "statdl.text.pad_sequences."
-            )
+            raise ShapeError(message(
+                argument, "a rectangular array (all rows the same length)", value,
+                shown=f"a ragged {type(value).__name__}",
+                fix="Pad sequences first, e.g. with statdl.text.pad_sequences."))
     _check_dtype(array.dtype, argument)
     return _check_ndim(array, argument)
 
@@ -74,23 +73,24 @@ def _check_dtype(dtype, argument: str) -> None:
             raise ConfigError(_complex_message(argument, str(dtype).replace("torch.", "")))
         return
     if dtype.kind in "OUSMV":
-        raise ConfigError(
-            f"`{argument}` must hold numbers; got an array of dtype {dtype}. Encode text "
-            "or categories first (statdl.model_matrix, statdl.text.Tokenizer)."
-        )
+        raise ConfigError(message(
+            argument, "numbers", None, verb="hold", shown=f"an array of dtype {dtype}",
+            fix="Encode text or categories first (statdl.model_matrix, statdl.text.Tokenizer)."))
     if dtype.kind == "c":
         raise ConfigError(_complex_message(argument, dtype))
 
 
 def _complex_message(argument: str, dtype) -> str:
-    return (f"`{argument}` must hold real numbers; got an array of dtype {dtype}. Pass the "
-            f"parts you mean as real columns, e.g. np.abs({argument}) and np.angle({argument}), "
-            f"or np.real({argument}) and np.imag({argument}).")
+    return message(argument, "real numbers", None, verb="hold",
+                   shown=f"an array of dtype {dtype}",
+                   fix=f"Pass the parts you mean as real columns, e.g. np.abs({argument}) and "
+                       f"np.angle({argument}), or np.real({argument}) and np.imag({argument}).")
 
 
 def _check_ndim(array, argument: str):
     if array.ndim == 0:
-        raise ShapeError(f"`{argument}` must have one row per sample; got a scalar.")
+        raise ShapeError(message(argument, "one row per sample", None, verb="have",
+                                 shown="a scalar"))
     return array
 
 
@@ -114,10 +114,10 @@ def _check_finite(t: torch.Tensor, argument: str, first_row: int = 0) -> None:
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
             rows = bad.reshape(bad.shape[0], -1).any(dim=1).nonzero().flatten()
-            raise ConfigError(
-                f"`{argument}` contains {int(bad.sum())} NaN or infinite values (first in row "
-                f"{first_row + int(rows[0])}); remove or impute them first."
-            )
+            raise ConfigError(message(
+                argument, "finite numbers", None, verb="hold",
+                shown=f"{int(bad.sum())} NaN or infinite values (first in row "
+                      f"{first_row + int(rows[0])})", fix="Remove or impute them first."))
 
 
 class InputRows:
@@ -140,7 +140,7 @@ class InputRows:
 
     def __init__(self, x, input_shape, integer_input: bool, argument: str = "x"):
         if x is None:
-            raise ConfigError(f"`{argument}` is required; got None.")
+            raise ConfigError(message(argument, "an array (it is required)", None))
         self.argument, self.integer_input = argument, integer_input
         self.frame = hasattr(x, "to_numpy") and _all_numeric(x)
         self.sparse = is_sparse(x)
@@ -310,10 +310,8 @@ def _float32_rows(part, buffer: np.ndarray | None = None) -> np.ndarray:
 
 def _token_ids(t: torch.Tensor, argument: str) -> torch.Tensor:
     if t.is_floating_point() and bool((t != t.round()).any()):
-        raise ConfigError(
-            f"`{argument}` must hold integer token ids for the Embedding layer; got "
-            "non-integer values."
-        )
+        raise ConfigError(message(argument, "integer token ids for the Embedding layer", None,
+                                  verb="hold", shown="non-integer values"))
     return t.to(torch.int64)
 
 
@@ -329,20 +327,19 @@ def _check_input_shape(shape: tuple, input_shape, argument: str) -> None:
                 hint = f" Flatten each sample first: {argument}.reshape(len({argument}), -1)."
             elif len(expected) == len(got) + 1 and expected[-1] == 1 and expected[:-1] == got:
                 hint = f" Add a channel axis: {argument}[..., None]."
-            raise ShapeError(
-                f"`{argument}` must have shape {_model_fmt(expected)} to match the model's "
-                f"input_shape {expected}; got {_fmt(shape)} (n = {shape[0]}).{hint}"
-            )
+            raise ShapeError(message(
+                argument, f"shape {_model_fmt(expected)} to match the model's input_shape "
+                f"{expected}", None, verb="have", shown=f"{_fmt(shape)} (n = {shape[0]})",
+                fix=hint or None))
     if len(shape) > 1 and 0 in shape[1:]:
         if shape[1] == 0:
-            raise ShapeError(
-                f"`{argument}` has 0 timesteps (shape {_fmt(shape)}); sequences need at least "
-                "one step: drop the empty ones or pad them, e.g. with "
-                "statdl.text.pad_sequences(sequences, maxlen=...)."
-            )
-        raise ShapeError(
-            f"`{argument}` must have at least one value per sample; got shape {_fmt(shape)}."
-        )
+            raise ShapeError(message(
+                argument, "at least one timestep per sequence", None, verb="have",
+                shown=f"0 timesteps (shape {_fmt(shape)})",
+                fix="Drop the empty sequences or pad them, e.g. with "
+                    "statdl.text.pad_sequences(sequences, maxlen=...)."))
+        raise ShapeError(message(argument, "at least one value per sample", None, verb="have",
+                                 shown=f"shape {_fmt(shape)}"))
 
 
 def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch.Tensor:
@@ -354,69 +351,68 @@ def prepare_x(x, input_shape, integer_input: bool, argument: str = "x") -> torch
 def require_rows(n: int, argument: str) -> None:
     """``fit`` and ``evaluate`` need at least one sample (a mean over none is undefined)."""
     if n == 0:
-        raise ShapeError(f"`{argument}` must have at least one row (sample); got 0 rows.")
+        raise ShapeError(message(argument, "at least one row (sample)", None, verb="have",
+                                 shown="0 rows"))
 
 
 def prepare_y(y, loss: Loss, output_shape, n: int, argument: str = "y") -> torch.Tensor:
     """Check ``y`` against the loss and the model's output shape; convert its dtype."""
     if y is None:
-        raise ConfigError(f"`{argument}` is required to fit or evaluate; got None.")
+        raise ConfigError(message(argument, "an array (it is required to fit or evaluate)",
+                                  None))
     array = as_array(y, argument)
     t = _tensor(array)
     if t.shape[0] != n:
-        raise ShapeError(
-            f"`{argument}` must have one row per sample of x ({n} rows); got {t.shape[0]} rows."
-        )
+        raise ShapeError(message(argument, f"one row per sample of x ({n} rows)", None,
+                                 verb="have", shown=f"{t.shape[0]} rows"))
     out = tuple(output_shape) if output_shape is not None else None
     target = loss.target
     if target == "int":
         if t.dim() == 2 and t.shape[1] == 1:
             t = t[:, 0]
         if t.dim() != 1:
-            raise ShapeError(
-                f"`{argument}` for loss '{loss.name}' must be a vector of class indices; got "
-                f"shape {_fmt(t.shape)}. For one-hot rows use loss='categorical_crossentropy'."
-            )
+            raise ShapeError(message(
+                argument, f"a vector of class indices for loss '{loss.name}'", None,
+                shown=f"shape {_fmt(t.shape)}",
+                fix="For one-hot rows use loss='categorical_crossentropy'."))
         if t.is_floating_point() and bool((t != t.round()).any()):
-            raise ConfigError(
-                f"`{argument}` for loss '{loss.name}' must hold integer class indices; got "
-                "non-integer values."
-            )
+            raise ConfigError(message(
+                argument, f"integer class indices for loss '{loss.name}'", None, verb="hold",
+                shown="non-integer values"))
         t = t.to(torch.int64)
         if out is not None and t.numel() and (int(t.min()) < 0 or int(t.max()) >= out[-1]):
-            raise ConfigError(
-                f"`{argument}` class indices must lie in 0..{out[-1] - 1} for a model with "
-                f"{out[-1]} outputs; got values from {int(t.min())} to {int(t.max())}."
-            )
+            raise ConfigError(message(
+                argument, f"class indices in 0..{out[-1] - 1} for a model with {out[-1]} "
+                "outputs", None, verb="hold",
+                shown=f"values from {int(t.min())} to {int(t.max())}"))
         return t
     if target == "onehot" and t.dim() == 1:
         width = out[-1] if out else "k"
-        raise ShapeError(
-            f"`{argument}` holds class labels (shape {_fmt(t.shape)}) but loss '{loss.name}' "
-            f"needs one-hot rows of width {width}; convert with statdl.to_categorical("
-            f"{argument}, {width}) or use loss='sparse_categorical_crossentropy'."
-        )
+        raise ShapeError(message(
+            argument, f"one-hot rows of width {width} for loss '{loss.name}'", None, verb="hold",
+            shown=f"class labels (shape {_fmt(t.shape)})",
+            fix=f"Convert with statdl.to_categorical({argument}, {width}) or use "
+                "loss='sparse_categorical_crossentropy'."))
     t = t.to(torch.float32)
     _check_finite(t, argument)
     if target == "column":  # one response scored against every output (quantile loss)
         if t.dim() > 2 or (t.dim() == 2 and t.shape[1] != 1):
-            raise ShapeError(f"`{argument}` for loss '{loss.name}' must be one column (a vector "
-                             f"or shape (n, 1)); got shape {_fmt(t.shape)}.")
+            raise ShapeError(message(
+                argument, f"one column (a vector or shape (n, 1)) for loss '{loss.name}'", None,
+                shown=f"shape {_fmt(t.shape)}"))
         return t.reshape(n, 1)
     if out is not None:
         if t.dim() == 1 and out == (1,):
             t = t[:, None]
         got = tuple(t.shape[1:])
         if len(got) != len(out) or any(o is not None and o != g for o, g in zip(out, got)):
-            raise ShapeError(
-                f"`{argument}` must have shape {_model_fmt(out)} to match the model's output; "
-                f"got {_fmt(t.shape)}."
-            )
+            raise ShapeError(message(
+                argument, f"shape {_model_fmt(out)} to match the model's output", None,
+                verb="have", shown=_fmt(t.shape)))
     if target == "binary" and t.numel() and (float(t.min()) < 0 or float(t.max()) > 1):
-        raise ConfigError(
-            f"`{argument}` for loss '{loss.name}' must lie in [0, 1]; got values from "
-            f"{float(t.min()):g} to {float(t.max()):g}."
-        )
+        raise ConfigError(message(
+            argument, f"values in [0, 1] for loss '{loss.name}'", None, verb="hold",
+            shown=f"values from {float(t.min()):g} to {float(t.max()):g}"))
     return t
 
 
@@ -429,15 +425,14 @@ def prepare_weights(sample_weight, class_weight, y: torch.Tensor, n: int, loss: 
     if sample_weight is not None:
         values = np.asarray(as_array(sample_weight, argument), dtype=np.float64).reshape(-1)
         if values.shape[0] != n:
-            raise ShapeError(
-                f"`{argument}` must have one value per sample ({n}); got {values.shape[0]}."
-            )
+            raise ShapeError(message(argument, f"one value per sample ({n})", None, verb="have",
+                                     shown=str(values.shape[0])))
         _check_weight_values(values, argument)
         weights = torch.as_tensor(values, dtype=torch.float32)
     if class_weight is not None:
         cw = _class_weights(class_weight, y, n, loss, n_outputs)
         weights = cw if weights is None else weights * cw
-        argument = f"combined `{argument}` and `class_weight`" if sample_weight is not None \
+        argument = f"{argument}` times `class_weight" if sample_weight is not None \
             else "class_weight"
         _check_not_all_zero(weights.numpy(), argument)
     return weights
@@ -447,41 +442,39 @@ def _check_weight_values(values: np.ndarray, argument: str) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         count = int(bad.sum())
-        raise ConfigError(
-            f"`{argument}` must hold finite numbers; got {count} NaN or infinite "
-            f"value{'s' if count > 1 else ''} (first at row {int(bad.argmax())})."
-        )
+        raise ConfigError(message(
+            argument, "finite numbers", None, verb="hold",
+            shown=f"{count} NaN or infinite value{'s' if count > 1 else ''} (first at row "
+                  f"{int(bad.argmax())})"))
     negative = values < 0
     if negative.any():
         first = int(negative.argmax())
         count = int(negative.sum())
-        raise ConfigError(
-            f"`{argument}` must hold numbers >= 0; got {count} negative "
-            f"value{'s' if count > 1 else ''} (first {values[first]:g} at row {first})."
-        )
+        raise ConfigError(message(
+            argument, "numbers >= 0", None, verb="hold",
+            shown=f"{count} negative value{'s' if count > 1 else ''} (first {values[first]:g} "
+                  f"at row {first})"))
     _check_not_all_zero(values, argument)
 
 
 def _check_not_all_zero(values: np.ndarray, argument: str) -> None:
     if values.size and not values.any():
-        label = argument if argument.startswith("combined") else f"`{argument}`"
-        raise ConfigError(
-            f"{label} must not be all zero: every sample would count for nothing and the loss "
-            f"would be 0; got {values.size} zero weights."
-        )
+        raise ConfigError(message(
+            argument, "weights that are not all zero (with all zero every sample would count "
+            "for nothing and the loss would be 0)", None, verb="hold",
+            shown=f"{values.size} zero weights"))
 
 
 def _class_weights(class_weight, y: torch.Tensor, n: int, loss: Loss, n_outputs: int | None
                    ) -> torch.Tensor:
     if not isinstance(class_weight, dict):
-        raise ConfigError(
-            f"`class_weight` must be a dict class -> weight; got {type(class_weight).__name__}."
-        )
+        raise ConfigError(message("class_weight", "a dict class -> weight", class_weight,
+                                  shown=type(class_weight).__name__))
     if loss.target == "real":
-        raise ConfigError(
-            f"`class_weight` needs a classification loss; loss '{loss.name}' is a regression "
-            "loss, whose targets have no classes. To weight samples, use `sample_weight`."
-        )
+        raise ConfigError(message(
+            "class_weight", "None with a regression loss (its targets have no classes)",
+            class_weight, shown=f"a dict with loss '{loss.name}'",
+            fix="To weight samples, use `sample_weight`."))
     if y.dim() == 1 and not y.is_floating_point():
         labels, n_classes = y, None
     elif y.dim() == 2 and y.shape[1] > 1:
@@ -498,23 +491,20 @@ def _class_weights(class_weight, y: torch.Tensor, n: int, loss: Loss, n_outputs:
 
 def _class_key(key, n_classes: int) -> int:
     if isinstance(key, bool) or not isinstance(key, int | np.integer):
-        raise ConfigError(
-            f"`class_weight` keys must be class indices (ints); got {key!r} "
-            f"({type(key).__name__}). E.g. class_weight={{0: 1.0, 1: 5.0}}."
-        )
+        raise ConfigError(message(
+            "class_weight", "keyed by class indices (ints)", key,
+            shown=f"the key {key!r} ({type(key).__name__})",
+            fix="E.g. class_weight={0: 1.0, 1: 5.0}."))
     if not 0 <= int(key) < n_classes:
-        raise ConfigError(
-            f"`class_weight` key {int(key)} is not a class of `y`: the model has {n_classes} "
-            f"classes (0..{n_classes - 1})."
-        )
+        raise ConfigError(message(
+            "class_weight", f"keyed by classes of `y` (the model has {n_classes} classes: "
+            f"0..{n_classes - 1})", key, shown=f"the key {int(key)}"))
     return int(key)
 
 
 def _class_value(key, value) -> float:
     ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
     if not ok or not np.isfinite(value) or value < 0:
-        raise ConfigError(
-            f"`class_weight` must map classes to finite numbers >= 0; got {value!r} for class "
-            f"{int(key)}."
-        )
+        raise ConfigError(message("class_weight", "classes to finite numbers >= 0", value,
+                                  verb="map", shown=f"{value!r} for class {int(key)}"))
     return float(value)

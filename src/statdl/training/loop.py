@@ -12,11 +12,11 @@ import copy
 import math
 import warnings
 
-import numpy as np
 import torch
 
 from .. import threads
 from ..errors import ConfigError
+from ..validation import check_int, check_number, message
 from . import inference
 from .allocator import keep_freed_memory
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
@@ -32,36 +32,24 @@ from .sparse import SparseBatches, SparseRows
 __all__ = ["run_fit", "run_evaluate", "iterate_batches", "check_batch_size"]
 
 
-def _check_int(value, argument: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"`{argument}` must be an int >= {low}; got {value!r}.")
-    return int(value)
+def _check_int(value, argument: str, low: int, owner: str = "fit") -> int:
+    return check_int(value, argument, owner, low=low)
 
 
-def check_batch_size(batch_size) -> int | None:
+def check_batch_size(batch_size, owner: str | None = None) -> int | None:
     """``batch_size`` of predict/evaluate: an int >= 1, or None for the default."""
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
-            or batch_size < 1:
-        raise ConfigError(f"`batch_size` must be an int >= 1 or None; got {batch_size!r}.")
-    return int(batch_size)
+    return check_int(batch_size, "batch_size", owner, low=1, allow_none=True)
 
 
 def split_validation(x, y, w, validation_split: float):
     """Keras rule: validation takes the *last* rows, before any shuffling."""
-    if isinstance(validation_split, bool) or not isinstance(validation_split, int | float) \
-            or not 0 <= validation_split < 1:
-        raise ConfigError(
-            f"`validation_split` must be a number in [0, 1); got {validation_split!r}."
-        )
+    check_number(validation_split, "validation_split", "fit", low=0, high=1, high_open=True)
     n = x.shape[0]
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
-        raise ConfigError(
-            f"`validation_split={validation_split}` leaves an empty training or validation set "
-            f"for {n} samples."
-        )
+        raise ConfigError(message(
+            "validation_split", f"a fraction that leaves rows for both training and validation "
+            f"of the {n} samples", validation_split, "fit"))
     val = (x[split_at:], y[split_at:], None if w is None else w[split_at:])
     return (x[:split_at], y[:split_at], None if w is None else w[:split_at]), val
 
