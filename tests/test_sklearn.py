@@ -511,8 +511,11 @@ def test_the_overhead_benchmark_runs_and_reports_its_ratios():
 
     bench = Path(__file__).resolve().parents[1] / "bench" / "sklearn_overhead.py"
     out = subprocess.run([sys.executable, str(bench), "--samples", "256", "--epochs", "1",
-                          "--rounds", "1"], capture_output=True, text=True, check=True).stdout
-    assert "wrapper overhead vs direct statdl fit" in out and "vs skorch" in out
+                          "--pairs", "2", "--tiny-pairs", "2", "--skorch-pairs", "2"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "wrapper overhead vs direct statdl fit (2 pairs): median" in out
+    assert "goal at most +3%" in out and "fixed cost per fit" in out
+    assert "wrapper speed vs skorch (skorch s / wrapper s, 2 pairs): median" in out
 
 
 def test_sklearn_permutation_importance_finds_the_informative_columns():
