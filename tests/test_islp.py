@@ -71,8 +71,14 @@ def test_explicit_path_reads_that_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("STATDL_DATA", raising=False)
     df = islp("Smarket", path=SHARED / "islp")
     assert df.shape == (1250, 9)
-    with pytest.raises(DataFileError, match="does not hold Khan_xtest.csv"):
+    with pytest.raises(DataFileError, match=r"^`path` of islp must be a folder holding "
+                                            r"Khan_xtest\.csv, Khan_xtrain\.csv, "
+                                            r"Khan_ytest\.csv, Khan_ytrain\.csv \(ISLP's data "
+                                            r"files for Khan\); got '.*islp', without "
+                                            r"Khan_xtest\.csv, .*Khan_ytrain\.csv\.$"):
         islp("Khan", path=SHARED / "islp")
+    with pytest.raises(DataFileError, match=r"got '.*NYSE\.csv', a file\.$"):
+        islp("NYSE", path=SHARED / "islp" / "NYSE.csv")
 
 
 def test_missing_data_names_the_extra_and_the_folders(monkeypatch, tmp_path):
@@ -97,12 +103,33 @@ def test_the_islp_package_is_used_when_installed(monkeypatch):
     assert islp("Default").shape == (1, 1) and calls == ["Default"]
 
 
-@pytest.mark.parametrize("name, words", [("Nyse", "did you mean 'NYSE'"),
-                                         ("Carseat", "did you mean 'Carseats'"),
-                                         (3, "got 3")])
+@pytest.mark.parametrize("name, words", [
+    ("Nyse", r"; got 'Nyse'\. Did you mean 'NYSE'\?$"),
+    ("Carseat", r"; got 'Carseat'\. Did you mean 'Carseats'\?$"),
+    ("zzz", r"; got 'zzz'\.$"),
+    (3, r"; got 3\.$"),
+    (None, r"; got None\.$"),
+    (["NYSE"], r"; got \['NYSE'\]\.$"),
+])
 def test_unknown_names_suggest_the_closest(name, words):
-    with pytest.raises(ConfigError, match=words):
+    with pytest.raises(ConfigError, match=r"^`name` of islp must be one of ISLP's data sets "
+                                          r"\(Auto, Bikeshare, .*, Weekly\)" + words):
         islp(name)
+
+
+@pytest.mark.parametrize("path, shown", [(3, "int"), (b"/data", "bytes"), ("", "''"),
+                                         (" ", "' '")])
+def test_a_path_that_is_not_a_folder_name_is_refused(path, shown):
+    with pytest.raises(ConfigError, match=rf"^`path` of islp must be a folder \(str or "
+                                          rf"os\.PathLike\) or None; got {shown}\.$"):
+        islp("NYSE", path=path)
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(DataFileError, match=rf"^`path` of islp must be a folder holding NYSE\.csv "
+                                            rf"\(ISLP's data files for NYSE\); got "
+                                            rf"'{tmp_path}/absent', which does not exist\.$"):
+        islp("NYSE", path=tmp_path / "absent")
 
 
 def test_the_issue_list_is_covered():

@@ -13,6 +13,7 @@ copy ISLP's ``data`` folder once and point ``STATDL_DATA`` at its parent.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 from pathlib import Path
@@ -21,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cli_parsing import did_you_mean
 from ..errors import ConfigError
-from ._files import DataFileError, cache_dir, check_path
+from ..validation import message
+from ._files import DataFileError, cache_dir
 
 __all__ = ["islp", "ISLP_DATASETS"]
 
@@ -75,12 +76,18 @@ def islp(name: str, path: str | os.PathLike | None = None) -> Any:
     ((6051, 5), 4281)
     """
     if not isinstance(name, str) or name not in ISLP_DATASETS:
-        hint = ""
+        hint = None
         if isinstance(name, str):
             same = [d for d in ISLP_DATASETS if d.lower() == name.lower()]
-            hint = f" did you mean {same[0]!r}?" if same else did_you_mean(name, ISLP_DATASETS)
-        raise ConfigError(f"`name` of islp must be one of ISLP's data sets "
-                          f"({', '.join(ISLP_DATASETS)}); got {name!r}.{hint}")
+            close = same or difflib.get_close_matches(name, ISLP_DATASETS, n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else None
+        raise ConfigError(message("name", f"one of ISLP's data sets ({', '.join(ISLP_DATASETS)})",
+                                  name, "islp", fix=hint))
+    if path is not None and (not isinstance(path, str | os.PathLike)
+                             or not os.fspath(path).strip()):
+        raise ConfigError(message("path", "a folder (str or os.PathLike) or None", path, "islp",
+                                  shown=repr(path) if isinstance(path, str)
+                                  else type(path).__name__))
     if path is None and importlib.util.find_spec("ISLP") is not None:
         from ISLP import load_data
 
@@ -99,8 +106,7 @@ def _files(name: str) -> list[str]:
 
 def _candidates(path: str | os.PathLike | None) -> list[Path]:
     if path is not None:
-        p = check_path(path)
-        return [p]
+        return [Path(path).expanduser()]
     out = []
     data = os.environ.get("STATDL_DATA")
     if data:
@@ -118,8 +124,13 @@ def _folder(name: str, path: str | os.PathLike | None) -> Path:
             return folder
     looked = ", ".join(str(p) for p in places)
     if path is not None:
-        raise DataFileError(f"`path` {os.fspath(path)!r} does not hold {', '.join(files)} "
-                            "(ISLP's data files).")
+        folder = places[0]
+        missing = [f for f in files if not (folder / f).is_file()]
+        shown = (f"{os.fspath(path)!r}, a file" if folder.is_file() else
+                 f"{os.fspath(path)!r}, which does not exist" if not folder.exists() else
+                 f"{os.fspath(path)!r}, without {', '.join(missing)}")
+        raise DataFileError(message("path", f"a folder holding {', '.join(files)} (ISLP's "
+                                    f"data files for {name})", path, "islp", shown=shown))
     raise DataFileError(
         f"ISLP's {name} data needs the ISLP package or its file{'s' if len(files) > 1 else ''} "
         f"{', '.join(files)}: install the extra (pip install statdl[islp]; ISLP pulls torch "
