@@ -35,7 +35,7 @@ def _message(call) -> str:
 ])
 def test_confusion_matrix_rejects_non_integer_values(pred, ref, arg):
     msg = _message(lambda: sd.confusion_matrix(pred, ref))
-    assert f"{arg} of confusion_matrix holds non-integer values" in msg
+    assert f"{arg} of confusion_matrix must hold class labels; got non-integer values" in msg
     assert "predict_classes" in msg and "(prob > 0.5).astype(int)" in msg
 
 
@@ -61,7 +61,7 @@ def test_confusion_matrix_refuses_more_than_max_levels():
     counts = RNG.integers(0, 200, 300)        # an integer-valued response, not classes
     n_levels = len(np.unique(np.concatenate([counts, counts[::-1]])))
     msg = _message(lambda: sd.confusion_matrix(counts, counts[::-1]))
-    assert f"hold {n_levels} distinct labels" in msg and "`max_levels` = 50" in msg
+    assert f"got {n_levels} distinct labels" in msg and "`max_levels` = 50" in msg
     assert f"max_levels={n_levels}" in msg
     cm = sd.confusion_matrix(counts, counts[::-1], max_levels=None)
     assert cm.table.shape == (n_levels, n_levels)
@@ -84,12 +84,12 @@ def test_bad_max_levels_is_named():
 # ---------------------------------------------------------------- compare_classifiers
 def test_compare_classifiers_rejects_probabilities_and_many_levels():
     msg = _message(lambda: sd.compare_classifiers(PROB, TRUTH, TRUTH))
-    assert "`pred_a` of compare_classifiers holds non-integer values" in msg
+    assert "`pred_a` of compare_classifiers must hold class labels; got non-integer values" in msg
     msg = _message(lambda: sd.compare_classifiers(TRUTH, TRUTH, PROB))
-    assert "`reference` of compare_classifiers holds non-integer values" in msg
+    assert "`reference` of compare_classifiers must hold class labels; got non-integer values" in msg
     counts = RNG.integers(0, 100, 200)
     msg = _message(lambda: sd.compare_classifiers(counts, counts[::-1], counts))
-    assert "of compare_classifiers hold" in msg and "`max_levels` = 50" in msg
+    assert "of compare_classifiers must hold at most `max_levels` = 50" in msg
     assert sd.compare_classifiers(counts, counts[::-1], counts, max_levels=None).accuracy_a == 1
 
 
@@ -126,7 +126,7 @@ def test_probability_scores_refuse_non_probabilities(func, bad, words):
 
 def test_swapped_truth_and_probabilities_are_caught():
     msg = _message(lambda: sd.roc_auc(PROB, TRUTH))
-    assert "`y` of roc_auc holds non-integer values" in msg and "`prob`" in msg
+    assert "`y` of roc_auc must hold class labels; got non-integer values" in msg and "`prob`" in msg
 
 
 # ---------------------------------------------------------------- regression_report

@@ -197,7 +197,7 @@ def test_sample_outside_unit_interval(bad):
 def test_empty_grids():
     with pytest.raises(ConfigError, match="`flags` is empty"):
         expand_grid({})
-    with pytest.raises(ConfigError, match="flag `a` no values"):
+    with pytest.raises(ConfigError, match=r"`flags\['a'\]` must give at least one value; got no values"):
         expand_grid({"a": []})
     with pytest.raises(ConfigError, match="no combinations"):
         as_combinations([])

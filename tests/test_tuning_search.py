@@ -121,11 +121,12 @@ def test_import_statdl_does_not_import_optuna():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"search": "bayes"}, "`search` must be one of 'grid', 'random', 'tpe'; got 'bayes'"),
-    ({"search": "random"}, "`n_runs` (the budget of runs) of search='random' must be an int"),
+    ({"search": "random"}, "`n_runs` of search='random' must be an int >= 1; got None"),
     ({"n_runs": 5}, "`n_runs` is for search='random' or 'tpe'"),
     ({"search": "random", "n_runs": 3, "sample": 0.5}, "`sample` is for search='grid'"),
     ({"flags": {"lr": search_range(0.001, 0.1)}},
-     "`flags` gives `lr` a search_range, which a grid cannot enumerate"),
+     "must be a list of values with search='grid'; got a search_range, which a grid cannot "
+     "enumerate"),
     ({"flags": {"units": search_range(8.0, 64.0)}, "search": "random", "n_runs": 2},
      "`flags` gives the integer flag `units` the range 8.0..64.0; give int ends"),
     ({"flags": {"optimizer": search_range(1, 2)}, "search": "random", "n_runs": 2},

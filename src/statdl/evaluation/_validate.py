@@ -27,14 +27,7 @@ _LABEL_HINT = ("so it looks like probabilities or a continuous response, not cla
                "threshold; for a continuous response use regression_report(y, pred).")
 
 
-def _arg(name: str, where: str | None) -> str:
-    """"`name`" or "`name` of where": the subject of ``statdl.validation``'s template."""
-    return validation.label(name, where)
-
-
-def _join(names: Sequence[str]) -> str:
-    quoted = [f"`{n}`" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+_message = validation.message
 
 
 def _describe(x: Any) -> str:
@@ -45,12 +38,12 @@ def _describe(x: Any) -> str:
 
 
 def _one_dim(x: Any, name: str, where: str | None = None) -> Any:
-    arg = _arg(name, where)
     if x is None:
-        raise ConfigError(f"{arg} must be a 1-d array-like; got None.")
+        raise ConfigError(_message(name, "a 1-d array-like", None, where))
     if isinstance(x, pd.DataFrame):
         if x.shape[1] != 1:
-            raise ConfigError(f"{arg} must be 1-d; got a DataFrame with {x.shape[1]} columns.")
+            raise ConfigError(_message(name, "1-d", x, where,
+                                       shown=f"a DataFrame with {x.shape[1]} columns"))
         x = x.iloc[:, 0]
     if isinstance(x, pd.Series | pd.Categorical | pd.Index):
         return x
@@ -59,17 +52,17 @@ def _one_dim(x: Any, name: str, where: str | None = None) -> Any:
     try:
         arr = np.asarray(x)
     except ValueError:  # ragged nesting: numpy refuses to guess a shape
-        raise ConfigError(f"{arg} must be a 1-d array-like (one value per observation); got "
-                          f"a ragged nested {type(x).__name__}.") from None
+        raise ConfigError(_message(name, "a 1-d array-like (one value per observation)", x,
+                                   where, shown=f"a ragged nested {type(x).__name__}")) from None
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:
-        raise ConfigError(f"{arg} must be 1-d (one value per observation); got "
-                          f"{_describe(arr)}.")
+        raise ConfigError(_message(name, "1-d (one value per observation)", x, where,
+                                   shown=_describe(arr)))
     return arr
 
 
-def _check_whole(values: np.ndarray, arg: str, hint: str) -> None:
+def _check_whole(values: np.ndarray, name: str, where: str | None, hint: str) -> None:
     """Float labels must be finite whole numbers (0.0/1.0 are labels, 0.37 is not)."""
     if values.dtype.kind == "f":
         floats, where_float = values, np.arange(len(values))
@@ -81,12 +74,14 @@ def _check_whole(values: np.ndarray, arg: str, hint: str) -> None:
     infinite = np.isinf(floats)
     if infinite.any():
         first = int(where_float[np.flatnonzero(infinite)[0]])
-        raise ConfigError(f"{arg} must be class labels; got {int(infinite.sum())} infinite "
-                          f"value(s), the first at position {first}.")
+        raise ConfigError(_message(name, "class labels", values, where,
+                                   shown=f"{int(infinite.sum())} infinite value(s), the first "
+                                         f"at position {first}"))
     fractional = floats[floats % 1 != 0]
     if fractional.size:
-        raise ConfigError(f"{arg} holds non-integer values (e.g. {float(fractional[0]):.4g}), "
-                          f"{hint}")
+        raise ConfigError(_message(name, "class labels", values, where, verb="hold",
+                                   shown=f"non-integer values (e.g. {float(fractional[0]):.4g}), "
+                                         f"{hint.rstrip('.')}"))
 
 
 def as_labels(x: Any, name: str, where: str | None = None,
@@ -97,7 +92,6 @@ def as_labels(x: Any, name: str, where: str | None = None,
     probabilities or a continuous response, not labels) raise an error naming ``name``;
     ``hint`` ends the non-integer message with what to pass instead.
     """
-    arg = _arg(name, where)
     x = _one_dim(x, name, where)
     declared: list | None = None
     if isinstance(x, pd.Categorical) or isinstance(getattr(x, "dtype", None),
@@ -110,13 +104,15 @@ def as_labels(x: Any, name: str, where: str | None = None,
         raw = pd.Series(x).to_numpy()
         values = np.asarray(raw, dtype=object)
     if len(values) == 0:
-        raise ConfigError(f"{arg} must hold at least one label; got an empty vector.")
+        raise ConfigError(_message(name, "at least one label", x, where, verb="hold",
+                                   shown="an empty vector"))
     missing = pd.isna(values)
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
-        raise ConfigError(f"{arg} must not contain missing labels (None/NaN); got "
-                          f"{int(missing.sum())} missing, the first at position {first}.")
-    _check_whole(raw, arg, hint)
+        raise ConfigError(_message(name, "labels with none missing (None/NaN)", x, where,
+                                   verb="hold", shown=f"{int(missing.sum())} missing, the first "
+                                                      f"at position {first}"))
+    _check_whole(raw, name, where, hint)
     return values, declared
 
 
@@ -129,31 +125,32 @@ def check_level_count(count: int, names: Sequence[str], where: str,
     if validation.check_int(max_levels, "max_levels", where, low=2, allow_none=True) is None:
         return
     if count > max_levels:
-        raise ConfigError(f"{_join(names)} of {where} hold {count} distinct labels, more than "
-                          f"`max_levels` = {max_levels}: that looks like a count or a "
-                          "continuous response, not classes. Pass class labels "
-                          f"(model.predict_classes(x)), or max_levels={count} (or None) if "
-                          f"there really are {count} classes.")
+        raise ConfigError(_message(
+            names, f"at most `max_levels` = {max_levels} distinct labels", count, where,
+            verb="hold", shown=f"{count} distinct labels",
+            fix="That looks like a count or a continuous response, not classes. Pass class "
+                f"labels (model.predict_classes(x)), or max_levels={count} (or None) if there "
+                f"really are {count} classes."))
 
 
 def as_numeric(x: Any, name: str, where: str | None = None, *,
                allow_empty: bool = False) -> np.ndarray:
     """A finite float vector; NaN, infinities, text and empty input raise ``ConfigError``."""
-    arg = _arg(name, where)
     x = _one_dim(x, name, where)
     try:
         arr = np.asarray(pd.Series(x).to_numpy(), dtype=float)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{arg} must be numeric; got values that are not numbers "
-                          f"({err}).") from None
+        raise ConfigError(_message(name, "numeric", x, where,
+                                   shown=f"values that are not numbers ({err})")) from None
     if arr.size == 0 and not allow_empty:
-        raise ConfigError(f"{arg} must hold at least one value; got an empty vector.")
+        raise ConfigError(_message(name, "at least one value", x, where, verb="hold",
+                                   shown="an empty vector"))
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"{arg} must be finite numbers; got {int(bad.sum())} NaN or "
-                          f"infinite value(s), the first at position {first} "
-                          f"({float(arr[first])!r}).")
+        raise ConfigError(_message(name, "finite numbers", x, where,
+                                   shown=f"{int(bad.sum())} NaN or infinite value(s), the first "
+                                         f"at position {first} ({float(arr[first])!r})"))
     return arr
 
 
@@ -163,10 +160,10 @@ def as_probability(x: Any, name: str, where: str | None = None) -> np.ndarray:
     bad = (arr < 0) | (arr > 1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"{_arg(name, where)} must be probabilities in [0, 1]; got "
-                          f"{int(bad.sum())} value(s) outside, e.g. {float(arr[first])!r} at "
-                          f"position {first}. Pass predicted probabilities, not logits or "
-                          "class labels.")
+        raise ConfigError(_message(
+            name, "probabilities in [0, 1]", x, where,
+            shown=f"{int(bad.sum())} value(s) outside, e.g. {float(arr[first])!r} at position "
+                  f"{first}", fix="Pass predicted probabilities, not logits or class labels."))
     return arr
 
 
@@ -176,7 +173,6 @@ def as_binary(y: Any, name: str, positive: Any = None, where: str | None = None)
     Without ``positive``, ``y`` must be 0/1 (or bool); any two labels are accepted with
     ``positive`` naming the event. More than two levels raise an error listing them.
     """
-    arg = _arg(name, where)
     values, _ = as_labels(y, name, where, hint="it must be the observed outcomes (0/1, or two "
                                                 "labels with `positive`), with the predicted "
                                                 "probabilities in `prob`.")
@@ -187,16 +183,18 @@ def as_binary(y: Any, name: str, positive: Any = None, where: str | None = None)
         except TypeError:
             pass
         shown = ", ".join(repr(v) for v in levels[:10]) + (", ..." if len(levels) > 10 else "")
-        raise ConfigError(f"{arg} must be a binary outcome (two levels); got {len(levels)} "
-                          f"levels: {shown}. For one class against the rest pass e.g. "
-                          "(y == k) with the predicted probability of class k.")
+        raise ConfigError(_message(
+            name, "a binary outcome (two levels)", y, where,
+            shown=f"{len(levels)} levels: {shown}", fix="For one class against the rest pass "
+            "e.g. (y == k) with the predicted probability of class k."))
     if positive is None:
         ok = all(isinstance(v, bool | np.bool_ | int | np.integer | float | np.floating)
                  and v in (0, 1) for v in levels)
         if not ok:
             shown = ", ".join(repr(v) for v in levels)
-            raise ConfigError(f"{arg} must be 0/1 (1 = event) unless `positive` names the "
-                              f"event level; got levels {shown}.")
+            raise ConfigError(_message(
+                name, "0/1 (1 = event) unless `positive` names the event level", y, where,
+                shown=f"levels {shown}"))
         return values.astype(float)
     level = check_level(positive, levels, "positive")
     return np.array([v == level for v in values], dtype=float)
@@ -212,7 +210,7 @@ def check_level(value: Any, levels: Sequence, name: str) -> Any:
         if str(level) == str(value):
             return level
     shown = ", ".join(repr(v) for v in levels)
-    raise ConfigError(f"`{name}` must be one of the levels {shown}; got {value!r}.")
+    raise ConfigError(_message(name, f"one of the levels {shown}", value))
 
 
 def check_same_length(where: str | None = None, /, **arrays: Any) -> int:
@@ -220,7 +218,6 @@ def check_same_length(where: str | None = None, /, **arrays: Any) -> int:
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"`{k}` has {v}" for k, v in lengths.items())
-        owner = "" if where is None else f" of {where}"
-        raise ConfigError(f"{_join(list(lengths))}{owner} must have the same length (one value "
-                          f"per observation); got {detail}.")
+        raise ConfigError(_message(list(lengths), "the same length (one value per "
+                                   "observation)", None, where, verb="have", shown=detail))
     return next(iter(lengths.values()))

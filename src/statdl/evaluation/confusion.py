@@ -58,8 +58,9 @@ def _order_levels(pred_vals: np.ndarray, ref_vals: np.ndarray, pred_decl: list |
     missing = [v for v in observed if v not in seen]
     if levels is not None and missing:
         shown = ", ".join(repr(v) for v in missing[:5])
-        raise ConfigError(f"`levels` must include every label in `pred` and `reference`; "
-                          f"missing {shown}.")
+        raise ConfigError(validation.message(
+            "levels", "every label in `pred` and `reference`", levels, "confusion_matrix",
+            verb="include", shown=f"a list without {shown}"))
     try:
         missing = sorted(missing)
     except TypeError:
@@ -148,9 +149,7 @@ class ConfusionMatrix:
 
     def __init__(self, table: pd.DataFrame, positive: Any, prevalence: Any = None,
                  mode: str = "sens_spec"):
-        if mode not in _MODES:
-            raise ConfigError(f"`mode` must be one of {', '.join(map(repr, _MODES))}; "
-                              f"got {mode!r}.")
+        validation.check_choice(mode, "mode", _MODES, "ConfusionMatrix")
         self.table = table
         self.levels = list(table.index)
         self.positive = positive
@@ -365,8 +364,9 @@ def confusion_matrix(pred: Any, reference: Any, positive: Any = None, *,
     if levels is None:
         check_level_count(len(lev), ["pred", "reference"], where, max_levels)
     if len(lev) < 2:
-        raise ConfigError(f"`pred` and `reference` must have at least 2 classes between them; "
-                          f"got only {lev[0]!r}. Pass `levels=` to name the other classes.")
+        raise ConfigError(validation.message(
+            ["pred", "reference"], "at least 2 classes between them", lev, where, verb="have",
+            shown=f"only {lev[0]!r}", fix="Pass `levels=` to name the other classes."))
     index = {}
     for i, v in enumerate(lev):
         index.setdefault(v, i)
@@ -392,15 +392,17 @@ def _from_table(table: pd.DataFrame, positive: Any, prevalence: Any,
         positive = None
         if prevalence is not None:
             if not isinstance(prevalence, Mapping | pd.Series):
-                raise ConfigError("`prevalence` must be a mapping level -> probability with "
-                                  f"more than two classes; got {type(prevalence).__name__}.")
+                raise ConfigError(validation.message(
+                    "prevalence", "a mapping level -> probability with more than two classes",
+                    prevalence, shown=type(prevalence).__name__))
             prev = {}
             for key, val in prevalence.items():
                 prev[check_level(key, lev, "prevalence key")] = _check_prob(val, "prevalence")
             absent = [v for v in lev if v not in prev]
             if absent:
-                raise ConfigError(f"`prevalence` must give every class; missing "
-                                  f"{', '.join(map(repr, absent))}.")
+                raise ConfigError(validation.message(
+                    "prevalence", "every class", prevalence, verb="give",
+                    shown=f"a mapping without {', '.join(map(repr, absent))}"))
             prevalence = prev
     return ConfusionMatrix(table, positive, prevalence, mode)
 
@@ -429,20 +431,27 @@ def confusion_matrix_from_table(table: Any, positive: Any = None, *,
     """
     if isinstance(table, pd.DataFrame):
         if list(table.index) != list(table.columns):
-            raise ConfigError("`table` must have the same labels, in the same order, on rows "
-                              "and columns.")
+            raise ConfigError(validation.message(
+                "table", "the same labels, in the same order, on rows and columns", table,
+                "confusion_matrix_from_table", verb="have",
+                shown=f"rows {list(table.index)} and columns {list(table.columns)}"))
         labels = list(table.index)
         arr = table.to_numpy()
     else:
         arr = np.asarray(table)
         labels = list(range(arr.shape[0])) if arr.ndim == 2 else []
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 2:
-        raise ConfigError(f"`table` must be a square table with at least 2 classes; got shape "
-                          f"{arr.shape}.")
+        raise ConfigError(validation.message(
+            "table", "a square table with at least 2 classes", table,
+            "confusion_matrix_from_table", shown=f"shape {arr.shape}"))
     if not np.all(np.isfinite(arr.astype(float))) or np.any(arr < 0) or np.any(arr % 1 != 0):
-        raise ConfigError("`table` must hold non-negative whole counts.")
+        raise ConfigError(validation.message(
+            "table", "non-negative whole counts", table, "confusion_matrix_from_table",
+            verb="hold", shown="negative, fractional or non-finite values"))
     if arr.sum() == 0:
-        raise ConfigError("`table` must hold at least one observation; got all zeros.")
+        raise ConfigError(validation.message(
+            "table", "at least one observation", table, "confusion_matrix_from_table",
+            verb="hold", shown="all zeros"))
     df = pd.DataFrame(arr.astype(np.int64), index=pd.Index(labels, name="Prediction"),
                       columns=pd.Index(labels, name="Reference"))
     return _from_table(df, positive, prevalence, mode)

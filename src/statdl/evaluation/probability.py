@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError
+from ..validation import check_choice, check_int, message
 from ._validate import as_binary, as_labels, as_probability, check_same_length
 from .regression import check_level_arg
 
@@ -58,8 +59,8 @@ def _delong(t: np.ndarray, p: np.ndarray, level: float) -> AUC:
     pos, neg = p[t == 1], p[t == 0]
     m, n = len(pos), len(neg)
     if m == 0 or n == 0:
-        raise ConfigError(f"`y` must contain both outcomes to compute an AUC; got {m} events "
-                          f"and {n} non-events.")
+        raise ConfigError(message("y", "both outcomes to compute an AUC", None, verb="contain",
+                                  shown=f"{m} events and {n} non-events"))
     # placement values through mid-ranks: V10_i = P(neg < pos_i) + 0.5 P(neg = pos_i)
     all_rank = stats.rankdata(np.concatenate([pos, neg]))
     pos_rank = stats.rankdata(pos)
@@ -218,16 +219,14 @@ def calibration_table(y: Any, prob: Any, bins: int = 10, *, positive: Any = None
     """
     t, p = _binary_inputs(y, prob, positive, "calibration_table")
     level = check_level_arg(level)
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ConfigError(f"`bins` must be an int >= 1; got {bins!r}.")
+    bins = check_int(bins, "bins", "calibration_table", low=1)
+    check_choice(strategy, "strategy", ("uniform", "quantile"), "calibration_table")
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, bins + 1)
     elif strategy == "quantile":
         edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
         if len(edges) == 1:
             edges = np.r_[edges, edges]
-    else:
-        raise ConfigError(f"`strategy` must be 'uniform' or 'quantile'; got {strategy!r}.")
     which = np.clip(np.searchsorted(edges, p, side="left") - 1, 0, len(edges) - 2)
     rows = []
     for b in range(len(edges) - 1):
@@ -272,31 +271,34 @@ def log_loss(y: Any, prob: Any, *, positive: Any = None, eps: float = 1e-15) -> 
     try:
         arr = prob.detach().cpu().numpy() if hasattr(prob, "detach") else np.asarray(prob)
     except ValueError:  # ragged nesting
-        raise ConfigError("`prob` of log_loss must be a vector or a matrix of probabilities; "
-                          f"got a ragged nested {type(prob).__name__}.") from None
+        raise ConfigError(message("prob", "a vector or a matrix of probabilities", prob,
+                                  "log_loss", shown=f"a ragged nested {type(prob).__name__}"
+                                  )) from None
     if arr.ndim == 2 and arr.shape[1] > 1:
         if arr.dtype.kind not in "biuf":
-            raise ConfigError("`prob` of log_loss must be a numeric matrix of class "
-                              f"probabilities; got dtype {arr.dtype}.")
+            raise ConfigError(message("prob", "a numeric matrix of class probabilities", prob,
+                                      "log_loss", shown=f"dtype {arr.dtype}"))
         if not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-            raise ConfigError("`prob` must be probabilities in [0, 1] with no NaN; got values "
-                              f"from {np.nanmin(arr)!r} to {np.nanmax(arr)!r}.")
+            raise ConfigError(message(
+                "prob", "probabilities in [0, 1] with no NaN", prob, "log_loss",
+                shown=f"values from {np.nanmin(arr)!r} to {np.nanmax(arr)!r}"))
         if not np.allclose(arr.sum(axis=1), 1.0, atol=1e-4):
-            raise ConfigError("`prob` rows must sum to 1 (one probability per class); got row "
-                              f"sums from {arr.sum(axis=1).min():.4g} to "
-                              f"{arr.sum(axis=1).max():.4g}.")
+            raise ConfigError(message(
+                "prob", "rows that sum to 1 (one probability per class)", prob, "log_loss",
+                verb="have", shown=f"row sums from {arr.sum(axis=1).min():.4g} to "
+                                   f"{arr.sum(axis=1).max():.4g}"))
         labels, _ = as_labels(y, "y", "log_loss", hint="it must be class indices 0..k-1, "
                               "one per column of `prob`.")
         check_same_length("log_loss", y=labels, prob=arr)
         try:
             idx = labels.astype(int)
         except (TypeError, ValueError):
-            raise ConfigError("`y` must be class indices 0..k-1 when `prob` is a matrix; "
-                              "got non-integer labels.") from None
+            raise ConfigError(message("y", "class indices 0..k-1 when `prob` is a matrix", y,
+                                      "log_loss", shown="non-integer labels")) from None
         if np.any(idx != labels.astype(float)) or idx.min() < 0 or idx.max() >= arr.shape[1]:
-            raise ConfigError(f"`y` must be class indices 0..{arr.shape[1] - 1} for a `prob` "
-                              f"with {arr.shape[1]} columns; got values from {idx.min()} to "
-                              f"{idx.max()}.")
+            raise ConfigError(message(
+                "y", f"class indices 0..{arr.shape[1] - 1} for a `prob` with {arr.shape[1]} "
+                "columns", y, "log_loss", shown=f"values from {idx.min()} to {idx.max()}"))
         picked = np.clip(arr[np.arange(len(idx)), idx], eps, 1 - eps)
         return float(-np.mean(np.log(picked)))
     t, p = _binary_inputs(y, arr.reshape(-1) if arr.ndim == 2 else prob, positive, "log_loss")

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ConfigError
+from ..validation import check_choice, choice_error, message
 from .cv import CVResult
 from .stats import SUMMARY_COLUMNS, check_level, corrected_ttest, six_number_summary
 
@@ -167,7 +168,7 @@ class Resamples:
 
     def _check_metric(self, metric: str) -> None:
         if metric not in self.metrics:
-            raise ConfigError(f"`metric` must be one of {self.metrics}; got {metric!r}.")
+            raise choice_error("metric", metric, self.metrics, "Resamples")
 
     def _metric_list(self, metric: Any) -> list[str]:
         if metric is None:
@@ -202,16 +203,14 @@ class Resamples:
         number of comparisons (at most 1).
         """
         level = check_level(level, "Resamples.diff")
-        if adjustment not in ADJUSTMENTS:
-            raise ConfigError(f"`adjustment` of Resamples.diff must be one of {ADJUSTMENTS}; "
-                              f"got {adjustment!r}.")
+        check_choice(adjustment, "adjustment", ADJUSTMENTS, "Resamples.diff")
         models = list(self.models) if models is None else list(models)
         for m in models:
             if m not in self.models:
-                raise ConfigError(f"`models` of Resamples.diff must be among {self.models}; "
-                                  f"got {m!r}.")
+                raise choice_error("models", m, self.models, "Resamples.diff")
         if len(models) < 2:
-            raise ConfigError(f"Resamples.diff needs at least two models; got {models}.")
+            raise ConfigError(message("models", "at least two models", models,
+                                      "Resamples.diff"))
         pairs = list(itertools.combinations(models, 2))
         conf_level = 1 - (1 - level) / len(pairs) if adjustment == "bonferroni" else level
         ratio = self.test_train_ratio
@@ -297,31 +296,35 @@ def resamples(results: dict[str, CVResult], metrics: list[str] | None = None) ->
     ((2, 7), 3)
     """
     if not isinstance(results, dict) or not results:
-        raise ConfigError("`results` of resamples must be a non-empty dict name -> CVResult; "
-                          f"got {type(results).__name__}.")
+        raise ConfigError(message("results", "a non-empty dict name -> CVResult", results,
+                                  "resamples", shown=type(results).__name__
+                                  if results else repr(results)))
     for name, r in results.items():
         if not isinstance(r, CVResult):
-            raise ConfigError(f"`results` of resamples: {name!r} must be a CVResult (what "
-                              f"cross_validate returns); got {type(r).__name__}.")
+            raise ConfigError(message(f"results[{name!r}]", "a CVResult (what cross_validate "
+                                      "returns)", r, "resamples", shown=type(r).__name__))
     names = [str(k) for k in results]
     items = list(results.values())
     for name, r in zip(names[1:], items[1:]):
         if not r.folds.same_as(items[0].folds):
-            raise ConfigError(
-                f"`results` of resamples must come from the same folds, but {names[0]!r} and "
-                f"{name!r} differ: {items[0].folds.first_difference(r.folds)}. Run "
-                "cross_validate with the same folds, repeats, seed, stratify and groups, or "
-                f"pass folds={names[0]}_result.folds.")
+            raise ConfigError(message(
+                "results", "results that come from the same folds", results, "resamples",
+                verb="hold", shown=f"{names[0]!r} and {name!r}, which differ: "
+                f"{items[0].folds.first_difference(r.folds)}",
+                fix="Run cross_validate with the same folds, repeats, seed, stratify and "
+                    f"groups, or pass folds={names[0]}_result.folds."))
     common = [m for m in items[0].metrics if all(m in r.metrics for r in items)]
     if metrics is not None:
         missing = [m for m in metrics if m not in common]
         if missing:
-            raise ConfigError(f"`metrics` of resamples: {missing[0]!r} is not measured by "
-                              f"every result; they share {common}.")
+            raise choice_error("metrics", missing[0], common, "resamples",
+                               fix="The others are not measured by every result.")
         common = list(metrics)
     if not common:
-        raise ConfigError("`results` of resamples share no metric; give cross_validate the "
-                          "same `metrics` for each model.")
+        raise ConfigError(message(
+            "results", "results that share a metric", results, "resamples", verb="hold",
+            shown="none in common", fix="Give cross_validate the same `metrics` for each "
+            "model."))
     values = pd.DataFrame({"Resample": list(items[0].folds.ids)})
     for name, r in zip(names, items):
         for m in common:

@@ -79,8 +79,8 @@ def clone_model(model: Any) -> Any:
     from ..saving import layer_from_spec, layer_to_config
 
     if not isinstance(model, Model):
-        raise TypeError(f"clone_model needs a statdl Sequential or Model; got "
-                        f"{type(model).__name__}.")
+        raise TypeError(validation.message("model", "a statdl Sequential or Model", model,
+                                           "clone_model", shown=type(model).__name__))
     new = layer_from_spec(layer_to_config(model), "model")
     shape = model.built_shape_ or model._input_shape  # one sample's shape (no batch axis)
     if shape:
@@ -88,8 +88,10 @@ def clone_model(model: Any) -> Any:
                   else [tuple(s) for s in shape])
     compiled = model._compiled
     if compiled is None:
-        raise ConfigError("`model_fn` of cross_validate is a model that is not compiled; "
-                          "compile it first, or pass a function that returns a compiled model.")
+        raise ConfigError(validation.message(
+            "model_fn", "a compiled model or a function that returns one", model,
+            "cross_validate", shown="a model that is not compiled",
+            fix="Compile it first, or pass a function that returns a compiled model."))
     loss_name = compiled["loss_name"]
     loss = loss_name if isinstance(loss_name, dict) else compiled["loss"]
     if isinstance(loss_name, str) and compiled.get("loss_weights") is None:
@@ -146,15 +148,19 @@ def _new_model(model_fn: Any) -> Any:
     if isinstance(model_fn, Model):
         return clone_model(model_fn)
     if not callable(model_fn):
-        raise TypeError(f"`model_fn` of cross_validate must be a function returning a compiled "
-                        f"model, or a statdl model to clone; got {type(model_fn).__name__}.")
+        raise TypeError(validation.message(
+            "model_fn", "a function returning a compiled model, or a statdl model to clone",
+            model_fn, "cross_validate", shown=type(model_fn).__name__))
     model = model_fn()
     if not (hasattr(model, "fit") and hasattr(model, "predict")):
-        raise TypeError(f"`model_fn` of cross_validate must return a model with `fit` and "
-                        f"`predict`; it returned {type(model).__name__}.")
+        raise TypeError(validation.message(
+            "model_fn", "a function returning a model with `fit` and `predict`", model_fn,
+            "cross_validate", shown=f"one that returned {type(model).__name__}"))
     if isinstance(model, Model) and model._compiled is None:
-        raise ConfigError("`model_fn` of cross_validate returned a model that is not "
-                          "compiled; call model.compile(...) inside model_fn.")
+        raise ConfigError(validation.message(
+            "model_fn", "a function returning a compiled model", model_fn, "cross_validate",
+            shown="one that returned a model that is not compiled",
+            fix="Call model.compile(...) inside model_fn."))
     return model
 
 
@@ -287,14 +293,15 @@ def _run_all(job: _Job, n_jobs: int) -> list[dict]:
     import torch
 
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        raise ConfigError("`n_jobs` of cross_validate must be 1 once CUDA is in use (forked "
-                          "processes cannot share it); got "
-                          f"{n_jobs}. Run the resamples one after another on the GPU.")
+        raise ConfigError(validation.message(
+            "n_jobs", "1 once CUDA is in use (forked processes cannot share it)", n_jobs,
+            "cross_validate", fix="Run the resamples one after another on the GPU."))
     try:
         context = multiprocessing.get_context("fork")
     except ValueError:
-        raise ConfigError(f"`n_jobs` = {n_jobs} of cross_validate needs processes started by "
-                          "fork (Linux, macOS); use n_jobs=1 here.") from None
+        raise ConfigError(validation.message(
+            "n_jobs", "1 where processes cannot be started by fork (only Linux and macOS "
+            "can)", n_jobs, "cross_validate", fix="Use n_jobs=1 here.")) from None
     with ProcessPoolExecutor(max_workers=min(n_jobs, n), mp_context=context,
                              initializer=_init_worker, initargs=(job,)) as pool:
         futures = [pool.submit(_worker_resample, i) for i in range(n)]
@@ -430,18 +437,20 @@ def _check_fit(fit: Any) -> tuple[dict, float]:
     if fit is None:
         return {}, 0.0
     if not isinstance(fit, dict):
-        raise ConfigError(f"`fit` of cross_validate must be a dict of fit arguments, e.g. "
-                          f"dict(epochs=20, batch_size=32); got {type(fit).__name__}.")
+        raise ConfigError(validation.message(
+            "fit", "a dict of fit arguments, e.g. dict(epochs=20, batch_size=32)", fit,
+            "cross_validate", shown=type(fit).__name__))
     for key in _NOT_IN_FIT:
         if key in fit:
-            raise ConfigError(f"`fit` of cross_validate cannot hold {key!r}: each resample's "
-                              "rows come from the folds; for early stopping give "
-                              "validation_split, taken from each resample's training rows.")
+            raise ConfigError(validation.message(
+                "fit", f"fit arguments without {key!r} (each resample's rows come from the "
+                "folds)", fit, "cross_validate", shown=f"a dict with {key!r}",
+                fix="For early stopping give validation_split, taken from each resample's "
+                    "training rows."))
     fit = dict(fit)
     split = fit.pop("validation_split", 0.0) or 0.0
-    if isinstance(split, bool) or not isinstance(split, int | float) or not 0 <= split < 1:
-        raise ConfigError(f"`validation_split` in `fit` of cross_validate must be a number in "
-                          f"[0, 1); got {split!r}.")
+    validation.check_number(split, "fit['validation_split']", "cross_validate", low=0, high=1,
+                            high_open=True)
     fit.setdefault("verbose", 0)
     return fit, float(split)
 
@@ -519,14 +528,19 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
     n = _n_rows(x)
     y_arr = np.asarray(y)
     if len(y_arr) != n:
-        raise ShapeError(f"`x` and `y` of cross_validate must have the same number of rows; "
-                         f"got {n} and {len(y_arr)}.")
+        raise ShapeError(validation.message(["x", "y"], "the same number of rows", None,
+                                            "cross_validate", verb="have",
+                                            shown=f"{n} and {len(y_arr)}"))
     if isinstance(folds, Folds):
         if folds.n != n:
-            raise ShapeError(f"`folds` of cross_validate split {folds.n} rows but `x` has {n}.")
+            raise ShapeError(validation.message("folds", f"folds of the {n} rows of `x`", folds,
+                                                "cross_validate",
+                                                shown=f"folds of {folds.n} rows"))
         if repeats != 1 or stratify is not None or groups is not None:
-            raise ConfigError("`folds` of cross_validate is a Folds object: it already fixes "
-                              "the repeats, strata and groups; leave those arguments out.")
+            raise ConfigError(validation.message(
+                "folds", "a number of folds when `repeats`, `stratify` or `groups` is given (a "
+                "Folds object already fixes the repeats, strata and groups)", folds,
+                "cross_validate", shown="a Folds object", fix="Leave those arguments out."))
         fold_set = folds
     else:
         labels = strata_of(y_arr) if stratify is True else (
@@ -535,15 +549,15 @@ def cross_validate(model_fn: Callable[[], Any] | Any, x: Any, y: Any, folds: int
     fit_kwargs, split = _check_fit(fit)
     n_jobs = _check_jobs(n_jobs)
     level = check_level(level, "cross_validate")
-    if threads_per_job is not None and threads_per_job != "auto" and (
-            isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int)
-            or threads_per_job < 1):
-        raise ConfigError(f"`threads_per_job` of cross_validate must be an int >= 1 or 'auto'; "
-                          f"got {threads_per_job!r}.")
+    if threads_per_job is not None and threads_per_job != "auto" and not (
+            validation.is_int(threads_per_job) and threads_per_job >= 1):
+        raise ConfigError(validation.message("threads_per_job", "an int >= 1 or 'auto'",
+                                             threads_per_job, "cross_validate"))
     if n_jobs > 1 and threads_per_job not in (None, 1):
-        raise ConfigError(f"`threads_per_job` of cross_validate must be 1 (or left out) with "
-                          f"n_jobs = {n_jobs}: forked workers cannot run more torch threads; "
-                          f"got {threads_per_job!r}. Raise n_jobs instead.")
+        raise ConfigError(validation.message(
+            "threads_per_job", f"1 (or left out) with n_jobs = {n_jobs}: forked workers "
+            "cannot run more torch threads", threads_per_job, "cross_validate",
+            fix="Raise n_jobs instead."))
     if threads_per_job is None:
         threads_per_job = 1
     job = _Job(model_fn, x, y_arr, fold_set, fit_kwargs, split,

@@ -120,14 +120,15 @@ def strata_of(y: Any) -> np.ndarray:
         return np.argmax(arr, axis=1)
     arr = arr.reshape(len(arr), -1)
     if arr.shape[1] != 1:
-        raise ShapeError(f"`stratify` needs one label per row; got an array of shape "
-                         f"{np.asarray(y).shape}.")
+        raise ShapeError(validation.message("stratify", "one label per row", y, verb="hold",
+                                            shown=f"an array of shape {np.asarray(y).shape}"))
     arr = arr[:, 0]
     if arr.dtype.kind in "biuUSOb":
         return np.unique(arr.astype(str) if arr.dtype.kind == "O" else arr,
                          return_inverse=True)[1]
     if not np.all(np.isfinite(arr)):
-        raise ConfigError("`stratify` labels must be finite; got NaN or infinite values.")
+        raise ConfigError(validation.message("stratify", "finite labels", y, verb="hold",
+                                             shown="NaN or infinite values"))
     values = np.unique(arr)
     if len(values) <= MAX_WHOLE_LEVELS and np.all(values == np.round(values)):
         return np.searchsorted(values, arr)
@@ -194,8 +195,9 @@ def _grouped_folds(groups: np.ndarray, k: int, rng: np.random.Generator) -> np.n
     rows so far: no group is split and fold sizes stay close."""
     names, codes, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     if len(names) < k:
-        raise ConfigError(f"`groups` of make_folds must have at least `folds` = {k} distinct "
-                          f"groups; got {len(names)}. Use fewer folds.")
+        raise ConfigError(validation.message(
+            "groups", f"at least `folds` = {k} distinct groups", groups, "make_folds",
+            verb="have", shown=str(len(names)), fix="Use fewer folds."))
     shuffled = rng.permutation(len(names))
     order = shuffled[np.argsort(-sizes[shuffled], kind="stable")]
     load = np.zeros(k, dtype=np.int64)
@@ -243,11 +245,13 @@ def make_folds(n_or_y: Any, folds: int = 10, repeats: int = 1, *, stratify: Any 
     repeats = _check_int(repeats, "repeats", 1)
     seed = _check_int(seed, "seed", 0)
     if k > n:
-        raise ConfigError(f"`folds` of make_folds must be at most the number of rows, {n}; "
-                          f"got {k}.")
+        raise ConfigError(validation.message("folds", f"at most the number of rows, {n}", k,
+                                             "make_folds"))
     if stratify is not None and groups is not None:
-        raise ConfigError("make_folds takes `stratify` or `groups`, not both: grouped folds "
-                          "keep each group whole, which stratifying rows would break.")
+        raise ConfigError(validation.message(
+            "groups", "None when `stratify` is given (make_folds takes `stratify` or `groups`, "
+            "not both: grouped folds keep each group whole, which stratifying rows would "
+            "break)", groups, "make_folds", shown="groups as well as `stratify`"))
     strata = group_codes = None
     kind = "random"
     if stratify is not None:
@@ -272,6 +276,6 @@ def make_folds(n_or_y: Any, folds: int = 10, repeats: int = 1, *, stratify: Any 
 
 def _per_row(values: np.ndarray, n: int, name: str) -> np.ndarray:
     if values.ndim != 1 or len(values) != n:
-        raise ShapeError(f"`{name}` must have one entry per row ({n}); got shape "
-                         f"{values.shape}.")
+        raise ShapeError(validation.message(name, f"one entry per row ({n})", values,
+                                            verb="have", shown=f"shape {values.shape}"))
     return values

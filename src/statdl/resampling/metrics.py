@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
+from ..validation import choice_error, message
 
 __all__ = ["METRICS", "resolve_metrics", "default_metrics", "is_classifier_loss"]
 
@@ -25,8 +26,8 @@ def _flat(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=float).reshape(len(y), -1)
     pred = np.asarray(pred, dtype=float).reshape(len(pred), -1)
     if y.shape[1] != 1 or pred.shape[1] != 1:
-        raise ShapeError(f"regression metrics need one column of targets and predictions; "
-                         f"got {y.shape[1]} and {pred.shape[1]} columns.")
+        raise ShapeError(message(["y", "pred"], "one column each for a regression metric", None,
+                                 verb="have", shown=f"{y.shape[1]} and {pred.shape[1]} columns"))
     return y[:, 0], pred[:, 0]
 
 
@@ -93,7 +94,8 @@ def auc(y, pred) -> float:
     """Area under the ROC curve of P(class 1) for two classes (ties count one half)."""
     p = _probabilities(pred)
     if p.shape[1] != 2:
-        raise ShapeError(f"`AUC` needs two classes; got {p.shape[1]}.")
+        raise ShapeError(message("pred", "two classes for `AUC`", pred, verb="have",
+                                 shown=str(p.shape[1])))
     from scipy.stats import rankdata
 
     obs, score = _labels(y), p[:, 1]
@@ -138,22 +140,23 @@ def resolve_metrics(metrics: Any) -> dict[str, Callable[[Any, Any], float]]:
     elif isinstance(metrics, list | tuple):
         items = [(m, m) for m in metrics]
     else:
-        raise ConfigError(f"`metrics` of cross_validate must be a name, a callable, a list of "
-                          f"them or a dict name -> callable; got {type(metrics).__name__}.")
+        raise ConfigError(message("metrics", "a name, a callable, a list of them or a dict "
+                                  "name -> callable", metrics, "cross_validate",
+                                  shown=type(metrics).__name__))
     out: dict[str, Callable[[Any, Any], float]] = {}
     for name, fn in items:
         if isinstance(fn, str):
             key = _BY_LOWER.get(fn.lower())
             if key is None:
-                raise ConfigError(f"`metrics` of cross_validate: unknown metric {fn!r}; "
-                                  f"choose from {sorted(METRICS)} or pass a function "
-                                  "f(y_true, y_pred) -> float.")
+                raise choice_error("metrics", fn, METRICS, "cross_validate",
+                                   fix="Or pass a function f(y_true, y_pred) -> float.")
             out[key if name == fn else str(name)] = METRICS[key]
         elif callable(fn):
             out[str(name) if name is not fn else getattr(fn, "__name__", "metric")] = fn
         else:
-            raise ConfigError(f"`metrics` of cross_validate: {name!r} must be a metric name or "
-                              f"a function; got {type(fn).__name__}.")
+            raise ConfigError(message(f"metrics[{name!r}]", "a metric name or a function", fn,
+                                      "cross_validate", shown=type(fn).__name__))
     if not out:
-        raise ConfigError("`metrics` of cross_validate must name at least one metric.")
+        raise ConfigError(message("metrics", "at least one metric", metrics, "cross_validate",
+                                  verb="name"))
     return out

@@ -53,9 +53,11 @@ def _values(values: Any, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).reshape(-1)
     arr = arr[~np.isnan(arr)]
     if arr.size < 2:
-        raise ShapeError(f"`{name}` needs at least 2 non-missing values; got {arr.size}.")
+        raise ShapeError(validation.message(name, "at least 2 non-missing values", values,
+                                            verb="have", shown=str(arr.size)))
     if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"`{name}` must be finite; got infinite values.")
+        raise ConfigError(validation.message(name, "finite numbers", values, verb="hold",
+                                             shown="infinite values"))
     return arr
 
 
@@ -81,8 +83,8 @@ def mean_interval(values: Any, *, level: float = 0.95, n_train: float | None = N
     corrected = n_train is not None or n_test is not None
     if corrected:
         if n_train is None or n_test is None or not (n_train > 0 and n_test > 0):
-            raise ConfigError(f"`n_train` and `n_test` must both be numbers > 0; got "
-                              f"{n_train!r} and {n_test!r}.")
+            raise ConfigError(validation.message(["n_train", "n_test"], "numbers > 0", None,
+                                                 shown=f"{n_train!r} and {n_test!r}"))
         factor += n_test / n_train
     estimate = float(arr.mean())
     se = math.sqrt(factor * float(arr.var(ddof=1)))

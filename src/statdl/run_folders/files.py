@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..utils import atomic_write
+from ..validation import message
 
 __all__ = [
     "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "ENV_PARENT", "META",
@@ -83,7 +84,8 @@ def flag_value(name: str, value: Any, where: str = "`flags` ") -> Any:
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()                    # numpy / torch scalar
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}value of `{name}` must be a finite number; got {value!r}.")
+        # the container (`flags`, a grid's combination) names where the value came from
+        raise ConfigError(f"{where}value of " + message(name, "a finite number", value))
     return to_jsonable(value)
 
 

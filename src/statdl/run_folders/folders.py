@@ -41,6 +41,7 @@ except ImportError:          # Windows: runs directories are not locked across p
     fcntl = None  # type: ignore[assignment]
 
 from ..errors import ConfigError
+from ..validation import message
 from .files import META, read_json, write_json
 
 __all__ = ["check_runs_dir", "new_run_dir", "is_run_dir", "write_lock", "release_lock",
@@ -59,11 +60,11 @@ def check_runs_dir(runs_dir: str | os.PathLike, create: bool = False) -> Path:
     True
     """
     if not isinstance(runs_dir, str | os.PathLike) or not str(runs_dir):
-        raise ConfigError(f"`runs_dir` must be a folder path; got {runs_dir!r}.")
+        raise ConfigError(message("runs_dir", "a folder path", runs_dir))
     path = Path(runs_dir)
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"`runs_dir` {str(path)!r} is a file, not a folder; pick another "
-                          "runs_dir.")
+        raise ConfigError(message("runs_dir", "a folder path", str(path),
+                                  shown=f"{str(path)!r}, a file", fix="Pick another runs_dir."))
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
@@ -92,7 +93,8 @@ def new_run_dir(runs_dir: str | os.PathLike) -> Path:
             continue
         (candidate / META).mkdir()
         return candidate
-    raise ConfigError(f"could not create a new run folder in {root}: 10000 names taken.")
+    raise ConfigError(message("runs_dir", "a folder with room for a new run folder", str(root),
+                              shown=f"{str(root)!r}, where 10000 names are taken"))
 
 
 def is_run_dir(path: str | os.PathLike) -> bool:
@@ -108,14 +110,14 @@ def as_run_dir(run: Any, runs_dir: str | os.PathLike = "runs") -> Path:
     >>> as_run_dir("/nonexistent/run")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: `run` '/nonexistent/run' is not a run folder (no statdl.d inside).
+    statdl.errors.ConfigError: `run` must be a run folder (with statdl.d inside); got '/nonexistent/run'.
     """
     if hasattr(run, "get") and not isinstance(run, str | os.PathLike) and run.get("run_dir"):
         run = run.get("run_dir")
     for candidate in (Path(run), Path(runs_dir) / str(run)):
         if is_run_dir(candidate):
             return candidate
-    raise ConfigError(f"`run` {str(run)!r} is not a run folder (no {META} inside).")
+    raise ConfigError(message("run", f"a run folder (with {META} inside)", str(run)))
 
 
 def _proc_stat(pid: int) -> tuple[str, str] | None:

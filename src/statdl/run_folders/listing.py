@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
+from ..validation import check_choice, check_int, message
 from .files import META, read_json
 from .folders import ARCHIVE, as_run_dir, check_runs_dir, is_run_dir, run_status, status_from
 
@@ -225,19 +226,21 @@ def ls_runs(runs_dir: str | os.PathLike = "runs", order: str | None = None,
     if "start" in df.columns:
         df = df.sort_values(["start", "run_dir"], ascending=False, kind="stable")
     if latest_n is not None:
-        if isinstance(latest_n, bool) or not isinstance(latest_n, int) or latest_n < 1:
-            raise ConfigError(f"`latest_n` must be an int >= 1; got {latest_n!r}.")
+        check_int(latest_n, "latest_n", "ls_runs", low=1)
         df = df.head(latest_n)
     if filter is not None:
         if isinstance(filter, str):
             try:
                 df = df.query(filter)
             except Exception as exc:  # pandas raises many types for a bad expression
-                raise ConfigError(f"`filter` {filter!r} could not be evaluated: {exc}") from exc
+                raise ConfigError(message(
+                    "filter", "a query pandas can evaluate on the runs table", filter, "ls_runs",
+                    shown=f"{filter!r} ({exc})")) from exc
         elif callable(filter):
             df = df[filter(df)]
         else:
-            raise ConfigError(f"`filter` must be a query string or a function; got {filter!r}.")
+            raise ConfigError(message("filter", "a query string or a function", filter,
+                                      "ls_runs"))
     if order is not None and order != "start" and not df.empty:
         col = metric_column(df, order)
         if decreasing is None:
@@ -260,7 +263,7 @@ def run_info(run: Any, runs_dir: str | os.PathLike = "runs") -> pd.Series:
     >>> run_info("/no/such/run")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: `run` '/no/such/run' is not a run folder (no statdl.d inside).
+    statdl.errors.ConfigError: `run` must be a run folder (with statdl.d inside); got '/no/such/run'.
     """
     row = read_run(as_run_dir(run, runs_dir))
     series = pd.Series(row, name=Path(row["run_dir"]).name)
@@ -284,19 +287,18 @@ def best_run(runs_dir: str | os.PathLike = "runs", metric: str = "val_loss",
     >>> best_run(tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: no completed run in ... has `metric` 'val_loss'.
+    statdl.errors.ConfigError: `metric` of best_run must be a metric of a completed run in ...; got 'val_loss'.
     """
-    if mode not in ("min", "max"):
-        raise ConfigError(f"`mode` must be 'min' or 'max'; got {mode!r}.")
+    check_choice(mode, "mode", ("min", "max"), "best_run")
     df = ls_runs(runs_dir, filter=filter)
     done = df[df["completed"]] if "completed" in df.columns else df.iloc[0:0]
     try:
         col = metric_column(done, metric)
     except ConfigError:
-        raise ConfigError(f"no completed run in {runs_dir} has `metric` {metric!r}.") from None
+        raise _no_run_has(metric, runs_dir) from None
     done = done[done[col].notna()]
     if done.empty:
-        raise ConfigError(f"no completed run in {runs_dir} has `metric` {metric!r}.")
+        raise _no_run_has(metric, runs_dir)
     values = pd.to_numeric(done[col], errors="coerce")
     best = done.loc[values.idxmin() if mode == "min" else values.idxmax()].copy()
     n = len(done)
@@ -308,6 +310,11 @@ def best_run(runs_dir: str | os.PathLike = "runs", metric: str = "val_loss",
         f"(statdl.tuning.evaluate_best).")
     best.name = Path(best["run_dir"]).name
     return best
+
+
+def _no_run_has(metric: str, runs_dir) -> ConfigError:
+    return ConfigError(message("metric", f"a metric of a completed run in {runs_dir}", metric,
+                               "best_run"))
 
 
 def latest_run(runs_dir: str | os.PathLike = "runs") -> pd.Series | None:
@@ -337,7 +344,7 @@ def _run_paths(runs: Any, runs_dir: str | os.PathLike) -> list[Path]:
     elif isinstance(runs, str | os.PathLike):
         runs = [runs]
     if not isinstance(runs, Iterable):
-        raise ConfigError(f"`runs` must be run folders or an ls_runs table; got {runs!r}.")
+        raise ConfigError(message("runs", "run folders or an ls_runs table", runs))
     return [as_run_dir(r, runs_dir) for r in runs]
 
 

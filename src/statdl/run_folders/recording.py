@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..validation import message
 from .files import ENV_RUN_DIR, META, read_json, to_jsonable, write_json, write_text
 
 __all__ = ["report", "report_to", "report_epoch", "run_dir", "plots_dir", "is_run_active"]
@@ -75,8 +76,8 @@ def _as_series(name: str, value: Any) -> list:
         return value
     if isinstance(value, int | float) or value is None:
         return [value]
-    raise ConfigError(f"metric `{name}` must be a number or a list of per-epoch numbers; "
-                      f"got {value!r}.")
+    raise ConfigError(message(f"metrics[{name!r}]", "a number or a list of per-epoch numbers",
+                              value, "report"))
 
 
 def _model_facts(model: Any) -> tuple[dict[str, Any], str | None]:
@@ -159,8 +160,8 @@ def report_to(root: str | os.PathLike, history: Any = None, *,
     if history is not None:
         hist = getattr(history, "history", history)
         if not isinstance(hist, dict):
-            raise ConfigError(f"`history` must be a History or a dict of per-epoch lists; "
-                              f"got {type(history).__name__}.")
+            raise ConfigError(message("history", "a History or a dict of per-epoch lists",
+                                      history, shown=type(history).__name__))
         metrics = {**hist, **(metrics or {})}
         params = dict(getattr(history, "params", None) or {})
         keep = ("epochs", "batch_size", "samples", "validation_samples", "steps", "verbose")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..validation import message
 from .files import (
     CAPTIONS_FILE,
     ENV_RUN_DIR,
@@ -179,8 +180,8 @@ class RunWriter:
         import matplotlib.pyplot as plt
 
         if not isinstance(caption, str) or not caption.strip():
-            raise ConfigError(f"`caption` of {who} must say what figure {name!r} shows; got "
-                              f"{caption!r}.")
+            raise ConfigError(message("caption", f"what figure {name!r} shows", caption, who,
+                                      verb="say"))
         target = self.plots / f"{name}.png"
         fig.savefig(target, dpi=90, bbox_inches="tight")
         plt.close(fig)

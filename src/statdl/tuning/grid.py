@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..run_folders.files import flag_value
+from ..validation import check_int, check_number, message
 
 __all__ = ["expand_grid", "sample_grid", "as_combinations"]
 
@@ -22,7 +23,8 @@ def _values(name: str, values: Any) -> list:
             values = [values]
     values = list(values)
     if not values:
-        raise ConfigError(f"`flags` gives flag `{name}` no values; give at least one.")
+        raise ConfigError(message(f"flags[{name!r}]", "at least one value", values, verb="give",
+                                  shown="no values"))
     return [flag_value(name, v) for v in values]
 
 
@@ -36,10 +38,10 @@ def expand_grid(flags: Mapping[str, Any]) -> list[dict[str, Any]]:
      {'nodes': 64, 'dropout': 0.4}, {'nodes': 128, 'dropout': 0.4}]
     """
     if not isinstance(flags, Mapping):
-        raise ConfigError(f"`flags` must be a dict of flag -> list of values; got {flags!r}.")
+        raise ConfigError(message("flags", "a dict of flag -> list of values", flags))
     if not flags:
-        raise ConfigError("`flags` is empty: the grid has no combinations; give at least one "
-                          "flag with values.")
+        raise ConfigError(message("flags", "at least one flag with values", flags, verb="give",
+                                  shown="{} (`flags` is empty: the grid has no combinations)"))
     names = [str(n) for n in flags]
     columns = [_values(n, flags[n]) for n in names]
     # itertools.product varies the last factor fastest; reverse twice for expand.grid's order
@@ -62,14 +64,16 @@ def as_combinations(flags: Any) -> list[dict[str, Any]]:
     elif isinstance(flags, Sequence) and not isinstance(flags, str | bytes):
         combos = list(flags)
     else:
-        raise ConfigError("`flags` must be a dict of flag -> values, a DataFrame of "
-                          f"combinations or a list of dicts; got {type(flags).__name__}.")
+        raise ConfigError(message("flags", "a dict of flag -> values, a DataFrame of "
+                                  "combinations or a list of dicts", flags,
+                                  shown=type(flags).__name__))
     if not combos:
-        raise ConfigError("`flags` holds no combinations: the grid is empty.")
+        raise ConfigError(message("flags", "at least one combination", flags, verb="hold",
+                                  shown="no combinations: the grid is empty"))
     out = []
     for i, combo in enumerate(combos):
         if not isinstance(combo, Mapping):
-            raise ConfigError(f"`flags` combination {i} must be a dict; got {combo!r}.")
+            raise ConfigError(message(f"flags[{i}]", f"a dict (combination {i})", combo))
         out.append({str(k): flag_value(str(k), v, f"`flags` combination {i}: ")
                     for k, v in combo.items()})
     return out
@@ -90,10 +94,8 @@ def sample_grid(combos: list[dict[str, Any]], sample: float | None,
     """
     if sample is None:
         return list(combos)
-    if isinstance(sample, bool) or not isinstance(sample, int | float) or not (0 < sample <= 1):
-        raise ConfigError(f"`sample` must be a fraction in (0, 1]; got {sample!r}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigError(f"`seed` must be an int; got {seed!r}.")
+    check_number(sample, "sample", low=0, high=1, low_open=True, what="a fraction")
+    check_int(seed, "seed", allow_none=True)
     size = math.ceil(sample * len(combos))
     index = random.Random(seed).sample(range(len(combos)), size)
     return [combos[i] for i in index]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..validation import check_int, message
 from .grid import as_combinations, expand_grid, sample_grid
 
 __all__ = ["Range", "search_range", "check_space", "random_combinations", "TPESearch",
@@ -81,13 +82,13 @@ def search_range(low: float, high: float, log: bool = False) -> Range:
     """
     for name, value in (("low", low), ("high", high)):
         if not _number(name, value):
-            raise ConfigError(f"`{name}` of search_range must be a finite number; got {value!r}.")
+            raise ConfigError(message(name, "a finite number", value, "search_range"))
     if not low < high:
-        raise ConfigError(f"`high` of search_range must be above `low` ({low!r}); got {high!r}.")
+        raise ConfigError(message("high", f"above `low` ({low!r})", high, "search_range"))
     if not isinstance(log, bool):
-        raise ConfigError(f"`log` of search_range must be True or False; got {log!r}.")
+        raise ConfigError(message("log", "True or False", log, "search_range"))
     if log and low <= 0:
-        raise ConfigError(f"`low` of search_range must be > 0 with log=True; got {low!r}.")
+        raise ConfigError(message("low", "> 0 with log=True", low, "search_range"))
     integer = isinstance(low, int) and isinstance(high, int)
     return Range(low, high, log, integer)
 
@@ -101,9 +102,9 @@ def check_space(flags: Any, search: str) -> dict[str, list | Range]:
     [64, 128]
     """
     if not isinstance(flags, Mapping) or not flags:
-        raise ConfigError(f"`flags` of search={search!r} must be a dict of flag -> list of "
-                          "values or statdl.tuning.search_range(low, high); got "
-                          f"{flags!r}.")
+        raise ConfigError(message("flags", "a dict of flag -> list of values or "
+                                  "statdl.tuning.search_range(low, high)", flags,
+                                  f"search={search!r}"))
     space: dict[str, list | Range] = {}
     for name, values in flags.items():
         if isinstance(values, Range):
@@ -121,9 +122,10 @@ def grid_combinations(flags: Any, sample: float | None, seed: int | None) -> tup
     """The grid's combinations (sampled), and the grid's size."""
     if _has_range(flags):
         name = next(k for k, v in flags.items() if isinstance(v, Range))
-        raise ConfigError(f"`flags` gives `{name}` a search_range, which a grid cannot "
-                          "enumerate: use search='random' or search='tpe' with n_runs=, or "
-                          "give a list of values.")
+        raise ConfigError(message(
+            f"flags[{name!r}]", "a list of values with search='grid'", flags[name],
+            shown="a search_range, which a grid cannot enumerate",
+            fix="Use search='random' or search='tpe' with n_runs=, or give a list of values."))
     combos = as_combinations(flags)
     return sample_grid(combos, sample, seed), len(combos)
 
@@ -162,13 +164,12 @@ def random_combinations(space: dict[str, list | Range], n_runs: int,
 def check_n_runs(n_runs: Any, search: str) -> int:
     if search == "grid":
         if n_runs is not None:
-            raise ConfigError("`n_runs` is for search='random' or 'tpe'; a grid runs every "
-                              f"combination (or a `sample` of them); got n_runs={n_runs!r}.")
+            raise ConfigError(message(
+                "n_runs", "None with search='grid' (`n_runs` is for search='random' or 'tpe'; "
+                "a grid runs every combination, or a `sample` of them)", n_runs))
         return 0
-    if isinstance(n_runs, bool) or not isinstance(n_runs, int) or n_runs < 1:
-        raise ConfigError(f"`n_runs` (the budget of runs) of search={search!r} must be an int "
-                          f">= 1; got {n_runs!r}.")
-    return n_runs
+    return check_int(n_runs, "n_runs", f"search={search!r}", low=1,
+                     fix="`n_runs` is the budget of runs.")
 
 
 class TPESearch:
