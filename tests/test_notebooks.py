@@ -5,7 +5,10 @@ quick settings and checks that its figures are those of the lab's own run."""
 from __future__ import annotations
 
 import ast
+import base64
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +216,73 @@ def test_the_notebook_runs_in_a_kernel_and_prints_the_labs_figures(name, tmp_pat
     if lab.quick_epochs and ("verbose=verbose" in code or '"verbose": verbose' in code):
         # fit's progress bar drew in the notebook, and each epoch's line stays
         assert f"Epoch {lab.quick_epochs}/{lab.quick_epochs}" in _outputs(nb)
+
+
+# ------------------------------------------------------------------ a live kernel (slow)
+KERNEL_CODE = """
+import time
+import numpy as np
+import statdl as sd
+from statdl import layers as L
+
+
+class Slow(sd.callbacks.Callback):  # 10 steps of 60 ms: an epoch long enough to redraw
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.06)
+
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(100, 3)).astype("float32")
+y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
+model = sd.Sequential([L.Dense(1)], input_shape=(3,))
+model.compile(loss="mse", optimizer="sgd")
+history = model.fit(x, y, epochs=2, batch_size=10, verbose=1, callbacks=[Slow()])
+sd.plots.plot_history(history)
+print("done")
+"""
+
+
+@pytest.mark.slow
+def test_in_a_kernel_fit_redraws_one_bar_per_epoch_and_plots_show_inline():
+    """What a notebook's front end receives from a real kernel: each epoch one display that
+    is updated in place (display_id), left as the epoch's line, and the figure of a plotting
+    function as an inline PNG without a call to show()."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    pytest.importorskip("ipykernel")
+    km, kc = manager.start_new_kernel(kernel_name="python3",
+                                      env={**os.environ, "STATDL_NUM_THREADS": "1"})
+    try:
+        msg_id = kc.execute(KERNEL_CODE)
+        messages = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=300)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            messages.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        reply = kc.get_shell_msg(timeout=60)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    shown = [m for m in messages if m["msg_type"] == "display_data"
+             and "display_id" in m["content"].get("transient", {})]
+    updates = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert [m["content"]["data"]["text/plain"] for m in shown] == ["Epoch 1/2 0/10",
+                                                                    "Epoch 2/2 0/10"]
+    ids = [m["content"]["transient"]["display_id"] for m in shown]
+    assert len(set(ids)) == 2
+    for epoch, display_id in enumerate(ids, start=1):
+        mine = [m["content"] for m in updates if m["content"]["transient"]["display_id"]
+                == display_id]
+        assert len(mine) >= 2        # redrawn during the epoch, then its final line
+        assert re.fullmatch(rf"Epoch {epoch}/2 - \d+\.\ds \d+ms/step - loss: \d+\.\d{{4}}",
+                            mine[-1]["data"]["text/plain"])
+        assert "<progress value='10' max='10'" in mine[-1]["data"]["text/html"]
+    pngs = [m for m in messages if m["msg_type"] == "display_data"
+            and "image/png" in m["content"]["data"]]
+    assert len(pngs) == 1            # plot_history showed its figure once, by itself
+    assert base64.b64decode(pngs[0]["content"]["data"]["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+    assert text.strip() == "done"    # no per-epoch lines printed beside the bars

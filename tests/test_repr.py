@@ -153,6 +153,34 @@ def test_history_plot_in_a_script_without_a_window_says_where_the_file_went(caps
     assert fig.axes[0].get_ylabel() == "loss"
 
 
+FIT_SCRIPT = """
+import numpy as np, statdl as sd
+from statdl import layers as L
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 3)).astype("float32")
+y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
+model = sd.Sequential([L.Dense(1)], input_shape=(3,))
+model.compile(loss="mse", optimizer="sgd")
+model.fit(x, y, epochs=3, batch_size=16, verbose=VERBOSE)
+"""
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_fit_progress_in_a_log_file_is_one_line_per_epoch(verbose, tmp_path):
+    import subprocess
+    import sys
+
+    log = tmp_path / "fit.log"
+    with open(log, "w") as fh:   # stdout a file, as under nohup or a batch scheduler
+        subprocess.run([sys.executable, "-c", FIT_SCRIPT.replace("VERBOSE", str(verbose))],
+                       stdout=fh, stderr=subprocess.PIPE, check=True, cwd=tmp_path)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3, lines
+    for k, line in enumerate(lines, start=1):
+        assert re.fullmatch(rf"Epoch {k}/3 - \d+\.\ds \d+ms/step - loss: \d+\.\d{{4}}", line), line
+    assert "\r" not in log.read_text() and "\x1b" not in log.read_text()
+
+
 def test_the_renamed_progress_modules_keep_their_old_import_paths():
     # #15: training/progress.py -> epoch_progress.py, tuning/progress.py -> grid_progress.py
     from statdl.training.epoch_progress import EpochProgress
