@@ -232,6 +232,26 @@ def test_evaluate_returns_what_keras_returns():
     assert model.evaluate(x, y, return_dict=True) == {"loss": loss, "mae": mae, "mse": mse}
 
 
+def test_held_out_rows_keep_their_sample_weights_but_not_the_class_weights():
+    """Keras's rule: ``validation_split`` holds out the last rows with their ``sample_weight``;
+    ``class_weight`` weights the training rows only. ``val_loss`` after one epoch is the
+    (weighted) mean cross-entropy of the final model's predictions on those rows."""
+    rng = _rng(4)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    sw = rng.uniform(0.5, 2.0, 40)
+    for weights, val_w in (({"class_weight": {0: 1.0, 1: 5.0}}, np.ones(10)),
+                           ({"sample_weight": sw}, sw[30:]),
+                           ({"class_weight": {0: 1.0, 1: 5.0}, "sample_weight": sw}, sw[30:])):
+        model = sd.Sequential([L.Dense(1, activation="sigmoid")], input_shape=(3,))
+        model.compile("sgd", "binary_crossentropy")
+        history = model.fit(x, y, epochs=1, batch_size=8, validation_split=0.25, verbose=0,
+                            shuffle=False, **weights)
+        p = model.predict(x[30:])[:, 0].astype(np.float64)
+        bce = -(y[30:] * np.log(p) + (1 - y[30:]) * np.log(1 - p))
+        assert history.history["val_loss"][0] == pytest.approx(np.mean(val_w * bce), rel=1e-5)
+
+
 def test_model_used_as_a_layer_shares_weights():
     inp = sd.Input((6,))
     inner = sd.Model(inp, L.Dense(2, name="code")(inp))

@@ -193,3 +193,49 @@ def test_input_and_output_shapes_and_tensors_match_keras():
     ours_seq = sd.Sequential([L.Dense(3)], input_shape=(4,))
     assert (ours_seq.input_shape, ours_seq.output_shape) == \
         (keras_seq.input_shape, keras_seq.output_shape)
+
+
+def _one_output_pair():
+    """Two inputs, a Dense branch, a merge, one sigmoid output (not a chain: the graph module
+    trains it), with Keras's weights copied into ours."""
+    keras.utils.set_random_seed(1)
+    models = []
+    for Input, Model, layers in ((keras.Input, keras.Model, K), (sd.Input, sd.Model, L)):
+        a, b = Input((5,), name="num"), Input((3,), name="more")
+        merged = layers.Concatenate(name="cat")([a, layers.Dense(4, activation="tanh",
+                                                                 name="h")(b)])
+        models.append(Model([a, b], layers.Dense(1, activation="sigmoid", name="p")(merged),
+                            name="wide"))
+    theirs, ours = models
+    for klayer in theirs.layers:
+        if klayer.get_weights():
+            ours.get_layer(klayer.name).set_weights(klayer.get_weights())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("weighting", ["class_weight", "sample_weight"])
+def test_validation_split_callbacks_and_weights_on_a_graph_match_keras(weighting):
+    """``validation_split``, a callback that stops training and class or sample weights work
+    on a graph model as Keras runs them: same History, same epoch of stopping, same weights."""
+    ours, theirs = _one_output_pair()
+    rng = np.random.default_rng(5)
+    x = [rng.normal(size=(64, 5)).astype(np.float32), rng.normal(size=(64, 3)).astype(np.float32)]
+    y = (x[0][:, 0] + x[1][:, 1] > 0.5).astype(np.float32)
+    weights = {"class_weight": {0: 1.0, 1: 3.0}} if weighting == "class_weight" else \
+        {"sample_weight": rng.uniform(0.5, 2.0, 64).astype(np.float32)}
+    histories = []
+    for model, lib in ((theirs, keras), (ours, sd)):
+        model.compile(optimizer=lib.optimizers.SGD(0.3), loss="binary_crossentropy",
+                      metrics=["accuracy"])
+        stop = lib.callbacks.EarlyStopping(monitor="val_loss", min_delta=0.02, patience=0)
+        histories.append(model.fit(x, y, batch_size=16, epochs=30, shuffle=False,
+                                   validation_split=0.25, callbacks=[stop], verbose=0,
+                                   **weights).history)
+    khist, hist = histories
+    assert sorted(hist) == sorted(khist)
+    assert len(hist["loss"]) == len(khist["loss"]) < 30       # stopped, at the same epoch
+    for key in khist:
+        np.testing.assert_allclose(hist[key], khist[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    for klayer in theirs.layers:
+        for kw_, w in zip(klayer.get_weights(), ours.get_layer(klayer.name).get_weights()):
+            np.testing.assert_allclose(w, kw_, rtol=1e-5, atol=1e-6)

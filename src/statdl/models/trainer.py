@@ -669,7 +669,9 @@ class Trainer:
         shuffle : bool
             Reshuffle the training rows every epoch.
         class_weight, sample_weight :
-            Weights of the loss per class (one output only) or per sample.
+            Weights of the loss per class (one output only) or per sample. As in Keras, the
+            rows ``validation_split`` holds out keep their ``sample_weight`` but not the class
+            weights.
         initial_epoch : int
             Epoch at which to start (to resume a previous run).
         precision : {None, "32", "bf16", "16"}
@@ -708,7 +710,11 @@ class Trainer:
             val = self._prepare_xy(validation_data[0], validation_data[1], vw,
                                    prefix="validation_data ")
         elif validation_split:
+            given = w if class_weight is None else prepare_weights(
+                sample_weight, None, yt, yt.shape[0], self._compiled["loss"])
             (xt, yt, w), val = split_validation(xt, yt, w, validation_split)
+            if class_weight is not None:  # Keras weights the held-out rows by sample_weight
+                val = (*val[:2], None if given is None else given[-val[1].shape[0]:])
         if verbose == "auto":
             verbose = 1
         if verbose not in (0, 1, 2):
