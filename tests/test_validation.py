@@ -122,3 +122,86 @@ def test_entry_points_speak_the_template(call):
     with pytest.raises(ConfigError) as err:
         call()
     assert TEMPLATE.match(str(err.value)), str(err.value)
+
+
+# ------------------------------------------------------------------ no separate checkers left
+#: the modules whose argument errors all come from statdl.validation (the tuning modules with
+#: unfinished edits of helper D, and the rest of the package, are listed in #15's checklist)
+CONVERGED = ["training/loop.py", "training/data.py", "text", "explain", "intervals",
+             "run_folders", "evaluation", "resampling", "tuning/grid.py", "tuning/search.py"]
+#: raises whose text is not about one argument's value, with the reason
+NOT_ARGUMENT_ERRORS = {
+    ("text/tokenizer.py", "_from_json"): "a file or string that is not a Tokenizer JSON: the "
+                                         "text says which part of the JSON is wrong",
+    ("text/tokenizer.py", "_json_table"): "the same, for one table inside the JSON",
+    ("tuning/search.py", "__init__"): "a missing optional package (Optuna): the text gives the "
+                                      "install command",
+}
+#: statdl.validation's builders, and the modules' helpers that call them
+_BUILDERS = {"message", "choice_error", "label", "_message", "_no_run_has", "_complex_message"}
+
+
+def _adhoc_raises(path):
+    """(function, line) of each ``raise ConfigError/ShapeError/TypeError(text)`` whose text is
+    not built by a statdl.validation function."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    out = []
+
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            name = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) \
+                else func
+            if isinstance(child, ast.Raise) and isinstance(child.exc, ast.Call) \
+                    and getattr(child.exc.func, "id", None) in ("ConfigError", "ShapeError",
+                                                                "TypeError") \
+                    and child.exc.args:
+                calls = [n.func for n in ast.walk(child.exc.args[0]) if isinstance(n, ast.Call)]
+                names = {getattr(f, "id", getattr(f, "attr", None)) for f in calls}
+                if not names & _BUILDERS:
+                    out.append((func, child.lineno))
+            visit(child, name)
+
+    visit(tree, None)
+    return out
+
+
+@pytest.mark.parametrize("part", CONVERGED)
+def test_argument_errors_are_built_by_the_template(part):
+    from pathlib import Path
+
+    src = Path(v.__file__).parent
+    paths = [src / part] if part.endswith(".py") else sorted((src / part).rglob("*.py"))
+    adhoc = [(str(p.relative_to(src)), func, line) for p in paths
+             for func, line in _adhoc_raises(p)
+             if (str(p.relative_to(src)), func) not in NOT_ARGUMENT_ERRORS]
+    assert adhoc == [], f"errors not built by statdl.validation: {adhoc}"
+
+
+def test_the_guard_sees_an_adhoc_message(tmp_path):
+    bad = tmp_path / "m.py"
+    bad.write_text("def f(x):\n    raise ConfigError(f'`x` must be > 0; got {x}.')\n"
+                   "def g(x):\n    raise ConfigError(message('x', '> 0', x, 'g'))\n")
+    assert _adhoc_raises(bad) == [("f", 2)]
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda: sd.text.pad_sequences([[1, 1.5]]),
+     "`sequences[0][1]` must be a value `dtype` int32 can hold (whole numbers only); got 1.5. "
+     "Round the values first or pass dtype='float32'."),
+    (lambda: sd.intervals.Ensemble(lambda: None, n=1),
+     "`n` of Ensemble must be an int >= 2; got 1."),
+    (lambda: sd.resampling.make_folds(5, folds=6),
+     "`folds` of make_folds must be at most the number of rows, 5; got 6."),
+    (lambda: sd.explain.permutation_importance(lambda v: v[:, 0], np.zeros((4, 2)), np.zeros(4),
+                                               repeats=0),
+     "`repeats` of permutation_importance must be an int >= 1; got 0."),
+    (lambda: __import__("statdl.run_folders").run_folders.best_run(".", mode="mx"),
+     "`mode` of best_run must be one of 'max', 'min'; got 'mx'. Did you mean 'max'?"),
+])
+def test_converged_entry_points_speak_the_template(call, text):
+    with pytest.raises(ConfigError) as err:
+        call()
+    assert str(err.value) == text
+    assert TEMPLATE.match(str(err.value))
