@@ -46,7 +46,8 @@ class RRandom:
     Parameters
     ----------
     seed : int
-        The argument of R's ``set.seed`` (any int; negative seeds work as in R).
+        The argument of R's ``set.seed``: an int from -2147483647 to 2147483647, R's integers
+        (negative seeds work as in R; R refuses the others, and so does this).
 
     Examples
     --------
@@ -179,7 +180,8 @@ def r_sample(x: Any, size: float | None = None, replace: bool = False, *,
     replace : bool
         Draw with replacement (R's ``replace = TRUE``, e.g. a bootstrap sample).
     seed : int
-        The argument of R's ``set.seed``. For several calls after one ``set.seed``, use
+        The argument of R's ``set.seed`` (R's integers, as :class:`RRandom`). For several
+        calls after one ``set.seed``, use
         :class:`RRandom` (``rng = RRandom(seed); rng.sample(...); rng.sample(...)``).
 
     Returns

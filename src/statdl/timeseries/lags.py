@@ -126,8 +126,9 @@ def windows(data: Any, lags: int = 5, columns: Sequence[str] | None = None,
         Timesteps per sample, >= 1.
     columns : list of str, optional
         The features, in this order (default: every numeric column).
-    dtype : numpy dtype
-        Of the result (float32 by default, what the layers train in).
+    dtype : floating numpy dtype
+        Of the result (float32 by default, what the layers train in; an integer dtype is
+        refused: it would truncate the standardized values).
 
     Examples
     --------
