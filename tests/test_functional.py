@@ -111,6 +111,17 @@ def test_sequential_accepts_input_first_and_is_a_linear_graph():
         sd.Sequential([L.Dense(2), sd.Input((3,))])
 
 
+def test_sequential_and_model_share_one_trainer():
+    """One implementation of compile / fit / evaluate / predict: the trainer's, for both."""
+    from statdl.models.trainer import Trainer
+
+    assert issubclass(sd.Sequential, sd.Model) and issubclass(sd.Model, Trainer)
+    for name in ("compile", "fit", "evaluate", "predict", "predict_classes", "train_step",
+                 "test_step", "to"):
+        assert name in vars(Trainer)
+        assert getattr(sd.Sequential, name) is getattr(sd.Model, name) is getattr(Trainer, name)
+
+
 # ----------------------------------------------------------------------------- graphs
 def _two_in_two_out():
     a = sd.Input((5,), name="num")
@@ -169,6 +180,20 @@ def test_a_saved_sequential_keeps_its_input_shape(tmp_path):
     seq.save(tmp_path / "m.statdl")
     back = sd.load_model(tmp_path / "m.statdl")
     assert back.input_shape == (None, 4) and back.count_params() == seq.count_params()
+
+
+def test_input_takes_a_name_and_a_dtype():
+    ids = sd.Input((3,), name="ids", dtype="int32")
+    assert (ids.shape, ids.dtype, ids.name) == ((3,), "int32", "ids")
+    model = sd.Model(ids, L.Dense(1, name="out")(L.Flatten()(L.Embedding(10, 2, name="emb")(ids))))
+    assert model.input_names == ["ids"]
+    x = np.array([[1, 2, 3], [4, 5, 9]])
+    (table,) = model.get_layer("emb").get_weights()
+    expected = _dense(model.get_layer("out"), table[x].reshape(2, -1))
+    for given in (x, x.astype(np.float32)):       # float ids are read as the ids they hold
+        np.testing.assert_allclose(model.predict(given), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="`dtype` of Input must be one of .*got 'str'"):
+        sd.Input((3,), dtype="str")
 
 
 def test_shared_layer_counts_once_and_graph_matches_numpy():
