@@ -145,7 +145,7 @@ def test_explicit_combinations_and_sampling(tmp_path):
 def test_tuning_bad_input(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
-    with pytest.raises(ConfigError, match="`runs_dir` .* is a file"):
+    with pytest.raises(ConfigError, match="`runs_dir` must be a folder path; got .*, a file"):
         tuning_run(FAKE, {"nodes1": [1]}, runs_dir=afile)
     with pytest.raises(ConfigError, match="`flags` is empty"):
         tuning_run(FAKE, {}, runs_dir=tmp_path)

@@ -10,7 +10,7 @@ Examples
 >>> save_run_view("/no/such/run")
 Traceback (most recent call last):
 ...
-statdl.errors.ConfigError: `run` '/no/such/run' is not a run folder (no statdl.d inside).
+statdl.errors.ConfigError: `run` must be a run folder (with statdl.d inside); got '/no/such/run'.
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ def save_run_view(run: Any = None, runs_dir: str | os.PathLike = "runs",
     >>> save_run_view("/no/such/run")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: `run` '/no/such/run' is not a run folder (no statdl.d inside).
+    statdl.errors.ConfigError: `run` must be a run folder (with statdl.d inside); got '/no/such/run'.
     """
     if run is None:
         from ..run_folders.listing import latest_run
@@ -432,7 +432,7 @@ def save_tuning_report(runs_dir: str | os.PathLike = "runs", metric: str = "val_
     >>> save_tuning_report(tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: no completed run in ... has `metric` 'val_loss'.
+    statdl.errors.ConfigError: `metric` of best_run must be a metric of a completed run in ...; got 'val_loss'.
     """
     runs = ls_runs(runs_dir)
     if mode is None:

@@ -53,7 +53,7 @@ def evaluate_best(runs_dir: str | os.PathLike, x_test: Any, y_test: Any,
     >>> evaluate_best(tempfile.mkdtemp(), [[0.0]], [0.0])
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: no completed run in ... has `metric` 'val_loss'.
+    statdl.errors.ConfigError: `metric` of best_run must be a metric of a completed run in ...; got 'val_loss'.
     """
     best = best_run(runs_dir, metric, mode)
     run = Path(best["run_dir"])
