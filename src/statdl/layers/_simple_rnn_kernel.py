@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["simple_rnn"]
+__all__ = ["simple_rnn", "train_forward", "train_backward"]
 
 
 class _OneThread:
@@ -57,12 +57,15 @@ class _SimpleRNN(torch.autograd.Function):
                 return_sequences: bool, grad: bool):
         batch, steps, n_in = x.shape
         u = recurrent_kernel.shape[0]
-        xs = x.transpose(0, 1).reshape(steps * batch, n_in)          # time-major (T*B, in)
-        recurrence = _relu_recurrence if relu else _sigmoid_recurrence
-        one_thread = grad or batch * u < _INFERENCE_THREADS_FROM
-        hs = recurrence(xs, kernel, recurrent_kernel, bias, rec_mask, steps, batch, one_thread)
-        if not relu and (grad or return_sequences):
-            hs.mul_(2.0).sub_(1.0)                                    # s_t -> h_t = 2 s_t - 1
+        if grad:
+            xs, hs = train_forward(x, kernel, recurrent_kernel, bias, rec_mask, relu)
+        else:
+            xs = x.transpose(0, 1).reshape(steps * batch, n_in)      # time-major (T*B, in)
+            recurrence = _relu_recurrence if relu else _sigmoid_recurrence
+            hs = recurrence(xs, kernel, recurrent_kernel, bias, rec_mask, steps, batch,
+                            batch * u < _INFERENCE_THREADS_FROM)
+            if not relu and return_sequences:
+                hs.mul_(2.0).sub_(1.0)                                # s_t -> h_t = 2 s_t - 1
         ctx.relu = relu
         ctx.return_sequences = return_sequences
         ctx.has_bias = bias is not None
@@ -80,42 +83,85 @@ class _SimpleRNN(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         xs, kernel, recurrent_kernel, rec_mask, hs = ctx.saved_tensors
-        steps, batch, u = hs.shape
-        n_in = xs.shape[1]
         need_x, need_w, need_u, need_b = ctx.needs_input_grad[:4]
-        if steps == 0:
-            dx = xs.new_zeros(batch, 0, n_in) if need_x else None
-            dw = torch.zeros_like(kernel) if need_w else None
-            du = torch.zeros_like(recurrent_kernel) if need_u else None
-            db = kernel.new_zeros(u) if need_b and ctx.has_bias else None
-            return dx, dw, du, db, None, None, None, None
+        grads = train_backward(grad_out, xs, kernel, recurrent_kernel, rec_mask, hs,
+                               relu=ctx.relu, return_sequences=ctx.return_sequences,
+                               needs=(need_x, need_w, need_u, need_b and ctx.has_bias))
+        return (*grads, None, None, None, None)
 
-        # act'(z_t) from h_t = act(z_t): 1 - h^2 for tanh, [h > 0] for relu.
-        if ctx.relu:
-            deriv = (hs > 0).to(hs.dtype)
+
+def train_forward(x: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch.Tensor,
+                  bias: torch.Tensor | None, rec_mask: torch.Tensor | None,
+                  relu: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training forward pass: ``(xs, hs)``, the time-major inputs ``(T*B, in)`` and every
+    state ``h_t`` ``(T, B, u)``, which ``train_backward`` takes back (the autograd node and
+    the hand-written training step of ``training.dense_kernel`` both run it)."""
+    batch, steps, n_in = x.shape
+    xs = x.transpose(0, 1).reshape(steps * batch, n_in)              # time-major (T*B, in)
+    recurrence = _relu_recurrence if relu else _sigmoid_recurrence
+    hs = recurrence(xs, kernel, recurrent_kernel, bias, rec_mask, steps, batch, True)
+    if not relu:
+        hs.mul_(2.0).sub_(1.0)                                        # s_t -> h_t = 2 s_t - 1
+    return xs, hs
+
+
+def train_backward(grad_out: torch.Tensor, xs: torch.Tensor, kernel: torch.Tensor,
+                   recurrent_kernel: torch.Tensor, rec_mask: torch.Tensor | None,
+                   hs: torch.Tensor, *, relu: bool, return_sequences: bool,
+                   needs: tuple[bool, bool, bool, bool] = (True, True, True, True),
+                   out: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None,
+                   ) -> tuple:
+    """Gradients ``(dx, dW, dU, db)`` from ``train_forward``'s ``xs``, ``hs`` and the gradient
+    ``grad_out`` of the last state ``(B, u)`` (or of every state ``(B, T, u)`` with
+    ``return_sequences``); None where ``needs`` says no. With ``out`` (three tensors shaped
+    like ``W``, ``U``, ``b``, or None for no bias) the weight gradients are written there
+    instead (the flat gradient buffer: no zeroing, no accumulation)."""
+    steps, batch, u = hs.shape
+    n_in = xs.shape[1]
+    need_x, need_w, need_u, need_b = needs
+    dw_out, du_out, db_out = out if out is not None else (None, None, None)
+    if steps == 0:
+        dx = xs.new_zeros(batch, 0, n_in) if need_x else None
+        dw = _zeros(kernel, dw_out) if need_w else None
+        du = _zeros(recurrent_kernel, du_out) if need_u else None
+        db = _zeros(kernel.new_empty(u), db_out) if need_b else None
+        return dx, dw, du, db
+
+    # act'(z_t) from h_t = act(z_t): 1 - h^2 for tanh, [h > 0] for relu.
+    if relu:
+        deriv = (hs > 0).to(hs.dtype)
+    else:
+        deriv = torch.addcmul(hs.new_ones(()), hs, hs, value=-1.0)
+    u_t = recurrent_kernel.t()
+    dz = torch.empty_like(hs)                                         # dL/dz_t, (T, B, u)
+    dzs = dz.unbind(0)
+    dh = grad_out.transpose(0, 1) if return_sequences else None      # dL/dh_t from above
+    torch.mul(grad_out if dh is None else dh[-1], deriv[-1], out=dzs[-1])
+    with _OneThread():
+        _backward_loop(dzs, deriv, dh, u_t, rec_mask, steps)
+
+    dz_flat = dz.view(steps * batch, u)
+    dx = dw = du = db = None
+    if need_x:  # W dZ^T, read back as (B, T, in): 107 us against 379 us for dZ W^T
+        # with 8 inputs (12,800 rows); MKL runs the narrow output this way round faster
+        dx = (kernel @ dz_flat.t()).view(n_in, steps, batch).permute(2, 1, 0)
+    if need_w:
+        dw = torch.mm(xs.t(), dz_flat, out=dw_out) if dw_out is not None else xs.t() @ dz_flat
+    if need_u:
+        if steps < 2:
+            du = _zeros(recurrent_kernel, du_out)
         else:
-            deriv = torch.addcmul(hs.new_ones(()), hs, hs, value=-1.0)
-        u_t = recurrent_kernel.t()
-        dz = torch.empty_like(hs)                                     # dL/dz_t, (T, B, u)
-        dzs = dz.unbind(0)
-        dh = grad_out.transpose(0, 1) if ctx.return_sequences else None  # dL/dh_t from above
-        torch.mul(grad_out if dh is None else dh[-1], deriv[-1], out=dzs[-1])
-        with _OneThread():
-            _backward_loop(dzs, deriv, dh, u_t, rec_mask, steps)
-
-        dz_flat = dz.view(steps * batch, u)
-        dx = dw = du = db = None
-        if need_x:  # W dZ^T, read back as (B, T, in): 107 us against 379 us for dZ W^T
-            # with 8 inputs (12,800 rows); MKL runs the narrow output this way round faster
-            dx = (kernel @ dz_flat.t()).view(n_in, steps, batch).permute(2, 1, 0)
-        if need_w:
-            dw = xs.t() @ dz_flat
-        if need_u:
             h_prev = hs[:-1] if rec_mask is None else hs[:-1] * rec_mask
-            du = h_prev.reshape(-1, u).t() @ dz[1:].reshape(-1, u)
-        if need_b and ctx.has_bias:
-            db = dz_flat.sum(0)
-        return dx, dw, du, db, None, None, None, None
+            h_prev, dz_next = h_prev.reshape(-1, u).t(), dz[1:].reshape(-1, u)
+            du = torch.mm(h_prev, dz_next, out=du_out) if du_out is not None \
+                else h_prev @ dz_next
+    if need_b:
+        db = torch.sum(dz_flat, 0, out=db_out) if db_out is not None else dz_flat.sum(0)
+    return dx, dw, du, db
+
+
+def _zeros(like: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    return out.zero_() if out is not None else torch.zeros_like(like)
 
 
 def _backward_loop(dzs, deriv, dh, u_t, rec_mask, steps: int) -> None:

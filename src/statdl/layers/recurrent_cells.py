@@ -58,9 +58,11 @@ from ._gru_kernel import gru, gru_inference
 from ._lstm_kernel import lstm_inference
 from ._lstm_train_kernel import lstm
 from ._simple_rnn_kernel import simple_rnn
+from ._simple_rnn_kernel import train_backward as simple_rnn_train_backward
+from ._simple_rnn_kernel import train_forward as simple_rnn_train_forward
 from .dropout_masks import KeepMasks, inverted_mask
 
-__all__ = ["RecurrentModule", "GATES"]
+__all__ = ["RecurrentModule", "GATES", "simple_rnn_train_forward", "simple_rnn_train_backward"]
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
