@@ -75,3 +75,24 @@ def test_model_output_shape_is_keras_property_and_the_old_forms_still_work():
     assert nested.output_shape == (None, 1) and nested.count_params() == 40 + 27 + 4
     with pytest.raises(sd.errors.NotFittedError, match="input shape"):
         sd.Sequential([sd.layers.Dense(3)]).output_shape  # noqa: B018
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("statdl.tuning.tuning", "statdl.tuning.grid_runs", ["tuning_run"]),
+    ("statdl.tuning.callback", "statdl.tuning.fit_hook", ["RunMetricsCallback", "run_callbacks"]),
+    ("statdl.tuning.progress", "statdl.tuning.grid_progress", ["GridProgress"]),
+    ("statdl.training.progress", "statdl.training.epoch_progress", ["EpochProgress"]),
+    ("statdl.labs.autoencoders", "statdl.labs.mnist_autoencoders", ["course_autoencoder"]),
+    ("statdl.tuning.runs", "statdl.run_folders.folders", ["as_run_dir", "check_runs_dir"]),
+    ("statdl.tuning.listing", "statdl.run_folders.listing", ["ls_runs", "best_run"]),
+    ("statdl.tuning.recording", "statdl.run_folders.recording", ["report", "report_epoch"]),
+    ("statdl.tuning.views", "statdl.reports.pages", ["save_run_view"]),
+])
+def test_modules_that_shadowed_their_package_moved_and_the_old_paths_still_import(old, new,
+                                                                                   names):
+    """#15's renames: a module named like its package (tuning/tuning.py), two progress.py,
+    tuning/callback.py beside training/callbacks.py, labs/autoencoders.py beside the
+    autoencoders package; the old import paths are the same objects."""
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    for name in names:
+        assert getattr(before, name) is getattr(after, name)
