@@ -9,14 +9,19 @@
 3. ``--backends``: the same grid of small torch trainings (threads fixed at 1 a run) with
    the local backend (``n_jobs=2``) and on a Ray cluster started the normal way on this
    machine (``statdl.tuning.local_cluster``: a head and two 1-CPU worker nodes, token auth;
-   ``n_jobs=2``), taken in turn, after one warm-up grid on each (Ray starts its worker
-   processes then). Per run: the wall time of the grid x 2 slots / runs, minus the training
-   time the script measured, is the overhead beyond training (process start, imports,
-   recording, and on Ray the task's dispatch); ``elapsed - training`` is the part inside the
-   run's own process. Target < 2 s each.
+   ``n_jobs=2``), each with fresh processes (``STATDL_WARM_RUNS=0``: every run imports torch)
+   and with warm runs (forked from a process that imported torch and statdl once:
+   ``statdl.tuning.warm``), the four taken in turn in each round, after one warm-up grid of
+   each (Ray starts its worker processes then). Per run: the wall time of the grid x 2 slots
+   / runs, minus the training time the script measured, is the overhead beyond training
+   (process start, imports, recording, and on Ray the task's dispatch); ``elapsed -
+   training`` is the part inside the run's own folder's lifetime. Target < 2 s each. A local
+   grid starts its warm process once (while the script declares its flags), so its figure
+   includes that start; on Ray each worker process keeps its warm process across grids.
 
 Run: ``python bench/tuning_overhead.py`` (about a minute on 2 cores);
-``python bench/tuning_overhead.py --backends`` (about 3 minutes).
+``python bench/tuning_overhead.py --backends`` (about 6 minutes; ``--backends local`` or
+``--backends ray`` for one of them).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from pathlib import Path
 
 import statdl
+from statdl.tuning.warm import ENV_WARM
 
 HERE = Path(__file__).resolve().parents[1]
 FAKE = HERE / "tests" / "fixtures" / "tuning" / "fake_train.py"
@@ -91,32 +97,41 @@ def _grid_pass(grid: list[dict], **kw) -> tuple[float, float, float]:
                 statistics.mean(elapsed))
 
 
-def backends(n_runs: int = 8, rounds: int = 2) -> None:
+def backends(n_runs: int = 8, rounds: int = 2, which: tuple[str, ...] = ("local", "ray")) -> None:
     import contextlib
     import io
 
     from statdl.tuning.local_cluster import LocalCluster
 
-    cluster = LocalCluster(workers=(1, 1))
-    # before Ray is imported: it reads its token settings once
-    os.environ.update({k: v for k, v in cluster.env.items() if k.startswith("RAY_")})
-    import ray
+    cluster = LocalCluster(workers=(1, 1)) if "ray" in which else None
+    if cluster is not None:   # before Ray is imported: it reads its token settings once
+        os.environ.update({k: v for k, v in cluster.env.items() if k.startswith("RAY_")})
+        import ray
     quiet = contextlib.redirect_stdout(io.StringIO())
-    rows: dict[str, list[tuple[float, float, float]]] = {"local": [], "ray": []}
+    modes = [(backend, warm) for backend in which for warm in ("0", "1")]
+    rows: dict[tuple[str, str], list[tuple[float, float, float]]] = {m: [] for m in modes}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # a timeout still stops it
     try:
-        ray.init(address=cluster.address, log_to_driver=False)
-        on_ray = {"backend": "ray", "address": cluster.address}
+        on_ray = {}
+        if cluster is not None:
+            ray.init(address=cluster.address, log_to_driver=False)
+            on_ray = {"backend": "ray", "address": cluster.address}
         with quiet:
-            for kw in ({}, on_ray):                            # warm-up
-                _grid_pass([{"epochs": 1, "seed": s} for s in range(2)], **kw)
-            for r in range(rounds):
+            for backend, warm in modes:                      # warm-up: Ray starts its workers
+                os.environ[ENV_WARM] = warm
+                _grid_pass([{"epochs": 1, "seed": s} for s in range(2)],
+                           **(on_ray if backend == "ray" else {}))
+            for r in range(rounds):                          # taken in turn, each round
                 grid = [{"hidden": 256, "seed": 100 * r + s} for s in range(n_runs)]
-                rows["local"].append(_grid_pass(grid))
-                rows["ray"].append(_grid_pass(grid, **on_ray))
+                for backend, warm in modes:
+                    os.environ[ENV_WARM] = warm
+                    rows[backend, warm].append(
+                        _grid_pass(grid, **(on_ray if backend == "ray" else {})))
     finally:
-        ray.shutdown()
-        cluster.stop()
+        os.environ.pop(ENV_WARM, None)
+        if cluster is not None:
+            ray.shutdown()
+            cluster.stop()
     imports = {}
     for what in ("pass", "import statdl", "import torch"):
         walls = []
@@ -128,18 +143,20 @@ def backends(n_runs: int = 8, rounds: int = 2) -> None:
     print("a fresh Python process: " + ", ".join(f"`{k}` {v:.2f} s" for k, v in imports.items()))
     print(f"{n_runs} runs a grid, n_jobs=2, 1 thread a run, {rounds} rounds taken in turn; "
           f"Ray: head + 2 worker nodes of 1 CPU on this machine")
-    print(f"{'backend':<8}{'wall/run x2 (s)':>17}{'training (s)':>14}{'overhead (s)':>14}"
-          f"{'in-process (s)':>16}")
-    for name, values in rows.items():
+    print(f"{'backend':<8}{'runs':<7}{'wall/run x2 (s)':>17}{'training (s)':>14}"
+          f"{'overhead (s)':>14}{'in-process (s)':>16}")
+    for (name, warm), values in rows.items():
         wall = statistics.median(v[0] for v in values)
         train = statistics.median(v[1] for v in values)
         inproc = statistics.median(v[2] - v[1] for v in values)
-        print(f"{name:<8}{wall:>17.2f}{train:>14.2f}{wall - train:>14.2f}{inproc:>16.2f}")
+        print(f"{name:<8}{'warm' if warm == '1' else 'fresh':<7}{wall:>17.2f}{train:>14.2f}"
+              f"{wall - train:>14.2f}{inproc:>16.2f}")
 
 
 if __name__ == "__main__":
-    if "--backends" in sys.argv:
-        backends()
+    if "--backends" in sys.argv:      # --backends [local|ray]: both by default
+        chosen = tuple(b for b in ("local", "ray") if b in sys.argv[1:])
+        backends(which=chosen or ("local", "ray"))
     else:
         overhead()
         parallel()

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,20 @@ def _save_open_figures(run: Path) -> None:
             plt.figure(num).savefig(target, dpi=96)
 
 
-def _record_threads(run: Path | None) -> None:
-    """Record :func:`statdl.threads.thread_settings` as the run ends, if the script used torch.
+def _torch_loaded() -> bool:
+    return "torch" in sys.modules
+
+
+def _record_threads(run: Path | None, torch_used: Callable[[], bool] = _torch_loaded) -> None:
+    """Record :func:`statdl.threads.thread_settings` as the run ends, if the script used torch
+    (in a fresh process: loaded it; a warm run, forked with torch loaded, says otherwise).
 
     Keys: ``threads`` (the count the last fit or predict used), ``thread_mode`` ("auto" or
     "fixed"), ``thread_cores`` (the most it would use), ``thread_wait`` (how idle OpenMP
     threads wait) and ``thread_source``; anything the script reported itself is kept.
     """
     threads = sys.modules.get("statdl.threads")
-    if run is None or threads is None or "torch" not in sys.modules:
+    if run is None or threads is None or not torch_used():
         return
     try:
         settings = threads.thread_settings()
@@ -140,8 +146,11 @@ def watch_parent(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="statdl-parent-watch").start()
 
 
-def main(argv: list[str]) -> int:
-    """Run ``argv[0]`` as ``__main__`` with ``argv[1:]`` as its arguments; return the exit code."""
+def main(argv: list[str], torch_used: Callable[[], bool] = _torch_loaded) -> int:
+    """Run ``argv[0]`` as ``__main__`` with ``argv[1:]`` as its arguments; return the exit code.
+
+    ``torch_used`` tells, as the run ends, whether the script used torch (its thread settings
+    are then recorded)."""
     if not argv:
         print("usage: python -m statdl.tuning._child SCRIPT [ARGS...]", file=sys.stderr)
         return 2
@@ -169,7 +178,7 @@ def main(argv: list[str]) -> int:
     try:
         return _run_script(script, run)
     finally:
-        _record_threads(run)
+        _record_threads(run, torch_used)
 
 
 class _Declared(BaseException):
@@ -177,7 +186,8 @@ class _Declared(BaseException):
 
 
 def _declared(path: str, declaration: dict) -> None:
-    write_json(path, declaration)
+    # whether torch is loaded by then tells tuning_run to fork its runs from a warm process
+    write_json(path, {"flags": declaration, "torch": "torch" in sys.modules})
     raise _Declared
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import ConfigError, choice_error
 from ..run_folders.files import META, read_json
 from .runner import execute_run, stop_active_runs
+from .warm import WarmPool, warm_runs_enabled
 
 __all__ = ["make_executor", "LocalExecutor", "RayExecutor", "threads_per_run"]
 
@@ -29,10 +30,13 @@ def threads_per_run(n_jobs: int, cores: int | None = None) -> int:
 
 
 class LocalExecutor:
-    """Run up to ``n_jobs`` training runs at once, each in its own Python process."""
+    """Run up to ``n_jobs`` training runs at once, each in its own Python process (forked
+    from a warm process that imported torch and statdl once: :mod:`statdl.tuning.warm`)."""
 
-    def __init__(self, n_jobs: int = 1) -> None:
+    def __init__(self, n_jobs: int = 1, pool: WarmPool | None = None) -> None:
         self.n_jobs = n_jobs
+        self._own = pool is None          # a pool given by the caller is the caller's to close
+        self._warm = WarmPool() if pool is None else pool
         self._pool = ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="statdl-run")
         self._futures: list[Future] = []
         self._stopping = False
@@ -40,7 +44,7 @@ class LocalExecutor:
     def _run(self, kwargs: dict[str, Any]) -> dict:
         if self._stopping:
             raise CancelledError("the tuning run is being stopped")
-        return execute_run(context="local", **kwargs)
+        return execute_run(context="local", pool=self._warm, **kwargs)
 
     def capacity(self, n_jobs: int | None) -> int:
         """Runs at once."""
@@ -67,6 +71,8 @@ class LocalExecutor:
                 if not running:
                     break
         self._pool.shutdown(wait=True)
+        if self._own:
+            self._warm.close()
 
 
 # Ray's failures of the machinery rather than of the script: the run is lost, not failed
@@ -75,8 +81,15 @@ _LOST = ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "ObjectL
 NODE_CHECK_S = 5.0       # how often the driver asks Ray which nodes are alive (one GCS call)
 
 
+_RAY_WARM: WarmPool | None = None      # in a Ray worker process: its zygote, kept across tasks
+
+
 def _ray_run(kwargs: dict[str, Any]) -> dict:
-    """A run as a Ray task: on a node that sees the runs directory, record it there."""
+    """A run as a Ray task: on a node that sees the runs directory, record it there.
+
+    The Ray worker process keeps a zygote (:mod:`statdl.tuning.warm`) for the runs it is
+    given, so only its first run pays for ``import torch``; the zygote ends with the worker.
+    """
     import socket
 
     import ray
@@ -87,8 +100,15 @@ def _ray_run(kwargs: dict[str, Any]) -> dict:
         return _unrecorded(kwargs, f"the runs directory {kwargs['runs_dir']} is not visible on "
                            f"{host} (Ray node {node[:12]}): every node must see it at the same "
                            "path (a shared file system; see docs/tuning_cluster.md)")
+    global _RAY_WARM
+    warm = kwargs.pop("warm")      # None: no warm runs; False: once a run loaded torch
+    if warm is not None and _RAY_WARM is None:
+        _RAY_WARM = WarmPool(active=warm)
+    if warm and _RAY_WARM is not None:
+        _RAY_WARM.active = True
     try:
-        return execute_run(context="ray", facts={"ray_node": node, "ray_host": host}, **kwargs)
+        return execute_run(context="ray", facts={"ray_node": node, "ray_host": host},
+                           pool=_RAY_WARM if warm is not None else None, **kwargs)
     except Exception as exc:       # e.g. the script is missing on this node: told the driver
         return _unrecorded(kwargs, f"{type(exc).__name__} on {host}: {exc}")
 
@@ -116,7 +136,7 @@ class RayExecutor:
     """
 
     def __init__(self, n_jobs: int | None = 1, address: str | None = None,
-                 num_cpus: int | None = None) -> None:
+                 num_cpus: int | None = None, warm: bool = False) -> None:
         try:
             import ray
         except ImportError:
@@ -128,6 +148,8 @@ class RayExecutor:
             _ray_init(ray, address)
             self._started = True
         self.num_cpus = num_cpus or 1
+        # the driver's STATDL_WARM_RUNS decides; True: the script is known to load torch
+        self.warm = warm if warm_runs_enabled() else None
         self._remote = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_ray_run)
         self._tasks: dict[Future, tuple[Any, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -141,7 +163,7 @@ class RayExecutor:
         return max(1, cpus // self.num_cpus)
 
     def submit(self, **kwargs: Any) -> Future:
-        kwargs["echo"] = False
+        kwargs.update(echo=False, warm=self.warm)
         ref = self._remote.remote(kwargs)
         out: Future = Future()
         with self._lock:
@@ -226,14 +248,18 @@ def _ray_init(ray: Any, address: str | None) -> None:
         raise
 
 
-def make_executor(backend: str, n_jobs: int | None, address: str | None, threads: int):
+def make_executor(backend: str, n_jobs: int | None, address: str | None, threads: int,
+                  pool: WarmPool | None = None, uses_torch: bool = True):
     """Build the executor for ``backend`` (``"local"`` or ``"ray"``); ``n_jobs`` None: as
-    many runs at once as the Ray cluster has CPUs for."""
+    many runs at once as the Ray cluster has CPUs for. ``pool``: the local runs' warm
+    processes (:mod:`statdl.tuning.warm`; by default the executor's own); ``uses_torch``:
+    whether the script is known to load torch (each Ray worker's pool is then active from
+    its first run, else from its first run that loaded torch)."""
     if backend == "local":
         if address is not None:
             raise ConfigError("`address` is only used with backend='ray'; got "
                               f"address={address!r} with backend='local'.")
-        return LocalExecutor(n_jobs or 1)
+        return LocalExecutor(n_jobs or 1, pool)
     if backend == "ray":
-        return RayExecutor(n_jobs, address=address, num_cpus=threads)
+        return RayExecutor(n_jobs, address=address, num_cpus=threads, warm=uses_torch)
     raise choice_error("backend", backend, ["local", "ray"])

@@ -28,8 +28,9 @@ from ..run_folders.files import (
 )
 from ..run_folders.output import OutputCapture
 from ..run_folders.writer import RunWriter
+from .warm import WarmPool
 
-__all__ = ["training_run", "declared_flags", "check_script", "check_timeout", "execute_run",
+__all__ = ["training_run", "declared_flags", "declare", "check_script", "check_timeout", "execute_run",
            "child_env", "spawn", "kill_group", "stop_active_runs", "sigterm_as_exit",
            "OutputCapture"]  # OutputCapture: now statdl.run_folders.output, kept importable here
 
@@ -132,27 +133,46 @@ def declared_flags(script: str | os.PathLike, timeout: float | None = 300) -> di
     >>> declared_flags(p)["units"]["type"]
     'integer'
     """
+    return declare(script, timeout)[0]
+
+
+def declare(script: str | os.PathLike, timeout: float | None = 300) -> tuple[dict, bool]:
+    """:func:`declared_flags`, and whether the script had loaded torch when it declared them
+    (``tuning_run`` then forks its runs from a warm process: :mod:`statdl.tuning.warm`)."""
     path = check_script(script)
     with tempfile.TemporaryDirectory(prefix="statdl-declare-") as tmp:
         target = Path(tmp) / "flags.json"
         env = child_env(None, None, 1)
         env[ENV_DECLARE] = str(target)
-        proc = spawn(_command(path, []), env, stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT, text=True)
-        try:
-            output, _ = proc.communicate(timeout=timeout)
-        except BaseException:
-            kill_group(proc)
-            proc.communicate()
-            raise
+        proc = spawn(_command(path, []), env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = _communicate(proc, timeout)
         declaration = read_json(target)
     if declaration is not None:
-        return declaration
+        return declaration["flags"], bool(declaration["torch"])
     if proc.returncode != 0:
         tail = output.strip().splitlines()[-15:]
         raise ConfigError(f"`script` {path.name} failed before declaring its flags "
                           f"(exit code {proc.returncode}):\n" + "\n".join(tail))
-    return {}
+    return {}, False
+
+
+def _communicate(proc: Any, timeout: float | None) -> str:
+    """The whole output of ``proc`` (a ``Popen`` or a warm run) once it ended; on a timeout
+    or an interruption its group is killed and the error raised."""
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except BaseException:
+        kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        reader.join()
+        proc.stdout.close()
+    return b"".join(chunks).decode(errors="replace")
 
 
 def check_timeout(timeout: Any) -> float | None:
@@ -195,7 +215,8 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
                 echo: bool = True, num_threads: int | None = None, context: str = "local",
                 timeout: float | None = None, extra: dict[str, Any] | None = None,
                 run_folder: str | os.PathLike | None = None,
-                max_threads: int | None = None, facts: dict[str, Any] | None = None) -> dict:
+                max_threads: int | None = None, facts: dict[str, Any] | None = None,
+                pool: WarmPool | None = None) -> dict:
     """Run one training run and record it; return a small dict (run_dir, status, error).
 
     The building block of :func:`training_run` and of every tuning executor (it is what a
@@ -204,7 +225,9 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
     folder already claimed by :func:`statdl.tuning.grid_runs.tuning_run`; by default a new one
     is made in ``runs_dir``. ``num_threads`` fixes the run's threads, ``max_threads`` caps
     them (a tuning run's share of the cores; see :func:`child_env`). ``facts`` are more
-    entries of the run's ``properties.json`` (e.g. the Ray node it ran on).
+    entries of the run's ``properties.json`` (e.g. the Ray node it ran on). ``pool``: fork
+    the run from a warm process that imported torch and statdl already
+    (:mod:`statdl.tuning.warm`; the run is isolated as a fresh process is), else start one.
     """
     path = check_script(script)
     flags = _check_flags(flags)
@@ -215,9 +238,13 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
                        **(extra or {})},
               sources=[path, path.parent / "flags.yml"], context=context,
               num_threads=num_threads, max_threads=max_threads, **(facts or {}))
-    proc = spawn(_command(path, list(args)),
-                 child_env(run.path, flags, num_threads, max_threads),
-                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = child_env(run.path, flags, num_threads, max_threads)
+    proc = pool.launch([str(path), *map(str, args)], env) if pool is not None else None
+    warm = proc is not None
+    run.note(warm_start=warm)
+    if proc is None:
+        proc = spawn(_command(path, list(args)), env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     with _ACTIVE_LOCK:
         _ACTIVE.add(proc)
     capture = run.capture(proc.stdout, sys.stdout if echo else None)
@@ -254,6 +281,8 @@ def execute_run(script: str | os.PathLike, flags: Mapping[str, Any] | None = Non
             run.record_error(f"ChildProcessError: the script {how}", "ChildProcessError")
         status = run.finish(returncode)
     error = run.error()
+    if pool is not None and not warm:
+        pool.learn(run.path)
     return {"run_dir": str(run.path), "status": status, "returncode": returncode, "flags": flags,
             "error": None if error is None else error.get("message")}
 
