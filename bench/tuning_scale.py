@@ -55,9 +55,16 @@ def combinations(subset: int, seed: int = 1001) -> list[dict[str, Any]]:
     return random.Random(seed).sample(combos, subset or len(combos))
 
 
+def part_name(part: str, args: argparse.Namespace) -> str:
+    """A part's runs directory (and record) name; a scheduler part at another reduction than
+    3 gets its own (``hyperband-r4-324``), so both can sit beside one grid."""
+    tag = f"-r{args.reduction}" if part in ("asha", "hyperband") and args.reduction != 3 else ""
+    return f"{part}{tag}-{args.subset or 324}"
+
+
 def run_part(part: str, args: argparse.Namespace) -> None:
     fixed = {"epochs": args.epochs, "n_train": args.n_train}
-    runs_dir = Path(args.dir) / f"{part}-{args.subset or 324}"
+    runs_dir = Path(args.dir) / part_name(part, args)
     common: dict[str, Any] = {"runs_dir": runs_dir, "n_jobs": args.jobs, "progress": False}
     if part in ("grid", "asha", "hyperband"):
         flags = [{**c, **fixed} for c in combinations(args.subset)]
@@ -73,7 +80,7 @@ def run_part(part: str, args: argparse.Namespace) -> None:
             tuning_run(SCRIPT, flags, **common)
     finally:
         wall = time.perf_counter() - t0
-        record = Path(args.dir) / f"{part}-{args.subset or 324}.json"
+        record = Path(args.dir) / f"{part_name(part, args)}.json"
         before = (json.loads(record.read_text()) if record.exists()
                   else {"wall_s": 0.0, "calls": 0})
         record.write_text(json.dumps({"wall_s": before["wall_s"] + wall,
@@ -82,7 +89,7 @@ def run_part(part: str, args: argparse.Namespace) -> None:
 
 
 def figures(part: str, args: argparse.Namespace) -> dict[str, Any] | None:
-    name = f"{part}-{args.subset or 324}"
+    name = part_name(part, args)
     record = Path(args.dir) / f"{name}.json"
     if not record.exists():
         return None

@@ -405,3 +405,27 @@ def test_a_run_records_its_heartbeat_and_refreshes_it(tmp_path, monkeypatch):
     beat.stop()
     assert json.loads(lock.read_text())["heartbeat"] == 0.2
     assert time.time() - lock.stat().st_mtime < 5
+
+
+def test_a_claim_cut_short_by_a_killed_driver_is_neither_counted_nor_in_the_way(tmp_path):
+    """A driver killed as a run ends is likely to be killed while it claims the next
+    combination (the folder made, its flags not yet recorded). Such a folder belongs to no
+    combination: a resume skips the completed runs, runs the others once, and listings show
+    the folder as interrupted."""
+    from statdl.tuning.runs import new_run_dir, write_lock
+
+    runs_dir = tmp_path / "runs"
+    first = tuning_run(FAKE, {"nodes1": [8]}, runs_dir=runs_dir, progress=False,
+                       check_flags=False)
+    dead = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    cut = new_run_dir(runs_dir)                      # the claim: folder and lock, no request
+    write_lock(cut, [int(dead.stdout)])
+    runs = tuning_run(FAKE, {"nodes1": [8, 16, 32]}, runs_dir=runs_dir, progress=False,
+                      check_flags=False)
+    assert runs.attrs["n_skipped"] == 1 and sorted(runs["flag_nodes1"]) == [8, 16, 32]
+    assert set(runs["status"]) == {"completed"} and cut.name not in set(runs["run_dir"])
+    assert first["run_dir"].iloc[0] in set(runs["run_dir"])
+    listed = ls_runs(runs_dir)
+    assert len(listed) == 4
+    assert listed.loc[listed["run_dir"] == str(cut), "status"].item() == "interrupted"

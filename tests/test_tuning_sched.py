@@ -116,6 +116,23 @@ def test_asha_stops_a_diverged_run_and_ignores_it_at_the_rung():
     assert decide(spec, state, "c", 1, 0.45) is None   # the cut uses the finite 0.5 only
 
 
+def test_hyperband_rungs_count_down_from_max_epochs_as_in_li_et_al():
+    # R = 27, eta = 5 (27 is no power of 5): s_max = 2, n_s = ceil(3 / (s + 1) * 5**s);
+    # bracket s starts at r = 27 * 5**-s and judges at r * 5**i below R: 1.08 and 5.4 epochs
+    # (rounded: 1 and 5) in bracket 2, 5.4 in bracket 1, never in bracket 0 (ASHA's own
+    # rungs from grace would be 1, 5 and 25)
+    assert hyperband_brackets(1, 27, 5) == [(2, 25), (1, 8), (0, 3)]
+    assert rungs(1, 27, 5) == [1, 5, 25]
+    spec = make_scheduler("hyperband", "val_loss", "min", max_epochs=27, grace_epochs=1,
+                          reduction=5)
+    curves = {r: [v] * 27 for r, v in (("a", 0.5), ("b", 0.9), ("c", 0.4), ("d", 0.9),
+                                        ("e", 0.6), ("f", 0.9))}
+    # a, b in bracket 2: b stops at its first rung (epoch 1); c, d in bracket 1: d stops at
+    # epoch 5; e, f in bracket 0: f trains in full although worse than e (no rung at 25)
+    assert simulate(spec, curves, [2, 2, 1, 1, 0, 0]) == {
+        "a": 27, "b": 1, "c": 27, "d": 5, "e": 27, "f": 27}
+
+
 def test_hyperband_brackets_judge_runs_at_their_own_rungs():
     spec = make_scheduler("hyperband", "val_loss", "min", max_epochs=9, grace_epochs=1,
                           reduction=3)

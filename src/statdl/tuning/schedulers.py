@@ -11,9 +11,10 @@ run's validation metric after an epoch, so it can be checked by hand on syntheti
   ``1/reduction``; linear interpolation, as ``numpy.percentile``), else it stops. The first run
   at a rung goes on. Its value is then recorded at the rung.
 * ``"hyperband"``: Hyperband (Li et al. 2018, JMLR) run asynchronously: brackets
-  ``s = s_max .. 0`` with ``s_max = floor(log_reduction(max_epochs / grace))`` are ASHA with
-  a first rung at ``grace * reduction**(s_max - s)`` epochs (bracket ``s_max`` is ASHA itself,
-  bracket 0 never stops a run). Runs are
+  ``s = s_max .. 0`` with ``s_max = floor(log_reduction(max_epochs / grace))``; bracket ``s``
+  judges its runs as ASHA does, at its ``s`` rungs ``max_epochs / reduction**j`` (``j = s ..
+  1``, rounded): Li et al.'s ``r_i = R * reduction**(i - s)``, so bracket 0 never stops a run
+  (with ``max_epochs = grace * reduction**s_max``, bracket ``s_max`` is ASHA itself). Runs are
   dealt to brackets in Hyperband's proportions ``n_s = ceil((s_max + 1) / (s + 1) *
   reduction**s)``, one bracket after the other.
 * ``"median"``: the median stopping rule (Golovin et al. 2017, Google Vizier): after epoch
@@ -152,13 +153,22 @@ def hyperband_brackets(grace: int, max_epochs: int, reduction: int) -> list[tupl
 
 
 def _rungs_of(spec: SchedulerSpec) -> list[int]:
-    """ASHA's rungs; in Hyperband's bracket ``s`` the first is at ``grace * reduction**(s_max
-    - s)`` epochs (bracket ``s_max`` starts at ``grace``, bracket 0 runs every run in full)."""
-    rate = 0
+    """ASHA's rungs; Hyperband's bracket ``s`` has ``s`` rungs, at ``max_epochs /
+    reduction**j`` epochs for ``j = s .. 1`` (rounded, at least ``grace``), as Li et al.'s
+    successive halving with ``r = R * reduction**-s`` and ``R = max_epochs``: bracket 0
+    trains every run in full. When ``max_epochs = grace * reduction**s_max`` these are
+    ``grace * reduction**k``, and bracket ``s_max`` is ASHA itself.
+
+    Examples
+    --------
+    >>> [_rungs_of(SchedulerSpec("hyperband", "val_loss", "min", 27, 1, 5, bracket=s))
+    ...  for s in (2, 1, 0)]
+    [[1, 5], [5], []]
+    """
     if spec.kind == "hyperband":
-        s_max = hyperband_brackets(spec.grace_epochs, spec.max_epochs, spec.reduction)[0][0]
-        rate = s_max - spec.bracket
-    return rungs(spec.grace_epochs, spec.max_epochs, spec.reduction, rate)
+        return sorted({max(spec.grace_epochs, round(spec.max_epochs / spec.reduction ** j))
+                       for j in range(1, spec.bracket + 1)})
+    return rungs(spec.grace_epochs, spec.max_epochs, spec.reduction)
 
 
 def bracket_of(index: int, grace: int, max_epochs: int, reduction: int) -> int:
