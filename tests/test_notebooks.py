@@ -143,6 +143,71 @@ def test_import_statdl_imports_no_jupyter_package():
     assert out.strip() == "[]"
 
 
+WITHOUT_EXTRAS = """
+import sys
+from importlib.machinery import PathFinder
+
+# as after `pip install statdl` alone: no extra and no test-only peer is found on sys.path
+# (import raises ModuleNotFoundError, importlib.util.find_spec answers None)
+ABSENT = {"sklearn", "skorch", "nbformat", "nbclient", "ipykernel", "IPython", "jupyter_client",
+          "ISLP", "optuna", "ray", "keras", "jax", "mapie"}
+
+
+class WithoutExtras(PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.partition(".")[0] in ABSENT:
+            return None
+        return PathFinder.find_spec(name, path, target)
+
+
+sys.meta_path[:] = [WithoutExtras if f is PathFinder else f for f in sys.meta_path]
+assert not ABSENT & set(sys.modules)
+import numpy as np
+import statdl as sd
+from statdl import layers as L
+from statdl.datasets import DataFileError
+from statdl.labs import run_lab
+from statdl.labs.notebooks import write_notebook
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(80, 3)).astype("float32")
+y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
+model = sd.Sequential([L.Dense(4, activation="relu"), L.Dense(1)], input_shape=(3,))
+model.compile(loss="mse", optimizer="adam")
+history = model.fit(x, y, epochs=2, verbose=0)
+assert len(history.history["loss"]) == 2 and model.predict(x).shape == (80, 1)
+assert "<table" in model._repr_html_() and "<img" in history._repr_html_()
+results = run_lab("hitters-nn", quick=True, verbose=0, no_view=True, runs_dir=sys.argv[1])
+assert np.isfinite(results["headline"]["value"])
+try:
+    sd.datasets.islp("Weekly")
+except DataFileError as exc:
+    assert "pip install statdl[islp]" in str(exc), exc
+else:
+    raise AssertionError("islp read Weekly without ISLP or its file")
+for extra, call in [("sklearn", lambda: __import__("statdl.sklearn")),
+                    ("jupyter", lambda: write_notebook("hitters-nn", "x.ipynb"))]:
+    try:
+        call()
+    except (ImportError, sd.errors.ConfigError) as exc:
+        assert f"statdl[{extra}]" in str(exc), exc
+    else:
+        raise AssertionError(extra + " worked without its extra")
+print("ok")
+"""
+
+
+def test_without_any_optional_extra_statdl_trains_runs_a_lab_and_names_each_extra(tmp_path):
+    env = {**os.environ, "STATDL_DATA": str(tmp_path / "data"),
+           "STATDL_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS, str(tmp_path / "runs")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("ok")
+    assert not (tmp_path / "x.ipynb").exists()
+
+
 # ------------------------------------------------------------------ execution (slow)
 def _lookup(results, path):
     for key in path:
