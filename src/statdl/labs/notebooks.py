@@ -1244,9 +1244,9 @@ def _writable(folder: Path, path: Any, where: Where) -> None:
 
 def _unwritable(folder: Path, path: Any, where: Where, exc: OSError) -> ConfigError:
     reason = exc.strerror or type(exc).__name__
+    shown = f"{os.fspath(path)!r} ({folder} refused a new file: {reason})"
     return ConfigError(message(where[0], "a path where a notebook can be written", path,
-                               where[1], shown=f"{os.fspath(path)!r} ({folder} refused a new file: {reason})",
-                               fix="Choose a folder you can write to."))
+                               where[1], shown=shown, fix="Choose a folder you can write to."))
 
 
 def _nbformat():
