@@ -74,7 +74,7 @@ def test_undeclared_and_duplicate_flags(monkeypatch):
     monkeypatch.delenv("STATDL_FLAGS")
     with pytest.raises(ConfigError, match="declared more than once"):
         flags(flag_integer("a", 1), a=2)
-    with pytest.raises(ConfigError, match="default of type int, float, bool or str"):
+    with pytest.raises(ConfigError, match="`default` of flag `a` must be of type int, float, bool or str"):
         flags(a=None)
 
 

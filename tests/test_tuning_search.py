@@ -147,7 +147,7 @@ def test_range_arguments_are_checked():
         search_range(2, 1)
     with pytest.raises(ConfigError, match="`range` of flag `lr`: `low` of search_range"):
         flag_numeric("lr", 0.1, range=(0.0, 1.0), log=True)
-    with pytest.raises(ConfigError, match="`log` of flag `lr` needs a `range`"):
+    with pytest.raises(ConfigError, match="`log` of flag `lr` must be False without a `range`"):
         flag_numeric("lr", 0.1, log=True)
     with pytest.raises(ConfigError, match="declares no flag with a `range`"):
         tuning_run(CURVE, search="random", n_runs=2, progress=False)

@@ -128,7 +128,9 @@ def test_entry_points_speak_the_template(call):
 #: the modules whose argument errors all come from statdl.validation (the tuning modules with
 #: unfinished edits of helper D, and the rest of the package, are listed in #15's checklist)
 CONVERGED = ["training/loop.py", "training/data.py", "text", "explain", "intervals",
-             "run_folders", "evaluation", "resampling", "tuning/grid.py", "tuning/search.py"]
+             "run_folders", "evaluation", "resampling", "tuning/grid.py", "tuning/search.py",
+             "tuning/flagset.py", "tuning/cli.py", "tuning/selection.py", "tuning/table.py",
+             "tuning/fit_hook.py", "tuning/local_cluster.py"]
 #: raises whose text is not about one argument's value, with the reason
 NOT_ARGUMENT_ERRORS = {
     ("text/tokenizer.py", "_from_json"): "a file or string that is not a Tokenizer JSON: the "
@@ -136,6 +138,10 @@ NOT_ARGUMENT_ERRORS = {
     ("text/tokenizer.py", "_json_table"): "the same, for one table inside the JSON",
     ("tuning/search.py", "__init__"): "a missing optional package (Optuna): the text gives the "
                                       "install command",
+    ("tuning/flagset.py", "read_flags_file"): "a line of a flags.yml file: the text names the "
+                                              "file and the line",
+    ("tuning/selection.py", "evaluate_best"): "a run folder without its saved model: the text "
+                                              "says how the training script saves it",
 }
 #: statdl.validation's builders, and the modules' helpers that call them
 _BUILDERS = {"message", "choice_error", "label", "_message", "_no_run_has", "_complex_message"}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..validation import message
 
 __all__ = ["register"]
 
@@ -18,7 +19,7 @@ def _flag_pairs(items: list[str] | None, many: bool) -> dict[str, Any]:
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ConfigError(f"`--flag` must look like name=value; got {item!r}.")
+            raise ConfigError(message("--flag", "name=value", item, verb="look like"))
         out[name.strip().replace("-", "_")] = value.split(",") if many else value
     return out
 
@@ -72,11 +73,13 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
         flags: Any = pd.read_csv(args.grid)
         if args.flag:
-            raise ConfigError("give either `--grid` (a CSV of combinations) or `--flag`, not both.")
+            raise ConfigError(message("--flag", "left out with `--grid` (a CSV of combinations): "
+                                      "give either, not both", args.flag))
     else:
         flags = _flag_pairs(args.flag, many=True)
         if not flags and args.search == "grid":
-            raise ConfigError("`--flag` is missing: give e.g. --flag nodes1=64,128,256.")
+            raise ConfigError(message("--flag", "given for a grid, e.g. --flag nodes1=64,128,256",
+                                      None, shown="none"))
         flags = flags or None          # random / TPE: the ranges the script declares
     runs = tuning_run(args.script, flags, sample=args.sample, seed=args.seed,
                       runs_dir=args.runs_dir, n_jobs=args.jobs, backend=args.backend,
@@ -102,7 +105,7 @@ def _columns(text: str | None) -> list[str] | None:
         return None
     names = [c.strip() for c in text.split(",") if c.strip()]
     if not names:
-        raise ConfigError(f"`--columns` must name columns, comma separated; got {text!r}.")
+        raise ConfigError(message("--columns", "columns, comma separated", text, verb="name"))
     return names
 
 
@@ -166,7 +169,8 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise ConfigError(f"{question} needs confirmation: add --yes.")
+        raise ConfigError(message("--yes", f"given where no terminal can confirm: {question}",
+                                  None, shown="no --yes"))
     return input(f"{question} [y/N]: ").strip().lower() in ("y", "yes")
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError, StatdlError
 from ..run_folders.files import ENV_FLAGS, ENV_RUN_DIR, META, write_json
+from ..validation import check_callable, check_choice, label, message
 
 __all__ = [
     "Flag", "Flags", "flags", "flag_integer", "flag_numeric", "flag_boolean", "flag_string",
@@ -61,20 +62,20 @@ class Flag:
 def _make(kind: str, name: str, default: Any, description: str | None,
           range: Any = None, log: bool = False) -> Flag:
     if not isinstance(name, str) or not name.isidentifier():
-        raise ConfigError(f"`name` of a flag must be a Python identifier; got {name!r}.")
+        raise ConfigError(message("name", "a Python identifier", name, "a flag"))
     if range is not None:
         from .search import search_range  # checks the ends (and log's low > 0)
 
         if not isinstance(range, list | tuple) or len(range) != 2:
-            raise ConfigError(f"`range` of flag `{name}` must be (low, high); got {range!r}.")
+            raise ConfigError(message("range", "(low, high)", range, f"flag `{name}`"))
         try:
             span = search_range(*(convert_flag(name, kind, v) for v in range), log=log)
         except ConfigError as exc:
-            raise ConfigError(f"`range` of flag `{name}`: {exc}") from None
+            raise ConfigError(f"{label('range', f'flag `{name}`')}: {exc}") from None
         range = (span.low, span.high)
     elif log:
-        raise ConfigError(f"`log` of flag `{name}` needs a `range` to draw from, e.g. "
-                          "range=(1e-4, 1e-1), log=True.")
+        raise ConfigError(message("log", "False without a `range` to draw from", log,
+                                  f"flag `{name}`", fix="E.g. range=(1e-4, 1e-1), log=True."))
     return Flag(name, kind, convert_flag(name, kind, default), description or "", range, log)
 
 
@@ -143,10 +144,8 @@ def _type_of(name: str, default: Any) -> str:
         return "string"
     if hasattr(default, "item") and not isinstance(default, list | tuple | dict):
         return _type_of(name, default.item())         # numpy scalar
-    raise ConfigError(
-        f"Flag `{name}` needs a default of type int, float, bool or str; got {default!r} "
-        f"({type(default).__name__})."
-    )
+    raise ConfigError(message("default", "of type int, float, bool or str", default,
+                              f"flag `{name}`", shown=f"{default!r} ({type(default).__name__})"))
 
 
 def parse_scalar(text: str) -> Any:
@@ -193,14 +192,12 @@ def convert_flag(name: str, kind: str, value: Any) -> Any:
     ...
     statdl.errors.ConfigError: Unable to convert flag `nodes1` to integer: got 'abc'.
     """
-    if kind not in TYPES:
-        raise ConfigError(f"`type` of flag `{name}` must be one of {TYPES}; got {kind!r}.")
+    check_choice(kind, "type", TYPES, f"flag `{name}`")
     if hasattr(value, "item") and not isinstance(value, list | tuple | dict | str):
         value = value.item()
     if isinstance(value, list | tuple | dict | set):
-        raise ConfigError(
-            f"Flag `{name}` must be a single {kind} value; got {value!r}, which has length > 1."
-        )
+        raise ConfigError("Flag " + message(name, f"a single {kind} value", value,
+                                            shown=f"{value!r}, which has length > 1"))
     bad = ConfigError(f"Unable to convert flag `{name}` to {kind}: got {value!r}.")
     if kind == "string":
         if value is None:
@@ -226,7 +223,7 @@ def convert_flag(name: str, kind: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"Flag `{name}` must be a finite number; got {value!r}.")
+        raise ConfigError("Flag " + message(name, "a finite number", value))
     if kind == "integer":
         if isinstance(value, float):
             if not value.is_integer():
@@ -418,9 +415,7 @@ def on_declare(handler: Callable[[dict[str, dict]], None] | None) -> None:
     [{'units': {'type': 'integer', 'default': 8, 'description': ''}}]
     """
     global _on_declare
-    if handler is not None and not callable(handler):
-        raise TypeError(f"`handler` of on_declare must be callable or None; got "
-                        f"{type(handler).__name__}.")
+    check_callable(handler, "handler", "on_declare", allow_none=True)
     _on_declare = handler
 
 
@@ -469,16 +464,17 @@ def _declare(declarations: tuple[Any, ...], defaults: dict[str, Any]) -> dict[st
     declared: dict[str, Flag] = {}
     for d in declarations:
         if not isinstance(d, Flag):
-            raise ConfigError(
-                f"positional arguments of flags() must be flag_integer/flag_numeric/... "
-                f"declarations; got {d!r}. Use name=default for plain defaults."
-            )
+            raise ConfigError(message("*declarations", "flag_integer/flag_numeric/... "
+                                      "declarations", d, "flags",
+                                      fix="Use name=default for plain defaults."))
         if d.name in declared:
-            raise ConfigError(f"Flag `{d.name}` is declared more than once.")
+            raise ConfigError(message(d.name, "declared once", d, "flags",
+                                      shown="a flag declared more than once"))
         declared[d.name] = d
     for name, default in defaults.items():
         if name in declared:
-            raise ConfigError(f"Flag `{name}` is declared more than once.")
+            raise ConfigError(message(name, "declared once", default, "flags",
+                                      shown="a flag declared more than once"))
         kind = _type_of(name, default)
         declared[name] = Flag(name, kind, convert_flag(name, kind, default))
     return declared
@@ -552,9 +548,10 @@ def _passed_by_run() -> dict[str, Any] | None:
     try:
         passed = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{ENV_FLAGS} must hold a JSON object; {exc}") from None
+        raise ConfigError(message(ENV_FLAGS, "a JSON object", text, verb="hold",
+                                  shown=f"{text!r} ({exc})")) from None
     if not isinstance(passed, dict):
-        raise ConfigError(f"{ENV_FLAGS} must hold a JSON object; got {passed!r}.")
+        raise ConfigError(message(ENV_FLAGS, "a JSON object", passed, verb="hold"))
     return passed
 
 
