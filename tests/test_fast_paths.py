@@ -352,7 +352,9 @@ def test_the_switchboard_writes_the_old_switches():
 
 
 def test_unknown_names_are_refused_with_the_known_ones():
-    with pytest.raises(sd.errors.ConfigError, match="`name` must be one of .*dense_kernel"):
+    with pytest.raises(sd.errors.ConfigError, match="`name` of fast_paths must be one of .*; "
+                                                     "got 'dense_kernal'. Did you mean "
+                                                     "'dense_kernel'"):
         fast_paths.off("dense_kernal")
 
 

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from .validation import choice_error
 
 __all__ = ["FastPath", "PATHS", "names", "get", "is_on", "set_path", "state", "off", "on",
            "table", "apply_env", "ENV"]
@@ -228,7 +228,7 @@ def get(name: str) -> FastPath:
     for path in PATHS:
         if path.name == name:
             return path
-    raise ConfigError(f"`name` must be one of statdl's fast paths {names()}; got {name!r}.")
+    raise choice_error("name", name, names(), "fast_paths")
 
 
 def is_on(name: str) -> bool:
