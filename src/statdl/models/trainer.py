@@ -42,6 +42,7 @@ from ..activations import get_activation
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..regularizers import L1L2
 from ..threads import governed
+from ..training import inference
 from ..training.allocator import keep_freed_memory
 from ..training.callbacks import Callback
 from ..training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
@@ -963,7 +964,7 @@ class Trainer:
             values = self._evaluate_order(logs)
             return values[0] if len(values) == 1 else values
         xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
-        with governed():
+        with governed(), inference.kernel_copies():
             logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
         self._record_results(logs)
         if verbose:
@@ -989,21 +990,25 @@ class Trainer:
         rows = self._input_rows(x)  # converted batch by batch
         bs = inference_batch(self, batch_size, rows.shape[1:])
         module = self._train_module()
-        module.eval()
-        device = next(iter(module.parameters()), torch.empty(0)).device
+        modules = list(module.modules())  # one walk for eval and the penalties
+        if any(m.training for m in modules):
+            module.eval()
+        weight = next(module.parameters(), None)
+        device = torch.device("cpu") if weight is None else weight.device
         # Each batch's output goes straight into one preallocated array: a list of batch
         # outputs joined at the end pins the heap holes between them, which cost +250 MB of
         # peak RSS on 1M x 20 rows (bench/memory.py) against +6 MB this way. Freed activations
         # are kept for the next batch, as in fit (fresh pages: the course CNN at ~4,000
         # images/s in batches of 1,024 instead of ~10,000).
         out: torch.Tensor | None = None
-        with torch.inference_mode(), governed(), keep_freed_memory():
+        with torch.inference_mode(), governed(), keep_freed_memory(), \
+                inference.kernel_copies():
             for start, stop, xb in rows.batches(bs):
                 yb = self._run_path(module, xb.to(device), path, logits)
                 if out is None:
                     out = torch.empty((rows.n, *yb.shape[1:]), dtype=torch.float32)
                 out[start:stop].copy_(yb)  # dtype and device in the same pass
-        for m in module.modules():
+        for m in modules:
             if hasattr(m, "penalties"):
                 m.penalties.clear()
         if out is None:

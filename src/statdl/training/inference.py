@@ -22,7 +22,10 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -33,7 +36,7 @@ from ..layers.core import DenseModule, DropoutModule
 from ..layers.modules import SequentialModule
 from .data import vouch_finite
 
-__all__ = ["forward"]
+__all__ = ["forward", "kernel_copies"]
 
 #: activations applied in place, all monotone non-decreasing (so they commute with max)
 _IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_,
@@ -89,11 +92,46 @@ def _logits(m: nn.Module, x: torch.Tensor, first: bool = False) -> torch.Tensor:
 
 
 def _column_major(m: DenseModule) -> torch.Tensor:
-    # Made per batch (50 of 880 us per batch of the MNIST softmax regression). A copy kept
-    # across calls went stale: fit updates the kernel through its flat weight buffer, which
-    # leaves the kernel's own version counter unchanged, so predict after a fit with
-    # validation used the weights of the last validation pass.
-    return m.kernel.t().contiguous().t()
+    # Made once per call inside ``kernel_copies()`` (predict, evaluate), else per batch. A
+    # copy kept across calls went stale: fit updates the kernel through its flat weight
+    # buffer, which leaves the kernel's own version counter unchanged, so predict after a fit
+    # with validation used the weights of the last validation pass.
+    copies = getattr(_copies, "kernels", None)
+    if copies is None:
+        return m.kernel.t().contiguous().t()
+    kernel = copies.get(m)
+    if kernel is None:
+        kernel = copies[m] = m.kernel.t().contiguous().t()
+    return kernel
+
+
+_copies = threading.local()
+
+
+@contextlib.contextmanager
+def kernel_copies() -> Iterator[None]:
+    """Inside the block, each Dense layer's column-major kernel copy (``_logits``) is made
+    once and reused by every batch: the weights cannot change within one ``predict`` or
+    ``evaluate`` call. A fresh copy per batch of 2,048 rows of the MNIST softmax regression
+    cost 7% of its predict (20,000 rows, p25 of 60 calls in turn: 1.01M against 1.08M
+    samples/s). Nested blocks share the outer one's copies.
+
+    Examples
+    --------
+    >>> import statdl as sd
+    >>> m = sd.Sequential([sd.layers.Dense(3)], input_shape=(4,))
+    >>> with kernel_copies():
+    ...     _column_major(m.module.layers[0]) is _column_major(m.module.layers[0])
+    True
+    """
+    if getattr(_copies, "kernels", None) is not None:
+        yield
+        return
+    _copies.kernels = {}
+    try:
+        yield
+    finally:
+        _copies.kernels = None
 
 
 def _vouch(x: torch.Tensor, z: torch.Tensor) -> None:
