@@ -107,6 +107,14 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
 # 2 ranged 1.25M-2.0M for the same torch loop), so the older ratios (logit 0.86, embed 0.98,
 # mlp 0.84 quiet) are not comparable with these.
 #
+# 2026-12-01 04:52-04:58 UTC, after the per-call kernel copy (`--models logit,embed,mlp,cnn
+# --frameworks statdl,torch,keras-jax-1024 --scale 0.5 --repeats 2`, quiet, one round, noisy:
+# Ray processes of other jobs were running): predict statdl/best peer logit 0.75, embed 0.69,
+# mlp 0.67 (its predict below its own evaluate: noise), cnn 0.96; evaluate 0.98, 1.09, 0.97,
+# 0.93. Not at the target; the gap is per batch (logit, 20,000 rows, p25 of 60 calls in turn:
+# torch loop 1.15M, inference.forward loop 1.01M, with the kernel copied once 1.08M, predict
+# 1.02M), not the ~0.2 ms fixed per call (1-row predict 245 us against 32 us for the module).
+#
 # Changes measured here (same machine, interleaved): the malloc trimming thread woken only
 # when it sleeps without a deadline: predict of 2,048 rows of the MNIST softmax regression
 # 5.2 -> 2.1 ms (the wake-up cost ~1.3 ms of every call); math.isfinite instead of

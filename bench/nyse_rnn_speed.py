@@ -22,9 +22,12 @@ data (``STATDL_DATA`` or ``--data-dir``). Usage::
     python bench/nyse_rnn_speed.py --data-dir ../shared/data --background 1
 """
 
-# Measured 2026-12-01 03:40 UTC (2 cores, quiet, /tmp/team/benchlock; 20 epochs x 3, best;
-# the prototype of this script): statdl-autograd 64.4-74.3 ms/epoch (best 0.96 ms/step),
-# statdl 43.4-47.0 (0.65 ms/step), Keras-JAX 45.3-51.3 (0.68 ms/step).
+# Measured 2026-12-01 04:35 UTC (2 cores, quiet, under /tmp/team/benchlock;
+# `python bench/nyse_rnn_speed.py --data-dir /work/shared/data --rounds 2`, best epoch of
+# 2 rounds x 3 fits of 20 epochs): statdl 44.0 ms/epoch (0.656 ms/step), statdl-autograd 72.6
+# (1.083), Keras-JAX 47.2 (0.705): statdl/Keras 0.93 (autograd path 1.54). The lab itself
+# (`bench/reproduce.py --labs nyse-rnn --redo`, 200 epochs + predict): statdl 10.7 s against
+# Keras 17.3 s quiet, 12.2 against 24.5 s with one busy process; same R2 0.4044 as before.
 
 from __future__ import annotations
 
