@@ -107,7 +107,7 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
 # 2 ranged 1.25M-2.0M for the same torch loop), so the older ratios (logit 0.86, embed 0.98,
 # mlp 0.84 quiet) are not comparable with these.
 #
-# 2026-12-01 04:52-04:58 UTC, after the per-call kernel copy (`--models logit,embed,mlp,cnn
+# 2026-12-01 04:38-04:45 UTC, after the per-call kernel copy (`--models logit,embed,mlp,cnn
 # --frameworks statdl,torch,keras-jax-1024 --scale 0.5 --repeats 2`, quiet, one round, noisy:
 # Ray processes of other jobs were running): predict statdl/best peer logit 0.75, embed 0.69,
 # mlp 0.67 (its predict below its own evaluate: noise), cnn 0.96; evaluate 0.98, 1.09, 0.97,
