@@ -485,3 +485,17 @@ def test_narrow_layout_off_and_on_train_alike_at_its_boundaries(units):
     tol = fast_paths.get("dense_narrow_layout")
     for a, b in zip(on_arrays, off_arrays):
         np.testing.assert_allclose(a, b, rtol=tol.rtol, atol=tol.atol)
+
+
+def test_the_architecture_document_lists_the_switchboard():
+    """docs/architecture.md's fast-path table is the switchboard's list, name and switch."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    section = doc.split("### Fast paths", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)`", section, flags=re.M)
+    assert sorted(name for name, _ in rows) == sorted(fast_paths.names())
+    for name, switch in rows:  # the document's switch is the end of the registered one
+        registered = fast_paths.get(name).switch.replace(":", ".")
+        assert registered.endswith(switch.removeprefix("statdl.")), (name, switch, registered)
