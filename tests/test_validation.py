@@ -130,7 +130,8 @@ def test_entry_points_speak_the_template(call):
 CONVERGED = ["training/loop.py", "training/data.py", "text", "explain", "intervals",
              "run_folders", "evaluation", "resampling", "tuning/grid.py", "tuning/search.py",
              "tuning/flagset.py", "tuning/cli.py", "tuning/selection.py", "tuning/table.py",
-             "tuning/fit_hook.py", "tuning/local_cluster.py", "fast_paths.py", "_torch_private.py"]
+             "tuning/fit_hook.py", "tuning/local_cluster.py", "fast_paths.py",
+             "_torch_private.py", "training/callbacks.py", "training/precision.py"]
 #: raises whose text is not about one argument's value, with the reason
 NOT_ARGUMENT_ERRORS = {
     ("text/tokenizer.py", "_from_json"): "a file or string that is not a Tokenizer JSON: the "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..validation import choice_error
+from ..validation import check_int, check_number, choice_error, message
 
 __all__ = [
     "Callback", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger",
@@ -48,7 +48,7 @@ class Callback:
 
 def _mode_op(monitor: str, mode: str, owner: str) -> str:
     if mode not in ("auto", "min", "max"):
-        raise choice_error(f"mode` of `{owner}", mode, ["auto", "min", "max"])
+        raise choice_error("mode", mode, ["auto", "min", "max"], owner)
     if mode != "auto":
         return mode
     base = monitor[4:] if monitor.startswith("val_") else monitor
@@ -56,10 +56,9 @@ def _mode_op(monitor: str, mode: str, owner: str) -> str:
         return "min"
     if base in ("accuracy", "acc", "auc") or base.endswith("accuracy"):
         return "max"
-    raise ConfigError(
-        f"{owner} cannot tell whether '{monitor}' should go up or down; pass mode='min' or "
-        "mode='max'."
-    )
+    raise ConfigError(message(
+        "mode", f"'min' or 'max' for '{monitor}', which {owner} cannot tell should go up or "
+        "down", mode, owner))
 
 
 def _get_monitored(logs: dict | None, monitor: str, owner: str) -> float | None:
@@ -90,10 +89,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0):
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-            raise ConfigError(
-                f"`patience` of EarlyStopping must be an int >= 0; got {patience!r}."
-            )
+        check_int(patience, "patience", "EarlyStopping", low=0)
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
         self.mode = _mode_op(monitor, mode, "EarlyStopping")
         self.min_delta = abs(float(min_delta))
@@ -151,14 +147,9 @@ class ReduceLROnPlateau(Callback):
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
                  cooldown: int = 0, min_lr: float = 0.0):
-        if not isinstance(factor, int | float) or not 0 < factor < 1:
-            raise ConfigError(
-                f"`factor` of ReduceLROnPlateau must be a number in (0, 1); got {factor!r}."
-            )
-        if not isinstance(patience, int) or patience < 0:
-            raise ConfigError(
-                f"`patience` of ReduceLROnPlateau must be an int >= 0; got {patience!r}."
-            )
+        check_number(factor, "factor", "ReduceLROnPlateau", low=0, high=1, low_open=True,
+                     high_open=True)
+        check_int(patience, "patience", "ReduceLROnPlateau", low=0)
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.verbose, self.min_delta = verbose, float(min_delta)
         self.mode = _mode_op(monitor, mode, "ReduceLROnPlateau")

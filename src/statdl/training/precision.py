@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
+from ..validation import message
 
 __all__ = ["MixedPrecision", "resolve_precision", "PRECISIONS"]
 
@@ -84,23 +85,21 @@ def resolve_precision(precision, device: torch.device) -> MixedPrecision | None:
     torch.bfloat16
     """
     if not isinstance(precision, str | type(None)) or precision not in PRECISIONS:
-        raise ConfigError(
-            "`precision` of fit must be None, '32', 'bf16' or '16'; got "
-            f"{precision!r}. 'bf16' (bfloat16) is the safe choice on recent GPUs and on CPUs."
-        )
+        raise ConfigError(message(
+            "precision", "None, '32', 'bf16' or '16'", precision, "fit",
+            fix="'bf16' (bfloat16) is the safe choice on recent GPUs and on CPUs."))
     dtype = PRECISIONS[precision]
     if dtype is None:
         return None
     kind = device.type
     if not torch.amp.autocast_mode.is_autocast_available(kind):
-        raise ConfigError(
-            f"`precision={precision!r}` needs torch.autocast on device '{kind}', which this "
-            "torch lacks; use precision=None."
-        )
+        raise ConfigError(message(
+            "precision", f"None on device '{kind}', where this torch has no torch.autocast",
+            precision, "fit"))
     if kind == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise ConfigError(
-            f"`precision='bf16'` but the GPU {torch.cuda.get_device_name(device)} has no "
-            "bfloat16 support; use precision='16' (float16 with loss scaling) or None."
-        )
+        raise ConfigError(message(
+            "precision", f"'16' (float16 with loss scaling) or None on the GPU "
+            f"{torch.cuda.get_device_name(device)}, which has no bfloat16 support", precision,
+            "fit"))
     scaler = torch.amp.GradScaler(kind) if dtype == torch.float16 else None
     return MixedPrecision(precision, kind, dtype, scaler)
