@@ -28,6 +28,8 @@ data (``STATDL_DATA`` or ``--data-dir``). Usage::
 # (1.083), Keras-JAX 47.2 (0.705): statdl/Keras 0.93 (autograd path 1.54). The lab itself
 # (`bench/reproduce.py --labs nyse-rnn --redo`, 200 epochs + predict): statdl 10.7 s against
 # Keras 17.3 s quiet, 12.2 against 24.5 s with one busy process; same R2 0.4044 as before.
+# With one busy process (04:51, `--background 1 --frameworks statdl,keras-jax --rounds 2
+# --epochs 10`): statdl 48.2 ms/epoch (0.719 ms/step), Keras-JAX 55.1 (0.823): 0.87.
 
 from __future__ import annotations
 
