@@ -24,6 +24,7 @@ from ..run_folders.folders import (
     run_status,
     write_lock,
 )
+from ..validation import choice_error, message
 from .executors import NODE_CHECK_S, make_executor, threads_per_run
 from .flagset import convert_flag
 from .grid_progress import GridProgress
@@ -134,8 +135,7 @@ def _plan(runs: list[tuple[Path, str]], retry_failed: bool) -> tuple[str, Path |
 def _check_n_jobs(n_jobs: Any, backend: str = "local") -> int | None:
     """``n_jobs`` as a count; -1: one per core here, or (Ray) None: as the cluster allows."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
-        raise ConfigError(f"`n_jobs` must be an int >= 1 (or -1 for one per core); "
-                          f"got {n_jobs!r}.")
+        raise ConfigError(message("n_jobs", "an int >= 1 (or -1 for one per core)", n_jobs))
     if n_jobs == -1:
         return None if backend == "ray" else (os.cpu_count() or 1)
     return n_jobs
@@ -145,7 +145,7 @@ def _check_threads(num_threads: Any) -> int | None:
     if num_threads is None:
         return None
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ConfigError(f"`num_threads` must be an int >= 1 or None; got {num_threads!r}.")
+        raise ConfigError(message("num_threads", "an int >= 1 or None", num_threads))
     return num_threads
 
 
@@ -273,9 +273,9 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     num_threads = _check_threads(num_threads)
     timeout = check_timeout(timeout)
     if backend not in ("local", "ray"):
-        raise ConfigError(f"`backend` must be one of 'local', 'ray'; got {backend!r}.")
+        raise choice_error("backend", backend, ("local", "ray"))
     if search not in SEARCHES:
-        raise ConfigError(f"`search` must be one of 'grid', 'random', 'tpe'; got {search!r}.")
+        raise choice_error("search", search, SEARCHES)
     if flags is None and (search == "grid" or not check_flags):
         raise ConfigError("`flags` is missing: give a grid such as {'nodes1': [64, 128]}.")
     if sample is not None and search != "grid":
@@ -377,14 +377,14 @@ def _combinations(path: Path, flags: Any, search: str, sample: float | None, see
 
 def _check_mode(metric: Any, mode: str | None) -> str:
     if not isinstance(metric, str) or not metric:
-        raise ConfigError(f"`metric` must be a metric name such as 'val_loss'; got {metric!r}.")
+        raise ConfigError(message("metric", "a metric name such as 'val_loss'", metric))
     if mode is None:
         from ..run_folders.listing import higher_is_better
 
         return "max" if higher_is_better(metric) else "min"
     if mode not in ("min", "max"):
-        raise ConfigError(f"`mode` must be 'min', 'max' or None (from the metric's name); "
-                          f"got {mode!r}.")
+        raise ConfigError(message("mode", "'min', 'max' or None (from the metric's name)",
+                                  mode))
     return mode
 
 

@@ -47,6 +47,7 @@ except ImportError:            # Windows: decisions are not locked across proces
 
 from ..errors import ConfigError
 from ..run_folders.files import META, read_json, write_json
+from ..validation import message
 
 __all__ = ["SchedulerSpec", "make_scheduler", "rungs", "hyperband_brackets", "bracket_of",
            "quantile", "decide", "decide_in_run", "forget_run", "STOPPED_FILE", "SPEC_FILE",
@@ -78,7 +79,7 @@ class SchedulerSpec:
 
 def _int_arg(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"`{name}` of tuning_run must be an int >= {low}; got {value!r}.")
+        raise ConfigError(message(name, f"an int >= {low}", value, "tuning_run"))
     return value
 
 
@@ -96,11 +97,11 @@ def make_scheduler(kind: str, metric: str, mode: str, max_epochs: Any, grace_epo
     statdl.errors.ConfigError: `metric` of a scheduler must be a validation metric (val_...), so that runs are stopped on data they do not train on; got 'loss'.
     """
     if kind not in KINDS:
-        raise ConfigError(f"`scheduler` must be one of 'asha', 'hyperband', 'median' or None; "
-                          f"got {kind!r}.")
+        raise ConfigError(message("scheduler", "one of 'asha', 'hyperband', 'median' or None",
+                                  kind))
     if not isinstance(metric, str) or not metric.startswith("val_"):
-        raise ConfigError("`metric` of a scheduler must be a validation metric (val_...), so "
-                          f"that runs are stopped on data they do not train on; got {metric!r}.")
+        raise ConfigError(message("metric", "a validation metric (val_...), so that runs are "
+                                  "stopped on data they do not train on", metric, "a scheduler"))
     if max_epochs is None:
         raise ConfigError(f"`max_epochs` is needed with scheduler={kind!r}: the epochs each "
                           "run trains when it is not stopped, e.g. max_epochs=9.")
@@ -108,8 +109,8 @@ def make_scheduler(kind: str, metric: str, mode: str, max_epochs: Any, grace_epo
     grace_epochs = _int_arg("grace_epochs", grace_epochs, 1)
     reduction = _int_arg("reduction", reduction, 2)
     if grace_epochs >= max_epochs:
-        raise ConfigError(f"`grace_epochs` must be below `max_epochs` ({max_epochs}); got "
-                          f"{grace_epochs}: no run could be stopped.")
+        raise ConfigError(message("grace_epochs", f"below `max_epochs` ({max_epochs})",
+                                  grace_epochs, fix="Else no run could be stopped."))
     return SchedulerSpec(kind, metric, mode, max_epochs, grace_epochs, reduction,
                          state=str(state))
 
