@@ -3,6 +3,7 @@ plain text shows, and escapes user strings; the plain ``repr`` stays informative
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 
@@ -151,6 +152,49 @@ def test_history_plot_in_a_script_without_a_window_says_where_the_file_went(caps
     with open(path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     assert fig.axes[0].get_ylabel() == "loss"
+
+
+
+WINDOW_SCRIPT = """
+import matplotlib.pyplot as plt
+from matplotlib._pylab_helpers import Gcf
+from statdl.training.history import History
+
+plt.ion()   # show() returns at once in interactive mode and leaves the window open
+h = History()
+h.append(0, {"loss": 1.0})
+h.append(1, {"loss": 0.5})
+fig = h.plot()
+print([(type(m.window).__name__, bool(m.window.winfo_exists()), m.canvas.figure is fig)
+       for m in Gcf.get_all_fig_managers()])
+"""
+
+
+def test_history_plot_in_a_script_with_a_display_opens_a_window(tmp_path):
+    """A real X display (Xvfb) and Tk: the figure appears in a window of pyplot's backend."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb): no display to open a window on")
+    pytest.importorskip("tkinter", reason="Python was built without Tk")
+    display = f":{90 + os.getpid() % 900}"
+    server = subprocess.Popen([xvfb, display, "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg")
+        run = subprocess.run([sys.executable, "-c", WINDOW_SCRIPT], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[('Tk', True, True)]"
+    assert "saved to" not in run.stdout   # a window, not the file fallback
 
 
 FIT_SCRIPT = """
