@@ -321,7 +321,7 @@ def test_eager_calls_build_and_run_the_layer():
     x = _rng().normal(size=(3, 4)).astype(np.float32)
     out = dense(x)
     assert isinstance(out, np.ndarray)
-    np.testing.assert_allclose(out, _dense(dense, x), rtol=1e-6)
+    np.testing.assert_allclose(out, _dense(dense, x), rtol=1e-6, atol=1e-6)
     t = dense(torch.from_numpy(x))
     assert isinstance(t, torch.Tensor) and t.requires_grad
 
