@@ -78,7 +78,8 @@ def test_train_test_split_bad(kwargs, match):
 
 
 def test_train_test_split_length_mismatch():
-    with pytest.raises(ConfigError, match="same number of rows"):
+    with pytest.raises(ConfigError, match=r"^`arrays` of train_test_split must be arrays with the same "
+                                          r"number of rows; got \[10, 9\] rows\.$"):
         sd.train_test_split(np.arange(10), np.arange(9), test_size=0.2)
 
 
@@ -123,8 +124,9 @@ def test_model_matrix_equals_r(tmp_path, shared_data):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"y": [0, float("inf")]}, "`y` must hold whole-number class labels; found non-integer"),
-    ({"y": [0, 1], "dtype": "nonsense"}, "`dtype` must be a numpy dtype or its name such as "
+    ({"y": [0, float("inf")]}, "`y` of to_categorical must hold whole-number class labels; got non-integer "
+                            "values."),
+    ({"y": [0, 1], "dtype": "nonsense"}, "`dtype` of to_categorical must be a numpy dtype or its name such as "
                                          "'float32'; got 'nonsense'."),
 ])
 def test_to_categorical_names_what_is_wrong(kwargs, match):
@@ -134,8 +136,9 @@ def test_to_categorical_names_what_is_wrong(kwargs, match):
 
 def test_to_categorical_refuses_an_id_as_a_class_index():
     """A label of 3e9 asks numpy for a 23 GiB matrix; the error should say why, not OOM."""
-    with pytest.raises(ConfigError, match=r"`y` would need a one-hot matrix of 1 x 3000000001 .*"
-                                          r"class indices"):
+    with pytest.raises(ConfigError, match=r"^`y` of to_categorical must hold class indices 0\.\.k-1; "
+                                          r"got labels needing a one-hot matrix of 1 x "
+                                          r"3000000001 = "):
         sd.to_categorical([3_000_000_000])
 
 

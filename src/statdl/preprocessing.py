@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
+from .validation import message
 
 __all__ = ["model_matrix", "scale", "Scaled", "train_test_split", "to_categorical"]
 
@@ -33,16 +34,19 @@ def model_matrix(formula: str, data: pd.DataFrame) -> pd.DataFrame:
     ['(Intercept)', 'x', 'gb']
     """
     if not isinstance(formula, str) or "~" not in formula and not formula.strip():
-        raise ConfigError(f"`formula` must be a formula string such as 'y ~ x'; got {formula!r}.")
+        raise ConfigError(message("formula", "a formula string such as 'y ~ x'", formula,
+                                  "model_matrix"))
     if not isinstance(data, pd.DataFrame):
-        raise ConfigError(f"`data` must be a pandas DataFrame; got {type(data).__name__}.")
+        raise ConfigError(message("data", "a pandas DataFrame", data, "model_matrix",
+                                  shown=type(data).__name__))
     _check_columns(formula, data)
     import formulaic
 
     try:
         mm = formulaic.model_matrix(formula, data)
     except Exception as exc:  # formulaic raises many types; re-raise with the formula named
-        raise ConfigError(f"`formula` {formula!r} cannot be evaluated on `data`: {exc}") from exc
+        raise ConfigError(message("formula", "a formula that can be evaluated on `data`",
+                                  formula, "model_matrix", f"formulaic says: {exc}")) from exc
     rhs = mm.rhs if hasattr(mm, "rhs") else mm
     out = pd.DataFrame(np.asarray(rhs, dtype=float), index=rhs.index,
                        columns=[_r_name(c) for c in rhs.columns])
@@ -56,10 +60,10 @@ def _check_columns(formula: str, data: pd.DataFrame) -> None:
     names = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", stripped)) - {"."}
     missing = sorted(n for n in names if n not in data.columns and not _is_number(n))
     if missing:
-        raise ConfigError(
-            f"`formula` uses column(s) {', '.join(map(repr, missing))} that `data` does not "
-            f"have; its columns are {', '.join(map(str, data.columns))}."
-        )
+        raise ConfigError(message(
+            "formula", "a formula over the columns of `data`", formula, "model_matrix",
+            f"Its column(s) {', '.join(map(repr, missing))} are not in `data`, whose columns "
+            f"are {', '.join(map(str, data.columns))}."))
 
 
 def _is_number(s: str) -> bool:
@@ -126,15 +130,15 @@ def scale(x, center=None, scale=None) -> Scaled:
     try:
         arr = np.array(x, dtype=float)
     except (ValueError, TypeError):
-        raise ConfigError(
-            "`x` must be a numeric 2-D array or DataFrame with equal-length rows (a ragged or "
-            "non-numeric input cannot be scaled)."
-        ) from None
+        raise ConfigError(message(
+            "x", "a numeric 2-D array or DataFrame with equal-length rows", x, "scale",
+            "A ragged or non-numeric input cannot be scaled.", shown=type(x).__name__)) from None
     one_d = arr.ndim == 1
     if one_d:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ConfigError(f"`x` must be 1-D or 2-D; got {arr.ndim} dimensions.")
+        raise ConfigError(message("x", "1-D or 2-D", x, "scale",
+                                  shown=f"{arr.ndim} dimensions"))
     p = arr.shape[1]
     c = _vector(center, "center", p)
     if c is True:
@@ -173,9 +177,8 @@ def _vector(value, name: str, p: int):
     except (ValueError, TypeError):
         v = None
     if v is None or v.size not in (1, p):
-        raise ConfigError(
-            f"`{name}` must be None, True, False or {p} numbers (one per column); got {value!r}."
-        )
+        raise ConfigError(message(name, f"None, True, False or {p} numbers (one per column)",
+                                  value, "scale"))
     return np.broadcast_to(v, (p,)).copy()
 
 
@@ -197,28 +200,33 @@ def train_test_split(*arrays, test_size: float | int = 0.25, seed: int | None = 
     (7, 3, True)
     """
     if not arrays:
-        raise ConfigError("train_test_split needs at least one array.")
+        raise ConfigError(message("arrays", "one or more arrays", arrays, "train_test_split",
+                                  shown="none"))
     lengths = [_len(a, i) for i, a in enumerate(arrays)]
     n = lengths[0]
     if any(m != n for m in lengths):
-        raise ConfigError(f"All arrays must have the same number of rows; got {lengths}.")
+        raise ConfigError(message("arrays", "arrays with the same number of rows", lengths,
+                                  "train_test_split", shown=f"{lengths} rows"))
     if isinstance(test_size, bool) or not isinstance(test_size, int | float | np.number):
-        raise ConfigError(f"`test_size` must be a fraction in (0, 1) or an int; got {test_size!r}.")
+        raise ConfigError(message("test_size", "a fraction in (0, 1) or an int", test_size,
+                                  "train_test_split"))
     if isinstance(test_size, int | np.integer):
         if not 1 <= test_size < n:
-            raise ConfigError(f"`test_size` as a count must be in [1, {n - 1}]; got {test_size}.")
+            raise ConfigError(message("test_size", f"a count in [1, {n - 1}]", test_size,
+                                      "train_test_split"))
         n_test = int(test_size)
     else:
         if not 0 < test_size < 1:
-            raise ConfigError(f"`test_size` must be a fraction in (0, 1); got {test_size!r}.")
+            raise ConfigError(message("test_size", "a fraction in (0, 1)", test_size,
+                                      "train_test_split"))
         n_test = int(round(n * test_size))
         if not 1 <= n_test < n:
-            raise ConfigError(
-                f"`test_size` = {test_size} gives {n_test} test rows out of {n}; need 1..{n - 1}."
-            )
+            raise ConfigError(message(
+                "test_size", f"a fraction giving 1..{n - 1} test rows out of {n}", test_size,
+                "train_test_split", shown=f"{test_size} ({n_test} test rows)"))
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
                              or seed < 0):
-        raise ConfigError(f"`seed` must be an int >= 0 or None; got {seed!r}.")
+        raise ConfigError(message("seed", "an int >= 0 or None", seed, "train_test_split"))
     rng = np.random.default_rng(seed)
     test_mask = np.zeros(n, dtype=bool)
     test_mask[rng.choice(n, size=n_test, replace=False)] = True
@@ -234,10 +242,9 @@ def _len(a, i: int) -> int:
     try:
         return len(a)
     except TypeError:
-        raise ConfigError(
-            f"`arrays[{i}]` of train_test_split must be an array-like with rows (numpy, "
-            f"pandas or a list); got {type(a).__name__}."
-        ) from None
+        raise ConfigError(message(
+            f"arrays[{i}]", "an array-like with rows (numpy, pandas or a list)", a,
+            "train_test_split", shown=type(a).__name__)) from None
 
 
 def _take(a, idx: np.ndarray):
@@ -270,14 +277,17 @@ def to_categorical(y, num_classes: int | None = None, dtype="float64") -> np.nda
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise ConfigError(f"`dtype` must be a numpy dtype or its name such as 'float32'; got "
-                          f"{dtype!r}.") from None
+        raise ConfigError(message("dtype", "a numpy dtype or its name such as 'float32'", dtype,
+                                  "to_categorical")) from None
     try:
         raw = np.asarray(y, dtype=float)
     except (ValueError, TypeError):
-        raise ConfigError("`y` must hold integer class labels (a numeric array).") from None
+        raise ConfigError(message("y", "integer class labels (a numeric array)", y,
+                                  "to_categorical", verb="hold",
+                                  shown=type(y).__name__)) from None
     if raw.size and (~np.isfinite(raw) | (raw != np.round(raw))).any():
-        raise ConfigError("`y` must hold whole-number class labels; found non-integer values.")
+        raise ConfigError(message("y", "whole-number class labels", y, "to_categorical",
+                                  verb="hold", shown="non-integer values"))
     x = raw.astype(np.int64)
     shape = x.shape
     if shape and shape[-1] == 1 and len(shape) > 1:
@@ -287,19 +297,19 @@ def to_categorical(y, num_classes: int | None = None, dtype="float64") -> np.nda
         num_classes = int(x.max()) + 1 if x.size else 0
     elif isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer) \
             or num_classes < 1:
-        raise ConfigError(f"`num_classes` must be an int >= 1 or None; got {num_classes!r}.")
+        raise ConfigError(message("num_classes", "an int >= 1 or None", num_classes,
+                                  "to_categorical"))
     if x.size and (x.min() < 0 or x.max() >= num_classes):
-        raise ConfigError(
-            f"`y` labels must be in [0, {num_classes - 1}] for num_classes={num_classes}; got "
-            f"values from {x.min()} to {x.max()}."
-        )
+        raise ConfigError(message(
+            "y", f"labels in [0, {num_classes - 1}] for num_classes={num_classes}", y,
+            "to_categorical", verb="hold", shown=f"values from {x.min()} to {x.max()}"))
     cells = x.size * num_classes
     if cells > _MAX_ONE_HOT_CELLS:
-        raise ConfigError(
-            f"`y` would need a one-hot matrix of {x.size} x {num_classes} = {cells:,} cells "
-            f"({cells * dtype.itemsize / 2**30:.1f} GiB); labels must be class indices "
-            "0..k-1 (pd.factorize(y) turns arbitrary codes into such indices)."
-        )
+        raise ConfigError(message(
+            "y", "class indices 0..k-1", y, "to_categorical",
+            "pd.factorize(y) turns arbitrary codes into such indices.", verb="hold",
+            shown=f"labels needing a one-hot matrix of {x.size} x {num_classes} = {cells:,} "
+                  f"cells ({cells * dtype.itemsize / 2**30:.1f} GiB)"))
     out = np.zeros((x.size, num_classes), dtype=dtype)
     out[np.arange(x.size), x] = 1
     return out.reshape(shape + (num_classes,))
