@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from ..validation import choice_error
+from ..validation import choice_error, message
 
 __all__ = ["Loss", "QuantileLoss", "get_loss", "loss_key", "LOSSES", "batch_loss",
            "mean_loss_and_gradient", "quantile"]
@@ -104,8 +104,8 @@ def quantile(quantiles=(0.05, 0.5, 0.95)) -> QuantileLoss:
     """
     taus = tuple(float(q) for q in (quantiles if hasattr(quantiles, "__len__") else [quantiles]))
     if not taus or any(not 0.0 < q < 1.0 for q in taus):
-        raise ConfigError(f"`quantiles` of the quantile loss must be numbers strictly between 0 "
-                          f"and 1; got {quantiles!r}.")
+        raise ConfigError(message("quantiles", "numbers strictly between 0 and 1", quantiles,
+                                  "quantile"))
     tau_row = torch.tensor(taus, dtype=torch.float32)
 
     def pinball(pred, y, from_logits=False):
@@ -234,10 +234,10 @@ def get_loss(loss) -> Loss:
         def custom(pred, y, from_logits=False):
             value = loss(pred, y)
             if not isinstance(value, torch.Tensor):
-                raise TypeError(
-                    f"The `loss` function {name!r} must return a torch tensor of per-sample "
-                    f"losses (computed from its torch arguments); got {type(value).__name__}."
-                )
+                raise TypeError(message(
+                    "loss", "a torch tensor of per-sample losses (computed from its torch "
+                    "arguments)", value, "compile", verb="return",
+                    shown=f"{name!r} returning {type(value).__name__}"))
             return _per_sample(value)
 
         return Loss(name, custom, None, "any")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ShapeError
-from ..validation import choice_error
+from ..validation import choice_error, message
 
 __all__ = ["Metric", "Mean", "CompileMetrics", "get_metric", "get_metrics", "METRIC_NAMES"]
 
@@ -142,9 +142,9 @@ class Mean:
 
     def __init__(self, name: str = "mean", dtype: str | None = None):
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"`name` of Mean must be a non-empty string; got {name!r}.")
+            raise ConfigError(message("name", "a non-empty string", name, "Mean"))
         if dtype not in (None, "float32", "float64"):
-            raise ConfigError(f"`dtype` of Mean must be 'float32' or 'float64'; got {dtype!r}.")
+            raise ConfigError(message("dtype", "'float32' or 'float64'", dtype, "Mean"))
         self.name = name
         self.dtype = torch.float64 if dtype == "float64" else torch.float32
         self.reset_state()
@@ -179,9 +179,9 @@ class Mean:
         try:
             weight = torch.broadcast_to(weight, values.shape)
         except RuntimeError:
-            raise ShapeError(f"`sample_weight` of Mean '{self.name}' has shape "
-                             f"{tuple(weight.shape)}, which does not broadcast to the values' "
-                             f"shape {tuple(values.shape)}.") from None
+            raise ShapeError(message(
+                "sample_weight", f"broadcastable to the values' shape {tuple(values.shape)}",
+                weight, f"Mean '{self.name}'", shown=f"shape {tuple(weight.shape)}")) from None
         self.total.add_((values * weight).sum())
         self.count.add_(weight.sum())
 
@@ -190,8 +190,8 @@ class Mean:
             return value.detach().to(self.dtype)
         array = np.asarray(value)
         if array.dtype.kind not in "biuf":
-            raise ConfigError(f"`values` of Mean '{self.name}' must be numbers; got "
-                              f"{type(value).__name__}.")
+            raise ConfigError(message("values", "numbers", value, f"Mean '{self.name}'",
+                                      shown=type(value).__name__))
         return torch.as_tensor(array, dtype=self.dtype)
 
     def result(self) -> torch.Tensor:
@@ -258,13 +258,14 @@ class CompileMetrics:
         if isinstance(value, dict):
             name = self.output_names[index]
             if name not in value:
-                raise ConfigError(f"`{argument}` of compile_metrics must give output "
-                                  f"{name!r}; got keys {sorted(value)}.")
+                raise ConfigError(message(argument, f"a dict with output {name!r}", value,
+                                          "compile_metrics", shown=f"keys {sorted(value)}"))
             value = value[name]
         elif isinstance(value, list | tuple) and len(self.output_names) > 1:
             if len(value) != len(self.output_names):
-                raise ConfigError(f"`{argument}` of compile_metrics must hold one entry per "
-                                  f"output ({self.output_names}); got {len(value)}.")
+                raise ConfigError(message(argument, f"one entry per output ({self.output_names})",
+                                          value, "compile_metrics", verb="hold",
+                                          shown=f"{len(value)}"))
             value = value[index]
         elif isinstance(value, list | tuple) and len(value) == 1:
             value = value[0]
@@ -366,18 +367,16 @@ def get_metrics(metrics, loss) -> list[Metric]:
     if metrics is None:
         return []
     if not isinstance(metrics, list | tuple):
-        raise ConfigError(
-            "`metrics` of compile must be a list of metric names such as ['accuracy'] or "
-            f"['mae']; got {type(metrics).__name__} {metrics!r}."
-        )
+        raise ConfigError(message(
+            "metrics", "a list of metric names such as ['accuracy'] or ['mae']", metrics,
+            "compile", shown=f"{type(metrics).__name__} {metrics!r}"))
     out = [get_metric(name, loss.target) for name in metrics]
     unfit, reason = _UNFIT.get(loss.target, (set(), ""))
     for metric in out:
         if metric.kind in unfit:
-            raise ConfigError(
-                f"`metrics` {metric.name!r} does not fit loss {loss.name!r}: "
-                + reason.format(loss=loss.name, metric=metric.name)
-            )
+            raise ConfigError(message(
+                "metrics", f"metrics that fit loss {loss.name!r}", metric.name, "compile",
+                reason.format(loss=loss.name, metric=metric.name)))
     return out
 
 

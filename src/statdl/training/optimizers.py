@@ -29,7 +29,7 @@ import torch
 from .. import validation
 from .._torch_private import fused_adam_, fused_adam_ok
 from ..errors import ConfigError, ShapeError
-from ..validation import choice_error
+from ..validation import choice_error, message
 from .flat import FlatParameters
 
 __all__ = ["Optimizer", "RMSprop", "Adam", "SGD", "Adagrad", "get_optimizer", "applied_count"]
@@ -180,9 +180,9 @@ class Optimizer:
         pairs = list(grads_and_vars)
         for i, pair in enumerate(pairs):
             if not isinstance(pair, tuple | list) or len(pair) != 2:
-                raise ConfigError("`grads_and_vars` of apply_gradients must hold (gradient, "
-                                  f"weight) pairs, e.g. zip(grads, weights); item {i} is "
-                                  f"{type(pair).__name__}.")
+                raise ConfigError(message(
+                    "grads_and_vars", "(gradient, weight) pairs, e.g. zip(grads, weights)", pair,
+                    "apply_gradients", verb="hold", shown=f"item {i} {type(pair).__name__}"))
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads, trainable_variables) -> None:
@@ -200,8 +200,9 @@ class Optimizer:
         """
         grads, weights = list(grads), list(trainable_variables)
         if len(grads) != len(weights):
-            raise ConfigError(f"`grads` of apply must hold one gradient per weight; got "
-                              f"{len(grads)} gradients for {len(weights)} weights.")
+            raise ConfigError(message("grads", "one gradient per weight", grads, "apply",
+                                      verb="hold", shown=f"{len(grads)} gradients for "
+                                                         f"{len(weights)} weights"))
         binding = self.bind(weights)
         with torch.no_grad():
             for i, (g, p) in enumerate(zip(grads, weights)):
@@ -214,8 +215,9 @@ class Optimizer:
                 else:
                     if not isinstance(g, torch.Tensor) or tuple(g.shape) != tuple(p.shape):
                         got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
-                        raise ShapeError(f"`grads[{i}]` of apply must be a tensor of the weight's "
-                                         f"shape {tuple(p.shape)}; got {got}.")
+                        raise ShapeError(message(
+                            f"grads[{i}]", f"a tensor of the weight's shape {tuple(p.shape)}", g,
+                            "apply", shown=f"{got}"))
                     slot.copy_(g)
         self.apply_bound(binding)
 
@@ -224,12 +226,13 @@ class Optimizer:
         weights, in any order, reuse it and its state)."""
         key = frozenset(id(p) for p in weights)
         if len(key) != len(weights):
-            raise ConfigError("`trainable_variables` of apply lists the same weight twice.")
+            raise ConfigError(message("trainable_variables", "distinct weights", weights,
+                                      "apply", shown="the same weight twice"))
         for i, p in enumerate(weights):
             if not isinstance(p, torch.Tensor) or not p.is_floating_point() or not p.is_leaf:
-                raise ConfigError(f"`trainable_variables[{i}]` must be a weight (a float torch "
-                                  f"Parameter, e.g. from model.trainable_weights); got "
-                                  f"{type(p).__name__}.")
+                raise ConfigError(message(
+                    f"trainable_variables[{i}]", "a weight (a float torch Parameter, e.g. from "
+                    "model.trainable_weights)", p, "apply", shown=type(p).__name__))
         binding = self._bindings.get(key)
         if binding is None:
             binding = self._bindings[key] = _Binding(list(weights), FlatParameters(weights))
