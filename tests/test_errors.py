@@ -103,5 +103,5 @@ def test_argument_ranges():
 
 
 def test_unknown_layer_in_get_layer():
-    with pytest.raises(ConfigError, match=r"`layer` 'nope' is not in model"):
+    with pytest.raises(ConfigError, match=r"`layer` must be a layer of model .*; got 'nope'\."):
         _classifier().get_layer("nope")

@@ -107,7 +107,7 @@ def test_sequential_accepts_input_first_and_is_a_linear_graph():
     x = _rng().normal(size=(5, 4)).astype(np.float32)
     np.testing.assert_allclose(sub.predict(x), _dense(model.get_layer("h"), x), rtol=1e-5,
                                atol=1e-6)
-    with pytest.raises(ConfigError, match="Input must come first"):
+    with pytest.raises(ConfigError, match="must have an Input first; got an Input after"):
         sd.Sequential([L.Dense(2), sd.Input((3,))])
 
 
@@ -329,11 +329,12 @@ def test_eager_calls_build_and_run_the_layer():
 def test_graph_errors_name_the_problem():
     a, b = sd.Input((3,), name="a"), sd.Input((3,), name="b")
     out = L.Concatenate()([a, b])
-    with pytest.raises(ConfigError, match="Graph disconnected.*'b'"):
+    with pytest.raises(ConfigError,
+                       match="must hold every input the outputs need; got no input 'b'"):
         sd.Model(a, out)
     with pytest.raises(ConfigError, match="mix of symbolic tensors"):
         L.Concatenate()([a, np.ones((2, 3))])
-    with pytest.raises(ShapeError, match="cannot take input shape"):
+    with pytest.raises(ShapeError, match="must have a shape the layer can take; got input shape"):
         L.Dense(2)(L.Conv2D(2, 3)(a))
     with pytest.raises(ConfigError, match="unique"):
         sd.Model(a, L.Dense(1, name="same")(L.Dense(2, name="same")(a)))

@@ -103,8 +103,9 @@ def _leaves_old_file(tmp_path, model, error, match):
 def test_unserialisable_config_is_named_and_leaves_nothing_behind(tmp_path):
     model = sd.Sequential([L.Dense(2), _Scale(np.float32(2.0))], input_shape=(3,))
     _leaves_old_file(tmp_path, model, TypeError, re.escape(
-        f"Cannot save model '{model.name}': the value at `model.config.layers[1].config.factor` "
-        "is a float32, which a model file cannot hold"))
+        f"`model.config.layers[1].config.factor` of model '{model.name}' must be JSON-able "
+        "(numbers, strings, lists, dicts, None) to be saved; got a float32, which a model file "
+        "cannot hold."))
 
 
 def test_failure_mid_write_leaves_nothing_behind(tmp_path):

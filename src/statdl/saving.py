@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, StatdlError
+from .validation import message
 
 __all__ = ["save_model", "load_model", "layer_from_spec", "layer_to_config", "save_weights",
            "load_weights"]
@@ -114,11 +115,10 @@ def _manifest(model, include_optimizer: bool = True) -> dict:
     where = _not_json(meta, "")
     if where is not None:
         place, value = where
-        raise TypeError(
-            f"Cannot save model '{model.name}': the value at `{place}` is a "
-            f"{type(value).__name__}, which a model file cannot hold; give layers and the "
-            "optimiser JSON-able arguments (numbers, strings, lists, dicts, None)."
-        )
+        raise TypeError(message(
+            place, "JSON-able (numbers, strings, lists, dicts, None) to be saved", None,
+            f"model '{model.name}'", shown=f"a {type(value).__name__}, which a model file "
+            "cannot hold", fix="Give layers and the optimiser JSON-able arguments."))
     return meta
 
 

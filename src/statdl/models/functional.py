@@ -38,6 +38,7 @@ from ..layers.symbolic import Input, InputLayer, Node, SymbolicTensor, building_
 from ..regularizers import L1L2
 from ..summary import format_summary
 from ..training import inference
+from ..validation import message
 from .trainer import Trainer
 
 __all__ = ["Model"]
@@ -52,15 +53,17 @@ def _flatten_struct(value, argument: str) -> tuple[list[SymbolicTensor], list[st
     elif isinstance(value, list | tuple):
         keys, items = None, list(value)
     else:
-        raise ConfigError(f"`{argument}` of Model must be a symbolic tensor (from statdl.Input "
-                          f"or a layer called on one), or a list or dict of them; got "
-                          f"{type(value).__name__}.")
+        raise ConfigError(message(
+            argument, "a symbolic tensor (from statdl.Input or a layer called on one), or a "
+            "list or dict of them", None, "Model", shown=type(value).__name__))
     if not items:
-        raise ConfigError(f"`{argument}` of Model must hold at least one tensor; got none.")
+        raise ConfigError(message(argument, "at least one tensor", None, "Model", shown="none",
+                                  verb="hold"))
     for i, t in enumerate(items):
         if not isinstance(t, SymbolicTensor):
-            raise ConfigError(f"`{argument}[{keys[i] if keys else i}]` of Model must be a "
-                              f"symbolic tensor; got {type(t).__name__}.")
+            raise ConfigError(message(f"{argument}[{keys[i] if keys else i}]",
+                                      "a symbolic tensor", None, "Model",
+                                      shown=type(t).__name__))
     return items, keys, False
 
 
@@ -112,8 +115,10 @@ class Model(Trainer, Layer):
         if inputs is None and outputs is None:
             return
         if inputs is None or outputs is None:
-            raise ConfigError("Model needs both `inputs` and `outputs`, e.g. "
-                              "Model(inputs=inp, outputs=layers.Dense(1)(inp)).")
+            raise ConfigError(message(
+                ["inputs", "outputs"], "given together", None, "Model",
+                shown="only `inputs`" if outputs is None else "only `outputs`",
+                fix="Give both, e.g. Model(inputs=inp, outputs=layers.Dense(1)(inp))."))
         self._init_graph(inputs, outputs)
         if building_enabled():
             self.build(self._graph_input_shape())
@@ -124,7 +129,8 @@ class Model(Trainer, Layer):
         self._outputs, self._output_keys, self._single_output = _flatten_struct(outputs,
                                                                                 "outputs")
         if len({id(t) for t in self._inputs}) != len(self._inputs):
-            raise ConfigError("`inputs` of Model lists the same tensor twice.")
+            raise ConfigError(message("inputs", "distinct tensors", None, "Model",
+                                      shown="the same tensor twice"))
         input_ids = {id(t) for t in self._inputs}
         order: list[Node] = []
         first_seen: dict[int, int] = {}
@@ -135,11 +141,10 @@ class Model(Trainer, Layer):
             if id(t) in input_ids and not node.is_input:
                 return  # an intermediate tensor given as input: the graph starts here
             if node.is_input and id(t) not in input_ids:
-                raise ConfigError(
-                    f"Graph disconnected: the outputs need input '{node.layer.name}' "
-                    f"(shape {format_shape(t.shape)}), which is not in `inputs` of Model; add "
-                    "it to `inputs`."
-                )
+                raise ConfigError(message(
+                    "inputs", "every input the outputs need", None, "Model", verb="hold",
+                    shown=f"no input '{node.layer.name}' (shape {format_shape(t.shape)})",
+                    fix="Graph disconnected: add it to `inputs`."))
             if id(node) in finished:
                 return
             if id(node) in path:
@@ -162,8 +167,9 @@ class Model(Trainer, Layer):
         names = [layer.name for layer in self._layer_order]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ConfigError(f"Layer names must be unique within a model; '{dup[0]}' names "
-                              "two different layers. Give them distinct `name=`.")
+            raise ConfigError(message(
+                "name", "unique within a model", None, shown=f"'{dup[0]}', which names two "
+                "different layers", fix="Give them distinct `name=`."))
         self._slots: dict[int, int] = {id(t): i for i, t in enumerate(self._inputs)}
         for node in self._nodes:
             for t in node.outputs:
@@ -195,9 +201,10 @@ class Model(Trainer, Layer):
         if self._call_keys is None and not self.built:
             self._call_keys = list(values)
         if self._call_keys is None or sorted(values) != sorted(self._call_keys):
-            raise ConfigError(f"`{argument}` of model '{self.name}' must give the inputs it "
-                              f"was built with ({self._call_keys or 'one array'}); got keys "
-                              f"{sorted(values)}.")
+            raise ConfigError(message(
+                argument, f"the inputs model '{self.name}' was built with "
+                f"({self._call_keys or 'one array'})", None, shown=f"keys {sorted(values)}",
+                verb="give"))
         return [values[k] for k in self._call_keys]
 
     def _build_from_data(self, x) -> None:
@@ -355,7 +362,9 @@ class Model(Trainer, Layer):
         if isinstance(name, int) and not isinstance(name, bool):
             layers = self.layers
             if not -len(layers) <= name < len(layers):
-                raise ConfigError(f"`index` must lie in 0..{len(layers) - 1}; got {name}.")
+                raise ConfigError(message("index", f"an index in {-len(layers)}.."
+                                          f"{len(layers) - 1}", None, "get_layer",
+                                          shown=str(name)))
             return layers[name]
         searched = self._graph_layers() if self._subclassed else self._layer_order
         for layer in searched:
@@ -413,7 +422,8 @@ class Model(Trainer, Layer):
         """
         if isinstance(layer, SymbolicTensor):
             if id(layer) not in self._slots:
-                raise ConfigError(f"`layer` {layer!r} is not a tensor of model '{self.name}'.")
+                raise ConfigError(message("layer", f"a tensor of model '{self.name}'", layer,
+                                          "layer_output"))
             sub = Model(self.input, layer, name=f"{self.name}_part")
             return sub.predict(x, batch_size=batch_size)
         return super().layer_output(x, layer, batch_size)
@@ -623,9 +633,10 @@ class Model(Trainer, Layer):
     def build(self, input_shape=None) -> nn.Module:
         """Create (or reuse) the module; a functional model is built when it is made."""
         if input_shape is None and self._by_call:
-            raise ConfigError(f"`input_shape` of build is needed for subclassed model "
-                              f"'{self.name}': the shape of one sample, e.g. build((784,)); "
-                              "or call fit/predict, which build it from the data.")
+            raise ConfigError(message(
+                "input_shape", f"the shape of one sample for subclassed model '{self.name}', "
+                "e.g. build((784,))", None, "build",
+                fix="Or call fit/predict, which build it from the data."))
         if self._by_call and isinstance(input_shape, dict):  # Keras's dict of input shapes
             input_shape = [tuple(s) for s in self._dict_in_order(input_shape, "input_shape")]
         if input_shape is None:
@@ -779,14 +790,16 @@ class Model(Trainer, Layer):
         def need(key, kind):
             value = config.get(key)
             if not isinstance(value, kind):
-                raise ConfigError(f"`{where}.config.{key}` must be a {kind.__name__}; got "
-                                  f"{type(value).__name__}.")
+                raise ConfigError(message(f"{where}.config.{key}", f"a {kind.__name__}", None,
+                                          shown=type(value).__name__))
             return value
 
         inputs = []
         for i, spec in enumerate(need("inputs", list)):
             if not isinstance(spec, dict) or not isinstance(spec.get("shape"), list):
-                raise ConfigError(f"`{where}.config.inputs[{i}]` must be a dict with `shape`.")
+                raise ConfigError(message(f"{where}.config.inputs[{i}]",
+                                          "a dict with a list `shape`", None,
+                                          shown=str(spec)[:80]))
             inputs.append(Input(spec["shape"], name=spec.get("name"), dtype=spec.get("dtype")))
         layers = {}
         for i, spec in enumerate(need("layers", list)):
@@ -799,14 +812,17 @@ class Model(Trainer, Layer):
                     or not isinstance(node.get("inputs"), list) \
                     or not all(isinstance(j, int) and 0 <= j < len(slots)
                                for j in node["inputs"]) or not node["inputs"]:
-                raise ConfigError(f"`{place}` must name a layer of the model and read earlier "
-                                  f"slots (0..{len(slots) - 1}); got {str(node)[:80]}.")
+                raise ConfigError(message(
+                    place, f"a node that names a layer of the model and reads earlier slots "
+                    f"(0..{len(slots) - 1})", None, shown=str(node)[:80]))
             args = [slots[j] for j in node["inputs"]]
             out = layers[node["layer"]](args if node.get("multi") else args[0])
             slots.extend(out if isinstance(out, list) else [out])
         outs = need("outputs", list)
         if not outs or not all(isinstance(j, int) and 0 <= j < len(slots) for j in outs):
-            raise ConfigError(f"`{where}.config.outputs` must list slots 0..{len(slots) - 1}.")
+            raise ConfigError(message(f"{where}.config.outputs",
+                                      f"a list of slots in 0..{len(slots) - 1}", None,
+                                      shown=str(outs)[:80]))
         in_keys, out_keys = config.get("input_keys"), config.get("output_keys")
         ins = [slots[j] for j in range(len(inputs))]
         outputs = [slots[j] for j in outs]
@@ -931,8 +947,8 @@ def _sample_shape(value, argument: str) -> tuple:
     if shape is None:
         shape = np.shape(value)
     if len(shape) < 1 or shape[0] == 0:
-        raise ShapeError(f"`{argument}` must hold at least one sample (rows first); got shape "
-                         f"{tuple(shape)}.")
+        raise ShapeError(message(argument, "at least one sample (rows first)", None,
+                                 shown=f"shape {tuple(shape)}", verb="hold"))
     return tuple(int(d) for d in shape[1:])
 
 

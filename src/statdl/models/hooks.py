@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..validation import message
+
 __all__ = ["register_fit_callback_factory", "unregister_fit_callback_factory",
            "fit_callback_factories", "extra_fit_callbacks"]
 
@@ -31,8 +33,8 @@ def register_fit_callback_factory(factory: Callable[[], list]) -> None:
     trainer knowing about runs. Registering the same factory again has no effect.
     """
     if not callable(factory):
-        raise TypeError(f"`factory` must be callable (returning a list of callbacks); got "
-                        f"{type(factory).__name__}.")
+        raise TypeError(message("factory", "callable (returning a list of callbacks)", None,
+                                "register_fit_callback_factory", shown=type(factory).__name__))
     if factory not in _FACTORIES:
         _FACTORIES.append(factory)
 

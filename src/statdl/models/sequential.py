@@ -28,6 +28,7 @@ from torch import nn
 from ..errors import ConfigError, NotFittedError, ShapeError
 from ..layers.base import Layer, Shape, format_shape, normalize_shape
 from ..layers.symbolic import Input, InputLayer, SymbolicTensor, building_enabled
+from ..validation import message
 from .functional import Model, summary_type
 
 __all__ = ["Sequential"]
@@ -81,12 +82,13 @@ class Sequential(Model):
             self._take_input(layer)
             return
         if not isinstance(layer, Layer):
-            raise ConfigError(
-                f"`layers` must hold statdl layers (e.g. statdl.layers.Dense(10)); got "
-                f"{type(layer).__name__} at position {len(self._layers)}."
-            )
+            raise ConfigError(message(
+                "layers", "statdl layers (e.g. statdl.layers.Dense(10))", None, "Sequential",
+                shown=f"{type(layer).__name__} at position {len(self._layers)}", verb="hold"))
         if any(existing is layer for existing in self._layers):
-            raise ConfigError(f"Layer '{layer.name}' is already in model '{self.name}'.")
+            raise ConfigError(message(
+                "layer", f"a layer not yet in model '{self.name}'", None,
+                shown=f"'{layer.name}', which is already in it"))
         if not self._layers and self._input_shape is None and layer._input_shape is not None:
             self._input_shape = layer._input_shape
         self._layers.append(layer)
@@ -94,16 +96,18 @@ class Sequential(Model):
     def _take_input(self, value) -> None:
         """``Input(shape)`` (or an ``InputLayer``) first in the list gives the input shape."""
         if self._layers:
-            raise ConfigError(f"An Input must come first in Sequential '{self.name}'; it came "
-                              f"after {len(self._layers)} layers.")
+            raise ConfigError(message(
+                "layers", "an Input first", None, "Sequential", verb="have",
+                shown=f"an Input after {len(self._layers)} layers of model '{self.name}'"))
         layer = value.node.layer if isinstance(value, SymbolicTensor) else value
         if isinstance(layer, InputLayer):
             self._input_tensor = value if isinstance(value, SymbolicTensor) \
                 else getattr(layer, "output", None)
         else:
-            raise ConfigError(f"`layers` of Sequential takes statdl.Input(...) tensors only "
-                              f"first, not the output of layer '{layer.name}'; use "
-                              "statdl.Model(inputs, outputs) for graphs.")
+            raise ConfigError(message(
+                "layers", "layers, or a statdl.Input(...) tensor first", None, "Sequential",
+                shown=f"the output of layer '{layer.name}'", verb="hold",
+                fix="Use statdl.Model(inputs, outputs) for graphs."))
         self._input_shape = layer.shape
         self._input_dtype = layer.dtype
 
@@ -137,9 +141,9 @@ class Sequential(Model):
             layer = str(layer)
         if isinstance(layer, int | np.integer):
             if not -len(self._layers) <= int(layer) < len(self._layers):
-                raise ConfigError(
-                    f"`layer` index must lie in 0..{len(self._layers) - 1}; got {layer}."
-                )
+                raise ConfigError(message(
+                    "layer", f"an index in {-len(self._layers)}..{len(self._layers) - 1}", None,
+                    shown=str(layer)))
             return [int(layer) % len(self._layers)]
         for i, candidate in enumerate(self._layers):
             if candidate is layer or candidate.name == layer:
@@ -151,7 +155,8 @@ class Sequential(Model):
                     continue
         names = ", ".join(repr(x.name) for x in self._layers)
         label = layer.name if isinstance(layer, Layer) else layer
-        raise ConfigError(f"`layer` {label!r} is not in model '{self.name}'; layers: {names}.")
+        raise ConfigError(message("layer", f"a layer of model '{self.name}' (layers: {names})",
+                                  label))
 
     # ----------------------------------------------------------------- shapes
     def _shapes(self, input_shape: Shape | None = None) -> list[tuple[Layer, Shape, Shape]]:

@@ -36,6 +36,7 @@ from ..layers.symbolic import training_calls
 from ..training.callbacks import Callback, batch_hooks
 from ..training.history import History
 from ..training.optimizers import applied_count
+from ..validation import message
 from .hooks import extra_fit_callbacks
 
 __all__ = ["fit_with_train_step", "evaluate_with_test_step", "as_data", "trackers_of",
@@ -65,11 +66,12 @@ def as_data(value, argument: str):
     else:
         array = value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
         if array.dtype.kind not in "biuf":
-            raise ConfigError(f"`{argument}` must hold numbers; got an array of dtype "
-                              f"{array.dtype}.")
+            raise ConfigError(message(argument, "numbers", None, verb="hold",
+                                      shown=f"an array of dtype {array.dtype}"))
         t = torch.from_numpy(np.ascontiguousarray(array))
     if t.dim() == 0:
-        raise ShapeError(f"`{argument}` must hold one row per sample; got a scalar.")
+        raise ShapeError(message(argument, "one row per sample", None, shown="a scalar",
+                                 verb="hold"))
     return t.long() if not t.is_floating_point() else t.float()
 
 
@@ -101,12 +103,13 @@ def _rows(parts: list, names: list[str]) -> int:
             if n is None:
                 n = t.shape[0]
             elif t.shape[0] != n:
-                raise ShapeError(f"`{name}` must have as many rows as `x` ({n}); got "
-                                 f"{t.shape[0]}.")
+                raise ShapeError(message(name, f"as many rows as `x` ({n})", None,
+                                         shown=f"{t.shape[0]}", verb="have"))
     if n is None:
-        raise ConfigError("`x` is required; got None.")
+        raise ConfigError(message("x", "given", None))
     if n == 0:
-        raise ShapeError("`x` has no rows; give at least one sample.")
+        raise ShapeError(message("x", "at least one sample", None, shown="no rows",
+                                 verb="hold"))
     return n
 
 
@@ -130,12 +133,13 @@ class _Dataset:
         """Keep the first rows; return the last ``fraction`` (Keras's ``validation_split``)."""
         if isinstance(fraction, bool) or not isinstance(fraction, int | float) \
                 or not 0 <= fraction < 1:
-            raise ConfigError(f"`validation_split` must be a number in [0, 1); got "
-                              f"{fraction!r}.")
+            raise ConfigError(message("validation_split", "a number in [0, 1)", fraction,
+                                      "fit"))
         cut = int(math.floor(self.n * (1.0 - fraction)))
         if cut in (0, self.n):
-            raise ConfigError(f"`validation_split={fraction}` leaves an empty training or "
-                              f"validation set for {self.n} samples.")
+            raise ConfigError(message(
+                "validation_split", f"a fraction that leaves rows for both training and "
+                f"validation of the {self.n} samples", fraction, "fit"))
         tail = object.__new__(_Dataset)
         tail.n = self.n - cut
         tail.x, tail.y, tail.w = (_map(lambda t: t[cut:], p) for p in (self.x, self.y, self.w))
@@ -156,8 +160,9 @@ def trackers_of(model) -> list:
     for t in trackers:
         if not all(callable(getattr(t, m, None)) for m in ("update_state", "result",
                                                            "reset_state")):
-            raise ConfigError(f"`metrics` of model '{model.name}' must list trackers such as "
-                              f"statdl.metrics.Mean(name=...); got {type(t).__name__}.")
+            raise ConfigError(message(
+                "metrics", "trackers such as statdl.metrics.Mean(name=...)", None,
+                f"model '{model.name}'", shown=type(t).__name__, verb="list"))
     return trackers
 
 
@@ -165,8 +170,8 @@ def _checked_logs(logs, step: str) -> dict:
     """The step's dict, a dict value (the ``compile_metrics`` tracker's result) merged into
     the top level as Keras logs it."""
     if not isinstance(logs, dict) or not all(isinstance(k, str) for k in logs):
-        raise ConfigError(f"`{step}` must return a dict of values to log, e.g. {{'loss': "
-                          f"loss}}; got {type(logs).__name__}.")
+        raise ConfigError(message(step, "a dict of values to log, e.g. {'loss': loss}", None,
+                                  shown=type(logs).__name__, verb="return"))
     if not any(isinstance(v, dict) for v in logs.values()):
         return logs
     flat: dict = {}
@@ -229,11 +234,11 @@ def _train_one(model, data, binding) -> dict:
     if applied_count() == before:
         loss = logs.get("loss")
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
-            raise ConfigError(
-                "`train_step` must either update the weights itself (self.optimizer."
-                "apply_gradients(zip(grads, self.trainable_weights))) or return a dict whose "
-                "'loss' is a scalar tensor computed from the weights (fit then runs backward "
-                f"and the optimiser); got 'loss' = {type(loss).__name__}.")
+            raise ConfigError(message(
+                "train_step", "update the weights itself (self.optimizer.apply_gradients("
+                "zip(grads, self.trainable_weights))) or return a dict whose 'loss' is a "
+                "scalar tensor computed from the weights (fit then runs backward and the "
+                "optimiser)", None, shown=f"'loss' = {type(loss).__name__}", verb="either"))
         loss.backward()
         model.optimizer.apply_bound(binding)
     return logs
@@ -252,16 +257,22 @@ def fit_with_train_step(model, x, y, *, sample_weight, batch_size: int, epochs: 
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-            raise ConfigError("`validation_data` must be a tuple (x_val, y_val) or (x_val, "
-                              f"y_val, weights); got {type(validation_data).__name__}.")
+            kind = type(validation_data).__name__
+            raise ConfigError(message(
+                "validation_data", "a tuple (x_val, y_val) or (x_val, y_val, weights)",
+                None, "fit", shown=f"a {kind} of {len(validation_data)} items"
+                if isinstance(validation_data, tuple | list) else kind))
         val = _Dataset(*validation_data, *([None] * (3 - len(validation_data))),
                        device=model.device_, prefix="validation_data ")
     elif validation_split:
         val = train.split(validation_split)
     if val is not None and not overrides(model, "test_step"):
-        raise ConfigError(f"Model '{model.name}' overrides train_step but not test_step, so "
-                          "fit cannot compute validation values; define test_step(data) "
-                          "returning the values to log, or leave out validation.")
+        raise ConfigError(message(
+            ["validation_data", "validation_split"], f"left out when model '{model.name}' "
+            "overrides train_step but not test_step (fit cannot compute validation values)",
+            None, "fit", shown="validation_data" if validation_data is not None
+            else f"validation_split={validation_split!r}",
+            fix="Or define test_step(data) returning the values to log."))
     model._build_for(train.x)
     module = model.module.to(model.device_)
     params = model._trainable_parameters()
@@ -271,8 +282,8 @@ def fit_with_train_step(model, x, y, *, sample_weight, batch_size: int, epochs: 
     callbacks = extra_fit_callbacks(list(callbacks or []))
     for cb in callbacks:
         if not isinstance(cb, Callback):
-            raise ConfigError("`callbacks` must hold statdl.callbacks.Callback objects; got "
-                              f"{type(cb).__name__}.")
+            raise ConfigError(message("callbacks", "statdl.callbacks.Callback objects", None,
+                                      "fit", shown=type(cb).__name__, verb="hold"))
         cb.set_model(model)
     per_batch = batch_hooks(callbacks)
     trackers = trackers_of(model)

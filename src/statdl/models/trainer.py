@@ -53,6 +53,7 @@ from ..training.metrics import CompileMetrics, Mean, Metric, get_metrics
 from ..training.optimizers import Optimizer, get_optimizer
 from ..training.sparse import SparseRows
 from ..utils import resolve_device
+from ..validation import choice_error, message
 from .hooks import extra_fit_callbacks, register_fit_callback_factory
 from .steps import evaluate_with_test_step, fit_with_train_step, overrides
 
@@ -258,8 +259,9 @@ def _pack(tensors: list[torch.Tensor]) -> torch.Tensor:
     cols = []
     for t in tensors:
         if not t.is_floating_point() and t.numel() and int(t.abs().max()) >= _EXACT_FLOAT32_INT:
-            raise ConfigError(f"Token ids of a model with several inputs must be below "
-                              f"{_EXACT_FLOAT32_INT}; got {int(t.abs().max())}.")
+            raise ConfigError(message(
+                "x", f"token ids below {_EXACT_FLOAT32_INT} (a model with several inputs "
+                "packs them into float32)", None, shown=str(int(t.abs().max())), verb="hold"))
         cols.append(t.reshape(t.shape[0], -1).to(torch.float32))
     return torch.cat(cols, dim=1)
 
@@ -345,8 +347,10 @@ class Trainer:
         if loss is None:  # the loss comes from add_loss terms, or from an own train_step
             if metrics is not None and not (isinstance(metrics, list | tuple | dict)
                                             and len(metrics) == 0):
-                raise ConfigError("`metrics` of compile need a `loss` (targets to compare "
-                                  "with); compile without loss trains on add_loss terms only.")
+                raise ConfigError(message(
+                    "metrics", "empty when no `loss` is given (metrics compare with targets)",
+                    metrics, "compile",
+                    fix="Compile without loss trains on add_loss terms only."))
             loss_obj, metric_list, loss_name, metric_names = NO_LOSS, [], None, []
             self._outputs_loss = None
         elif len(names) == 1:
@@ -442,22 +446,26 @@ class Trainer:
         if isinstance(value, dict):
             unknown = sorted(set(value) - set(names))
             if unknown:
-                raise ConfigError(f"`{argument}` names {unknown[0]!r}, which is not an output "
-                                  f"of model '{self.name}'; outputs: {names}.")
+                raise ConfigError(message(
+                    argument, f"keyed by the outputs of model '{self.name}', {names}", None,
+                    shown=f"the key {unknown[0]!r}, which is not an output"))
             missing = [n for n in names if n not in value]
             if missing and not missing_ok:
-                raise ConfigError(f"`{argument}` must give every output of model '{self.name}'"
-                                  f"; missing {missing}.")
+                raise ConfigError(message(
+                    argument, f"a dict with every output of model '{self.name}'", None,
+                    shown=f"no entry for {missing}"))
             return [value.get(n) for n in names]
         if isinstance(value, list | tuple):
             if len(value) != len(names):
-                raise ConfigError(f"`{argument}` must hold one entry per output of model "
-                                  f"'{self.name}' ({len(names)}: {names}); got {len(value)}.")
+                raise ConfigError(message(
+                    argument, f"one entry per output of model '{self.name}' ({len(names)}: "
+                    f"{names})", None, shown=f"{len(value)}", verb="hold"))
             return list(value)
         if broadcast or len(names) == 1:
             return [value] * len(names)
-        raise ConfigError(f"`{argument}` of a model with {len(names)} outputs must be a list "
-                          f"or a dict by output name ({names}); got {value!r}.")
+        raise ConfigError(message(
+            argument, f"a list or a dict by output name ({names}) for a model with "
+            f"{len(names)} outputs", value))
 
     @property
     def compiled(self) -> bool:
@@ -570,16 +578,17 @@ class Trainer:
             return InputRows(x, shape, integer, f"{prefix}x")
         names = [n for n, _, _ in specs]
         if not isinstance(x, list | tuple | dict):
-            raise ConfigError(f"`{prefix}x` of model '{self.name}' must be a list (one array "
-                              f"per input, in order) or a dict by input name ({names}); got "
-                              f"{type(x).__name__}.")
+            raise ConfigError(message(
+                f"{prefix}x", f"a list (one array per input, in order) or a dict by input name "
+                f"({names}) for model '{self.name}'", None, shown=type(x).__name__))
         parts = self._per_output(x, names, f"{prefix}x")
         rows = [InputRows(part, shape, integer, f"{prefix}x[{name!r}]")
                 for part, (name, shape, integer) in zip(parts, specs)]
         for r, name in zip(rows[1:], names[1:]):
             if r.n != rows[0].n:
-                raise ShapeError(f"`{prefix}x` inputs must have the same number of rows; "
-                                 f"{names[0]!r} has {rows[0].n} and {name!r} has {r.n}.")
+                raise ShapeError(message(
+                    f"{prefix}x", "inputs with the same number of rows", None, verb="hold",
+                    shown=f"{rows[0].n} rows in {names[0]!r} and {r.n} in {name!r}"))
         packed = _PackedRows(rows)
         self._set_layout(packed.layout)
         return packed
@@ -609,9 +618,13 @@ class Trainer:
         outputs = self._output_specs()
         if self._compiled["loss"] is NO_LOSS:
             if y is not None or sample_weight is not None or class_weight is not None:
-                raise ConfigError("`y` and weights are unused: compile() got no `loss`, so "
-                                  "fit trains on add_loss terms only; give compile(loss=...) "
-                                  "to fit targets.")
+                given = [a for a, v in (("y", y), ("sample_weight", sample_weight),
+                                        ("class_weight", class_weight)) if v is not None]
+                raise ConfigError(message(
+                    ["y", "sample_weight", "class_weight"], "None when compile() got no `loss` "
+                    "(`y` and weights are unused: fit trains on add_loss terms only)", None,
+                    shown="a value for " + " and ".join(f"`{a}`" for a in given),
+                    fix="Give compile(loss=...) to fit targets."))
             return xt, torch.zeros((n, 0)), None
         if len(outputs) == 1:
             loss = self._compiled["loss"]
@@ -627,14 +640,15 @@ class Trainer:
     def _prepare_several_y(self, y, sample_weight, class_weight, n: int, prefix: str):
         names = [name for name, _ in self._output_specs()]
         if class_weight is not None:
-            raise ConfigError("`class_weight` is only supported for models with one output "
-                              "(as in Keras); give `sample_weight` instead.")
+            raise ConfigError(message(
+                "class_weight", "None for a model with several outputs (as in Keras)",
+                class_weight, fix="Give `sample_weight` instead."))
         if y is None:
-            raise ConfigError(f"`{prefix}y` is required to fit or evaluate; got None.")
+            raise ConfigError(message(f"{prefix}y", "given to fit or evaluate", None))
         if not isinstance(y, list | tuple | dict):
-            raise ConfigError(f"`{prefix}y` of model '{self.name}' must be a list (one array "
-                              f"per output, in order) or a dict by output name ({names}); "
-                              f"got {type(y).__name__}.")
+            raise ConfigError(message(
+                f"{prefix}y", f"a list (one array per output, in order) or a dict by output "
+                f"name ({names}) for model '{self.name}'", None, shown=type(y).__name__))
         parts = self._per_output(y, names, f"{prefix}y")
         slots = self._outputs_loss.slots
         targets = [prepare_y(part, s.loss, s.shape, n, f"{prefix}y[{s.name!r}]")
@@ -686,8 +700,9 @@ class Trainer:
         self._require_compiled("fit")
         if overrides(self, "train_step"):  # the model trains its own way (Keras's pattern)
             if class_weight is not None:
-                raise ConfigError("`class_weight` is not used by a model's own train_step; "
-                                  "give `sample_weight` (train_step gets (x, y, weights)).")
+                raise ConfigError(message(
+                    "class_weight", "None for a model with its own train_step", class_weight,
+                    "fit", fix="Give `sample_weight` (train_step gets (x, y, weights))."))
             return fit_with_train_step(
                 self, x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                 verbose=verbose, callbacks=callbacks, shuffle=shuffle,
@@ -697,16 +712,17 @@ class Trainer:
         if self._compiled["loss"] is NO_LOSS:
             state = self._training_state()
             if not state.activity_modules and not state.regularized:
-                raise ConfigError("compile() got no `loss` and no layer of model "
-                                  f"'{self.name}' adds loss terms (add_loss); give "
-                                  "compile(loss=...) and fit(x, y).")
+                raise ConfigError(message(
+                    "loss", f"given when no layer of model '{self.name}' adds loss terms "
+                    "(add_loss)", None, "compile", fix="Give compile(loss=...) and fit(x, y)."))
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-                raise ConfigError(
-                    "`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-                    f"weights); got {type(validation_data).__name__}."
-                )
+                kind = type(validation_data).__name__
+                raise ConfigError(message(
+                    "validation_data", "a tuple (x_val, y_val) or (x_val, y_val, weights)",
+                    None, "fit", shown=f"a {kind} of {len(validation_data)} items"
+                    if isinstance(validation_data, tuple | list) else kind))
             vw = validation_data[2] if len(validation_data) == 3 else None
             val = self._prepare_xy(validation_data[0], validation_data[1], vw,
                                    prefix="validation_data ")
@@ -719,14 +735,13 @@ class Trainer:
         if verbose == "auto":
             verbose = 1
         if verbose not in (0, 1, 2):
-            raise ConfigError(f"`verbose` must be 'auto', 0, 1 or 2; got {verbose!r}.")
+            raise choice_error("verbose", verbose, ["auto", 0, 1, 2], "fit")
         callbacks = extra_fit_callbacks(list(callbacks or []))
         for cb in callbacks:
             if not isinstance(cb, Callback):
-                raise ConfigError(
-                    "`callbacks` must hold statdl.callbacks.Callback objects; got "
-                    f"{type(cb).__name__}."
-                )
+                raise ConfigError(message(
+                    "callbacks", "statdl.callbacks.Callback objects", None, "fit",
+                    shown=type(cb).__name__, verb="hold"))
         # threads: as many as the cores other processes leave free (statdl.threads); memory:
         # freed blocks reused step after step, given back after
         with governed(), keep_freed_memory():
@@ -889,16 +904,17 @@ class Trainer:
             if isinstance(y, list | tuple) and len(y) == 1 and not np.isscalar(y[0]):
                 y = y[0]
             if not isinstance(y_pred, torch.Tensor):
-                raise ConfigError("`y_pred` of compute_loss must be the model's output tensor "
-                                  f"(y_pred = self(x, training=True)); got "
-                                  f"{type(y_pred).__name__}.")
+                raise ConfigError(message(
+                    "y_pred", "the model's output tensor (y_pred = self(x, training=True))",
+                    None, "compute_loss", shown=type(y_pred).__name__))
             total = batch_loss(loss, y_pred, _batch_target(loss, y, y_pred), sample_weight,
                                False)
         for term in self.losses:
             total = term if total is None else total + term
         if total is None:
-            raise ConfigError(f"compile() got no `loss` and model '{self.name}' added no loss "
-                              "terms: compute_loss has nothing to compute.")
+            raise ConfigError(message(
+                "loss", f"given when model '{self.name}' added no loss terms", None,
+                "compile", fix="Otherwise compute_loss has nothing to compute."))
         return total
 
     def _outputs_compute_loss(self, y, y_pred, sample_weight) -> torch.Tensor:
@@ -913,8 +929,9 @@ class Trainer:
         for slot, p, t, w, tracker in zip(slots, preds, targets, weights,
                                           self._output_loss_trackers):
             if not isinstance(p, torch.Tensor):
-                raise ConfigError(f"`y_pred[{slot.name!r}]` of compute_loss must be a tensor "
-                                  f"(y_pred = self(x, training=True)); got {type(p).__name__}.")
+                raise ConfigError(message(
+                    f"y_pred[{slot.name!r}]", "a tensor (y_pred = self(x, training=True))",
+                    None, "compute_loss", shown=type(p).__name__))
             if w is not None and not isinstance(w, torch.Tensor):
                 w = torch.as_tensor(np.asarray(w), dtype=torch.float32)
             value = batch_loss(slot.loss, p, _batch_target(slot.loss, t, p),
@@ -1087,8 +1104,8 @@ def _batch_target(loss: Loss, y, pred: torch.Tensor) -> torch.Tensor:
     """``y`` of one batch in the form ``loss`` takes for ``pred``: class indices as int64, other
     targets in the outputs' dtype, (n,) targets of an (n, 1) output reshaped."""
     if y is None:
-        raise ConfigError("`y` of compute_loss is required for the loss given to compile; "
-                          "got None.")
+        raise ConfigError(message("y", "given for the loss given to compile", None,
+                                  "compute_loss"))
     t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
     t = t.to(pred.device)
     if loss.target == "int":
@@ -1137,5 +1154,6 @@ def _carry_optimizer_state(optimizer: Optimizer, old: FlatParameters, new: FlatP
 def _weight(value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
             or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"`loss_weights` must hold finite numbers >= 0; got {value!r}.")
+        raise ConfigError(message("loss_weights", "finite numbers >= 0", value, "compile",
+                                  verb="hold"))
     return float(value)
