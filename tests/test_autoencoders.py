@@ -377,7 +377,7 @@ def test_other_bad_arguments():
         Autoencoder(784, 32, sparsity_target=1.0)
     with pytest.raises(ConfigError, match="`contractive`"):
         Autoencoder(784, 32, contractive=-1)
-    with pytest.raises(ConfigError, match="`codings` must be an int when variational"):
+    with pytest.raises(ConfigError, match="^`codings` of ConvAutoencoder must be an int when variational"):
         ConvAutoencoder((28, 28), variational=True)
     with pytest.raises(sd.ShapeError, match="`x` must hold samples of shape \\(784,\\)"):
         Autoencoder(784, 32).codings(np.zeros((2, 10)))

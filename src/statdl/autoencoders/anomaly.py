@@ -64,12 +64,14 @@ def reconstruction_error(model, x, per_feature: bool = False,
         xs = _inputs(model, x)
         recon = model.predict(xs, batch_size=batch_size)
     else:
-        raise ConfigError("`model` must be a statdl autoencoder, AnomalyDetector or "
-                          f"Sequential; got {type(model).__name__}.")
+        raise ConfigError(validation.message(
+            "model", "a statdl autoencoder, AnomalyDetector or Sequential", model,
+            "reconstruction_error", shown=type(model).__name__))
     n = xs.shape[0]
     if math.prod(xs.shape[1:]) != math.prod(recon.shape[1:]):
-        raise ConfigError(f"`model` outputs {recon.shape[1:]} per row but `x` has "
-                          f"{xs.shape[1:]}: it is not an autoencoder of these inputs.")
+        raise ConfigError(validation.message(
+            "model", f"an autoencoder of `x`'s rows ({xs.shape[1:]})", model,
+            "reconstruction_error", shown=f"a model that outputs {recon.shape[1:]} per row"))
     sq = np.square(recon.reshape(n, -1).astype(np.float64) - xs.reshape(n, -1))
     return sq if per_feature else sq.mean(axis=1)
 
@@ -115,8 +117,9 @@ class AnomalyDetector:
 
     def __init__(self, autoencoder, quantile: float = 0.95, refit_on_clean: float | None = None):
         if not isinstance(autoencoder, _AutoencoderBase | Sequential):
-            raise ConfigError("`autoencoder` must be a statdl Autoencoder, ConvAutoencoder or "
-                              f"Sequential; got {type(autoencoder).__name__}.")
+            raise ConfigError(validation.message(
+                "autoencoder", "a statdl Autoencoder, ConvAutoencoder or Sequential",
+                autoencoder, "AnomalyDetector", shown=type(autoencoder).__name__))
         self.autoencoder = autoencoder
         self.quantile = _check_fraction(quantile, "quantile")
         self.refit_on_clean = None if refit_on_clean is None else _check_fraction(
@@ -166,7 +169,7 @@ class AnomalyDetector:
         """Indices of the ``k`` highest-error rows of ``x`` (highest first) and their errors."""
         self._check_fitted("worst")
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise ConfigError(f"`k` must be an int >= 1; got {k!r}.")
+            raise ConfigError(validation.message("k", "an int >= 1", k, "worst"))
         errors = self.score(x)
         idx = np.argsort(-errors, kind="stable")[: int(k)]
         return idx, errors[idx]
@@ -199,8 +202,9 @@ class AnomalyDetector:
         if labels is not None:
             labels = np.asarray(labels).reshape(-1)
             if len(labels) != len(rows):
-                raise ConfigError(f"`labels` of plot_worst must have one label per row of `x` "
-                                  f"({len(rows)}); got {len(labels)}.")
+                raise ConfigError(validation.message(
+                    "labels", f"one label per row of `x` ({len(rows)})", labels, "plot_worst",
+                    verb="have", shown=f"{len(labels)}"))
             labels = labels[idx]
         xs = rows[idx]
         recon = self.autoencoder.reconstruct(xs) if isinstance(

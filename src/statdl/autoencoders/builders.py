@@ -65,8 +65,10 @@ class _AutoencoderBase:
         self.corruption_rate = (check_corruption(corruption, corruption_rate)
                                 if corruption is not None else None)
         if sparsity_l1 is not None and sparsity_target is not None:
-            raise ConfigError("Give either `sparsity_l1` (L1 activity penalty) or "
-                              "`sparsity_target` (KL sparsity), not both.")
+            raise ConfigError(validation.message(
+                ["sparsity_l1", "sparsity_target"], "given one at a time", "both",
+                type(self).__name__, "Give either `sparsity_l1` (L1 activity penalty) or "
+                "`sparsity_target` (KL sparsity), not both.", shown="both"))
         self.sparsity_l1 = None if sparsity_l1 is None else _check_number(
             sparsity_l1, "sparsity_l1")
         self.sparsity_target = None if sparsity_target is None else _check_number(
@@ -77,9 +79,10 @@ class _AutoencoderBase:
         self.kl_weight = _check_number(kl_weight, "kl_weight")
         if self.variational and (self.contractive or self.sparsity_l1 is not None
                                  or self.sparsity_target is not None):
-            raise ConfigError("`variational=True` cannot be combined with `contractive`, "
-                              "`sparsity_l1` or `sparsity_target`; its KL term already "
-                              "regularises the codings.")
+            raise ConfigError(validation.message(
+                "variational", "False when `contractive`, `sparsity_l1` or `sparsity_target` "
+                "is given", variational, type(self).__name__,
+                "Its KL term already regularises the codings."))
         self._sampling = None
 
     @property
@@ -118,9 +121,10 @@ class _AutoencoderBase:
             return arr
         if arr.ndim >= 1 and math.prod(arr.shape[1:]) == math.prod(self.input_shape):
             return arr.reshape(arr.shape[0], *self.input_shape)
-        raise ShapeError(f"`{argument}` must hold samples of shape {self.input_shape} (or the "
-                         f"same number of values, {math.prod(self.input_shape)}); got array "
-                         f"of shape {arr.shape}.")
+        raise ShapeError(validation.message(
+            argument, f"samples of shape {self.input_shape} (or the same number of values, "
+            f"{math.prod(self.input_shape)})", x, verb="hold",
+            shown=f"array of shape {arr.shape}"))
 
     # ------------------------------------------------------------ model workflow
     def summary(self, print_fn=print) -> str:
@@ -258,7 +262,8 @@ class Autoencoder(_AutoencoderBase):
                  variational: bool = False, kl_weight: float = 1.0, name: str = "autoencoder"):
         shape = normalize_shape(input_shape, "input_shape")
         if shape is None:
-            raise ConfigError("`input_shape` is required, e.g. 784 or (28, 28).")
+            raise ConfigError(validation.message("input_shape", "a shape, e.g. 784 or (28, 28)",
+                                                 input_shape, "Autoencoder"))
         self.input_shape = shape
         self.n_codings = check_positive_int(codings, "codings", "Autoencoder")
         hidden = (hidden,) if isinstance(hidden, int | np.integer) else tuple(hidden)
@@ -328,12 +333,14 @@ class ConvAutoencoder(_AutoencoderBase):
                  name: str = "conv_autoencoder"):
         shape = normalize_shape(input_shape, "input_shape")
         if shape is None or len(shape) not in (2, 3) or None in shape:
-            raise ConfigError(f"`input_shape` of ConvAutoencoder must be (height, width) or "
-                              f"(height, width, channels); got {input_shape!r}.")
+            raise ConfigError(validation.message(
+                "input_shape", "(height, width) or (height, width, channels)", input_shape,
+                "ConvAutoencoder"))
         self.input_shape = shape
         filters = (filters,) if isinstance(filters, int | np.integer) else tuple(filters)
         if not filters:
-            raise ConfigError("`filters` must hold at least one int >= 1; got ().")
+            raise ConfigError(validation.message("filters", "at least one int >= 1", filters,
+                                                 "ConvAutoencoder", verb="hold"))
         self.filters = tuple(check_positive_int(f, "filters", "ConvAutoencoder")
                              for f in filters)
         if upsampling not in ("upsampling", "transpose"):
@@ -341,15 +348,17 @@ class ConvAutoencoder(_AutoencoderBase):
         self._setup_options(corruption, corruption_rate, sparsity_l1, sparsity_target,
                             sparsity_weight, contractive, variational, kl_weight)
         if self.variational and codings is None:
-            raise ConfigError("`codings` must be an int when variational=True (the Gaussian "
-                              "codings are a vector); got None.")
+            raise ConfigError(validation.message(
+                "codings", "an int when variational=True (the Gaussian codings are a vector)",
+                codings, "ConvAutoencoder"))
         h, w = shape[0], shape[1]
         c = shape[2] if len(shape) == 3 else 1
         step = 2 ** len(self.filters)
         if h % step or w % step:
-            raise ConfigError(
-                f"`filters` has {len(self.filters)} levels, so height and width must be "
-                f"divisible by {step}; got input_shape {shape}. Use fewer levels.")
+            raise ConfigError(validation.message(
+                "input_shape", f"a height and width divisible by {step} (the {len(self.filters)} "
+                "levels of `filters` halve them)", input_shape, "ConvAutoencoder",
+                "Use fewer levels.", verb="have", shown=f"{shape}"))
         image = (h, w, c)
         enc: list[Layer] = [Reshape(image)] if len(shape) == 2 else []
         for f in self.filters:

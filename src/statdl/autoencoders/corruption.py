@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..layers import register_layer
 from ..layers.base import Layer, Shape
 from ..layers.core import GaussianNoise
-from ..validation import choice_error
+from ..validation import choice_error, message
 
 __all__ = ["MaskingNoise", "corrupt", "corruption_layer", "CORRUPTIONS", "check_corruption"]
 
@@ -29,14 +29,14 @@ def check_corruption(kind: str, rate: float, argument: str = "corruption_rate") 
         raise choice_error("corruption", kind, CORRUPTIONS)
     if isinstance(rate, bool) or not isinstance(rate, int | float | np.floating) \
             or not np.isfinite(rate):
-        raise ConfigError(f"`{argument}` must be a number; got {rate!r}.")
+        raise ConfigError(message(argument, "a number", rate))
     if kind == "gaussian":
         if rate < 0:
-            raise ConfigError(f"`{argument}` (the noise sd for corruption='gaussian') must be "
-                              f">= 0; got {rate!r}.")
+            raise ConfigError(message(argument, "a number >= 0 (the noise sd for "
+                                      "corruption='gaussian')", rate))
     elif not 0 <= rate < 1:
-        raise ConfigError(f"`{argument}` (the fraction of inputs corrupted with "
-                          f"corruption={kind!r}) must lie in [0, 1); got {rate!r}.")
+        raise ConfigError(message(argument, f"a number in [0, 1) (the fraction of inputs "
+                                  f"corrupted with corruption={kind!r})", rate))
     return float(rate)
 
 

@@ -87,8 +87,8 @@ class KLSparsity(Layer):
     def __init__(self, rho: float = 0.05, beta: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0 < rho < 1:
-            raise ConfigError(f"`rho` (target mean activation) of KLSparsity must lie in "
-                              f"(0, 1); got {rho!r}.")
+            raise ConfigError(validation.message("rho", "a target mean activation in (0, 1)",
+                                                 rho, "KLSparsity"))
         validation.check_number(beta, "beta", "KLSparsity", low=0)
         self.rho, self.beta = float(rho), float(beta)
 

@@ -82,8 +82,9 @@ class GaussianSampling(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1 or input_shape[0] is None or input_shape[0] % 2:
-            raise ShapeError("GaussianSampling expects an even number of features (means "
-                             f"then log-variances); got input shape {input_shape}.")
+            raise ShapeError(validation.message(
+                "input_shape", "an even number of features (means then log-variances)",
+                input_shape, "GaussianSampling", verb="have", shown=f"{input_shape}"))
         return (input_shape[0] // 2,)
 
     def make_module(self, input_shape: Shape) -> nn.Module:

@@ -38,7 +38,8 @@ def finish(fig: Figure, path: str | os.PathLike | None, dpi: int = 100) -> Figur
     if path is not None:
         suffix = Path(path).suffix.lower()
         if suffix not in _FORMATS:
-            raise ConfigError(f"`path` must end in .png, .svg or .pdf; got {str(path)!r}.")
+            raise ConfigError(validation.message("path", "a file name ending in .png, .svg or .pdf",
+                                                 str(path)))
         with atomic_write(path, "wb") as fh:
             fig.savefig(fh, format=_FORMATS[suffix], dpi=dpi)
     show_figure(fig)
@@ -53,8 +54,8 @@ def with_data(title: str, data: str | None, where: str) -> str:
     if data is None:
         return title
     if not isinstance(data, str) or not data.strip():
-        raise ConfigError(f"`data` of {where} must be a string naming the data shown, e.g. "
-                          f"'test' or 'training'; got {data!r}.")
+        raise ConfigError(validation.message(
+            "data", "a string naming the data shown, e.g. 'test' or 'training'", data, where))
     return f"{title}, {data.strip()} data"
 
 
@@ -74,5 +75,6 @@ def as_array(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ConfigError(f"`{name}` must be numeric; got {type(x).__name__}.") from None
+        raise ConfigError(validation.message(name, "numeric", x,
+                                             shown=type(x).__name__)) from None
     return arr

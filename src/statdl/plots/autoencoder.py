@@ -56,8 +56,9 @@ def plot_reconstructions(originals: Any, reconstructions: Any, n: int = 10, *,
     count = rows[0][2].shape[0]
     for _, arg, arr in rows[1:]:
         if arr.shape != rows[0][2].shape:
-            raise ConfigError(f"`{arg}` must have the shape of `originals`; got {arr.shape} "
-                              f"and {rows[0][2].shape}.")
+            raise ConfigError(validation.message(
+                arg, f"images of the shape of `originals`, {rows[0][2].shape}", arr,
+                "plot_reconstructions", verb="hold", shown=f"shape {arr.shape}"))
     validation.check_int(n, "n", low=1)
     n = min(int(n), count)
     titles = _panel_titles(labels, errors, count)
@@ -86,17 +87,20 @@ def _panel_titles(labels: Sequence | None, errors: Any, count: int) -> list[str]
     if labels is not None:
         labels = list(labels)
         if len(labels) != count:
-            raise ConfigError(f"`labels` of plot_reconstructions must have one label per image "
-                              f"({count}); got {len(labels)}.")
+            raise ConfigError(validation.message(
+                "labels", f"one label per image ({count})", labels, "plot_reconstructions",
+                verb="have", shown=f"{len(labels)}"))
         parts.append([str(v) for v in labels])
     if errors is not None:
         err = as_array(errors, "errors").reshape(-1)
         if err.size != count:
-            raise ConfigError(f"`errors` of plot_reconstructions must have one error per image "
-                              f"({count}); got {err.size}.")
+            raise ConfigError(validation.message(
+                "errors", f"one error per image ({count})", errors, "plot_reconstructions",
+                verb="have", shown=f"{err.size}"))
         if not np.all(np.isfinite(err)):
-            raise ConfigError("`errors` of plot_reconstructions must be finite; got NaN or "
-                              "infinite values.")
+            raise ConfigError(validation.message("errors", "finite", errors,
+                                                 "plot_reconstructions",
+                                                 shown="NaN or infinite values"))
         parts.append([f"MSE {e:.4g}" for e in err])
     return ["\n".join(p) for p in zip(*parts)] if parts else None
 
@@ -128,9 +132,12 @@ def plot_error_histogram(errors: Any, threshold: float | None = None, *, bins: i
     """
     err = as_array(errors, "errors").reshape(-1)
     if err.size == 0:
-        raise ConfigError("`errors` must hold at least one value; got an empty vector.")
+        raise ConfigError(validation.message("errors", "at least one value", errors,
+                                             "plot_error_histogram", verb="hold",
+                                             shown="an empty vector"))
     if not np.all(np.isfinite(err)):
-        raise ConfigError("`errors` must be finite; got NaN or infinite values.")
+        raise ConfigError(validation.message("errors", "finite", errors, "plot_error_histogram",
+                                             shown="NaN or infinite values"))
     fig = new_figure(6.0, 4.0)
     ax = fig.subplots()
     ax.hist(err, bins=bins, color="tab:blue", alpha=0.8, label=f"{err.size} cases")
@@ -138,7 +145,8 @@ def plot_error_histogram(errors: Any, threshold: float | None = None, *, bins: i
         try:
             thr = float(threshold)
         except (TypeError, ValueError):
-            raise ConfigError(f"`threshold` must be a number; got {threshold!r}.") from None
+            raise ConfigError(validation.message("threshold", "a number", threshold,
+                                                 "plot_error_histogram")) from None
         above = int(np.sum(err > thr))
         ax.axvline(thr, color="tab:red", linestyle="--",
                    label=f"threshold {thr:.4g} ({above} above)")

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import finish, new_figure, with_data
 
 __all__ = ["plot_confusion_matrix", "plot_roc", "plot_calibration"]
@@ -42,8 +43,8 @@ def plot_confusion_matrix(cm: Any, *, normalize: str | None = None, cmap: str = 
     """
     table = getattr(cm, "table", cm)
     if not hasattr(table, "to_numpy"):
-        raise ConfigError(f"`cm` must be a ConfusionMatrix or a DataFrame table; got "
-                          f"{type(cm).__name__}.")
+        raise ConfigError(message("cm", "a ConfusionMatrix or a DataFrame table", cm,
+                                  "plot_confusion_matrix", shown=type(cm).__name__))
     counts = table.to_numpy().astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         if normalize is None:
@@ -55,8 +56,8 @@ def plot_confusion_matrix(cm: Any, *, normalize: str | None = None, cmap: str = 
         elif normalize == "all":
             shade = counts / counts.sum()
         else:
-            raise ConfigError("`normalize` must be None, 'reference', 'prediction' or 'all'; "
-                              f"got {normalize!r}.")
+            raise ConfigError(message("normalize", "None, 'reference', 'prediction' or 'all'",
+                                      normalize, "plot_confusion_matrix"))
     shade = np.nan_to_num(shade)
     k = counts.shape[0]
     size = min(12.0, 2.5 + 0.55 * k)

@@ -49,13 +49,14 @@ def plot_filters(model: Any, layer: str | int, *, channel: int | None = None,
     lay = model.get_layer(layer)
     weights = lay.get_weights()
     if not weights:
-        raise ConfigError(f"`layer` must be a built Conv2D layer with weights; layer "
-                          f"{layer!r} has none (build or fit the model first).")
+        raise ConfigError(validation.message(
+            "layer", "a built Conv2D layer with weights", layer, "plot_filters",
+            "Build or fit the model first.", shown=f"{layer!r}, which has none"))
     kernel = as_array(weights[0], "kernel")
     if kernel.ndim != 4:
-        raise ConfigError(f"`layer` must be a Conv2D layer (kernel of shape (kh, kw, "
-                          f"in_channels, filters)); layer {layer!r} has a kernel of shape "
-                          f"{kernel.shape}.")
+        raise ConfigError(validation.message(
+            "layer", "a Conv2D layer (kernel of shape (kh, kw, in_channels, filters))", layer,
+            "plot_filters", shown=f"{layer!r}, whose kernel has shape {kernel.shape}"))
     kernel = kernel.transpose(3, 2, 0, 1)  # Keras's (kh, kw, in, filters) -> (filters, in, kh, kw)
     n_in = kernel.shape[1]
     if channel is None:
@@ -63,7 +64,8 @@ def plot_filters(model: Any, layer: str | int, *, channel: int | None = None,
         what = "" if n_in == 1 else f" (mean over {n_in} input channels)"
     else:
         if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < n_in:
-            raise ConfigError(f"`channel` must be an int in 0..{n_in - 1}; got {channel!r}.")
+            raise ConfigError(validation.message("channel", f"an int in 0..{n_in - 1}", channel,
+                                                 "plot_filters"))
         images, what = kernel[:, channel], f" (input channel {channel})"
     nrow, nc = grid_shape(images.shape[0], ncol)
     fig = new_figure(1.2 * nc + 1.2, 1.25 * nrow + 0.6)
@@ -76,8 +78,9 @@ def plot_filters(model: Any, layer: str | int, *, channel: int | None = None,
 def _maps(model: Any, x: np.ndarray, layer: str | int) -> np.ndarray:
     out = np.asarray(model.layer_output(x, layer))
     if out.ndim != 4:
-        raise ConfigError(f"`layer` must output images (n, h, w, channels); layer {layer!r} "
-                          f"outputs shape {out.shape}.")
+        raise ConfigError(validation.message(
+            "layer", "a layer that outputs images (n, h, w, channels)", layer,
+            "plot_feature_maps", shown=f"{layer!r}, which outputs shape {out.shape}"))
     return np.moveaxis(out[0], -1, 0)  # (channels, h, w)
 
 
@@ -120,7 +123,8 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
     """
     x = as_array(image, "image")
     if not np.all(np.isfinite(x)):
-        raise ConfigError("`image` must be finite; got NaN or infinite pixels.")
+        raise ConfigError(validation.message("image", "finite", image, "plot_feature_maps",
+                                             shown="NaN or infinite pixels"))
     shape = getattr(model, "_input_shape", None)  # one image's shape, as given to the model
     want = len(shape) if shape else 3
     if x.ndim == want:
@@ -128,8 +132,10 @@ def plot_feature_maps(model: Any, image: Any, layer: str | int, *,
     elif x.ndim == want - 1 and want == 3:
         x = x[None, ..., None]
     if x.ndim != want + 1 or x.shape[0] != 1:
-        raise ConfigError(f"`image` must be one image of shape {tuple(shape) if shape else '(h, w, c)'}"
-                          f" (or a batch of one); got shape {as_array(image, 'image').shape}.")
+        raise ConfigError(validation.message(
+            "image", f"one image of shape {tuple(shape) if shape else '(h, w, c)'} (or a batch "
+            "of one)", image, "plot_feature_maps",
+            shown=f"shape {as_array(image, 'image').shape}"))
     x = x.astype(np.float32)
     blocks = [(f"Feature maps of layer '{model.get_layer(layer).name}'", _maps(model, x, layer))]
     if pooled_layer is not None:

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import as_array, finish, grid_shape, new_figure, with_data
 
 __all__ = ["plot_importance", "plot_partial_dependence", "plot_saliency"]
@@ -41,8 +42,9 @@ def plot_importance(importance: pd.DataFrame, *, top: int | None = 20,
     """
     for column in ("importance", "lower", "upper"):
         if column not in importance.columns:
-            raise ConfigError(f"`importance` must be the DataFrame of permutation_importance; "
-                              f"column {column!r} is missing.")
+            raise ConfigError(message("importance", "the DataFrame of permutation_importance",
+                                      importance, "plot_importance",
+                                      shown=f"a table without column {column!r}"))
     table = importance.sort_values("importance", ascending=False)
     if top is not None:
         table = table.head(int(top))
@@ -144,8 +146,8 @@ def plot_saliency(images, maps, *, labels=None, ncol: int | None = None,
     if imgs.ndim == 4:
         imgs = imgs.mean(axis=-1) if imgs.shape[-1] != 3 else imgs
     if sal.shape[0] != imgs.shape[0] or sal.shape[1:3] != imgs.shape[1:3]:
-        raise ConfigError(f"`maps` must have one (h, w) map per image; got {sal.shape} for "
-                          f"images {imgs.shape}.")
+        raise ConfigError(message("maps", "one (h, w) map per image", maps, "plot_saliency",
+                                  verb="have", shown=f"{sal.shape} for images {imgs.shape}"))
     nrow, ncols = grid_shape(len(imgs), ncol)
     fig = new_figure(2.2 * ncols, 2.3 * nrow + 0.4)
     axes = np.atleast_1d(fig.subplots(nrow, ncols)).reshape(-1)

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import as_array, finish, grid_shape, new_figure
 
 __all__ = ["plot_images", "image_stack", "draw_grid"]
@@ -22,18 +23,19 @@ def image_stack(images: Any, name: str = "images") -> np.ndarray:
     if arr.ndim == 2:
         side = int(round(np.sqrt(arr.shape[1])))
         if side * side != arr.shape[1]:
-            raise ConfigError(f"`{name}` must be (n, h, w) or (n, h, w, c) images, or "
-                              f"flattened square images; got shape {arr.shape}.")
+            raise ConfigError(message(name, "(n, h, w) or (n, h, w, c) images, or flattened "
+                                      "square images", images, shown=f"shape {arr.shape}"))
         arr = arr.reshape(arr.shape[0], side, side)
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (3, 4)):
-        raise ConfigError(f"`{name}` must be (n, h, w) or (n, h, w, c) with c in 1, 3, 4; got "
-                          f"shape {arr.shape}.")
+        raise ConfigError(message(name, "(n, h, w) or (n, h, w, c) with c in 1, 3, 4", images,
+                                  shown=f"shape {arr.shape}"))
     if arr.shape[0] == 0:
-        raise ConfigError(f"`{name}` must hold at least one image; got none.")
+        raise ConfigError(message(name, "at least one image", images, verb="hold",
+                                  shown="none"))
     if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"`{name}` must be finite; got NaN or infinite pixels.")
+        raise ConfigError(message(name, "finite", images, shown="NaN or infinite pixels"))
     return arr
 
 
@@ -101,8 +103,8 @@ def plot_images(images: Any, labels: Sequence | None = None, ncol: int | None = 
     if labels is not None:
         labels = list(labels)
         if len(labels) != arr.shape[0]:
-            raise ConfigError(f"`labels` must have one label per image ({arr.shape[0]}); got "
-                              f"{len(labels)}.")
+            raise ConfigError(message("labels", f"one label per image ({arr.shape[0]})", labels,
+                                      "plot_images", verb="have", shown=f"{len(labels)}"))
     nrow, nc = grid_shape(arr.shape[0], ncol)
     fig = new_figure(1.3 * nc + 0.4, 1.4 * nrow + (0.5 if title else 0.2))
     draw_grid(fig, arr, labels, nc, cmap)

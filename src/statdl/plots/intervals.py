@@ -107,8 +107,9 @@ def plot_set_sizes(sets: pd.DataFrame, y, *, title: str | None = None, data: str
     if labels and np.issubdtype(yv.dtype, np.integer):  # class indices, as y_cal
         yv = np.asarray([labels[int(v)] for v in yv], dtype=object)
     if yv.size != len(sets):
-        raise ConfigError(f"`y` must have one value per row of `sets` ({len(sets)}); got "
-                          f"{yv.size}.")
+        raise ConfigError(validation.message(
+            "y", f"one value per row of `sets` ({len(sets)})", y, "plot_set_sizes", verb="have",
+            shown=f"{yv.size}"))
     inside = np.array([v in s for v, s in zip(yv.tolist(), sets["set"])])
     sizes = sets["size"].to_numpy(int)
     values = np.arange(sizes.min(), sizes.max() + 1)

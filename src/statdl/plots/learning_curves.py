@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import finish, new_figure
 
 __all__ = ["plot_history", "history_frame"]
@@ -31,11 +32,13 @@ def history_frame(history: Any) -> pd.DataFrame:
         epochs = list(getattr(history, "epoch", []) or [])
         history = history.history
     if not isinstance(history, Mapping):
-        raise ConfigError("`history` must be a History, a dict of metric -> list of per-epoch "
-                          f"values, or a DataFrame; got {type(history).__name__}.")
+        raise ConfigError(message(
+            "history", "a History, a dict of metric -> list of per-epoch values, or a DataFrame",
+            history, shown=type(history).__name__))
     lengths = {k: len(v) for k, v in history.items()}
     if not lengths or max(lengths.values()) == 0:
-        raise ConfigError("`history` must hold at least one epoch of one metric; got none.")
+        raise ConfigError(message("history", "at least one epoch of one metric", history,
+                                  verb="hold", shown="none"))
     n = max(lengths.values())
     data = {k: list(map(float, v)) + [np.nan] * (n - len(v)) for k, v in history.items()}
     index = [e + 1 for e in epochs] if epochs and len(epochs) == n else range(1, n + 1)
@@ -81,11 +84,13 @@ def plot_history(history: Any, metrics: Sequence[str] | None = None, *,
     if metrics is not None:
         unknown = [m for m in metrics if m not in names and m not in _RATE_KEYS]
         if unknown:
-            raise ConfigError(f"`metrics` must name metrics in the history ({', '.join(names)});"
-                              f" got {', '.join(map(repr, unknown))}.")
+            raise ConfigError(message("metrics", f"metrics in the history ({', '.join(names)})",
+                                      metrics, "plot_history", verb="name",
+                                      shown=", ".join(map(repr, unknown))))
         names = list(metrics)
     if not names:
-        raise ConfigError("`history` has no metric to plot.")
+        raise ConfigError(message("history", "at least one metric to plot", history,
+                                  "plot_history", verb="hold", shown="none"))
     fig = new_figure(6.4, 2.4 * len(names) + 0.4)
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     epochs = frame.index.to_numpy()

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import as_array, finish, new_figure, with_data
 
 __all__ = ["plot_predictions"]
@@ -43,10 +44,11 @@ def plot_predictions(y: Any, pred: Any, *, title: str = "Predicted vs observed",
     yv = as_array(y, "y").reshape(-1)
     pv = as_array(pred, "pred").reshape(-1)
     if yv.size == 0 or yv.size != pv.size:
-        raise ConfigError(f"`y` and `pred` must be non-empty with the same length; got "
-                          f"{yv.size} and {pv.size}.")
+        raise ConfigError(message(["y", "pred"], "non-empty with the same length", (y, pred),
+                                  "plot_predictions", shown=f"{yv.size} and {pv.size}"))
     if not (np.all(np.isfinite(yv)) and np.all(np.isfinite(pv))):
-        raise ConfigError("`y` and `pred` must be finite; got NaN or infinite values.")
+        raise ConfigError(message(["y", "pred"], "finite", (y, pred), "plot_predictions",
+                                  shown="NaN or infinite values"))
     fig = new_figure(5.2, 5.0)
     ax = fig.subplots()
     ax.scatter(yv, pv, s=14, alpha=0.7, label="test cases")

@@ -11,6 +11,7 @@ from matplotlib import __version__ as mpl_version
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
+from ..validation import message
 from ._base import finish, grid_shape, new_figure
 
 __all__ = ["plot_resamples_dot", "plot_resamples_box"]
@@ -29,8 +30,8 @@ def _as_resamples(res: Any):
         return resamples({res.model_name: res})
     if isinstance(res, dict):
         return resamples(res)
-    raise ConfigError(f"`res` must be what statdl.resamples returns (or a CVResult, or a dict "
-                      f"name -> CVResult); got {type(res).__name__}.")
+    raise ConfigError(message("res", "what statdl.resamples returns (or a CVResult, or a dict "
+                              "name -> CVResult)", res, shown=type(res).__name__))
 
 
 def _panels(res, metric: Any, ncol: int | None, height_per_model: float):
