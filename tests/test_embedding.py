@@ -83,7 +83,8 @@ def test_bad_pretrained_weights(weights):
 
 def test_out_of_range_ids_error():
     m = Embedding(100, 4).build((3,))
-    with pytest.raises(ShapeError, match=r"id 100 .*`input_dim` is 100"):
+    with pytest.raises(ShapeError, match=r"must hold word ids in \[0, 99\] \(`input_dim` is "
+                                         r"100\); got word id 100 "):
         m(torch.tensor([[1, 100, 5]]))
     with pytest.raises(ShapeError, match=r"id -1"):
         m(torch.tensor([[1, -1, 5]]))

@@ -78,7 +78,7 @@ def test_lambda_infers_shapes_with_unknown_dimensions_and_multiple_inputs():
     assert L.Lambda(lambda x: x, output_shape=(2, 3)).output_shape((6,)) == (2, 3)
     # a function that needs values (not shape-only tensors) still gives its shape
     assert L.Lambda(lambda x: x[:, : int(x.sum()) + 2]).output_shape((5,)) == (2,)
-    with pytest.raises(ShapeError, match="pass `output_shape=`"):
+    with pytest.raises(ShapeError, match="Pass `output_shape=`"):
         L.Lambda(lambda x: x @ torch.ones(3, 3)).output_shape((4,))
     with pytest.raises(ShapeError, match="batch axis first"):
         L.Lambda(lambda x: x.sum()).output_shape((4,))
@@ -159,7 +159,8 @@ def test_conv1d_regularizers_reach_the_kernel_and_bias():
     (lambda: L.Conv1DTranspose(4, 3, padding="causal"),
      "`padding` of Conv1DTranspose must be one of"),
     (lambda: L.MaxPooling1D(0), "`pool_size` of MaxPooling1D"),
-    (lambda: L.Concatenate(axis=0), "`axis` of Concatenate cannot be 0"),
+    (lambda: L.Concatenate(axis=0),
+     "`axis` of Concatenate must be a non-zero int (axis 0 is the batch axis)"),
     (lambda: L.Dot(axes=(1, 2, 3)), "`axes` of Dot"),
     (lambda: L.Dot(axes=1, normalize="yes"), "`normalize` of Dot"),
     (lambda: L.LayerNormalization(axis=0), "`axis` of LayerNormalization"),
@@ -179,7 +180,7 @@ def test_bad_arguments_name_the_argument(make, argument):
     (L.Conv1D(2, 7), (5, 3), "output would be empty"),
     (L.GlobalMaxPooling1D(), (5,), "(timesteps, channels)"),
     (L.RepeatVector(3), (5, 2), "(features,)"),
-    (L.TimeDistributed(L.Dense(2)), (5,), "TimeDistributed expects"),
+    (L.TimeDistributed(L.Dense(2)), (5,), "`inputs` of TimeDistributed must be of shape"),
     (L.LayerNormalization(axis=3), (5, 2), "`axis` of LayerNormalization"),
     (L.Add(), (5,), "list of inputs"),
     (L.Concatenate(axis=2), [(3,), (3,)], "`axis` of Concatenate"),

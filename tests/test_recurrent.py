@@ -316,7 +316,8 @@ def test_bidirectional_errors():
         Bidirectional(LSTM(3), merge_mode="max")
     with pytest.raises(ConfigError, match="SimpleRNN, LSTM or GRU"):
         Bidirectional("lstm")
-    with pytest.raises(ConfigError, match="unknown class"):
+    with pytest.raises(ConfigError, match=r"`layer\['class_name'\]` of Bidirectional must be "
+                                          r"one of .*'LSTM'.*; got 'Nope'\."):
         Bidirectional({"class_name": "Nope", "config": {}})
 
 
@@ -336,8 +337,9 @@ def test_validation_errors(cls):
     with pytest.raises(ConfigError, match="kernel_initializer"):
         cls(3, kernel_initializer="nope")
     name = cls.__name__
-    with pytest.raises(ShapeError, match=rf"{name} expects input of shape \(timesteps, "
-                                         r"features\); got \(None, 20\)\. .*Embedding"):
+    with pytest.raises(ShapeError, match=rf"`inputs` of {name} must be of shape \(timesteps, "
+                                         r"features\); got \(None, 20\)\. "
+                                         r".*Embedding"):
         cls(3).output_shape((20,))
     with pytest.raises(ShapeError, match=r"got \(None, 4, 4, 3\)"):
         cls(3).param_count((4, 4, 3))

@@ -151,18 +151,16 @@ class RandomAugmentation(Layer):
         if isinstance(zoom, list | tuple):
             if len(zoom) != 2 or not all(isinstance(z, int | float) for z in zoom) \
                     or not 0 < zoom[0] <= zoom[1]:
-                raise ConfigError(
-                    f"`zoom` of RandomAugmentation must be a number in [0, 1) or a pair "
-                    f"0 < low <= high; got {zoom!r}."
-                )
+                raise ConfigError(validation.message(
+                    "zoom", "a number in [0, 1) or a pair 0 < low <= high", zoom,
+                    "RandomAugmentation"))
             self.zoom = (float(zoom[0]), float(zoom[1]))
         else:
             z = _nonneg(zoom, "zoom")
             if z >= 1:
-                raise ConfigError(
-                    f"`zoom` of RandomAugmentation must be a number in [0, 1) or a pair "
-                    f"0 < low <= high; got {zoom!r}."
-                )
+                raise ConfigError(validation.message(
+                    "zoom", "a number in [0, 1) or a pair 0 < low <= high", zoom,
+                    "RandomAugmentation"))
             self.zoom = (1 - z, 1 + z)
         self.width_shift = _nonneg(width_shift, "width_shift")
         self.height_shift = _nonneg(height_shift, "height_shift")
@@ -220,15 +218,18 @@ def plot_augmented(image, augmentation: RandomAugmentation, n: int = 9, ncol: in
     from matplotlib.figure import Figure
 
     if not isinstance(augmentation, RandomAugmentation):
-        raise ConfigError(f"`augmentation` must be a RandomAugmentation layer; got "
-                          f"{type(augmentation).__name__}.")
+        raise ConfigError(validation.message("augmentation", "a RandomAugmentation layer",
+                                             augmentation, "plot_augmented",
+                                             shown=type(augmentation).__name__))
     for name, v in (("n", n), ("ncol", ncol)):
         validation.check_int(v, name, "plot_augmented", low=1)
     img = np.asarray(image)
     if img.ndim == 2:
         img = img[:, :, None]
     if img.ndim != 3:
-        raise ConfigError(f"`image` must have shape (h, w) or (h, w, c); got {img.shape}.")
+        raise ConfigError(validation.message("image", "shape (h, w) or (h, w, c)", img,
+                                             "plot_augmented", verb="have",
+                                             shown=str(img.shape)))
     as_uint8 = img.dtype == np.uint8
     x = torch.as_tensor(img.astype(np.float32) / (255.0 if as_uint8 else 1.0))
     n_aug = n - 1 if include_original else n

@@ -111,7 +111,8 @@ class Layer:
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  input_shape: tuple | None = None, activity_regularizer: Any = None):
         if name is not None and (not isinstance(name, str) or not name):
-            raise ConfigError(f"`name` must be a non-empty string; got {name!r}.")
+            raise ConfigError(validation.message("name", "a non-empty string", name,
+                                                 type(self).__name__))
         self.name: str = name or unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._input_shape: Shape | None = normalize_shape(input_shape, "input_shape")
@@ -265,8 +266,9 @@ class Layer:
         from .custom import LayerModule, collecting
 
         if not isinstance(loss, torch.Tensor):
-            raise TypeError(f"`loss` of add_loss (layer '{self.name}') must be a torch tensor "
-                            f"computed in call(); got {type(loss).__name__}.")
+            raise TypeError(validation.message(
+                "loss", "a torch tensor computed in call()", loss,
+                f"add_loss (layer '{self.name}')", shown=type(loss).__name__))
         module = self.module_
         if not isinstance(module, LayerModule):
             raise ConfigError(f"add_loss of layer '{self.name}' can only be called inside the "
@@ -335,8 +337,9 @@ class Layer:
         if len(inputs) == 1 and _tensors(inputs[0]):
             training = kwargs.pop("training", None)
             if kwargs:
-                raise TypeError(f"Layer '{self.name}' called on torch tensors takes only "
-                                f"`training`; got {sorted(kwargs)}.")
+                raise TypeError(validation.message(
+                    "kwargs", "only `training` when the inputs are torch tensors", kwargs,
+                    f"layer '{self.name}'", shown=str(sorted(kwargs))))
             return self._call_tensors(inputs[0], training=training)
         from .symbolic import call_layer
 
@@ -365,10 +368,11 @@ class Layer:
         if self.module_ is not None:
             if _compatible(self.built_shape_, input_shape):
                 return self.module_
-            raise ShapeError(
-                f"Layer '{self.name}' was built for input shape {_fmt(self.built_shape_)} and "
-                f"cannot be reused with input shape {_fmt(input_shape)}; create a new layer."
-            )
+            raise ShapeError(validation.message(
+                "inputs", f"the input shape {_fmt(self.built_shape_)} it was built for",
+                input_shape, f"layer '{self.name}'", verb="have",
+                shown=f"input shape {_fmt(input_shape)}",
+                fix="A layer cannot be reused with another input shape; create a new layer."))
         if not self._keras_style:  # a Keras-style layer needs its weights to find its shape
             tuple(self.compute_output_shape(input_shape))  # refuses a shape it cannot take
         self.module_ = self.make_module(input_shape)
@@ -475,18 +479,16 @@ class Layer:
     def _require_rank(self, input_shape: Shape, rank: int | tuple[int, ...], expected: str) -> None:
         ranks = (rank,) if isinstance(rank, int) else rank
         if len(input_shape) not in ranks:
-            raise ShapeError(
-                f"{type(self).__name__} expects {expected}; got input shape "
-                f"{_fmt(input_shape)}."
-            )
+            raise ShapeError(validation.message("inputs", expected, input_shape,
+                                                type(self).__name__,
+                                                shown=f"input shape {_fmt(input_shape)}"))
 
     def _require_known(self, input_shape: Shape, axis: int, what: str) -> int:
         value = input_shape[axis]
         if value is None:
-            raise ShapeError(
-                f"{type(self).__name__} needs a known {what}; got input shape "
-                f"{_fmt(input_shape)}."
-            )
+            raise ShapeError(validation.message("inputs", f"a known {what}", input_shape,
+                                                type(self).__name__, verb="have",
+                                                shown=f"input shape {_fmt(input_shape)}"))
         return int(value)
 
 
@@ -603,13 +605,11 @@ def normalize_shape(shape, argument: str) -> Shape | None:
     try:
         dims = tuple(None if d is None else int(d) for d in shape)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"`{argument}` must be a tuple of positive ints (None for unknown); got {shape!r}."
-        ) from None
+        raise ConfigError(validation.message(
+            argument, "a tuple of positive ints (None for unknown)", shape)) from None
     if any(d is not None and d <= 0 for d in dims) or not dims:
-        raise ConfigError(
-            f"`{argument}` must be a non-empty tuple of positive ints; got {shape!r}."
-        )
+        raise ConfigError(validation.message(argument, "a non-empty tuple of positive ints",
+                                             shape))
     return dims
 
 
@@ -632,7 +632,6 @@ def as_pair(value, argument: str, owner: str) -> tuple[int, int]:
     except (TypeError, ValueError):
         pair = ()
     if len(pair) != 2 or min(pair) < 1:
-        raise ConfigError(
-            f"`{argument}` of {owner} must be an int >= 1 or a pair of them; got {value!r}."
-        )
+        raise ConfigError(validation.message(argument, "an int >= 1 or a pair of them", value,
+                                             owner))
     return pair  # type: ignore[return-value]

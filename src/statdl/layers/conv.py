@@ -54,10 +54,10 @@ def _spatial_out(layer: Layer, input_shape: Shape, k: tuple[int, int], s: tuple[
     h, w = input_shape[0], input_shape[1]
     oh, ow = _out_len(h, k[0], s[0], padding), _out_len(w, k[1], s[1], padding)
     if (oh is not None and oh < 1) or (ow is not None and ow < 1):
-        raise ShapeError(
-            f"{type(layer).__name__} with size {k} and padding '{padding}' does not fit input "
-            f"shape {format_shape(input_shape)}: the output would be empty."
-        )
+        raise ShapeError(validation.message(
+            "inputs", f"large enough for size {k} with padding '{padding}'", input_shape,
+            type(layer).__name__,
+            shown=f"input shape {format_shape(input_shape)}: the output would be empty"))
     return oh, ow
 
 

@@ -55,10 +55,10 @@ def _steps_out(layer: Layer, input_shape: Shape, k: int, s: int, padding: str) -
     n = input_shape[0]
     out = _out_len(n, k, s, "same" if padding == "causal" else padding)
     if out is not None and out < 1:
-        raise ShapeError(
-            f"{type(layer).__name__} with window {k} and padding '{padding}' does not fit input "
-            f"shape {format_shape(input_shape)}: the output would be empty."
-        )
+        raise ShapeError(validation.message(
+            "inputs", f"long enough for window {k} with padding '{padding}'", input_shape,
+            type(layer).__name__,
+            shown=f"input shape {format_shape(input_shape)}: the output would be empty"))
     return out
 
 
@@ -151,14 +151,13 @@ class Conv1D(KernelLayer):
         self.dilation_rate = as_int(dilation_rate, "dilation_rate", owner)
         self.groups = as_int(groups, "groups", owner)
         if self.filters % self.groups:
-            raise ConfigError(f"`filters` of {owner} must be a multiple of `groups` "
-                              f"({self.groups}); got {self.filters}.")
+            raise ConfigError(validation.message(
+                "filters", f"a multiple of `groups` ({self.groups})", self.filters, owner))
         self.padding = _check_padding(padding, owner, self._paddings)
         if self.strides > 1 and self.dilation_rate > 1:
-            raise ConfigError(
-                f"`strides` > 1 cannot be combined with `dilation_rate` > 1 in {owner} (as in "
-                f"Keras); got strides={self.strides}, dilation_rate={self.dilation_rate}."
-            )
+            raise ConfigError(validation.message(
+                "strides", "1 when `dilation_rate` > 1 (as in Keras)", self.strides, owner,
+                shown=f"strides={self.strides}, dilation_rate={self.dilation_rate}"))
 
     _paddings: tuple[str, ...] = ("valid", "same", "causal")
 
@@ -171,9 +170,10 @@ class Conv1D(KernelLayer):
         steps = _steps_out(self, input_shape, self.span, self.strides, self.padding)
         cin = self._require_known(input_shape, -1, "number of channels")
         if cin % self.groups:
-            raise ShapeError(f"{type(self).__name__} with groups={self.groups} needs a number "
-                             f"of input channels divisible by it; got input shape "
-                             f"{format_shape(input_shape)}.")
+            raise ShapeError(validation.message(
+                "inputs", f"a number of channels divisible by groups={self.groups}",
+                input_shape, type(self).__name__, verb="have",
+                shown=f"input shape {format_shape(input_shape)}"))
         return (steps, self.filters)
 
     def count_params(self, input_shape: Shape) -> int:
@@ -285,9 +285,9 @@ class Conv1DTranspose(Conv1D):
             if isinstance(output_padding, bool) or not isinstance(output_padding,
                                                                   int | np.integer) \
                     or not 0 <= output_padding < self.strides:
-                raise ConfigError(f"`output_padding` of Conv1DTranspose must be an int >= 0 "
-                                  f"and below `strides` ({self.strides}), as in Keras; got "
-                                  f"{output_padding!r}.")
+                raise ConfigError(validation.message(
+                    "output_padding", f"an int >= 0 and below `strides` ({self.strides}), as "
+                    "in Keras", output_padding, "Conv1DTranspose"))
             self.output_padding = int(output_padding)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

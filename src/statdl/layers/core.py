@@ -115,7 +115,9 @@ class Dense(KernelLayer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) < 1:
-            raise ShapeError(f"Dense expects at least one feature axis; got {input_shape}.")
+            raise ShapeError(validation.message("inputs", "at least one feature axis",
+                                                input_shape, "Dense", verb="have",
+                                                shown=f"input shape {input_shape}"))
         self._require_known(input_shape, -1, "last dimension (number of features)")
         return (*input_shape[:-1], self.units)
 
@@ -206,10 +208,10 @@ class Flatten(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if any(d is None for d in input_shape):
-            raise ShapeError(
-                f"Flatten needs every dimension known; got input shape {format_shape(input_shape)}."
-                " Give the sequence length (e.g. `input_shape=(maxlen,)`) to the model."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "every dimension known", input_shape, "Flatten", verb="have",
+                shown=f"input shape {format_shape(input_shape)}",
+                fix="Give the sequence length (e.g. `input_shape=(maxlen,)`) to the model."))
         return (math.prod(input_shape),)
 
     def make_module(self, input_shape: Shape) -> nn.Module:
@@ -239,29 +241,30 @@ class Reshape(Layer):
         dims = tuple(int(d) for d in (target_shape if not isinstance(target_shape, int)
                                       else (target_shape,)))
         if sum(d == -1 for d in dims) > 1 or any(d == 0 or d < -1 for d in dims):
-            raise ConfigError(
-                "`target_shape` of Reshape must hold positive ints and at most one -1; "
-                f"got {target_shape!r}."
-            )
+            raise ConfigError(validation.message(
+                "target_shape", "positive ints and at most one -1", target_shape, "Reshape",
+                verb="hold"))
         self.target_shape = dims
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if any(d is None for d in input_shape):
-            raise ShapeError(f"Reshape needs a fully known input shape; got {input_shape}.")
+            raise ShapeError(validation.message("inputs", "a fully known shape", input_shape,
+                                                "Reshape", verb="have",
+                                                shown=f"input shape {input_shape}"))
         total = math.prod(input_shape)
         known = math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape:
             if total % known:
-                raise ShapeError(
-                    f"Reshape cannot turn input shape {format_shape(input_shape)} "
-                    f"({total} values) into {self.target_shape}."
-                )
+                raise ShapeError(validation.message(
+                    "target_shape", f"sizes whose product divides the input's {total} values",
+                    self.target_shape, "Reshape",
+                    shown=f"{self.target_shape} for input shape {format_shape(input_shape)}"))
             return tuple(total // known if d == -1 else d for d in self.target_shape)
         if known != total:
-            raise ShapeError(
-                f"Reshape target {self.target_shape} holds {known} values but the input "
-                f"{format_shape(input_shape)} holds {total}."
-            )
+            raise ShapeError(validation.message(
+                "target_shape", f"as many values as the input {format_shape(input_shape)} "
+                f"({total})", self.target_shape, "Reshape", verb="hold",
+                shown=f"{self.target_shape}, {known} values"))
         return self.target_shape
 
     def make_module(self, input_shape: Shape) -> nn.Module:

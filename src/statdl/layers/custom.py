@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from ..initializers import initialize
 from ..regularizers import get_regularizer
@@ -157,9 +158,9 @@ def make_weight(layer, shape, initializer, dtype, trainable: bool, name: str | N
     """The weight ``Layer.add_weight`` returns (see there for the arguments)."""
     owner = f"add_weight of layer '{layer.name}'"
     if isinstance(shape, str):
-        raise ConfigError(f"`shape` of {owner} must be a tuple of ints; got the string "
-                          f"{shape!r}. Give the name as a keyword: add_weight(shape=..., "
-                          f"name={shape!r}).")
+        raise ConfigError(validation.message(
+            "shape", "a tuple of ints", shape, owner, shown=f"the string {shape!r}",
+            fix=f"Give the name as a keyword: add_weight(shape=..., name={shape!r})."))
     if shape is None:
         shape = ()
     if isinstance(shape, int | np.integer):
@@ -167,21 +168,23 @@ def make_weight(layer, shape, initializer, dtype, trainable: bool, name: str | N
     try:
         dims = tuple(int(d) for d in shape)
     except (TypeError, ValueError):
-        raise ConfigError(f"`shape` of {owner} must be a tuple of ints (no None); got "
-                          f"{shape!r}.") from None
+        raise ConfigError(validation.message("shape", "a tuple of ints (no None)", shape,
+                                             owner)) from None
     if any(d < 0 for d in dims):
-        raise ConfigError(f"`shape` of {owner} must hold ints >= 0; got {shape!r}.")
+        raise ConfigError(validation.message("shape", "ints >= 0", shape, owner, verb="hold"))
     key = "float32" if dtype is None else str(dtype).replace("torch.", "")
     if key not in _DTYPES:
-        raise ConfigError(f"`dtype` of {owner} must be one of {sorted(_DTYPES)}; got {dtype!r}.")
+        raise validation.choice_error("dtype", dtype, _DTYPES, owner)
     torch_dtype = _DTYPES[key]
     if trainable and torch_dtype != torch.float32:
-        raise ConfigError(f"`dtype` of {owner} must be 'float32' for a trainable weight (the "
-                          f"optimiser updates float32 weights); got {key!r}. Pass "
-                          "trainable=False for a weight you update yourself.")
+        raise ConfigError(validation.message(
+            "dtype", "'float32' for a trainable weight (the optimiser updates float32 "
+            "weights)", key, owner,
+            fix="Pass trainable=False for a weight you update yourself."))
     if constraint is not None:
-        raise ConfigError(f"`constraint` of {owner} is not supported; got {constraint!r}. "
-                          "Clamp the weight in call() or use a regularizer instead.")
+        raise ConfigError(validation.message(
+            "constraint", "None (constraints are not supported)", constraint, owner,
+            fix="Clamp the weight in call() or use a regularizer instead."))
     if initializer is None:
         initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
     values = torch.empty(dims, dtype=torch.float32 if torch_dtype.is_floating_point
@@ -194,13 +197,14 @@ def make_weight(layer, shape, initializer, dtype, trainable: bool, name: str | N
         given = given.detach().cpu() if isinstance(given, torch.Tensor) else \
             torch.as_tensor(np.asarray(given, dtype=np.float64))
         if tuple(given.shape) != dims:
-            raise ShapeError(f"`initializer` of {owner} returned shape {tuple(given.shape)}; "
-                             f"the weight has shape {dims}.")
+            raise ShapeError(validation.message(
+                "initializer", f"values of the weight's shape {dims}", given, owner,
+                verb="return", shown=f"shape {tuple(given.shape)}"))
         values = given.to(values.dtype)
     else:
-        raise ConfigError(f"`initializer` of {owner} must be a Keras initialiser name such as "
-                          f"'glorot_uniform' or 'zeros', or a function of the shape; got "
-                          f"{initializer!r}.")
+        raise ConfigError(validation.message(
+            "initializer", "a Keras initialiser name such as 'glorot_uniform' or 'zeros', or "
+            "a function of the shape", initializer, owner))
     weight = Weight(values.to(torch_dtype), trainable=trainable)
     weight.keras_name = name or f"weight_{len(layer._added_weights)}"
     reg = get_regularizer(regularizer, "regularizer")
@@ -365,8 +369,9 @@ def from_keras_shape(shape, owner: str):
         return [from_keras_shape(s, owner) for s in shape]
     dims = tuple(shape)
     if not dims:
-        raise ShapeError(f"compute_output_shape of {owner} must return a shape with the batch "
-                         f"axis first, e.g. (None, 4); got {shape!r}.")
+        raise ShapeError(validation.message(
+            "compute_output_shape", "a shape with the batch axis first, e.g. (None, 4)", shape,
+            owner, verb="return"))
     return tuple(None if d is None else int(d) for d in dims[1:])
 
 
@@ -455,8 +460,10 @@ def _shape_of_output(layer, out):
         return tuple(out.shape[1:])
     if isinstance(out, list | tuple) and out and all(isinstance(t, torch.Tensor) for t in out):
         return [tuple(t.shape[1:]) for t in out]
-    raise TypeError(f"call() of layer '{layer.name}' ({type(layer).__name__}) must return a "
-                    f"torch tensor or a list of them; got {type(out).__name__}.")
+    raise TypeError(validation.message(
+        "call()", "a torch tensor or a list of them", out,
+        f"layer '{layer.name}' ({type(layer).__name__})", verb="return",
+        shown=type(out).__name__))
 
 
 def _merge(a, b):

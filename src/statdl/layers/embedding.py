@@ -8,6 +8,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from ..initializers import check_initializer, initialize
 from ..regularizers import L1L2, get_regularizer
@@ -81,12 +82,12 @@ class EmbeddingModule(nn.Module):
             lo, hi = int(lo), int(hi)
             if lo < 0 or hi >= self.input_dim:
                 bad = hi if hi >= self.input_dim else lo
-                raise ShapeError(
-                    f"Embedding got word id {bad} but `input_dim` is {self.input_dim}: ids must "
-                    f"be in [0, {self.input_dim - 1}] (largest id in this batch: {hi}, smallest: "
-                    f"{lo}). Make `input_dim` at least max id + 1 (e.g. the tokenizer's "
-                    "`num_words`)."
-                )
+                raise ShapeError(validation.message(
+                    "inputs", f"word ids in [0, {self.input_dim - 1}] (`input_dim` is "
+                    f"{self.input_dim})", bad, "Embedding", verb="hold",
+                    shown=f"word id {bad} (largest id in this batch: {hi}, smallest: {lo})",
+                    fix="Make `input_dim` at least max id + 1 (e.g. the tokenizer's "
+                        "`num_words`)."))
         return ids
 
     def compute_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
@@ -138,10 +139,9 @@ class Embedding(Layer):
             if given is None:
                 kwargs["input_shape"] = (input_length,)
             elif tuple(given)[:1] not in ((input_length,), (None,)):
-                raise ConfigError(
-                    f"`input_length` of Embedding ({input_length}) disagrees with "
-                    f"`input_shape` {tuple(given)}."
-                )
+                raise ConfigError(validation.message(
+                    "input_length", f"the first entry of `input_shape` {tuple(given)}",
+                    input_length, "Embedding", verb="match"))
         super().__init__(trainable=trainable, **kwargs)
         self.input_dim = check_positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = check_positive_int(output_dim, "output_dim", "Embedding")
@@ -159,30 +159,31 @@ class Embedding(Layer):
         if isinstance(weights, np.ndarray | torch.Tensor) and np.ndim(weights) == 2:
             weights = [weights]
         if not isinstance(weights, list | tuple) or len(weights) != 1:
-            raise ConfigError(
-                "`weights` of Embedding must be a list holding one matrix of shape "
-                f"({self.input_dim}, {self.output_dim}); got {type(weights).__name__}"
-                f"{'' if not isinstance(weights, list | tuple) else f' of length {len(weights)}'}."
-            )
+            length = f" of length {len(weights)}" if isinstance(weights, list | tuple) else ""
+            raise ConfigError(validation.message(
+                "weights", "a list holding one matrix of shape "
+                f"({self.input_dim}, {self.output_dim})", weights, "Embedding",
+                shown=f"{type(weights).__name__}{length}"))
         matrix = weights[0]
         if isinstance(matrix, torch.Tensor):
             matrix = matrix.detach().cpu().numpy()
         matrix = np.asarray(matrix, dtype=np.float32)
         if matrix.shape != (self.input_dim, self.output_dim):
-            raise ConfigError(
-                f"`weights[0]` of Embedding must have shape ({self.input_dim}, "
-                f"{self.output_dim}) = (input_dim, output_dim); got {matrix.shape}."
-            )
+            raise ConfigError(validation.message(
+                "weights[0]", f"shape ({self.input_dim}, {self.output_dim}) = "
+                "(input_dim, output_dim)", matrix, "Embedding", verb="have",
+                shown=str(matrix.shape)))
         if not np.isfinite(matrix).all():
-            raise ConfigError("`weights[0]` of Embedding holds NaN or infinite values.")
+            raise ConfigError(validation.message(
+                "weights[0]", "finite numbers", matrix, "Embedding", verb="hold",
+                shown=f"{int((~np.isfinite(matrix)).sum())} NaN or infinite values"))
         return matrix
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) < 1:
-            raise ShapeError(
-                "Embedding expects input of shape (timesteps,) holding integer ids; got "
-                f"{format_shape(input_shape)}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "of shape (timesteps,) holding integer ids", input_shape, "Embedding",
+                shown=f"input shape {format_shape(input_shape)}"))
         return (*input_shape, self.output_dim)
 
     def count_params(self, input_shape: Shape) -> int:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .. import validation
 from ..errors import NotFittedError, ShapeError
 
 __all__ = ["weight_tensors", "get_weights", "set_weights", "LAYOUTS", "register_layout"]
@@ -201,14 +202,16 @@ def set_weights(layer, values) -> None:
     """
     entries = weight_tensors(layer)
     if not isinstance(values, list | tuple):
-        raise TypeError(f"`weights` for layer '{layer.name}' must be a list of arrays (as "
-                        f"get_weights() returns); got {type(values).__name__}.")
+        raise TypeError(validation.message(
+            "weights", "a list of arrays (as get_weights() returns)", values,
+            f"layer '{layer.name}'", shown=type(values).__name__))
     if not entries and values:
         raise NotFittedError(f"Layer '{layer.name}' has no weights yet: build it (or the model "
                              "holding it) before set_weights.")
     if len(values) != len(entries):
-        raise ShapeError(f"`weights` for layer '{layer.name}' must hold {len(entries)} arrays "
-                         f"(in the order of get_weights()); got {len(values)}.")
+        raise ShapeError(validation.message(
+            "weights", f"{len(entries)} arrays (in the order of get_weights())", values,
+            f"layer '{layer.name}'", verb="hold", shown=str(len(values))))
     converted = [_checked(layer, i, t, perm, v) for i, ((t, perm), v)
                  in enumerate(zip(entries, values))]
     with torch.no_grad():  # every shape checked first: nothing is half-copied on an error
@@ -222,12 +225,13 @@ def _checked(layer, i: int, t: torch.Tensor, perm, value) -> torch.Tensor:
         torch.as_tensor(np.asarray(value))
     want = _keras_shape(t, perm)
     if tuple(array.shape) != want:
-        hint = ""
+        hint = None
         if perm is not None and tuple(array.shape) == tuple(t.shape):
-            hint = (" That is torch's layout; get_weights() and set_weights() use Keras's "
+            hint = ("That is torch's layout; get_weights() and set_weights() use Keras's "
                     f"(transpose with .transpose{perm}).")
-        raise ShapeError(f"`weights[{i}]` for layer '{layer.name}' must have shape {want}; got "
-                         f"{tuple(array.shape)}.{hint}")
+        raise ShapeError(validation.message(
+            f"weights[{i}]", f"shape {want}", array, f"layer '{layer.name}'", verb="have",
+            shown=str(tuple(array.shape)), fix=hint))
     array = array.to(t.dtype)
     if perm is None:
         return array

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, normalize_shape
 
@@ -43,14 +44,12 @@ def register_lambda(function: Callable | None = None, *, name: str | None = None
     if function is None:
         return lambda f: register_lambda(f, name=name)
     if not callable(function):
-        raise TypeError(f"`function` of register_lambda must be callable; got "
-                        f"{type(function).__name__}.")
+        validation.check_callable(function, "function", "register_lambda")
     key = getattr(function, "__name__", None) if name is None else name
     if not isinstance(key, str) or not key or key == "<lambda>":
-        raise ConfigError(
-            "`name` of register_lambda is needed for a function without a usable __name__ "
-            f"(e.g. a lambda expression); got {key!r}. Pass name='...'."
-        )
+        raise ConfigError(validation.message(
+            "name", "a non-empty string for a function without a usable __name__ (e.g. a "
+            "lambda expression)", key, "register_lambda", fix="Pass name='...'."))
     _REGISTRY[key] = function
     return function
 
@@ -134,23 +133,23 @@ class Lambda(Layer):
         super().__init__(**kwargs)
         if isinstance(function, str):
             if function not in _REGISTRY:
-                raise ConfigError(
-                    f"`function` of Lambda names {function!r}, which is not registered in this "
-                    f"program; call statdl.layers.register_lambda(<the function>, "
-                    f"name={function!r}) before loading (a saved model holds no code)."
-                )
+                raise ConfigError(validation.message(
+                    "function", "callable or a name registered in this program", function,
+                    "Lambda", shown=f"{function!r}, which is not registered in this program",
+                    fix=f"Call statdl.layers.register_lambda(<the function>, "
+                        f"name={function!r}) before loading (a saved model holds no code)."))
             function = _REGISTRY[function]
         if not callable(function):
-            raise TypeError(
-                f"`function` of Lambda must be callable or a registered name; got "
-                f"{type(function).__name__}."
-            )
+            raise TypeError(validation.message(
+                "function", "callable or a registered name", function, "Lambda",
+                shown=type(function).__name__))
         self.function = function
         self.fixed_output_shape = normalize_shape(output_shape, "output_shape")
         if arguments is not None and (not isinstance(arguments, dict)
                                       or not all(isinstance(k, str) for k in arguments)):
-            raise ConfigError(f"`arguments` of Lambda must be a dict of keyword arguments for "
-                              f"the function (names as strings); got {arguments!r}.")
+            raise ConfigError(validation.message(
+                "arguments", "a dict of keyword arguments for the function (names as strings)",
+                arguments, "Lambda"))
         self.arguments = dict(arguments or {})
 
     def compute_output_shape(self, input_shape) -> Shape:
@@ -167,14 +166,15 @@ class Lambda(Layer):
             out = self._probe(dims, several)
             if not isinstance(out, torch.Tensor) or out.dim() < 1 or out.shape[0] != size:
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ShapeError(
-                    f"The function of Lambda '{self.name}' must return one tensor with the "
-                    f"batch axis first; for a batch of {size} it returned {got}."
-                )
+                raise ShapeError(validation.message(
+                    "function", "one tensor with the batch axis first", out,
+                    f"Lambda '{self.name}'", verb="return",
+                    shown=f"{got} for a batch of {size}"))
             runs.append(tuple(out.shape[1:]))
         if len(runs[0]) != len(runs[1]):
-            raise ShapeError(f"Lambda '{self.name}' returns outputs whose rank depends on the "
-                             "input size; pass `output_shape=`.")
+            raise ShapeError(validation.message(
+                "output_shape", "given for a function whose output rank depends on the input "
+                "size", None, f"Lambda '{self.name}'", fix="Pass `output_shape=`."))
         return tuple(a if a == b else None for a, b in zip(*runs))
 
     def _probe(self, dims: list[list[int]], several: bool):
@@ -187,11 +187,10 @@ class Lambda(Layer):
             with torch.no_grad(), torch.random.fork_rng(devices=[]):
                 return self.function(xs if several else xs[0], **self.arguments)
         except Exception as err:  # user code: report it with the way out
-            raise ShapeError(
-                f"Lambda '{self.name}' could not find its output shape by running its function "
-                f"on zeros ({type(err).__name__}: {err}); pass `output_shape=` (one sample, "
-                "without the batch axis)."
-            ) from err
+            raise ShapeError(validation.message(
+                "output_shape", "given for a function that cannot run on zeros", None,
+                f"Lambda '{self.name}'", shown=f"None ({type(err).__name__}: {err})",
+                fix="Pass `output_shape=` (one sample, without the batch axis).")) from err
 
     def make_module(self, input_shape) -> nn.Module:
         return LambdaModule(self.function, self.arguments)
@@ -200,12 +199,13 @@ class Lambda(Layer):
         name = _name_of(self.function)
         if name is None:
             what = getattr(self.function, "__name__", type(self.function).__name__)
-            raise ConfigError(
-                f"Lambda layer '{self.name}' cannot be saved: its function {what!r} is not "
-                "registered. A saved model holds no code; register the function with "
-                "statdl.layers.register_lambda(function, name='...') in the program that saves "
-                "and in the one that loads, or replace the Lambda by a registered custom layer."
-            )
+            raise ConfigError(validation.message(
+                "function", "registered for the layer to be saved (a saved model holds no "
+                "code)", self.function, f"Lambda layer '{self.name}'",
+                shown=f"{what!r}, which is not registered",
+                fix="Register the function with statdl.layers.register_lambda(function, "
+                    "name='...') in the program that saves and in the one that loads, or "
+                    "replace the Lambda by a registered custom layer."))
         shape = None if self.fixed_output_shape is None else list(self.fixed_output_shape)
         config = {"function": name, "output_shape": shape}
         if self.arguments:

@@ -42,10 +42,10 @@ def _fmt_all(shapes) -> str:
 def _check_axis(value, argument: str, owner: str) -> int:
     validation.check_int(value, argument, owner)
     if value == 0:
-        raise ConfigError(
-            f"`{argument}` of {owner} cannot be 0: axis 0 is the batch axis (axes count it, as "
-            "in Keras: 1 is the first axis of a sample, -1 the last)."
-        )
+        raise ConfigError(validation.message(
+            argument, "a non-zero int (axis 0 is the batch axis)", value, owner,
+            fix="Axes count the batch axis, as in Keras: 1 is the first axis of a sample, "
+                "-1 the last."))
     return int(value)
 
 
@@ -53,10 +53,9 @@ def _sample_axis(axis: int, rank: int, argument: str, owner: str) -> int:
     """Index into a sample shape of rank ``rank`` for a Keras axis that counts the batch."""
     full = axis + rank + 1 if axis < 0 else axis
     if not 1 <= full <= rank:
-        raise ShapeError(
-            f"`{argument}` of {owner} must be in [-{rank}, -1] or [1, {rank}] for inputs with "
-            f"{rank} axes besides the batch axis; got {axis}."
-        )
+        raise ShapeError(validation.message(
+            argument, f"in [-{rank}, -1] or [1, {rank}] for inputs with {rank} axes besides "
+            "the batch axis", axis, owner))
     return full - 1
 
 
@@ -72,22 +71,20 @@ class _Merge(Layer):
         if not isinstance(input_shape, list | tuple) or (input_shape and _is_shape(input_shape)):
             got = (f"one input of shape {format_shape(tuple(input_shape))}"
                    if _is_shape(input_shape) else repr(input_shape))
-            raise ShapeError(
-                f"{owner} must be called on a list of inputs, e.g. {owner}()([a, b]); got {got}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", f"a list of inputs, e.g. {owner}()([a, b])", input_shape, owner,
+                shown=got))
         shapes = [tuple(s) for s in input_shape if _is_shape(s)]
         if len(shapes) != len(input_shape):
-            raise ShapeError(
-                f"`inputs` of {owner} must be a list of tensors (one shape each); got "
-                f"{input_shape!r}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "a list of tensors (one shape each)", input_shape, owner))
         n = len(shapes)
         if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
             want = (f"exactly {self.max_inputs}" if self.max_inputs == self.min_inputs
                     else f"at least {self.min_inputs}")
-            raise ShapeError(
-                f"{owner} must be called on {want} input(s); got {n}: {_fmt_all(shapes)}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", f"{want} input(s)", n, owner, verb="hold",
+                shown=f"{n}: {_fmt_all(shapes)}"))
         return shapes
 
     def count_params(self, input_shape) -> int:
@@ -110,10 +107,9 @@ def _broadcast_shape(a: Shape, b: Shape, owner: str) -> Shape:
         elif i == 1 or j == 1:
             out.append(j if i == 1 else i)
         elif i != j:
-            raise ShapeError(
-                f"{owner} needs inputs of the same shape (or shapes that broadcast, Keras's "
-                f"rules); got {format_shape(a)} and {format_shape(b)}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "the same shape (or shapes that broadcast, Keras's rules)", (a, b),
+                owner, verb="have", shown=f"{format_shape(a)} and {format_shape(b)}"))
         else:
             out.append(i)
     return tuple(out)
@@ -147,8 +143,9 @@ class ElementwiseModule(nn.Module):
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         if isinstance(inputs, torch.Tensor):
-            raise ShapeError(f"The {self.op} merge takes a list of tensors; got one tensor of "
-                             f"shape {tuple(inputs.shape)}.")
+            raise ShapeError(validation.message(
+                "inputs", "a list of tensors", inputs, f"the {self.op} merge",
+                shown=f"one tensor of shape {tuple(inputs.shape)}"))
         return _elementwise(self.op, list(inputs))
 
     def extra_repr(self) -> str:
@@ -281,10 +278,9 @@ class Concatenate(_Merge):
     def _dim(self, shapes: list[Shape]) -> int:
         ranks = {len(s) for s in shapes}
         if len(ranks) != 1:
-            raise ShapeError(
-                "Concatenate needs inputs with the same number of axes; got shapes "
-                f"{_fmt_all(shapes)}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "the same number of axes", shapes, "Concatenate", verb="have",
+                shown=f"shapes {_fmt_all(shapes)}"))
         return _sample_axis(self.axis, ranks.pop(), "axis", "Concatenate")
 
     def compute_output_shape(self, input_shape) -> Shape:
@@ -293,10 +289,10 @@ class Concatenate(_Merge):
         for i in range(len(shapes[0])):
             known = {s[i] for s in shapes} - {None}
             if i != dim and len(known) > 1:
-                raise ShapeError(
-                    f"Concatenate(axis={self.axis}) needs inputs that agree on every axis but "
-                    f"the joined one; got shapes {_fmt_all(shapes)}."
-                )
+                raise ShapeError(validation.message(
+                    "inputs", "on every axis but the joined one", shapes,
+                    f"Concatenate(axis={self.axis})", verb="agree",
+                    shown=f"shapes {_fmt_all(shapes)}"))
         sizes = [s[dim] for s in shapes]
         out = list(shapes[0])  # as Keras: the other axes as the first input gives them
         out[dim] = None if None in sizes else sum(sizes)
@@ -362,13 +358,15 @@ class Dot(_Merge):
         super().__init__(**kwargs)
         if isinstance(axes, list | tuple):
             if len(axes) != 2:
-                raise ConfigError(f"`axes` of Dot must be an int or a pair of ints; got {axes!r}.")
+                raise ConfigError(validation.message("axes", "an int or a pair of ints", axes,
+                                                     "Dot"))
             self.axes: int | tuple[int, int] = (_check_axis(axes[0], "axes", "Dot"),
                                                 _check_axis(axes[1], "axes", "Dot"))
         else:
             self.axes = _check_axis(axes, "axes", "Dot")
         if not isinstance(normalize, bool | np.bool_):
-            raise ConfigError(f"`normalize` of Dot must be True or False; got {normalize!r}.")
+            raise ConfigError(validation.message("normalize", "True or False", normalize,
+                                                 "Dot"))
         self.normalize = bool(normalize)
 
     def _sample_axes(self, shapes: list[Shape]) -> tuple[int, int]:
@@ -377,11 +375,10 @@ class Dot(_Merge):
         b = _sample_axis(pair[1], len(shapes[1]), "axes", "Dot")
         da, db = shapes[0][a], shapes[1][b]
         if da is not None and db is not None and da != db:
-            raise ShapeError(
-                f"Dot(axes={self.axes}) sums over axes of different sizes: {da} in the first "
-                f"input {format_shape(shapes[0])} and {db} in the second "
-                f"{format_shape(shapes[1])}."
-            )
+            raise ShapeError(validation.message(
+                "axes", "axes of the same size in both inputs", self.axes, "Dot", verb="name",
+                shown=f"{self.axes}: {da} in the first input {format_shape(shapes[0])} and "
+                      f"{db} in the second {format_shape(shapes[1])}"))
         return a, b
 
     def compute_output_shape(self, input_shape) -> Shape:

@@ -155,10 +155,9 @@ class LayerNormalization(Layer):
         axes = list(axis) if isinstance(axis, list | tuple) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, int) or a == 0
                            for a in axes) or len(set(axes)) != len(axes):
-            raise ConfigError(
-                "`axis` of LayerNormalization must be a non-zero int or a list of distinct "
-                f"ones (axis 0 is the batch axis); got {axis!r}."
-            )
+            raise ConfigError(validation.message(
+                "axis", "a non-zero int or a list of distinct ones (axis 0 is the batch axis)",
+                axis, "LayerNormalization"))
         validation.check_positive(epsilon, "epsilon", "LayerNormalization")
         check_initializer(beta_initializer, "beta_initializer")
         check_initializer(gamma_initializer, "gamma_initializer")
@@ -176,14 +175,15 @@ class LayerNormalization(Layer):
         for a in axes:
             full = a + rank + 1 if a < 0 else a
             if not 1 <= full <= rank:
-                raise ShapeError(
-                    f"`axis` of LayerNormalization must be in [-{rank}, -1] or [1, {rank}] for "
-                    f"input shape {format_shape(input_shape)}; got {self.axis!r}."
-                )
+                raise ShapeError(validation.message(
+                    "axis", f"in [-{rank}, -1] or [1, {rank}] for input shape "
+                    f"{format_shape(input_shape)}", self.axis, "LayerNormalization"))
             out.append(full - 1)
         if len(set(out)) != len(out):
-            raise ShapeError(f"`axis` of LayerNormalization names the same axis twice for "
-                             f"input shape {format_shape(input_shape)}; got {self.axis!r}.")
+            raise ShapeError(validation.message(
+                "axis", f"distinct axes of input shape {format_shape(input_shape)}", self.axis,
+                "LayerNormalization", verb="name",
+                shown=f"{self.axis!r}, which names an axis twice"))
         for i in out:
             self._require_known(input_shape, i, "size on every normalised axis")
         return tuple(sorted(out))

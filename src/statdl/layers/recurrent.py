@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import validation
 from ..activations import activation_name, get_activation
 from ..errors import ConfigError, ShapeError
 from ..initializers import check_initializer, initialize
@@ -68,17 +69,16 @@ class RNNLayer(Layer):
     # ------------------------------------------------------------------ shapes
     def _n_in(self, input_shape: Shape) -> int:
         if len(input_shape) != 2:
-            hint = ""
+            hint = None
             if len(input_shape) == 1:
-                hint = (" Integer word ids need an Embedding layer first; a single series can "
+                hint = ("Integer word ids need an Embedding layer first; a single series can "
                         "be given as (timesteps, 1), e.g. with Reshape((timesteps, 1)).")
             elif len(input_shape) > 2:
-                hint = (" Flatten or reshape each sample to (timesteps, features) first, or use "
+                hint = ("Flatten or reshape each sample to (timesteps, features) first, or use "
                         "return_sequences=True on a previous recurrent layer only.")
-            raise ShapeError(
-                f"{type(self).__name__} expects input of shape (timesteps, features); got "
-                f"{format_shape(input_shape)}.{hint}"
-            )
+            raise ShapeError(validation.message(
+                "inputs", "of shape (timesteps, features)", input_shape, type(self).__name__,
+                shown=format_shape(input_shape), fix=hint))
         return self._require_known(input_shape, -1, "number of features (last dimension)")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -332,10 +332,9 @@ class BidirectionalModule(nn.Module):
 def _layer_from_config(spec: dict) -> Layer:
     class_name, config = spec.get("class_name"), spec.get("config")
     if not isinstance(class_name, str) or not isinstance(config, dict):
-        raise ConfigError(
-            "`layer` of Bidirectional given as a dict must be {'class_name': ..., "
-            f"'config': {{...}}}}; got {spec!r}."
-        )
+        raise ConfigError(validation.message(
+            "layer", "a layer or a dict {'class_name': ..., 'config': {...}}", spec,
+            "Bidirectional"))
     registry: dict[str, type] = dict(_RNN_CLASSES)
     try:  # the package registry, when present, also knows layers defined elsewhere
         from . import LAYER_CLASSES  # type: ignore[attr-defined]
@@ -344,7 +343,8 @@ def _layer_from_config(spec: dict) -> Layer:
         pass
     cls = registry.get(class_name)
     if cls is None:
-        raise ConfigError(f"`layer` of Bidirectional names unknown class {class_name!r}.")
+        raise validation.choice_error("layer['class_name']", class_name, registry,
+                                      "Bidirectional")
     return cls(**config)
 
 
@@ -375,21 +375,17 @@ class Bidirectional(Layer):
         if isinstance(layer, dict):
             layer = _layer_from_config(layer)
         if not isinstance(layer, RNNLayer):
-            raise ConfigError(
-                "`layer` of Bidirectional must be a SimpleRNN, LSTM or GRU layer; got "
-                f"{type(layer).__name__}."
-            )
+            raise ConfigError(validation.message(
+                "layer", "a SimpleRNN, LSTM or GRU layer", layer, "Bidirectional",
+                shown=type(layer).__name__))
         if merge_mode is None:
-            raise ConfigError(
-                "`merge_mode` of Bidirectional must be one of 'ave', 'concat', 'mul', 'sum'; got "
-                "None (Keras returns the two outputs as a list, which a Sequential model cannot "
-                "pass on)."
-            )
+            raise validation.choice_error(
+                "merge_mode", None, MERGE_MODES, "Bidirectional",
+                fix="Keras returns the two outputs as a list for None, which a Sequential model "
+                    "cannot pass on.")
         if merge_mode not in MERGE_MODES:
-            raise ConfigError(
-                "`merge_mode` of Bidirectional must be one of 'ave', 'concat', 'mul', 'sum'; "
-                f"got {merge_mode!r}."
-            )
+            raise validation.choice_error("merge_mode", merge_mode, MERGE_MODES,
+                                          "Bidirectional")
         self.merge_mode = merge_mode
         self.forward_layer: RNNLayer = layer
         back_cfg = dict(layer.get_config())

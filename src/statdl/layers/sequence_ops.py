@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import validation
 from ..errors import ConfigError, ShapeError
 from ..regularizers import L1L2
 from .base import Layer, Shape, check_positive_int, format_shape
@@ -99,22 +100,22 @@ class TimeDistributed(Layer):
         if isinstance(layer, dict):
             layer = _inner_from_spec(layer)
         if not isinstance(layer, Layer):
-            raise ConfigError(
-                f"`layer` of TimeDistributed must be a statdl layer; got {type(layer).__name__}."
-            )
+            raise ConfigError(validation.message("layer", "a statdl layer", layer,
+                                                 "TimeDistributed", shown=type(layer).__name__))
         if layer.activity_regularizer is not None:
-            raise ConfigError(
-                "`layer` of TimeDistributed has an activity_regularizer, which would not be "
-                "applied inside; give `activity_regularizer=` to TimeDistributed instead."
-            )
+            raise ConfigError(validation.message(
+                "layer", "a layer without an activity_regularizer (it would not be applied "
+                "inside)", layer, "TimeDistributed",
+                shown=f"activity_regularizer={layer.activity_regularizer!r}",
+                fix="Give `activity_regularizer=` to TimeDistributed instead."))
         self.layer = layer
 
     def _inner_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) < 2:
-            raise ShapeError(
-                "TimeDistributed expects inputs of shape (timesteps, ...) with at least one "
-                f"axis per time step; got input shape {format_shape(input_shape)}."
-            )
+            raise ShapeError(validation.message(
+                "inputs", "of shape (timesteps, ...) with at least one axis per time step",
+                input_shape, "TimeDistributed",
+                shown=f"input shape {format_shape(input_shape)}"))
         return tuple(input_shape[1:])
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -28,6 +28,7 @@ import contextlib
 import numpy as np
 import torch
 
+from .. import validation
 from .._naming import unique_name
 from ..errors import ConfigError, ShapeError
 from .base import Layer, Shape, format_shape, normalize_shape
@@ -184,15 +185,15 @@ class InputLayer:
                  input_shape=None):
         shape = input_shape if shape is None else shape
         if shape is None:
-            raise ConfigError("`shape` of Input is required: the shape of one sample without "
-                              "the batch axis, e.g. statdl.Input(shape=(784,)).")
+            raise ConfigError(validation.message(
+                "shape", "the shape of one sample without the batch axis, e.g. "
+                "statdl.Input(shape=(784,))", shape, "Input"))
         if name is not None and (not isinstance(name, str) or not name):
-            raise ConfigError(f"`name` of Input must be a non-empty string; got {name!r}.")
+            raise ConfigError(validation.message("name", "a non-empty string", name, "Input"))
         self.name = name or unique_name("input_layer")
         self.shape: Shape = normalize_shape(shape, "shape")  # type: ignore[assignment]
         if dtype is not None and dtype not in _DTYPES:
-            raise ConfigError(f"`dtype` of Input must be one of {', '.join(_DTYPES)}; got "
-                              f"{dtype!r}.")
+            raise validation.choice_error("dtype", dtype, _DTYPES, "Input")
         self.dtype = dtype or "float32"
 
     @property
@@ -278,38 +279,40 @@ def call_layer(layer: Layer, *args, training: bool | None = None, **kwargs):
     if len(args) != 1 or kwargs:
         extra = f"{len(args)} positional arguments" if len(args) != 1 else \
             f"the keyword arguments {sorted(kwargs)}"
-        raise ConfigError(
-            f"Layer '{layer.name}' takes one argument: a tensor, or a list of tensors for "
-            f"merge layers (e.g. layers.Concatenate()([a, b])); got {extra}."
-        )
+        raise ConfigError(validation.message(
+            "inputs", "one argument: a tensor, or a list of tensors for merge layers (e.g. "
+            "layers.Concatenate()([a, b]))", args, f"layer '{layer.name}'", shown=extra))
     inputs = args[0]
     if isinstance(inputs, dict):
         inputs = _ordered_by_input_name(layer, inputs)
     multi = isinstance(inputs, list | tuple)
     items = list(inputs) if multi else [inputs]
     if not items:
-        raise ConfigError(f"Layer '{layer.name}' was called on an empty list; give it the "
-                          "tensors to combine.")
+        raise ConfigError(validation.message(
+            "inputs", "the tensors to combine", inputs, f"layer '{layer.name}'",
+            shown="an empty list"))
     symbolic = [isinstance(t, SymbolicTensor) for t in items]
     if all(symbolic):
         return _call_symbolic(layer, items, multi)
     if any(symbolic):
-        raise ConfigError(
-            f"Layer '{layer.name}' was called on a mix of symbolic tensors (from statdl.Input) "
-            "and arrays; call it on symbolic tensors to build a model, or on arrays to compute."
-        )
+        raise ConfigError(validation.message(
+            "inputs", "all symbolic tensors (to build a model) or all arrays (to compute)",
+            inputs, f"layer '{layer.name}'",
+            shown="a mix of symbolic tensors (from statdl.Input) and arrays"))
     return _call_eager(layer, items, multi, training)
 
 
 def _ordered_by_input_name(layer: Layer, inputs: dict) -> list:
     names = getattr(layer, "input_names", None)
     if names is None:
-        raise ConfigError(f"Layer '{layer.name}' takes a tensor or a list of tensors; got a "
-                          "dict (only models take their inputs by name).")
+        raise ConfigError(validation.message(
+            "inputs", "a tensor or a list of tensors (only models take their inputs by name)",
+            inputs, f"layer '{layer.name}'", shown="a dict"))
     missing = [n for n in names if n not in inputs]
     if missing:
-        raise ConfigError(f"Model '{layer.name}' needs the inputs {names}; the dict lacks "
-                          f"{missing}.")
+        raise ConfigError(validation.message(
+            "inputs", f"a dict holding the inputs {names}", inputs, f"model '{layer.name}'",
+            shown=f"a dict lacking {missing}"))
     return [inputs[n] for n in names]
 
 
@@ -322,8 +325,10 @@ def _call_symbolic(layer: Layer, items: list[SymbolicTensor], multi: bool):
         out = layer.compute_output_shape(shape_arg)
     except ShapeError as exc:
         got = ", ".join(format_shape(s) for s in shapes)
-        raise ShapeError(f"Layer '{layer.name}' ({type(layer).__name__}) cannot take input "
-                         f"shape {got}: {exc}") from None
+        raise ShapeError(validation.message(
+            "inputs", "a shape the layer can take", shapes,
+            f"layer '{layer.name}' ({type(layer).__name__})", verb="have",
+            shown=f"input shape {got}", fix=str(exc))) from None
     n_outputs = getattr(layer, "n_outputs", 1)
     out_shapes = [tuple(s) for s in out] if n_outputs > 1 else [tuple(out)]
     node = Node(layer, items, multi, out_shapes)
@@ -343,16 +348,16 @@ def _as_tensor(value, argument: str) -> torch.Tensor:
     if array.dtype.kind in "iub":
         return torch.from_numpy(array.astype(np.int64))
     if array.dtype.kind != "f":
-        raise ConfigError(f"`{argument}` must hold numbers; got an array of dtype "
-                          f"{array.dtype}.")
+        raise ConfigError(validation.message(argument, "numbers", value, verb="hold",
+                                             shown=f"an array of dtype {array.dtype}"))
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
 def _call_eager(layer: Layer, items: list, multi: bool, training: bool | None):
     tensors = [_as_tensor(v, "inputs") for v in items]
     if any(t.dim() == 0 for t in tensors):
-        raise ShapeError(f"Layer '{layer.name}' takes a batch (one row per sample); got a "
-                         "scalar.")
+        raise ShapeError(validation.message("inputs", "a batch (one row per sample)", items,
+                                            f"layer '{layer.name}'", shown="a scalar"))
     shapes = [tuple(t.shape[1:]) for t in tensors]
     module = layer.build(list(shapes) if multi else shapes[0])
     device = next(iter(module.parameters()), torch.empty(0)).device
