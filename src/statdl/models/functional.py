@@ -381,7 +381,8 @@ class Model(Trainer, Layer):
     def _missing(self, layer) -> ConfigError:
         names = ", ".join(repr(x.name) for x in self.layers)
         label = layer.name if isinstance(layer, Layer) else layer
-        return ConfigError(f"`layer` {label!r} is not in model '{self.name}'; layers: {names}.")
+        return ConfigError(message("layer", f"a layer of model '{self.name}' (layers: {names})",
+                                   label))
 
     def _find(self, layer) -> list[int]:
         """Positions of nodes, from this model down through nested models, leading to the
