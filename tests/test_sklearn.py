@@ -342,13 +342,20 @@ def test_mistakes_are_named_with_their_fix():
                                           "mlp\\(\\) \\(units, hidden_layers, dropout, "
                                           "activation\\); got 'unit'. Did you mean `model__units`"):
         NetRegressor(model__unit=8).fit(x, y)
-    with pytest.raises(ConfigError, match="`model__units` is routed to the model function"):
+    with pytest.raises(ConfigError, match="^`model__units` of NetRegressor must be a parameter routed to "
+                                          "a function that builds the model; got 8\\. `model` "
+                                          "of NetRegressor is a list"):
         NetRegressor(hidden_and_output(1), model__units=8).fit(x, y)
-    with pytest.raises(ShapeError, match="3 output unit.* 1 column.*Dense\\(1\\)"):
+    with pytest.raises(ShapeError, match="^`model` of NetRegressor must be a network with one output "
+                                         "unit per column of `y` \\(1 column\\(s\\)\\); got a "
+                                         "network with 3 output unit\\(s\\)\\. End the "
+                                         "network with Dense\\(1\\)\\.$"):
         NetRegressor(hidden_and_output(3)).fit(x, y)
     with pytest.raises(ConfigError, match="activation 'linear'.*softmax"):
         NetClassifier(hidden_and_output(3)).fit(xc, labels)
-    with pytest.raises(ShapeError, match="2 output unit.* 3 classes"):
+    with pytest.raises(ShapeError, match="^`model` of NetClassifier must be a network with one output "
+                                         "unit per class \\(3 classes\\); got a network with 2 "
+                                         "output unit\\(s\\)\\."):
         NetClassifier(hidden_and_output(2, "softmax")).fit(xc, labels)
     with pytest.raises(ValueError, match="at least 2 classes"):
         NetClassifier().fit(x, np.zeros(len(x)))

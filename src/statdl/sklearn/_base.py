@@ -210,8 +210,9 @@ class NetEstimator(BaseEstimator):
                             meta, type(self).__name__)
         shape = net.compute_output_shape((meta["n_features_in_"],))
         if not shape or isinstance(shape[0], list | tuple):
-            raise ShapeError(f"The network of {type(self).__name__} must have one output; "
-                             f"it has {len(shape)}.")
+            raise ShapeError(message("model", "a network with one output", self.model,
+                                     type(self).__name__,
+                                     shown=f"a network with {len(shape)} outputs"))
         self._check_output(net, int(np.prod(shape)))
         if not net.compiled:
             net.compile(optimizer=self._new_optimizer(), loss=self._loss_for(net),
@@ -287,13 +288,15 @@ def _network_from(spec: Any, routed: dict[str, Any], meta: dict[str, Any], owner
     else:
         if routed:
             name = next(iter(routed))
-            raise ConfigError(f"`model__{name}` is routed to the model function, but `model` "
-                              f"of {owner} is a {type(spec).__name__}; give a function that "
-                              f"takes `{name}` to tune it.")
+            raise ConfigError(message(
+                f"model__{name}", "a parameter routed to a function that builds the model",
+                routed[name], owner, f"`model` of {owner} is a {type(spec).__name__}; give a "
+                f"function that takes `{name}` to tune it."))
         net = _copy_network(spec, meta, owner)
     if not isinstance(net, Model):
-        raise TypeError(f"The model function of {owner} must return a statdl model "
-                        f"(Sequential or Model); it returned {type(net).__name__}.")
+        raise TypeError(message("model", "a function returning a statdl model (Sequential or "
+                                "Model)", net, owner,
+                                shown=f"a function returning {type(net).__name__}"))
     return net
 
 
@@ -337,15 +340,16 @@ def _copy_network(spec: Any, meta: dict[str, Any], owner: str) -> Model:
     if isinstance(spec, list | tuple) and spec and all(isinstance(x, Layer) for x in spec):
         built = [x.name for x in spec if x.module_ is not None]
         if built:
-            raise ConfigError(f"`model` of {owner} holds layer '{built[0]}', which is already "
-                              "built (part of a model): its weights would be shared; give new "
-                              "layers, or a function that creates them.")
+            raise ConfigError(message(
+                "model", "new layers, or a function that creates them", spec, owner,
+                shown=f"layer '{built[0]}', which is already built (part of a model): its "
+                      "weights would be shared"))
         from ..models.sequential import Sequential
 
         return Sequential(copy.deepcopy(list(spec)), input_shape=(meta["n_features_in_"],))
-    raise TypeError(f"`model` of {owner} must be a list of statdl layers, a function returning "
-                    f"a statdl model, a statdl model, or None (an mlp); got "
-                    f"{type(spec).__name__}.")
+    raise TypeError(message("model", "a list of statdl layers, a function returning a statdl "
+                            "model, a statdl model, or None (an mlp)", spec, owner,
+                            shown=type(spec).__name__))
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ..errors import ConfigError, ShapeError
 from ..models.functional import Model
+from ..validation import message
 from ._base import NetEstimator
 
 __all__ = ["NetRegressor", "NetClassifier"]
@@ -97,15 +98,19 @@ class NetRegressor(RegressorMixin, NetEstimator):
             self.n_outputs_ = outputs
             self.target_type_ = "continuous" if y.ndim == 1 else "continuous-multioutput"
         elif outputs != self.n_outputs_:
-            raise ShapeError(f"`y` has {outputs} column(s) but the network was fitted on "
-                             f"{self.n_outputs_}; give the same targets, or fit anew.")
+            raise ShapeError(message(
+                "y", f"the {self.n_outputs_} column(s) the network was fitted on", y,
+                type(self).__name__, "Give the same targets, or fit anew.", verb="have",
+                shown=f"{outputs} column(s)"))
         return y
 
     def _check_output(self, net: Model, width: int) -> None:
         if width != self.n_outputs_:
-            raise ShapeError(f"The network of NetRegressor has {width} output unit(s) but `y` "
-                             f"has {self.n_outputs_} column(s); end the network with "
-                             f"Dense({self.n_outputs_}).")
+            raise ShapeError(message(
+                "model", f"a network with one output unit per column of `y` "
+                f"({self.n_outputs_} column(s))", net, "NetRegressor",
+                f"End the network with Dense({self.n_outputs_}).",
+                shown=f"a network with {width} output unit(s)"))
 
     def _loss_for(self, net: Model) -> Any:
         return "mse" if self.loss is None else self.loss
@@ -202,14 +207,17 @@ class NetClassifier(ClassifierMixin, NetEstimator):
             self._target_form = "onehot" if loss == "categorical_crossentropy" else "index"
             expected = "softmax"
         else:
-            raise ShapeError(f"The network of NetClassifier has {width} output unit(s) for "
-                             f"{k} classes; end it with Dense({k}, activation='softmax')"
-                             + (" or Dense(1, activation='sigmoid')" if k == 2 else "") + ".")
+            raise ShapeError(message(
+                "model", f"a network with one output unit per class ({k} classes)", net,
+                "NetClassifier", f"End it with Dense({k}, activation='softmax')"
+                + (" or Dense(1, activation='sigmoid')" if k == 2 else "") + ".",
+                shown=f"a network with {width} output unit(s)"))
         active = net._final_activations()[0]
         if active is not None and active != expected:
-            raise ConfigError(f"The output layer of the network has activation {active!r}; "
-                              "NetClassifier needs class probabilities: end it with "
-                              f"Dense({width}, activation={expected!r}).")
+            raise ConfigError(message(
+                "model", "a network that ends in class probabilities", net, "NetClassifier",
+                f"End it with Dense({width}, activation={expected!r}).",
+                shown=f"an output layer with activation {active!r}"))
 
     def _loss_for(self, net: Model) -> Any:
         if self.loss is not None:
