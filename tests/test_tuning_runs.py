@@ -151,7 +151,9 @@ def test_tuning_bad_input(tmp_path):
         tuning_run(FAKE, {}, runs_dir=tmp_path)
     with pytest.raises(ConfigError, match="`sample` must be a fraction"):
         tuning_run(FAKE, {"nodes1": [1]}, sample=0, runs_dir=tmp_path)
-    with pytest.raises(ConfigError, match="names nodes2, which fake_train.py does not declare"):
+    with pytest.raises(ConfigError, match="^`flags` of tuning_run must name flags that fake_train.py "
+                                          "declares .*; got nodes2, which fake_train.py does not "
+                                          "declare\\.$"):
         tuning_run(FAKE, {"nodes2": [1, 2]}, runs_dir=tmp_path)
     with pytest.raises(ConfigError, match="Unable to convert flag `nodes1` to integer"):
         tuning_run(FAKE, {"nodes1": ["many"]}, runs_dir=tmp_path)

@@ -172,7 +172,9 @@ def test_median_rule_worked_out_by_hand():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"kind": "asha", "metric": "loss"}, "`metric` of a scheduler must be a validation metric"),
-    ({"kind": "asha", "max_epochs": None}, "`max_epochs` is needed with scheduler='asha'"),
+    ({"kind": "asha", "max_epochs": None}, "`max_epochs` of a scheduler must be an int >= 2 with "
+     "scheduler='asha' (the epochs each run trains when it is not stopped, e.g. "
+     "max_epochs=9); got None."),
     ({"kind": "asha", "grace_epochs": 9}, "`grace_epochs` must be below `max_epochs` (9)"),
     ({"kind": "asha", "reduction": 1}, "`reduction` of tuning_run must be an int >= 2; got 1"),
     ({"kind": "sha"}, "`scheduler` must be one of 'asha', 'hyperband', 'median' or None"),

@@ -123,16 +123,20 @@ def test_import_statdl_does_not_import_optuna():
     ({"search": "bayes"}, "`search` must be one of 'grid', 'random', 'tpe'; got 'bayes'"),
     ({"search": "random"}, "`n_runs` of search='random' must be an int >= 1; got None"),
     ({"n_runs": 5}, "`n_runs` is for search='random' or 'tpe'"),
-    ({"search": "random", "n_runs": 3, "sample": 0.5}, "`sample` is for search='grid'"),
+    ({"search": "random", "n_runs": 3, "sample": 0.5}, "`sample` of tuning_run must be None unless search='grid'; got 0.5. "
+     "With search='random' the budget is `n_runs`."),
     ({"flags": {"lr": search_range(0.001, 0.1)}},
      "must be a list of values with search='grid'; got a search_range, which a grid cannot "
      "enumerate"),
     ({"flags": {"units": search_range(8.0, 64.0)}, "search": "random", "n_runs": 2},
-     "`flags` gives the integer flag `units` the range 8.0..64.0; give int ends"),
+     "`flags` of tuning_run must give int ends for the integer flag `units`; got the range "
+     "8.0..64.0. E.g. search_range(8, 64)."),
     ({"flags": {"optimizer": search_range(1, 2)}, "search": "random", "n_runs": 2},
-     "`flags` gives the string flag `optimizer` a search_range"),
+     "`flags` of tuning_run must be a list of values for the string flag `optimizer` (ranges "
+     "are for integer and numeric flags); got a search_range."),
     ({"flags": {"nodes": [1, 2]}, "search": "tpe", "n_runs": 2},
-     "`flags` names nodes, which range_train.py does not declare"),
+     "`flags` of tuning_run must name flags that range_train.py declares (lr, units, "
+     "optimizer); got nodes, which range_train.py does not declare."),
 ])
 def test_search_errors_name_the_argument(tmp_path, kwargs, message):
     args = {"flags": {"lr": [0.01]}, "runs_dir": tmp_path, "progress": False, **kwargs}

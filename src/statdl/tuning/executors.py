@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError, choice_error
 from ..run_folders.files import META, read_json
+from ..validation import message
 from .runner import execute_run, stop_active_runs
 from .warm import WarmPool, warm_runs_enabled
 
@@ -241,10 +242,11 @@ def _ray_init(ray: Any, address: str | None) -> None:
                 "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH=<the cluster's token file> (or "
                 "copy it to ~/.ray/auth_token); see docs/tuning_cluster.md.") from exc
         if address is not None:
-            raise ConfigError(
-                f"`address` {address!r}: no Ray cluster answered there ({_first_line(exc)}). "
-                "Start one with `ray start --head --port=6379` on the head machine and give "
-                "its host:port; its port must be reachable from here.") from exc
+            raise ConfigError(message(
+                "address", "the host:port of a running Ray cluster", address, "tuning_run",
+                f"No Ray cluster answered there ({_first_line(exc)}). Start one with "
+                "`ray start --head --port=6379` on the head machine and give its host:port; "
+                "its port must be reachable from here.")) from exc
         raise
 
 
@@ -257,8 +259,8 @@ def make_executor(backend: str, n_jobs: int | None, address: str | None, threads
     its first run, else from its first run that loaded torch)."""
     if backend == "local":
         if address is not None:
-            raise ConfigError("`address` is only used with backend='ray'; got "
-                              f"address={address!r} with backend='local'.")
+            raise ConfigError(message("address", "None with backend='local' (it is only used "
+                                      "with backend='ray')", address, "tuning_run"))
         return LocalExecutor(n_jobs or 1, pool)
     if backend == "ray":
         return RayExecutor(n_jobs, address=address, num_cpus=threads, warm=uses_torch)

@@ -66,9 +66,10 @@ def check_combinations(combos: list[dict[str, Any]], declared: dict[str, dict],
     """
     unknown = sorted({k for c in combos for k in c if k not in declared})
     if unknown:
-        raise ConfigError(
-            f"`flags` names {', '.join(unknown)}, which {script_name} does not declare; "
-            f"it declares: {', '.join(declared) or '(no flags)'}.")
+        raise ConfigError(message(
+            "flags", f"flags that {script_name} declares ({', '.join(declared) or 'no flags'})",
+            unknown, "tuning_run", verb="name",
+            shown=f"{', '.join(unknown)}, which {script_name} does not declare"))
     return [{k: convert_flag(k, declared[k]["type"], v) for k, v in c.items()} for c in combos]
 
 
@@ -277,10 +278,11 @@ def tuning_run(script: str | os.PathLike = "train.py", flags: Any = None,
     if search not in SEARCHES:
         raise choice_error("search", search, SEARCHES)
     if flags is None and (search == "grid" or not check_flags):
-        raise ConfigError("`flags` is missing: give a grid such as {'nodes1': [64, 128]}.")
+        raise ConfigError(message("flags", "a grid such as {'nodes1': [64, 128]}", flags,
+                                  "tuning_run"))
     if sample is not None and search != "grid":
-        raise ConfigError(f"`sample` is for search='grid'; with search={search!r} the budget "
-                          f"is `n_runs`; got sample={sample!r}.")
+        raise ConfigError(message("sample", "None unless search='grid'", sample, "tuning_run",
+                                  f"With search={search!r} the budget is `n_runs`."))
     n_runs = check_n_runs(n_runs, search)
     mode = _check_mode(metric, mode)
     spec = None
@@ -393,9 +395,11 @@ def _declared_space(declared: dict[str, dict], script: str) -> dict[str, Any]:
     space = {name: search_range(*d["range"], log=d.get("log", False))
              for name, d in declared.items() if d.get("range")}
     if not space:
-        raise ConfigError(f"`flags` is missing and {script} declares no flag with a `range`: "
-                          "give flags={'lr': statdl.tuning.search_range(1e-4, 0.1, log=True)} "
-                          "or declare flag_numeric('lr', 0.01, range=(1e-4, 0.1), log=True).")
+        raise ConfigError(message(
+            "flags", "a search space", None, "tuning_run",
+            f"{script} declares no flag with a `range`: give flags={{'lr': "
+            "statdl.tuning.search_range(1e-4, 0.1, log=True)} or declare flag_numeric('lr', "
+            "0.01, range=(1e-4, 0.1), log=True)."))
     return space
 
 
@@ -403,18 +407,21 @@ def _check_space_flags(space: dict[str, Any], declared: dict[str, dict], script:
     """Names of the space must be declared; ranges must fit the flag's type."""
     unknown = sorted(k for k in space if k not in declared)
     if unknown:
-        raise ConfigError(
-            f"`flags` names {', '.join(unknown)}, which {script} does not declare; "
-            f"it declares: {', '.join(declared) or '(no flags)'}.")
+        raise ConfigError(message(
+            "flags", f"flags that {script} declares ({', '.join(declared) or 'no flags'})",
+            unknown, "tuning_run", verb="name",
+            shown=f"{', '.join(unknown)}, which {script} does not declare"))
     for name, values in space.items():
         kind = declared[name]["type"]
         if not isinstance(values, list) and kind not in ("integer", "numeric"):
-            raise ConfigError(f"`flags` gives the {kind} flag `{name}` a search_range; ranges "
-                              "are for integer and numeric flags: give a list of values.")
+            raise ConfigError(message(
+                "flags", f"a list of values for the {kind} flag `{name}` (ranges are for "
+                "integer and numeric flags)", values, "tuning_run", shown="a search_range"))
         if not isinstance(values, list) and kind == "integer" and not values.integer:
-            raise ConfigError(f"`flags` gives the integer flag `{name}` the range "
-                              f"{values.low!r}..{values.high!r}; give int ends, e.g. "
-                              f"search_range({int(values.low)}, {int(values.high)}).")
+            raise ConfigError(message(
+                "flags", f"int ends for the integer flag `{name}`", values, "tuning_run",
+                f"E.g. search_range({int(values.low)}, {int(values.high)}).", verb="give",
+                shown=f"the range {values.low!r}..{values.high!r}"))
 
 
 class _Source:

@@ -44,10 +44,10 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding 
 def check_script(script: str | os.PathLike) -> Path:
     """Validate that ``script`` is an existing Python file; return its absolute path."""
     if not isinstance(script, str | os.PathLike):
-        raise ConfigError(f"`script` must be a path to a .py file; got {script!r}.")
+        raise ConfigError(validation.message("script", "a path to a .py file", script))
     path = Path(script).resolve()
     if not path.is_file():
-        raise ConfigError(f"`script` {str(script)!r} does not exist or is not a file.")
+        raise ConfigError(validation.message("script", "an existing file", str(script)))
     return path
 
 
@@ -55,13 +55,14 @@ def _check_flags(flags: Mapping[str, Any] | None) -> dict[str, Any]:
     if flags is None:
         return {}
     if not isinstance(flags, Mapping):
-        raise ConfigError(f"`flags` must be a dict of flag name -> value; got {flags!r}.")
+        raise ConfigError(validation.message("flags", "a dict of flag name -> value", flags))
     out = {}
     for k, v in flags.items():
         v = flag_value(str(k), v)
         if isinstance(v, list | dict):
-            raise ConfigError(f"`flags` of a single run must hold one value per flag; "
-                              f"`{k}` got {v!r} (use tuning_run for several values).")
+            raise ConfigError(validation.message(
+                "flags", "one value per flag for a single run", flags, verb="hold",
+                fix="Use tuning_run for several values.", shown=f"`{k}`: {v!r}"))
         out[str(k)] = v
     return out
 

@@ -103,8 +103,9 @@ def make_scheduler(kind: str, metric: str, mode: str, max_epochs: Any, grace_epo
         raise ConfigError(message("metric", "a validation metric (val_...), so that runs are "
                                   "stopped on data they do not train on", metric, "a scheduler"))
     if max_epochs is None:
-        raise ConfigError(f"`max_epochs` is needed with scheduler={kind!r}: the epochs each "
-                          "run trains when it is not stopped, e.g. max_epochs=9.")
+        raise ConfigError(message("max_epochs", f"an int >= 2 with scheduler={kind!r} (the "
+                                  "epochs each run trains when it is not stopped, e.g. "
+                                  "max_epochs=9)", max_epochs, "a scheduler"))
     max_epochs = _int_arg("max_epochs", max_epochs, 2)
     grace_epochs = _int_arg("grace_epochs", grace_epochs, 1)
     reduction = _int_arg("reduction", reduction, 2)
