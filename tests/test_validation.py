@@ -131,7 +131,8 @@ CONVERGED = ["training/loop.py", "training/data.py", "text", "explain", "interva
              "run_folders", "evaluation", "resampling", "tuning/grid.py", "tuning/search.py",
              "tuning/flagset.py", "tuning/cli.py", "tuning/selection.py", "tuning/table.py",
              "tuning/fit_hook.py", "tuning/local_cluster.py", "fast_paths.py",
-             "_torch_private.py", "training/callbacks.py", "training/precision.py"]
+             "_torch_private.py", "training/callbacks.py", "training/precision.py", "layers",
+             "models", "saving.py"]
 #: raises whose text is not about one argument's value, with the reason
 NOT_ARGUMENT_ERRORS = {
     ("text/tokenizer.py", "_from_json"): "a file or string that is not a Tokenizer JSON: the "
@@ -143,6 +144,31 @@ NOT_ARGUMENT_ERRORS = {
                                               "file and the line",
     ("tuning/selection.py", "evaluate_best"): "a run folder without its saved model: the text "
                                               "says how the training script saves it",
+    ("layers/base.py", "add_weight"): "add_weight called before Layer.__init__: the order of "
+                                      "calls in a subclass",
+    ("layers/base.py", "add_loss"): "add_loss called outside a Keras-style call(): where it is "
+                                    "called from",
+    ("layers/base.py", "_is_keras_style"): "a layer class whose definition is inconsistent "
+                                           "(computing methods without call, or both)",
+    ("layers/custom.py", "_output_shapes"): "the user's call() raised on a zero batch: their "
+                                            "error, passed on with the fix",
+    ("layers/symbolic.py", "__bool__"): "a symbolic tensor has no truth value",
+    ("layers/symbolic.py", "__add__"): "Python operators on symbolic tensors: use layers.Add()",
+    ("models/functional.py", "visit"): "a cycle in the graph",
+    ("models/functional.py", "_require_graph"): "a subclassed model has no symbolic tensors",
+    ("models/functional.py", "_find"): "layer_output needs a graph model: the model's kind",
+    ("models/functional.py", "_propagate"): "a layer's own shape error, re-raised with the layer "
+                                            "and the model",
+    ("models/functional.py", "_input_specs"): "the model has no graph (its state)",
+    ("models/functional.py", "save"): "a subclassed model cannot be written to a model file",
+    ("models/sequential.py", "_shapes"): "no layers yet, or a layer's shape error re-raised "
+                                         "with its position",
+    ("models/steps.py", "fit_with_train_step"): "the model has no trainable weights",
+    ("models/trainer.py", "_output_shape_of"): "an output of unknown shape: a property of the "
+                                               "model",
+    ("saving.py", "_npy"): "a weight's dtype has no NumPy equivalent",
+    ("saving.py", "_from_spec"): "the contents of a model file being loaded (corrupt or "
+                                 "hostile), named as fields of model.json",
 }
 #: statdl.validation's builders, and the modules' helpers that call them
 _BUILDERS = {"message", "choice_error", "label", "_message", "_no_run_has", "_complex_message"}
