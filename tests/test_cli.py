@@ -37,32 +37,34 @@ def _user_error(proc: subprocess.CompletedProcess) -> str:
 def test_demo_with_an_unknown_lab_fails_before_running_anything(tmp_path):
     proc = statdl("demo", "--labs", "mnst-cnn", "--runs-dir", str(tmp_path / "runs"))
     err = _user_error(proc)
-    assert "statdl: error: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? " \
-           "(`statdl labs` lists them)" in err
+    assert "statdl: error: `lab` must be the name of a lab (`statdl labs` lists them); got " \
+           "'mnst-cnn'. Did you mean 'mnist-cnn'?" in err
     assert not (tmp_path / "runs").exists() and "Tour finished" not in proc.stdout
 
 
 def test_demo_checks_every_name_before_the_first_lab(tmp_path):
     proc = statdl("demo", "--labs", "imdb-tokenizer,hiters-nn", "--runs-dir",
                   str(tmp_path / "runs"))
-    assert "unknown lab 'hiters-nn'; did you mean 'hitters-nn'?" in _user_error(proc)
+    assert "got 'hiters-nn'. Did you mean 'hitters-nn'?" in _user_error(proc)
     assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_lab_without_a_close_name_lists_the_labs():
     err = _user_error(statdl("lab", "zzzz"))
-    assert "statdl: error: unknown lab 'zzzz' (`statdl labs` lists them: hitters-nn," in err
+    assert "statdl: error: `lab` must be the name of a lab (`statdl labs` lists them: " \
+           "hitters-nn, " in err and err.rstrip().endswith("nyse-conv1d); got 'zzzz'.")
 
 
 def test_lab_with_a_mistyped_name_suggests_the_right_one():
     err = _user_error(statdl("lab", "mnst-cnn"))
-    assert err.strip() == ("statdl: error: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? "
-                           "(`statdl labs` lists them)")
+    assert err.strip() == ("statdl: error: `lab` must be the name of a lab (`statdl labs` "
+                           "lists them); got 'mnst-cnn'. Did you mean 'mnist-cnn'?")
 
 
 def test_lab_with_a_mistyped_option_suggests_the_right_one():
     err = _user_error(statdl("lab", "imdb-lstm", "--quik"))
-    assert "lab 'imdb-lstm' does not take '--quik'; did you mean '--quick'?" in err
+    assert "`options` must be options that lab 'imdb-lstm' takes (" in err \
+        and "; got '--quik'. Did you mean '--quick'?" in err
 
 
 def test_mistyped_command_suggests_the_right_one():

@@ -33,7 +33,7 @@ def tour_labs(labs: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     >>> tour_labs(("mnst-cnn",))
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? (`statdl labs` lists them)
+    statdl.errors.ConfigError: `lab` must be the name of a lab (`statdl labs` lists them); got 'mnst-cnn'. Did you mean 'mnist-cnn'?
     """
     from .labs._registry import get_lab
 

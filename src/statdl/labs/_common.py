@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..validation import message
 
 __all__ = ["mnist_data", "imdb_data", "fashion_data", "classification_report", "Timer",
            "check_data_files", "headline", "with_interval"]
@@ -192,9 +193,9 @@ def data_dir(path: str | None) -> Iterator[None]:
         yield
         return
     if not Path(path).expanduser().is_dir():
-        raise ConfigError(f"`--data-dir` {path!r} is not a folder. It should hold mnist/ "
-                          "(the four IDX .gz files), hitters/Hitters.csv and/or "
-                          "aclImdb_labeled.tar.gz (or aclImdb_v1.tar.gz).")
+        raise ConfigError(message(
+            "--data-dir", "a folder", path, fix="It should hold mnist/ (the four IDX .gz "
+            "files), hitters/Hitters.csv and/or aclImdb_labeled.tar.gz (or aclImdb_v1.tar.gz)."))
     old = os.environ.get("STATDL_DATA")
     os.environ["STATDL_DATA"] = str(Path(path).expanduser().resolve())
     try:

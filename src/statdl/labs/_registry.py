@@ -12,6 +12,7 @@ from typing import Any
 from ..cli_parsing import SuggestingParser, did_you_mean
 from ..errors import ConfigError
 from ..threads import set_threads
+from ..validation import message
 
 __all__ = ["Lab", "LABS", "get_lab", "lab_parser", "parse_lab_args", "run_lab", "execute"]
 
@@ -169,14 +170,21 @@ def get_lab(name: str) -> Lab:
     >>> get_lab("mnst-cnn")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: unknown lab 'mnst-cnn'; did you mean 'mnist-cnn'? (`statdl labs` lists them)
+    statdl.errors.ConfigError: `lab` must be the name of a lab (`statdl labs` lists them); got 'mnst-cnn'. Did you mean 'mnist-cnn'?
     """
     if name in LABS:
         return LABS[name]
     hint = did_you_mean(name, LABS)
     if hint:
-        raise ConfigError(f"unknown lab {name!r};{hint} (`statdl labs` lists them)")
-    raise ConfigError(f"unknown lab {name!r} (`statdl labs` lists them: {', '.join(LABS)}).")
+        raise ConfigError(message("lab", "the name of a lab (`statdl labs` lists them)", name,
+                                  fix=_sentence(hint)))
+    raise ConfigError(message("lab", f"the name of a lab (`statdl labs` lists them: "
+                                     f"{', '.join(LABS)})", name))
+
+
+def _sentence(hints: str) -> str:
+    """" did you mean 'x'?;..." (cli_parsing's hints) as sentences: "Did you mean 'x'?"."""
+    return " ".join("D" + h.strip()[1:] for h in hints.split(";") if h.strip())
 
 
 class _Parser(SuggestingParser):
@@ -217,26 +225,26 @@ def lab_parser(lab: Lab) -> _Parser:
 
 def _check(args: argparse.Namespace) -> None:
     if args.epochs is not None and args.epochs < 0:
-        raise ConfigError(f"`--epochs` must be an int >= 0; got {args.epochs}.")
+        raise ConfigError(message("--epochs", "an int >= 0", args.epochs))
     if args.seed < 0:
-        raise ConfigError(f"`--seed` must be an int >= 0; got {args.seed}.")
+        raise ConfigError(message("--seed", "an int >= 0", args.seed))
     for key in ("dropout", "recurrent_dropout"):
         value = getattr(args, key, 0.0)
         if not 0 <= value < 1:
-            raise ConfigError(f"`--{key.replace('_', '-')}` must be in [0, 1); got {value}.")
+            raise ConfigError(message(f"--{key.replace('_', '-')}", "a number in [0, 1)", value))
     if getattr(args, "maxlen", 1) < 1:
-        raise ConfigError(f"`--maxlen` must be an int >= 1; got {args.maxlen}.")
+        raise ConfigError(message("--maxlen", "an int >= 1", args.maxlen))
     embed_dim = getattr(args, "embed_dim", 1)
     if isinstance(embed_dim, bool) or not isinstance(embed_dim, Integral) or embed_dim < 1:
-        raise ConfigError(f"`--embed-dim` must be an int >= 1 (course: 8, textbook: 32); "
-                          f"got {embed_dim!r}.")
+        raise ConfigError(message("--embed-dim", "an int >= 1 (course: 8, textbook: 32)",
+                                  embed_dim))
     if getattr(args, "validation", "split") not in ("split", "test"):
-        raise ConfigError("`--validation` must be 'split' (the course's validation_split 0.2) "
-                          f"or 'test' (the test set as validation data); got {args.validation!r}.")
+        raise ConfigError(message("--validation", "'split' (the course's validation_split 0.2) "
+                                  "or 'test' (the test set as validation data)", args.validation))
     if not 0 < getattr(args, "sample", 0.5) <= 1:
-        raise ConfigError(f"`--sample` must be in (0, 1]; got {args.sample}.")
+        raise ConfigError(message("--sample", "a number in (0, 1]", args.sample))
     if getattr(args, "train_size", 10) < 10:
-        raise ConfigError(f"`--train-size` must be an int >= 10; got {args.train_size}.")
+        raise ConfigError(message("--train-size", "an int >= 10", args.train_size))
 
 
 def parse_lab_args(lab: Lab, argv: list[str]) -> argparse.Namespace:
@@ -246,8 +254,9 @@ def parse_lab_args(lab: Lab, argv: list[str]) -> argparse.Namespace:
     if unknown:
         valid = sorted(o for a in parser._actions for o in a.option_strings)
         hint = parser.option_hint(unknown)
-        raise ConfigError(f"lab {lab.name!r} does not take {' '.join(unknown)!r};"
-                          f"{hint or ''} its options are {', '.join(valid)}.")
+        raise ConfigError(message("options", f"options that lab {lab.name!r} takes "
+                                             f"({', '.join(valid)})", " ".join(unknown),
+                                  fix=_sentence(hint) or None))
     _check(args)
     return args
 
@@ -262,14 +271,15 @@ def run_lab(name: str, **options: Any) -> dict[str, Any]:
     >>> run_lab("no-such-lab")
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: unknown lab 'no-such-lab' (`statdl labs` lists them: ...
+    statdl.errors.ConfigError: `lab` must be the name of a lab (`statdl labs` lists them: ...
     """
     lab = get_lab(name)
     args = lab_parser(lab).parse_args([])
     for key, value in options.items():
         if not hasattr(args, key):
             valid = ", ".join(sorted(vars(args)))
-            raise ConfigError(f"lab {name!r} has no option {key!r}; it takes {valid}.")
+            raise ConfigError(message("options", f"options that lab {name!r} takes ({valid})",
+                                      key, "run_lab"))
         setattr(args, key, value)
     _check(args)
     return execute(lab, args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..validation import message
 from ._registry import LABS, execute, get_lab, lab_parser, parse_lab_args
 
 __all__ = ["register", "list_labs"]
@@ -39,8 +40,10 @@ def _lab(args: argparse.Namespace) -> int:
         from .notebooks import _write
 
         if options:
-            raise ConfigError(f"`--notebook` writes the notebook only; set {' '.join(options)}"
-                              " in its parameter cell instead.")
+            raise ConfigError(message(
+                "--notebook", "the only option (it writes the notebook only)", options,
+                fix=f"Set {' '.join(options)} in its parameter cell instead.",
+                shown=" ".join(options)))
         written = _write(lab.name, path, ("--notebook", "statdl lab"))
         print(f"Notebook of lab {lab.name}: {written}")
         return 0
@@ -55,8 +58,9 @@ def _notebook_option(options: list[str]) -> tuple[str | None, list[str]]:
             return option.split("=", 1)[1], options[:i] + options[i + 1:]
         if option == "--notebook":
             if i + 1 >= len(options):
-                raise ConfigError("`--notebook` needs a path: statdl lab NAME --notebook "
-                                  "lab.ipynb")
+                raise ConfigError(message(
+                    "--notebook", "followed by a path: statdl lab NAME --notebook lab.ipynb",
+                    None, shown="no path"))
             return options[i + 1], options[:i] + options[i + 2:]
     return None, options
 
