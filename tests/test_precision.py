@@ -157,10 +157,12 @@ def test_statdl_device_environment_variable_is_honoured(monkeypatch):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     model = sd.Sequential([L.Dense(1)], input_shape=(3,))
-    with pytest.raises(ConfigError, match="`device` is 'cuda' but torch sees no CUDA GPU"):
+    with pytest.raises(ConfigError, match="^`device` must be a device torch sees here; got 'cuda'\\. "
+                                          "Torch sees no CUDA GPU"):
         model.compile("sgd", "mse", device="cuda")
     monkeypatch.setenv("STATDL_DEVICE", "cuda")
-    with pytest.raises(ConfigError, match="`STATDL_DEVICE` is 'cuda' but torch sees no CUDA"):
+    with pytest.raises(ConfigError, match="^`STATDL_DEVICE` must be a device torch sees here; got "
+                                          "'cuda'\\. Torch sees no CUDA"):
         model.compile("sgd", "mse")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import ConfigError
+from .validation import message
 
 __all__ = ["L1", "L2", "L1L2", "get_regularizer"]
 
@@ -32,7 +33,7 @@ class L1L2:
         for arg in ("l1", "l2"):
             value = getattr(self, arg)
             if not isinstance(value, int | float) or value < 0:
-                raise ConfigError(f"`{arg}` of a regularizer must be a number >= 0; got {value!r}.")
+                raise ConfigError(message(arg, "a number >= 0", value, "a regularizer"))
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
         total = w.new_zeros(())
@@ -65,7 +66,5 @@ def get_regularizer(value, argument: str) -> L1L2 | None:
     if isinstance(value, str) and value.lower() in ("l1", "l2", "l1_l2", "l1l2"):
         key = value.lower()
         return L1() if key == "l1" else L2() if key == "l2" else L1L2(0.01, 0.01)
-    raise ConfigError(
-        f"`{argument}` must be None, statdl.regularizers.L1(...), L2(...) or L1L2(...); "
-        f"got {value!r}."
-    )
+    raise ConfigError(message(
+        argument, "None, statdl.regularizers.L1(...), L2(...) or L1L2(...)", value))

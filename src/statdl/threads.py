@@ -368,9 +368,8 @@ def _env_fixed() -> int | None:
     try:
         return _check_count(int(text), ENV_THREADS)
     except ValueError:
-        raise ConfigError(
-            f"`{ENV_THREADS}` must be 'auto' or an int >= 1; got {text!r}."
-        ) from None
+        raise ConfigError(validation.message(ENV_THREADS, "'auto' or an int >= 1",
+                                             text)) from None
 
 
 def _user_torch_threads(torch) -> int | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConfigError
-from .validation import choice_error
+from .validation import choice_error, message
 
 if TYPE_CHECKING:  # torch is imported where it is used, so atomic_write stays cheap to import
     import torch
@@ -52,7 +52,7 @@ def set_seed(seed: int) -> None:
     import torch
 
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"`seed` must be an int >= 0; got {seed!r}.")
+        raise ConfigError(message("seed", "an int >= 0", seed))
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))
@@ -83,14 +83,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
         raise choice_error(source, device, ["auto", "cpu", "cuda"])
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"`{source}` is {device!r} but torch sees no CUDA GPU here; use 'cpu' or 'auto'."
-        )
+        raise ConfigError(message(source, "a device torch sees here", device,
+                                  fix="Torch sees no CUDA GPU here; use 'cpu' or 'auto'."))
     try:
         return torch.device(device)
     except RuntimeError as error:  # e.g. "cuda:x"
-        raise ConfigError(f"`{source}` {device!r} is not a torch device name ({error}); use "
-                          "'cpu', 'cuda' or 'cuda:<index>'.") from None
+        raise ConfigError(message(source, "a torch device name", device,
+                                  fix=f"Use 'cpu', 'cuda' or 'cuda:<index>' (torch says: "
+                                      f"{error}).")) from None
 
 
 @contextlib.contextmanager
