@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, StatdlError
+from ..validation import message
 
 __all__ = ["DataFileError", "FileSpec", "resolve", "load", "check_path", "cache_dir",
            "BASE_URLS", "download"]
@@ -89,8 +90,8 @@ def check_path(path, argument: str = "path", optional: bool = True) -> Path | No
     if not isinstance(path, str | os.PathLike) or not os.fspath(path):
         what = "a file or folder path (str or os.PathLike) or None" if optional else \
             "a file path (str or os.PathLike)"
-        raise ConfigError(f"`{argument}` must be {what}; got {type(path).__name__} "
-                          f"({path!r:.40}).")
+        raise ConfigError(message(argument, what, path,
+                                  shown=f"{type(path).__name__} ({path!r:.40})"))
     return Path(path).expanduser()
 
 

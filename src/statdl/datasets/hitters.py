@@ -7,7 +7,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from ..validation import choice_error
+from ..validation import choice_error, message
 from ._files import DataFileError, md5sum
 
 __all__ = ["hitters"]
@@ -62,7 +62,8 @@ def hitters(response: str | None = None, drop_na: bool = True, standardize: bool
     if not drop_na:
         from ..errors import ConfigError
 
-        raise ConfigError("`drop_na` must be True when `response` is given (Salary has NAs).")
+        raise ConfigError(message("drop_na", "True when `response` is given (Salary has NAs)",
+                                  drop_na, "hitters"))
     from ..preprocessing import model_matrix, scale
 
     df = df.dropna().reset_index(drop=True)

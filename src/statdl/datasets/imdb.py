@@ -290,10 +290,10 @@ def imdb(num_words: int | None = None, skip_top: int = 0, maxlen: int | None = N
         if maxlen is not None:
             keep_row = lengths < maxlen
             if not keep_row.any():
-                raise ConfigError(
-                    f"`maxlen` = {maxlen} leaves no {name} review (every one has >= {maxlen} "
-                    "ids); increase it."
-                )
+                raise ConfigError(validation.message(
+                    "maxlen", f"above the length of at least one {name} review", maxlen, "imdb",
+                    "Increase it.", shown=f"{maxlen}, which leaves no {name} review (every "
+                                          f"one has >= {maxlen} ids)"))
         parts.append([ids, lengths, y, order[keep_row[order]], keep_row])
     top = num_words
     if top is None:  # Keras: the largest id over the reviews kept

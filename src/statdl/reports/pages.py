@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..run_folders.files import CAPTIONS_FILE, META, VIEW_FILE, read_json, utc_now, write_text
 from ..run_folders.folders import as_run_dir
 from ..run_folders.listing import best_run, higher_is_better, ls_runs, read_run
+from ..validation import message
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs",
            "save_tuning_report", "open_in_browser", "Report"]
@@ -264,7 +265,9 @@ def save_run_view(run: Any = None, runs_dir: str | os.PathLike = "runs",
 
         latest = latest_run(runs_dir)
         if latest is None:
-            raise ConfigError(f"`runs_dir` {str(runs_dir)!r} holds no runs to view.")
+            raise ConfigError(message("runs_dir", "a folder holding runs to view",
+                                      str(runs_dir),
+                                      shown=f"{str(runs_dir)!r}, which holds no runs"))
         run = latest["run_dir"]
     folder = as_run_dir(run, runs_dir)
     info = read_run(folder)
@@ -308,7 +311,7 @@ def view_run(run: Any = None, runs_dir: str | os.PathLike = "runs",
     >>> view_run(runs_dir=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: `runs_dir` ... holds no runs to view.
+    statdl.errors.ConfigError: `runs_dir` must be a folder holding runs to view; got ..., which holds no runs.
     """
     target = save_run_view(run, runs_dir)
     _maybe_open(target, open_browser)
@@ -369,13 +372,14 @@ def save_run_comparison(run_a: Any = None, run_b: Any = None,
     >>> save_run_comparison(runs_dir=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    statdl.errors.ConfigError: compare_runs needs two runs; `runs_dir` ... holds 0.
+    statdl.errors.ConfigError: `runs_dir` must be a folder holding two runs or more; got ..., which holds 0.
     """
     if run_a is None or run_b is None:
         latest = ls_runs(runs_dir, latest_n=2)
         if len(latest) < 2:
-            raise ConfigError(f"compare_runs needs two runs; `runs_dir` {str(runs_dir)!r} "
-                              f"holds {len(latest)}.")
+            raise ConfigError(message("runs_dir", "a folder holding two runs or more",
+                                      str(runs_dir),
+                                      shown=f"{str(runs_dir)!r}, which holds {len(latest)}"))
         run_b, run_a = latest["run_dir"].iloc[0], latest["run_dir"].iloc[1]
     a, b = as_run_dir(run_a, runs_dir), as_run_dir(run_b, runs_dir)
     ia, ib = read_run(a), read_run(b)

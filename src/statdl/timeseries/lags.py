@@ -43,8 +43,8 @@ def lagm(x: Any, k: int = 1) -> Any:
         return x.shift(k)
     arr = _numbers(x, "x", "lagm")
     if arr.ndim not in (1, 2):
-        raise ShapeError(f"`x` of lagm must be 1-d or 2-d (rows are time points); got shape "
-                         f"{arr.shape}.")
+        raise ShapeError(message("x", "1-d or 2-d (rows are time points)", x, "lagm",
+                                 shown=f"shape {arr.shape}"))
     out = np.full_like(arr, np.nan)
     if k < len(arr):
         out[k:] = arr[:len(arr) - k]
