@@ -4,7 +4,7 @@ For every registered path a model that takes it (an MNIST-sized MLP on one-hot t
 Dense paths, an IMDB-sized Embedding + recurrent network for the others, on synthetic data)
 trains one epoch with the path on, then off, in turn, ``--rounds`` times in one process; the
 best epoch of each is kept and the ratio off/on printed (above 1: the path saves time). LSTM's
-row times ``predict`` too (its kernel serves inference). Run it alone on the machine:
+row times ``predict`` too (its pass serves inference). Run it alone on the machine:
 
     flock -x /tmp/team/cpu.lock python bench/fast_paths_speed.py --rounds 3
 """
@@ -50,10 +50,10 @@ def _rnn_task(kind: str, n: int, maxlen: int = 100):
 
 
 TASKS = {
-    "dense_kernel": "mlp", "dense_narrow_layout": "mlp", "dense_closed_form_loss": "mlp",
+    "dense_step": "mlp", "dense_narrow_layout": "mlp", "dense_closed_form_loss": "mlp",
     "fused_optimizer": "mlp", "dropout_16bit": "mlp", "metric_chunks": "mlp",
     "onehot_as_index": "mlp", "embedding_index_add": "SimpleRNN",
-    "simple_rnn_kernel": "SimpleRNN", "gru_kernel": "GRU", "lstm_kernel": "LSTM",
+    "simple_rnn_pass": "SimpleRNN", "gru_pass": "GRU", "lstm_pass": "LSTM",
     "torch_rnn_ops": "GRU",
 }
 
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
         if kind not in tasks:
             tasks[kind] = _rnn_task(kind, args.rnn_samples)
         build, x, y = tasks[kind]
-        without = ("gru_kernel",) if name == "torch_rnn_ops" else ()
+        without = ("gru_pass",) if name == "torch_rnn_ops" else ()
         best = {True: float("inf"), False: float("inf")}
         for r in range(args.rounds):
             for on in ((True, False) if r % 2 == 0 else (False, True)):

@@ -5,9 +5,9 @@ recurrent_dropout=0.1)`` + ``Dense(1)`` on the lab's (5, 3) windows of the NYSE 
 training days, 67 steps of 64 per epoch), RMSprop, mean squared error, the test days as
 validation data, as the lab and ``bench/reproduce.py``'s Keras model run it. Frameworks:
 
-* ``statdl``: ``fit`` as the lab calls it (the SimpleRNN under the Dense kernel's hand-written
-  step, ``training.dense_kernel``);
-* ``statdl-autograd``: the same with the fast path ``dense_kernel`` off (the SimpleRNN's
+* ``statdl``: ``fit`` as the lab calls it (the SimpleRNN under the Dense step's hand-written
+  step, ``training.dense_step``);
+* ``statdl-autograd``: the same with the fast path ``dense_step`` off (the SimpleRNN's
   autograd node, the module calls and autograd's engine: the path before 2026-12-01);
 * ``keras-jax``: Keras 3 on JAX (one compiled function per step).
 
@@ -92,7 +92,7 @@ def run_child(framework: str, args) -> list[float] | None:
     if framework.startswith("keras"):
         env["KERAS_BACKEND"] = "jax"
     if framework == "statdl-autograd":
-        env["STATDL_FAST_PATHS"] = "-dense_kernel"
+        env["STATDL_FAST_PATHS"] = "-dense_step"
     if args.data_dir:
         env["STATDL_DATA"] = args.data_dir
     proc = subprocess.run([sys.executable, __file__, "--child", framework, "--epochs",

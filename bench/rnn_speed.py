@@ -7,20 +7,20 @@ backward and update. Prints samples per second for both and their ratio (ours / 
 Run ``python bench/rnn_speed.py [--steps 20] [--repeats 3] [--seq-len 500]``.
 
 ``--simple-rnn`` instead times one training step (forward, backward, RMSprop update) of
-``Embedding(10000, 8) -> SimpleRNN(32) -> Dense(1, sigmoid)`` with SimpleRNN's own kernel
+``Embedding(10000, 8) -> SimpleRNN(32) -> Dense(1, sigmoid)`` with SimpleRNN's own pass
 (hand-written BPTT, the default) against torch's fused ``rnn_tanh`` (the old path), for every
 ``--seq-lens`` x ``--batches``, plus the no-gradient forward pass (inference) of the SimpleRNN
 module alone, old against new.
 
 ``--gru`` does the same for ``Embedding(10000, 8) -> GRU(32) -> Dense(1, sigmoid)``: GRU's own
-kernel (hand-written BPTT, the default on CPU for training) against torch's fused ``torch.gru``;
+pass (hand-written BPTT, the default on CPU for training) against torch's fused ``torch.gru``;
 its no-gradient forward runs ``torch.gru`` either way.
 
 ``--lstm`` does the same for ``Embedding(10000, 8) -> LSTM(32) -> Dense(1, sigmoid)``: LSTM's
-own kernels (``_lstm_train_kernel`` with gradients, forced here although float32 training keeps
-oneDNN's ``torch.lstm`` by default, see ``recurrent_cells.onednn_lstm``; ``_lstm_kernel``
+own passes (``_lstm_train_pass`` with gradients, forced here although float32 training keeps
+oneDNN's ``torch.lstm`` by default, see ``recurrent_cells.onednn_lstm``; ``_lstm_pass``
 without) against ``torch.lstm``; ``--no-onednn`` turns oneDNN off for both, the case where the
-training kernel is the default. ``--background N`` times while N busy processes
+training pass is the default. ``--background N`` times while N busy processes
 (``bench/_background.py``) compete for the cores.
 """
 
@@ -98,11 +98,11 @@ def _best_ms(fn, steps: int) -> float:
     return 1000 * (time.perf_counter() - start) / steps
 
 
-def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: int,
+def _time_pass(layer_cls: type, switch: str, seq_len: int, batch: int, steps: int,
                  repeats: int) -> dict[str, float]:
     """Best ms per call over ``repeats`` interleaved runs of ``steps`` calls each.
 
-    ``switch`` names the ``RecurrentModule`` class attribute turning the layer's kernel on.
+    ``switch`` names the ``RecurrentModule`` class attribute turning the layer's pass on.
     """
     torch.manual_seed(0)
     ids = torch.randint(0, VOCAB, (batch, seq_len))
@@ -127,8 +127,8 @@ def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: 
     default = getattr(recurrent_cells.RecurrentModule, switch)
     try:
         for _ in range(repeats):  # interleaved, to share any drift of the machine
-            for use_kernel, key in ((False, "old"), (True, "new")):
-                setattr(recurrent_cells.RecurrentModule, switch, use_kernel)
+            for use_pass, key in ((False, "old"), (True, "new")):
+                setattr(recurrent_cells.RecurrentModule, switch, use_pass)
                 times[key].append(_best_ms(step, steps))
                 times["inf_" + key].append(_best_ms(forward, steps))
     finally:
@@ -137,8 +137,8 @@ def _time_kernel(layer_cls: type, switch: str, seq_len: int, batch: int, steps: 
 
 
 @contextlib.contextmanager
-def _lstm_train_kernel_forced(no_onednn: bool) -> Iterator[None]:
-    """LSTM training runs ``_lstm_train_kernel`` whenever ``lstm_kernel`` is on; with
+def _lstm_train_pass_forced(no_onednn: bool) -> Iterator[None]:
+    """LSTM training runs ``_lstm_train_pass`` whenever ``lstm_pass`` is on; with
     ``no_onednn`` torch's oneDNN is off too (``torch.lstm`` then runs its step-by-step cell)."""
     default = recurrent_cells.onednn_lstm
     recurrent_cells.onednn_lstm = lambda x: False
@@ -151,13 +151,13 @@ def _lstm_train_kernel_forced(no_onednn: bool) -> Iterator[None]:
         recurrent_cells.onednn_lstm = default
 
 
-def compare_kernel(layer_cls: type, switch: str, seq_lens: list[int], batches: list[int],
+def compare_pass(layer_cls: type, switch: str, seq_lens: list[int], batches: list[int],
                    steps: int, repeats: int) -> list[tuple[int, int, dict[str, float]]]:
-    """ms per training step, old (torch fused) vs new (kernel), for each length and batch."""
+    """ms per training step, old (torch fused) vs new (pass), for each length and batch."""
     rows = []
     for seq_len in seq_lens:
         for batch in batches:
-            best = _time_kernel(layer_cls, switch, seq_len, batch, steps, repeats)
+            best = _time_pass(layer_cls, switch, seq_len, batch, steps, repeats)
             rows.append((seq_len, batch, best))
             print(f"len {seq_len:4d} batch {batch:4d}: train step old {best['old']:7.2f} ms, "
                   f"new {best['new']:7.2f} ms, speed-up {best['old'] / best['new']:5.2f}x | "
@@ -173,11 +173,11 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=500)
     parser.add_argument("--simple-rnn", action="store_true",
-                        help="time SimpleRNN's kernel against torch's fused rnn_tanh")
+                        help="time SimpleRNN's pass against torch's fused rnn_tanh")
     parser.add_argument("--gru", action="store_true",
-                        help="time GRU's kernel against torch's fused gru")
+                        help="time GRU's pass against torch's fused gru")
     parser.add_argument("--lstm", action="store_true",
-                        help="time LSTM's kernels against torch's fused lstm")
+                        help="time LSTM's passes against torch's fused lstm")
     parser.add_argument("--no-onednn", action="store_true",
                         help="with --lstm: torch.lstm without oneDNN (torch's step-by-step cell)")
     parser.add_argument("--background", type=int, default=0, metavar="N",
@@ -187,14 +187,14 @@ def main(argv: list[str] | None = None) -> float:
     args = parser.parse_args(argv)
     if args.simple_rnn or args.gru or args.lstm:
         print(f"torch threads: {torch.get_num_threads()}, busy processes: {args.background}")
-        layer_cls, switch = ((GRU, "gru_kernel") if args.gru
-                             else (LSTM, "lstm_kernel") if args.lstm
-                             else (SimpleRNN, "simple_rnn_kernel"))
+        layer_cls, switch = ((GRU, "gru_pass") if args.gru
+                             else (LSTM, "lstm_pass") if args.lstm
+                             else (SimpleRNN, "simple_rnn_pass"))
         with contextlib.ExitStack() as stack:
             if args.lstm:
-                stack.enter_context(_lstm_train_kernel_forced(args.no_onednn))
+                stack.enter_context(_lstm_train_pass_forced(args.no_onednn))
             stack.enter_context(busy_background(check_count(args.background)))
-            rows = compare_kernel(layer_cls, switch, args.seq_lens, args.batches, args.steps,
+            rows = compare_pass(layer_cls, switch, args.seq_lens, args.batches, args.steps,
                                   args.repeats)
         return min(best["old"] / best["new"] for _, _, best in rows)
     torch.manual_seed(0)

@@ -17,7 +17,7 @@ best epoch over all rounds.
 
 The framework ``statdl-functional`` (never counted as a peer) declares the same networks with
 ``statdl.Input`` and ``statdl.Model``; its graph is a chain, so it trains through the same
-module and kernels as the ``Sequential`` (the Dense kernel for the MLP, the LSTM's own kernel),
+module and passes as the ``Sequential`` (the Dense step for the MLP, the LSTM's own pass),
 and the last table prints its speed relative to ``statdl`` (goal: within 3%): the median over
 the rounds of the two forms' ratio in the same round, with its range. Separate processes of
 the same network differ by up to 10-15% on a shared machine (measured: the CNN's Sequential

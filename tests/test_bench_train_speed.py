@@ -20,7 +20,7 @@ import train_speed  # noqa: E402
 
 from statdl import fast_paths  # noqa: E402
 from statdl.layers.modules import SequentialModule  # noqa: E402
-from statdl.training.dense_kernel import DenseStackKernel  # noqa: E402
+from statdl.training.dense_step import DenseStackStep  # noqa: E402
 
 MODELS = list(train_speed.SAMPLES)
 
@@ -47,10 +47,10 @@ def test_the_functional_chain_takes_the_sequential_fast_paths(model):
     seq, fun = (train_speed.statdl_net(model, f) for f in (False, True))
     modules = [[type(m).__name__ for m in net.module.modules()] for net in (seq, fun)]
     assert type(fun.module) is SequentialModule and modules[0] == modules[1]
-    with fast_paths.on("dense_kernel"):  # held on whatever STATDL_FAST_PATHS says
-        kernels = [DenseStackKernel.for_state(net._training_state()) for net in (seq, fun)]
+    with fast_paths.on("dense_step"):  # held on whatever STATDL_FAST_PATHS says
+        steps = [DenseStackStep.for_state(net._training_state()) for net in (seq, fun)]
     # the hand-written Dense pass applies to the MLP alone, in both forms
-    assert [k is not None for k in kernels] == [model == "mlp"] * 2
+    assert [k is not None for k in steps] == [model == "mlp"] * 2
 
 
 def test_conv1d_forward_equals_the_plain_torch_network():

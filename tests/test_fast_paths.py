@@ -3,7 +3,7 @@
 For every registered path a tiny model that takes it trains from one seed with the path on and
 off; the weights (and losses, predictions) agree to the tolerance the registry documents, and the
 path really was taken when on and not when off: torch's profiler sees the path's own operation
-(``aten::_fused_adam_``, the kernels' autograd nodes ``_GRU`` ...), or the dispatch function
+(``aten::_fused_adam_``, the passes' autograd nodes ``_GRU`` ...), or the dispatch function
 that chooses it says so. No statdl code is replaced. The GPU versions run when CUDA is present.
 """
 
@@ -31,7 +31,7 @@ from statdl import _torch_private, fast_paths
 from statdl import layers as L
 from statdl.layers.dropout_masks import keep_mask, threshold_16
 from statdl.training import loop
-from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.dense_step import DenseStackStep
 from statdl.training.losses import LOSSES
 
 INT64_MIN = torch.iinfo(torch.int64).min
@@ -80,11 +80,11 @@ class Scenario:
 def _dense(device, layers, loss="mse", task="regression", optimizer="rmsprop", metrics=None):
     x, y = _xy(task=task)
     arrays, net = _fit(layers, (6,), loss, x, y, device, optimizer, metrics)
-    kernel = DenseStackKernel.for_state(net._training_state())
+    hand = DenseStackStep.for_state(net._training_state())
     markers = set()
-    if kernel is not None:
-        markers.add("decision: dense kernel")
-        if any(s.narrow and kernel.narrow_layout for s in kernel.steps):
+    if hand is not None:
+        markers.add("decision: dense step")
+        if any(s.narrow and hand.narrow_layout for s in hand.steps):
             markers.add("decision: narrow layout")
     return arrays, markers
 
@@ -109,7 +109,7 @@ def _recurrent(kind, device, **options):
 
 
 def _simple_rnn(device):
-    """Plain (the CPU's case) and with recurrent dropout (the kernel's case on every device;
+    """Plain (the CPU's case) and with recurrent dropout (the pass's case on every device;
     off, the step loop draws the same masks in the same order)."""
     plain, _ = _recurrent("SimpleRNN", device) if device == "cpu" else ([], set())
     dropped, _ = _recurrent("SimpleRNN", device, dropout=0.2, recurrent_dropout=0.25)
@@ -198,36 +198,36 @@ def _mask_32bit(seed, n, rate):
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "dense_kernel": Scenario(lambda d: _dense(d, _mlp), "decision: dense kernel"),
+    "dense_step": Scenario(lambda d: _dense(d, _mlp), "decision: dense step"),
     "dense_narrow_layout": Scenario(
         lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
-        "decision: narrow layout", needs=("dense_kernel",),
+        "decision: narrow layout", needs=("dense_step",),
         cpu_only="the transposed layout is a CPU (MKL) trick"),
-    # with the closed form, the kernel's step runs no autograd at all
+    # with the closed form, the Dense step runs no autograd at all
     "dense_closed_form_loss": Scenario(
         lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
-        "autograd::engine", needs=("dense_kernel",)),
+        "autograd::engine", needs=("dense_step",)),
     "fused_optimizer": Scenario(lambda d: _dense(d, _mlp, optimizer="adam"),
                                 "aten::_fused_adam_"),
     "dropout_16bit": Scenario(_dropout_16bit, "decision: 16-bit mask",
                               cpu_only="other devices draw 32 bits per entry"),
-    "simple_rnn_kernel": Scenario(_simple_rnn, "_SimpleRNN"),
-    "gru_kernel": Scenario(lambda d: _recurrent("GRU", d), "_GRU",
-                           cpu_only="cuDNN's GRU on CUDA"),
-    # predict runs the inference kernel (plain operations) instead of torch.lstm
-    "lstm_kernel": Scenario(lambda d: _recurrent("LSTM", d), "predict: aten::lstm",
-                            needs=("torch_rnn_ops",), cpu_only="cuDNN's LSTM on CUDA"),
+    "simple_rnn_pass": Scenario(_simple_rnn, "_SimpleRNN"),
+    "gru_pass": Scenario(lambda d: _recurrent("GRU", d), "_GRU",
+                         cpu_only="cuDNN's GRU on CUDA"),
+    # predict runs the inference pass (plain operations) instead of torch.lstm
+    "lstm_pass": Scenario(lambda d: _recurrent("LSTM", d), "predict: aten::lstm",
+                          needs=("torch_rnn_ops",), cpu_only="cuDNN's LSTM on CUDA"),
     "torch_rnn_ops": Scenario(lambda d: _recurrent("GRU", d), "aten::gru",
-                              without=("gru_kernel",)),
+                              without=("gru_pass",)),
     "onehot_as_index": Scenario(_onehot, "decision: sparse_categorical_crossentropy"),
     "metric_chunks": Scenario(None, "decision: chunked"),  # run needs monkeypatch: see below
-    "embedding_index_add": Scenario(_embedding, "aten::index_add_", without=("dense_kernel",),
+    "embedding_index_add": Scenario(_embedding, "aten::index_add_", without=("dense_step",),
                                     cpu_only="CUDA's own embedding backward is kept"),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 
 #: Paths whose marker is the absence of something: seen when OFF, not when on.
-MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_kernel"}
+MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass"}
 
 
 def _profiled(run, device):
@@ -300,8 +300,8 @@ def test_both_mask_paths_drop_each_entry_with_probability_rate(on, device):
 
 def test_registry_covers_every_switch():
     """Every switch of statdl's training and layer modules is registered: bool class
-    attributes named ``enabled``, ``fused``, ``narrow_layout``, ``*_kernel``, ``index_*`` or
-    held by a class that holds a registered switch, and upper-case bool module attributes;
+    attributes named ``enabled``, ``fused``, ``narrow_layout``, ``*_pass`` (or an old
+    ``*_kernel``), ``index_*`` or held by a class that holds a registered switch, and upper-case bool module attributes;
     and every registered switch exists."""
     registered = {p.switch for p in fast_paths.PATHS}
     found = set()
@@ -317,7 +317,7 @@ def test_registry_covers_every_switch():
                 for attr, value in vars(cls).items():
                     if isinstance(value, bool) and (
                             attr in ("enabled", "fused", "narrow_layout")
-                            or attr.endswith("_kernel") or attr.startswith("index_")
+                            or attr.endswith(("_pass", "_kernel")) or attr.startswith("index_")
                             or f"{module.__name__}:{cls_name}." in " ".join(registered)):
                         found.add(f"{module.__name__}:{cls_name}.{attr}")
     assert found - registered == set(), f"switches not in statdl.fast_paths: {found - registered}"
@@ -333,19 +333,19 @@ def test_off_restores_the_previous_state_even_on_error():
             assert not any(fast_paths.state().values())
             raise RuntimeError("inside")
     assert fast_paths.state() == before
-    with fast_paths.off("gru_kernel"), fast_paths.off("gru_kernel", "dense_kernel"):
-        assert not fast_paths.is_on("gru_kernel") and not fast_paths.is_on("dense_kernel")
+    with fast_paths.off("gru_pass"), fast_paths.off("gru_pass", "dense_step"):
+        assert not fast_paths.is_on("gru_pass") and not fast_paths.is_on("dense_step")
     assert fast_paths.state() == before
 
 
 def test_the_switchboard_writes_the_old_switches():
     """The attributes the code reads are the only storage: the old way still works."""
-    with fast_paths.on("dense_kernel"):
-        DenseStackKernel.enabled = False
+    with fast_paths.on("dense_step"):
+        DenseStackStep.enabled = False
         try:
-            assert not fast_paths.is_on("dense_kernel")
+            assert not fast_paths.is_on("dense_step")
         finally:
-            DenseStackKernel.enabled = True
+            DenseStackStep.enabled = True
     with fast_paths.off("fused_optimizer", "metric_chunks"):
         assert sd.optimizers.Optimizer.fused is False
         assert loop.PendingOutputs.CAPACITY == 0
@@ -354,7 +354,7 @@ def test_the_switchboard_writes_the_old_switches():
 def test_unknown_names_are_refused_with_the_known_ones():
     with pytest.raises(sd.errors.ConfigError, match="`name` of fast_paths must be one of .*; "
                                                      "got 'dense_kernal'. Did you mean "
-                                                     "'dense_kernel'"):
+                                                     "'dense_step'"):
         fast_paths.off("dense_kernal")
 
 
@@ -364,8 +364,8 @@ def test_table_lists_every_path_with_its_switch_and_reasons():
     assert table["switch"].str.contains(":").all()
     for column in ("applies", "why", "gain", "tolerance"):
         assert (table[column].str.len() > 5).all(), column
-    with fast_paths.off("lstm_kernel"):
-        assert not fast_paths.table().set_index("name").loc["lstm_kernel", "on"]
+    with fast_paths.off("lstm_pass"):
+        assert not fast_paths.table().set_index("name").loc["lstm_pass", "on"]
 
 
 def test_environment_variable_is_read_at_import_without_importing_torch():
@@ -374,13 +374,13 @@ def test_environment_variable_is_read_at_import_without_importing_torch():
     afterwards comes up with its path off, and so does every path (lists of ``-name`` go
     through the same ``apply_env``, tested in-process below)."""
     code = ("import json, sys, statdl; torch_loaded = 'torch' in sys.modules; "
-            "from statdl.training.dense_kernel import DenseStackKernel as K; "
+            "from statdl.training.dense_step import DenseStackStep as K; "
             "from statdl import fast_paths as f; "
             "print(json.dumps([torch_loaded, K.enabled, f.state()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "STATDL_FAST_PATHS": "0"}, check=True, timeout=300)
-    torch_loaded, kernel_on, state = json.loads(out.stdout.strip().splitlines()[-1])
-    assert not torch_loaded and not kernel_on
+    torch_loaded, step_on, state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not torch_loaded and not step_on
     assert set(state) == set(fast_paths.names()) and not any(state.values())
 
 
@@ -399,17 +399,59 @@ def test_on_restores_the_defaults_a_switch_had_when_its_module_loaded():
 
 def test_environment_variable_lists_turn_off_the_paths_named():
     with fast_paths.on():
-        assert fast_paths.apply_env("-dense_kernel,-gru_kernel") == ["dense_kernel",
-                                                                     "gru_kernel"]
-        assert {k for k, v in fast_paths.state().items() if not v} == {"dense_kernel",
-                                                                        "gru_kernel"}
+        assert fast_paths.apply_env("-dense_step,-gru_pass") == ["dense_step", "gru_pass"]
+        assert {k for k, v in fast_paths.state().items() if not v} == {"dense_step", "gru_pass"}
         assert fast_paths.apply_env("1") == [] and fast_paths.apply_env("") == []
 
 
 def test_environment_variable_typos_warn_and_the_rest_applies():
     with fast_paths.on(), pytest.warns(RuntimeWarning, match="ignored \\['-nope', 'gru'\\]"):
-        assert fast_paths.apply_env("-nope, gru,-lstm_kernel") == ["lstm_kernel"]
-        assert not fast_paths.is_on("lstm_kernel")
+        assert fast_paths.apply_env("-nope, gru,-lstm_pass") == ["lstm_pass"]
+        assert not fast_paths.is_on("lstm_pass")
+
+
+OLD_NAMES = {"dense_kernel": "dense_step", "simple_rnn_kernel": "simple_rnn_pass",
+             "gru_kernel": "gru_pass", "lstm_kernel": "lstm_pass"}
+
+
+@pytest.mark.parametrize("old, new", sorted(OLD_NAMES.items()))
+def test_old_kernel_names_are_aliases_of_the_new_ones(old, new):
+    """The switches were called ``*_kernel`` before "kernel" came to mean only the weight
+    matrix: each old name is accepted by get/is_on/off/on/set_path/apply_env and works the
+    very switch its new name works; ``names()`` lists the new names only."""
+    assert fast_paths.ALIASES == OLD_NAMES
+    assert old not in fast_paths.names() and new in fast_paths.names()
+    assert fast_paths.get(old) is fast_paths.get(new)
+    with fast_paths.on():
+        with fast_paths.off(old):
+            assert not fast_paths.is_on(new) and not fast_paths.is_on(old)
+            assert [k for k, v in fast_paths.state().items() if not v] == [new]
+            with fast_paths.on(old):
+                assert fast_paths.is_on(new)
+        assert all(fast_paths.state().values())
+        assert fast_paths.apply_env(f"-{old}") == [new]
+        assert [k for k, v in fast_paths.state().items() if not v] == [new]
+        fast_paths.set_path(old, True)
+        assert fast_paths.is_on(new)
+
+
+def test_old_kernel_names_in_the_environment_variable_turn_off_the_new_paths():
+    """``STATDL_FAST_PATHS=-dense_kernel,...`` in a fresh process, as scripts written before the
+    rename set it: no warning, and exactly the renamed paths are off (their switches read)."""
+    code = ("import json, statdl; "
+            "from statdl.training.dense_step import DenseStackStep; "
+            "from statdl.layers.recurrent_cells import RecurrentModule as R; "
+            "from statdl import fast_paths as f; "
+            "print(json.dumps([DenseStackStep.enabled, R.simple_rnn_pass, R.gru_pass, "
+            "R.lstm_pass, sorted(k for k, v in f.state().items() if not v)]))")
+    value = ",".join(f"-{old}" for old in OLD_NAMES)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "STATDL_FAST_PATHS": value}, check=True,
+                         timeout=300)
+    *switches, off = json.loads(out.stdout.strip().splitlines()[-1])
+    assert switches == [False, False, False, False]
+    assert off == sorted(OLD_NAMES.values())
+    assert "STATDL_FAST_PATHS" not in out.stderr  # no warning about unknown names
 
 
 # ------------------------------------------------------------------ private torch APIs
@@ -472,12 +514,12 @@ def test_narrow_layout_off_and_on_train_alike_at_its_boundaries(units):
     y = rng.normal(size=(80, units)).astype(np.float32)
 
     def run(on):
-        with fast_paths.on("dense_kernel"), (fast_paths.on if on else fast_paths.off)(
+        with fast_paths.on("dense_step"), (fast_paths.on if on else fast_paths.off)(
                 "dense_narrow_layout"):
             arrays, net = _fit(lambda: [L.Dense(units, activation="relu"), L.Dropout(0.2),
                                         L.Dense(units)], (12,), "mse", x, y, "cpu")
-            kernel = DenseStackKernel.for_state(net._training_state())
-            return arrays, [s.narrow and kernel.narrow_layout for s in kernel.steps]
+            hand = DenseStackStep.for_state(net._training_state())
+            return arrays, [s.narrow and hand.narrow_layout for s in hand.steps]
 
     on_arrays, on_narrow = run(True)
     off_arrays, off_narrow = run(False)

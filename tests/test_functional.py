@@ -20,7 +20,7 @@ from statdl.errors import ConfigError, ShapeError
 from statdl.layers.modules import GraphModule, SequentialModule
 from statdl.models.hooks import register_fit_callback_factory, unregister_fit_callback_factory
 from statdl.resampling import clone_model
-from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.dense_step import DenseStackStep
 
 
 def _rng(seed=0):
@@ -68,8 +68,8 @@ def _mlp_layers():
 
 
 def test_functional_chain_lowers_to_the_sequential_module_and_trains_identically():
-    # the dense kernel is part of the claim (same fast path whichever API declared the model)
-    with fast_paths.on("dense_kernel"):
+    # the Dense step is part of the claim (same fast path whichever API declared the model)
+    with fast_paths.on("dense_step"):
         _check_chain_lowers_and_trains_identically()
 
 
@@ -87,7 +87,7 @@ def _check_chain_lowers_and_trains_identically():
     assert type(fun.module) is SequentialModule
     for model in (seq, fun):
         model.compile("rmsprop", "categorical_crossentropy", ["accuracy"])
-        assert DenseStackKernel.for_state(model._training_state()) is not None  # fast path
+        assert DenseStackStep.for_state(model._training_state()) is not None  # fast path
     torch.manual_seed(5)
     h1 = seq.fit(x, y, epochs=2, verbose=0)
     torch.manual_seed(5)
@@ -383,7 +383,7 @@ def test_fit_callback_factory_hook():
 
 
 def test_training_package_does_not_import_the_models():
-    code = ("import sys, statdl.training.loop, statdl.training.dense_kernel, "
+    code = ("import sys, statdl.training.loop, statdl.training.dense_step, "
             "statdl.training.inference; "
             "print([m for m in sys.modules if m in ('statdl.model', 'statdl.models.functional',"
             " 'statdl.models.sequential', 'statdl.models.trainer', 'statdl.tuning')])")

@@ -1,4 +1,4 @@
-"""GRU inference (``_gru_kernel.gru_inference``, the path of ``predict`` and ``evaluate``): the
+"""GRU inference (``_gru_pass.gru_inference``, the path of ``predict`` and ``evaluate``): the
 values of Keras's GRU (reset_after) from its definition, step by step in float64, and those of
 the training path (autograd on) through a model."""
 
@@ -10,8 +10,8 @@ import torch
 
 import statdl as sd
 from statdl import layers as L
-from statdl.layers import _gru_kernel
-from statdl.layers._gru_kernel import gru_inference
+from statdl.layers import _gru_pass
+from statdl.layers._gru_pass import gru_inference
 
 
 def _definition(x, kernel, rec, bias, return_sequences):
@@ -63,7 +63,7 @@ def test_float32_stays_within_rounding_of_the_definition():
 
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_predict_and_evaluate_equal_the_training_path(return_sequences):
-    # The training path (autograd on: the hand-written training kernel) is the reference for
+    # The training path (autograd on: the hand-written training pass) is the reference for
     # what predict and evaluate, which run gru_inference, must give; go_backwards and a stacked
     # layer included.
     sd.set_seed(3)
@@ -101,4 +101,4 @@ def test_the_projection_buffer_holds_a_few_steps_only(monkeypatch):
     with torch.inference_mode():
         gru_inference(torch.zeros(3, 50, 2), torch.zeros(2, 12), torch.zeros(4, 12))
     gates = [s for s in sizes if len(s) == 3]
-    assert gates == [(_gru_kernel.STEPS_PER_PROJECTION, 3, 12)]
+    assert gates == [(_gru_pass.STEPS_PER_PROJECTION, 3, 12)]

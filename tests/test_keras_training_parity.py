@@ -231,7 +231,7 @@ def _masks(name: str, case: Case, start) -> list[tuple[np.ndarray, np.ndarray]]:
     """The keep masks statdl's ``fit`` draws from seed 7 and where each Dropout's input was
     not 0, recorded through the Dropout modules (so with the Dense kernel, which applies
     dropout itself, off)."""
-    with fast_paths.off("dense_kernel"), fast_paths.on("dropout_16bit"):
+    with fast_paths.off("dense_step"), fast_paths.on("dropout_16bit"):
         return _fit(name, case, start, record=True)[3]
 
 

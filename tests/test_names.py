@@ -87,6 +87,7 @@ def test_model_output_shape_is_keras_property_and_the_old_forms_still_work():
     ("statdl.tuning.listing", "statdl.run_folders.listing", ["ls_runs", "best_run"]),
     ("statdl.tuning.recording", "statdl.run_folders.recording", ["report", "report_epoch"]),
     ("statdl.tuning.views", "statdl.reports.pages", ["save_run_view"]),
+    ("statdl.training.dense_kernel", "statdl.training.dense_step", ["DenseStackStep"]),
 ])
 def test_modules_that_shadowed_their_package_moved_and_the_old_paths_still_import(old, new,
                                                                                    names):

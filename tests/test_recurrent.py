@@ -446,7 +446,7 @@ def test_dropout_loop_matches_reference_with_fixed_masks(monkeypatch, cls, kind,
 @pytest.mark.parametrize("cls,kind", [(LSTM, "lstm"), (GRU, "gru")])
 def test_recurrent_masks_come_from_the_shared_dropout_stream(cls, kind, sixteen_bit):
     """The cells draw their masks with ``layers.dropout_masks`` (as Dropout and the Dense
-    kernel do): from one seed, the layer's output equals the float64 step loop fed with
+    step do): from one seed, the layer's output equals the float64 step loop fed with
     ``keep_mask``'s masks drawn after the same seed in the layer's order (the inputs' mask,
     then the state's, one per gate), with 16-bit masks and without."""
     rng = np.random.default_rng(6)
@@ -467,14 +467,14 @@ def test_recurrent_masks_come_from_the_shared_dropout_stream(cls, kind, sixteen_
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
-# ----------------------------------------------------------------------------- SimpleRNN kernel
+# ------------------------------------------------------------------------------- SimpleRNN pass
 
 
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("mask,bias", [(False, True), (True, True), (False, False)])
-def test_simple_rnn_kernel_gradcheck(relu, return_sequences, mask, bias):
-    from statdl.layers._simple_rnn_kernel import simple_rnn
+def test_simple_rnn_pass_gradcheck(relu, return_sequences, mask, bias):
+    from statdl.layers._simple_rnn_pass import simple_rnn
 
     g = torch.Generator().manual_seed(3)
     kw = {"dtype": torch.float64, "generator": g}
@@ -491,11 +491,11 @@ def test_simple_rnn_kernel_gradcheck(relu, return_sequences, mask, bias):
     assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
 
 
-@pytest.mark.parametrize("kernel,gates,bias_shape", [("simple_rnn", 1, (4,)),
-                                                   ("gru", 3, (2, 12))])
-def test_recurrent_kernels_on_empty_sequences(kernel, gates, bias_shape):
-    module = importlib.import_module(f"statdl.layers._{kernel}_kernel")
-    fn = getattr(module, kernel)
+@pytest.mark.parametrize("name,gates,bias_shape", [("simple_rnn", 1, (4,)),
+                                                 ("gru", 3, (2, 12))])
+def test_recurrent_passes_on_empty_sequences(name, gates, bias_shape):
+    module = importlib.import_module(f"statdl.layers._{name}_pass")
+    fn = getattr(module, name)
     x = torch.zeros(2, 0, 3, requires_grad=True)
     w, u, b = (torch.ones(*s, requires_grad=True)
                for s in ((3, 4 * gates), (4, 4 * gates), bias_shape))
@@ -506,10 +506,10 @@ def test_recurrent_kernels_on_empty_sequences(kernel, gates, bias_shape):
     assert fn(x, w, u, b, return_sequences=True).shape == (2, 0, 4)
 
 
-def _run_with_kernel(monkeypatch, switch, use_kernel, layer, x, seed=None):
-    """Output and gradients (x, then the weights) of ``layer`` with the kernel ``switch`` of
-    ``RecurrentModule`` set to ``use_kernel``."""
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, switch, use_kernel)
+def _run_with_pass(monkeypatch, switch, use_pass, layer, x, seed=None):
+    """Output and gradients (x, then the weights) of ``layer`` with the pass ``switch`` of
+    ``RecurrentModule`` set to ``use_pass``."""
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, switch, use_pass)
     module = layer.module.train()
     for p in module.parameters():
         p.grad = None
@@ -522,19 +522,19 @@ def _run_with_kernel(monkeypatch, switch, use_kernel, layer, x, seed=None):
     return out.detach(), [x.grad, *(p.grad for p in module.parameters())]
 
 
-def _count_calls(monkeypatch, kernel: str) -> list:
-    """A list that grows by one each time ``recurrent_cells.<kernel>`` runs."""
+def _count_calls(monkeypatch, function: str) -> list:
+    """A list that grows by one each time ``recurrent_cells.<function>`` runs."""
     calls = []
-    original = getattr(recurrent_cells, kernel)
-    monkeypatch.setattr(recurrent_cells, kernel,
+    original = getattr(recurrent_cells, function)
+    monkeypatch.setattr(recurrent_cells, function,
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     return calls
 
 
-def _assert_kernel_matches_old_path(monkeypatch, switch, layer, x, seed=None):
-    """The kernel and the path it replaces give the same output and gradients."""
-    new_out, new_grads = _run_with_kernel(monkeypatch, switch, True, layer, x, seed)
-    old_out, old_grads = _run_with_kernel(monkeypatch, switch, False, layer, x, seed)
+def _assert_pass_matches_old_path(monkeypatch, switch, layer, x, seed=None):
+    """The pass and the path it replaces give the same output and gradients."""
+    new_out, new_grads = _run_with_pass(monkeypatch, switch, True, layer, x, seed)
+    old_out, old_grads = _run_with_pass(monkeypatch, switch, False, layer, x, seed)
     torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
     assert len(new_grads) == len(old_grads)
     for new, old in zip(new_grads, old_grads):
@@ -546,9 +546,9 @@ def _assert_kernel_matches_old_path(monkeypatch, switch, layer, x, seed=None):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_recurrent_kernels_match_torch_fused(monkeypatch, kind, activation, return_sequences,
+def test_recurrent_passes_match_torch_fused(monkeypatch, kind, activation, return_sequences,
                                              go_backwards, use_bias):
-    """SimpleRNN's and GRU's kernels against torch's fused rnn_tanh/rnn_relu/gru."""
+    """SimpleRNN's and GRU's passes against torch's fused rnn_tanh/rnn_relu/gru."""
     torch.manual_seed(4)
     layer_class = SimpleRNN if kind == "simple_rnn" else GRU
     layer = layer_class(6, activation=activation, return_sequences=return_sequences,
@@ -559,14 +559,14 @@ def test_recurrent_kernels_match_torch_fused(monkeypatch, kind, activation, retu
             layer.module.bias.uniform_(-0.5, 0.5)
     x = torch.randn(4, 9, 3)
     calls = _count_calls(monkeypatch, kind)
-    _assert_kernel_matches_old_path(monkeypatch, f"{kind}_kernel", layer, x)
-    assert calls == [1]  # the kernel ran once, then the fused path
+    _assert_pass_matches_old_path(monkeypatch, f"{kind}_pass", layer, x)
+    assert calls == [1]  # the pass ran once, then the fused path
     assert len(list(layer.module.parameters())) == (3 if use_bias else 2)  # W, U (, b)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activation,
+def test_simple_rnn_pass_recurrent_dropout_matches_loop(monkeypatch, activation,
                                                           return_sequences):
     torch.manual_seed(5)
     layer = SimpleRNN(6, activation=activation, dropout=0.3, recurrent_dropout=0.4,
@@ -574,11 +574,11 @@ def test_simple_rnn_kernel_recurrent_dropout_matches_loop(monkeypatch, activatio
     layer.build((7, 3))
     x = torch.randn(5, 7, 3)
     # same seed -> the same masks: both draw (B, 1, in) then (B, 1, u); old path: step loop
-    _assert_kernel_matches_old_path(monkeypatch, "simple_rnn_kernel", layer, x, seed=11)
+    _assert_pass_matches_old_path(monkeypatch, "simple_rnn_pass", layer, x, seed=11)
 
 
-def test_simple_rnn_kernel_masks_of_a_layer_called_twice(monkeypatch):
-    """The kernel's masks come from buffers kept on the module (one draw for both masks): a
+def test_simple_rnn_pass_masks_of_a_layer_called_twice(monkeypatch):
+    """The pass's masks come from buffers kept on the module (one draw for both masks): a
     layer called twice in one forward pass (a shared layer) keeps each call's masks for its
     backward pass, and both calls equal the step loop's with the same seed."""
     torch.manual_seed(6)
@@ -586,46 +586,46 @@ def test_simple_rnn_kernel_masks_of_a_layer_called_twice(monkeypatch):
     layer.build((4, 3))
     x1, x2 = torch.randn(6, 4, 3), torch.randn(6, 4, 3)
     results = {}
-    for use_kernel in (True, False):
-        monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", use_kernel)
+    for use_pass in (True, False):
+        monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_pass", use_pass)
         module = layer.module.train()
         for p in module.parameters():
             p.grad = None
         torch.manual_seed(12)
         out = module(x1) * module(x2)
         out.sum().backward()
-        results[use_kernel] = (out.detach(), [p.grad.clone() for p in module.parameters()])
+        results[use_pass] = (out.detach(), [p.grad.clone() for p in module.parameters()])
     torch.testing.assert_close(results[True][0], results[False][0], atol=1e-6, rtol=1e-5)
     for new, old in zip(results[True][1], results[False][1], strict=True):
         torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)
 
 
-def test_simple_rnn_kernel_dispatch(monkeypatch):
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
+def test_simple_rnn_pass_dispatch(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_pass", True)
     calls = _count_calls(monkeypatch, "simple_rnn")
     module = SimpleRNN(4).build((5, 3))
     x = torch.randn(2, 5, 3)
     module.train()(x)
-    assert calls == [1]                        # training on CPU: the kernel
+    assert calls == [1]                        # training on CPU: the pass
     with torch.no_grad():
-        inference = module.eval()(x)           # inference on CPU: the kernel too
+        inference = module.eval()(x)           # inference on CPU: the pass too
     assert calls == [1, 1]
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", False)
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_pass", False)
     with torch.no_grad():
         torch.testing.assert_close(module(x), inference)  # torch's fused kernel
     assert calls == [1, 1]
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_kernel", True)
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "simple_rnn_pass", True)
     SimpleRNN(4, activation="linear").build((5, 3))(x)  # other activations: the step loop
     assert calls == [1, 1]
 
 
-# ----------------------------------------------------------------------------- GRU kernel
+# ------------------------------------------------------------------------------- GRU pass
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-def test_gru_kernel_gradcheck(return_sequences, bias):
-    from statdl.layers._gru_kernel import gru
+def test_gru_pass_gradcheck(return_sequences, bias):
+    from statdl.layers._gru_pass import gru
 
     g = torch.Generator().manual_seed(3)
     kw = {"dtype": torch.float64, "generator": g}
@@ -640,34 +640,34 @@ def test_gru_kernel_gradcheck(return_sequences, bias):
     assert torch.autograd.gradcheck(f, (x, w, u, b) if bias else (x, w, u))
 
 
-def test_gru_kernel_input_dropout_matches_fused(monkeypatch):
+def test_gru_pass_input_dropout_matches_fused(monkeypatch):
     torch.manual_seed(5)
     layer = GRU(6, dropout=0.3, return_sequences=True)
     layer.build((7, 3))
     x = torch.randn(5, 7, 3)
     # same seed -> the same (B, 1, in) input mask on both paths
-    _assert_kernel_matches_old_path(monkeypatch, "gru_kernel", layer, x, seed=11)
+    _assert_pass_matches_old_path(monkeypatch, "gru_pass", layer, x, seed=11)
 
 
-def test_gru_kernel_dispatch(monkeypatch):
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", True)
+def test_gru_pass_dispatch(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_pass", True)
     calls = _count_calls(monkeypatch, "gru")
     x = torch.randn(2, 5, 3)
     module = GRU(4).build((5, 3))
     module.train()(x)
-    assert calls == [1]                                  # training on CPU: the kernel
+    assert calls == [1]                                  # training on CPU: the pass
     with torch.no_grad():
         module.eval()(x)                                 # inference: torch's fused kernel
     GRU(4, recurrent_dropout=0.2).build((5, 3)).train()(x)
     GRU(4, reset_after=False).build((5, 3)).train()(x)
     GRU(4, activation="relu").build((5, 3)).train()(x)
     assert calls == [1]                                  # the step loop
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_kernel", False)
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "gru_pass", False)
     GRU(4).build((5, 3)).train()(x)                      # torch's fused kernel
     assert calls == [1]
 
 
-# ------------------------------------------------- LSTM inference kernel (predict, evaluate)
+# --------------------------------------------------- LSTM inference pass (predict, evaluate)
 def _torch_lstm_loop(x, kernel, rec, bias, return_sequences):
     """Keras's LSTM cell as a plain torch loop (float64), written here independently."""
     u = rec.shape[0]
@@ -688,7 +688,7 @@ def _torch_lstm_loop(x, kernel, rec, bias, return_sequences):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("batch,steps", [(1, 1), (3, 4), (5, 9), (2, 17)])
 @pytest.mark.parametrize("kw", [{}, {"use_bias": False}, {"go_backwards": True}])
-def test_lstm_inference_kernel_matches_a_plain_loop(batch, steps, return_sequences, kw):
+def test_lstm_inference_pass_matches_a_plain_loop(batch, steps, return_sequences, kw):
     torch.manual_seed(batch * 100 + steps)
     module = LSTM(6, return_sequences=return_sequences, **kw).build((steps, 3)).double().eval()
     with torch.no_grad():  # weights of every scale, not just the initialiser's
@@ -702,8 +702,8 @@ def test_lstm_inference_kernel_matches_a_plain_loop(batch, steps, return_sequenc
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_lstm_inference_kernel_runs_only_without_autograd_on_cpu(monkeypatch):
-    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", True)
+def test_lstm_inference_pass_runs_only_without_autograd_on_cpu(monkeypatch):
+    monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_pass", True)
     calls = _count_calls(monkeypatch, "lstm_inference")
     x = torch.randn(2, 5, 3)
     module = LSTM(4).build((5, 3))
@@ -715,12 +715,12 @@ def test_lstm_inference_kernel_runs_only_without_autograd_on_cpu(monkeypatch):
     torch.testing.assert_close(out, out_train.detach(), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         LSTM(4, activation="relu").build((5, 3)).eval()(x)   # the step loop
-        monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_kernel", False)
+        monkeypatch.setattr(recurrent_cells.RecurrentModule, "lstm_pass", False)
         module(x)                                              # torch.lstm
     assert calls == [1]
 
 
-def test_lstm_inference_kernel_in_bidirectional_and_predict():
+def test_lstm_inference_pass_in_bidirectional_and_predict():
     from statdl import Sequential
     from statdl.layers import Dense, Embedding
 
@@ -752,16 +752,16 @@ def test_lstm_inference_kernel_in_bidirectional_and_predict():
 def test_torch_rnn_ops_off_runs_the_step_loop(monkeypatch, cls, kw):
     """``torch_rnn_ops = False``: the step loop instead of torch's fused op, same numbers
     (input dropout's mask, drawn before the branch, included)."""
-    for switch in ("simple_rnn_kernel", "gru_kernel", "lstm_kernel"):
+    for switch in ("simple_rnn_pass", "gru_pass", "lstm_pass"):
         monkeypatch.setattr(recurrent_cells.RecurrentModule, switch, False)
     torch.manual_seed(3)
     layer = cls(5, dropout=0.25, return_sequences=True, **kw)
     layer.build((6, 3))
     x = torch.randn(4, 6, 3)
     fused_calls = _count_calls_method(monkeypatch, "_fused")
-    new_out, new_grads = _run_with_kernel(monkeypatch, "torch_rnn_ops", False, layer, x, seed=2)
+    new_out, new_grads = _run_with_pass(monkeypatch, "torch_rnn_ops", False, layer, x, seed=2)
     assert fused_calls == []
-    old_out, old_grads = _run_with_kernel(monkeypatch, "torch_rnn_ops", True, layer, x, seed=2)
+    old_out, old_grads = _run_with_pass(monkeypatch, "torch_rnn_ops", True, layer, x, seed=2)
     assert fused_calls == [1]
     torch.testing.assert_close(new_out, old_out, atol=1e-6, rtol=1e-5)
     for new, old in zip(new_grads, old_grads):

@@ -1,4 +1,4 @@
-"""A leading SimpleRNN under the hand-written Dense pass (``dense_kernel._SimpleRNNPrefix``):
+"""A leading SimpleRNN under the hand-written Dense pass (``dense_step._SimpleRNNPrefix``):
 the same weights as autograd's step, and gradients equal to plain torch's in float64."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import statdl as sd
 from statdl import fast_paths
 from statdl import layers as L
 from statdl.layers.dropout_masks import keep_mask
-from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.dense_step import DenseStackStep
 
 
 @pytest.fixture(autouse=True)
 def _paths_on():
-    """The file tests the kernel itself: its paths stay on under ``STATDL_FAST_PATHS=0``."""
-    with fast_paths.on("dense_kernel", "dense_closed_form_loss", "simple_rnn_kernel"):
+    """The file tests the step itself: its paths stay on under ``STATDL_FAST_PATHS=0``."""
+    with fast_paths.on("dense_step", "dense_closed_form_loss", "simple_rnn_pass"):
         yield
 
 
@@ -34,14 +34,14 @@ def _layers(activation="tanh", dropout=0.1, recurrent_dropout=0.1, use_bias=True
 
 
 def _fit(enabled, x, y, **options):
-    with (fast_paths.on if enabled else fast_paths.off)("dense_kernel"):
+    with (fast_paths.on if enabled else fast_paths.off)("dense_step"):
         sd.set_seed(3)
         net = sd.Sequential(_layers(**options), input_shape=x.shape[1:])
         net.compile("rmsprop", "mse")
-        kernel = DenseStackKernel.for_state(net._training_state(), 3)
+        hand = DenseStackStep.for_state(net._training_state(), 3)
         history = net.fit(x, y, epochs=3, batch_size=32, verbose=0,
                           validation_data=(x[:40], y[:40]))
-    return kernel, net.get_weights(), history.history
+    return hand, net.get_weights(), history.history
 
 
 @pytest.mark.parametrize("options", [
@@ -53,8 +53,8 @@ def _fit(enabled, x, y, **options):
 ])
 def test_simple_rnn_prefix_trains_like_autograd(options):
     x, y = _series()
-    kernel, w_k, h_k = _fit(True, x, y, **options)
-    assert kernel is not None and kernel.recurrent is not None
+    hand, w_k, h_k = _fit(True, x, y, **options)
+    assert hand is not None and hand.recurrent is not None
     none, w_a, h_a = _fit(False, x, y, **options)
     assert none is None
     for a, b in zip(w_k, w_a):
@@ -91,15 +91,15 @@ def test_simple_rnn_prefix_gradients_equal_plain_torch_in_float64(relu):
         for p in params:
             p.normal_(0.0, 0.5)
             p.grad = torch.zeros_like(p)
-    kernel = DenseStackKernel.for_state(state, 3)
-    assert kernel.recurrent is not None
+    hand = DenseStackStep.for_state(state, 3)
+    assert hand.recurrent is not None
     x = torch.randn(9, 5, 3, dtype=torch.float64)
     target = torch.randn(9, dtype=torch.float64)
 
     torch.manual_seed(5)
-    z = kernel.forward(x)
-    kernel.backward(2.0 * (z[:, 0] - target)[:, None] / 9)
-    by_kernel = [p.grad.clone() for p in params]
+    z = hand.forward(x)
+    hand.backward(2.0 * (z[:, 0] - target)[:, None] / 9)
+    by_hand = [p.grad.clone() for p in params]
 
     # the same masks, drawn in the module's order: input, recurrent, then the Dropout layer's
     torch.manual_seed(5)
@@ -107,7 +107,7 @@ def test_simple_rnn_prefix_gradients_equal_plain_torch_in_float64(relu):
              keep_mask((9, 12), 0.1, dtype=torch.float64),
              keep_mask((9, 4), 0.2, dtype=torch.float64)]
     by_torch = _plain_torch_grads(x, target, [p.detach() for p in params], masks, relu)
-    for got, want in zip(by_kernel, by_torch):
+    for got, want in zip(by_hand, by_torch):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_sequence_models_the_prefix_cannot_run_train_through_autograd(first, sha
     if layers[0].name == "frozen":
         layers[0].trainable = False
     net.compile("rmsprop", "mse")
-    assert DenseStackKernel.for_state(net._training_state(), 3) is None
+    assert DenseStackStep.for_state(net._training_state(), 3) is None
     x, y = _series(n=20)
     history = net.fit(x, y, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -135,6 +135,6 @@ def test_sequence_models_the_prefix_cannot_run_train_through_autograd(first, sha
 def test_the_simple_rnn_switch_also_turns_the_prefix_off():
     net = sd.Sequential(_layers(), input_shape=(5, 3))
     net.compile("rmsprop", "mse")
-    with fast_paths.off("simple_rnn_kernel"):
-        assert DenseStackKernel.for_state(net._training_state(), 3) is None
-    assert DenseStackKernel.for_state(net._training_state(), 3) is not None
+    with fast_paths.off("simple_rnn_pass"):
+        assert DenseStackStep.for_state(net._training_state(), 3) is None
+    assert DenseStackStep.for_state(net._training_state(), 3) is not None

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from statdl.layers import _simple_rnn_kernel
-from statdl.layers._simple_rnn_kernel import simple_rnn
+from statdl.layers import _simple_rnn_pass
+from statdl.layers._simple_rnn_pass import simple_rnn
 from test_simple_rnn_threads import _loop as _definition  # the recurrence step by step
 
 
@@ -38,7 +38,7 @@ def test_inference_in_large_batches_matches_the_definition(relu, return_sequence
         assert torch.get_num_threads() == 2  # given back
     finally:
         torch.set_num_threads(before)
-    many = rows * 32 >= _simple_rnn_kernel._INFERENCE_THREADS_FROM
+    many = rows * 32 >= _simple_rnn_pass._INFERENCE_THREADS_FROM
     assert seen and set(seen) == {2 if many else 1}
     expected = _definition(x, kernel, rec, bias, relu, return_sequences)
     torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)

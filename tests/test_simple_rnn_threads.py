@@ -1,4 +1,4 @@
-"""SimpleRNN's kernel runs its step loops on one thread and gives the fit's count back; its
+"""SimpleRNN's pass runs its step loops on one thread and gives the fit's count back; its
 values and gradients stay those of the plain torch step loop."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from statdl.layers._simple_rnn_kernel import simple_rnn
+from statdl.layers._simple_rnn_pass import simple_rnn
 
 
 def _loop(x, kernel, rec, bias, relu, return_sequences):

@@ -4,7 +4,7 @@ statdl calls three kinds of torch function that are not public API and may chang
 between torch releases without notice:
 
 * ``torch._fused_adam_`` (the fused optimiser step, ``training/optimizers.py``);
-* ``torch.ops.aten.threshold_backward`` (ReLU's derivative in one pass, ``dense_kernel``);
+* ``torch.ops.aten.threshold_backward`` (ReLU's derivative in one pass, ``dense_step``);
 * the positional forms ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``
   (torch's fused RNN ops over Keras-layout weights, ``layers/recurrent_cells.py``).
 

@@ -1,8 +1,8 @@
 """Every automatically chosen speed path of statdl, its reason, and one way to turn it off.
 
 statdl trains and predicts through several hand-written or private-torch paths that it picks
-by itself when a model qualifies (the Dense kernel, the fused optimiser step, 16-bit dropout
-masks, the recurrent kernels ...). Each one computes what the plain path computes, to a stated
+by itself when a model qualifies (the Dense step, the fused optimiser step, 16-bit dropout
+masks, the recurrent passes ...). Each one computes what the plain path computes, to a stated
 tolerance, and each is controlled by the class or module attribute that the code reads where
 it chooses the path; this module lists them (``PATHS``) and sets those attributes, so the
 attributes stay the only place the choice is stored.
@@ -10,7 +10,7 @@ attributes stay the only place the choice is stored.
 * ``table()``: name, state, switch, when it applies, why, the measured gain, the tolerance;
 * ``off(*names)`` / ``on(*names)``: a ``with`` block with those paths (all, when no names)
   off / on, the previous state restored on exit, also on error;
-* ``STATDL_FAST_PATHS=0`` turns every path off, ``STATDL_FAST_PATHS=-dense_kernel,-gru_kernel``
+* ``STATDL_FAST_PATHS=0`` turns every path off, ``STATDL_FAST_PATHS=-dense_step,-gru_pass``
   those named, read once when statdl is imported and applied to each switch as the module
   holding it loads, so ``import statdl`` still imports no torch (a tuning run's child process
   whose script never uses torch does not load it); ``STATDL_FAST_PATHS=0 pytest`` runs the
@@ -19,17 +19,20 @@ attributes stay the only place the choice is stored.
 The switches are process-wide class attributes: changing one affects every model in the
 process, including ones training in other threads.
 
-Words: a path's name ending in ``_kernel`` (``dense_kernel``, ``gru_kernel`` ...) is the public
-name of a hand-written compute pass and stays as it was; everywhere else in statdl ``kernel``
-is Keras's weight matrix (``Dense.kernel``, ``recurrent_kernel``).
+Words: the hand-written compute paths are "passes" or "steps" (``dense_step``,
+``simple_rnn_pass``, ``gru_pass``, ``lstm_pass``); ``kernel`` in statdl is only Keras's weight
+matrix (``Dense.kernel``, ``recurrent_kernel``). The old switch names ``dense_kernel``,
+``simple_rnn_kernel``, ``gru_kernel`` and ``lstm_kernel`` are accepted aliases wherever a name
+is given (``STATDL_FAST_PATHS``, ``off``, ``on``, ``is_on``, ``get``, ``set_path``);
+``names()`` lists the new names only.
 
 Examples
 --------
 >>> from statdl import fast_paths
->>> "dense_kernel" in fast_paths.names()
+>>> "dense_step" in fast_paths.names()
 True
->>> with fast_paths.off("dense_kernel"):
-...     fast_paths.is_on("dense_kernel")
+>>> with fast_paths.off("dense_step"):
+...     fast_paths.is_on("dense_step")
 False
 """
 
@@ -47,7 +50,7 @@ from typing import Any
 
 from .validation import choice_error
 
-__all__ = ["FastPath", "PATHS", "names", "get", "is_on", "set_path", "state", "off", "on",
+__all__ = ["FastPath", "PATHS", "ALIASES", "names", "get", "is_on", "set_path", "state", "off", "on",
            "table", "apply_env", "ENV"]
 
 ENV = "STATDL_FAST_PATHS"
@@ -96,13 +99,13 @@ class FastPath:
         return f"rtol {self.rtol:g}, atol {self.atol:g}"
 
 
-_DENSE = "statdl.training.dense_kernel:DenseStackKernel"
+_DENSE = "statdl.training.dense_step:DenseStackStep"
 _RNN = "statdl.layers.recurrent_cells:RecurrentModule"
 
 #: The registry, in the order a training step meets them (then prediction's paths).
 PATHS: tuple[FastPath, ...] = (
     FastPath(
-        "dense_kernel", f"{_DENSE}.enabled",
+        "dense_step", f"{_DENSE}.enabled",
         "fit, float32, on a Sequential chain of Dense/Dropout layers (optionally after a "
         "trainable Embedding + Flatten), hidden activations linear/relu/tanh/sigmoid, no "
         "penalties, nothing frozen",
@@ -113,12 +116,12 @@ PATHS: tuple[FastPath, ...] = (
         "1.41x", 1e-4, 1e-6),
     FastPath(
         "dense_narrow_layout", f"{_DENSE}.narrow_layout",
-        "inside dense_kernel, on the CPU, for Dense layers of 2 to 10 units",
+        "inside dense_step, on the CPU, for Dense layers of 2 to 10 units",
         "MKL multiplies by the kernel's transpose in about half the time for narrow layers",
         "MNIST multinomial logit 1.18x per epoch (784-512-256-10 unchanged)", 1e-5, 1e-7),
     FastPath(
         "dense_closed_form_loss", f"{_DENSE}.closed_form_loss",
-        "inside dense_kernel, no sample/class weights, linear output or from_logits: "
+        "inside dense_step, no sample/class weights, linear output or from_logits: "
         "cross-entropy on logits (class indices) and mean squared error",
         "the loss's gradient with respect to the last pre-activation in one or two passes "
         "(softmax(z) - onehot(y), 2 (z - y) / n) instead of autograd on that pre-activation",
@@ -133,13 +136,13 @@ PATHS: tuple[FastPath, ...] = (
         "a fifth of a step off the course's MNIST network", 1e-5, 1e-6),
     FastPath(
         "dropout_16bit", "statdl.layers.dropout_masks:SIXTEEN_BIT",
-        "every dropout mask drawn on the CPU (Dropout, the dense kernel, recurrent dropout)",
+        "every dropout mask drawn on the CPU (Dropout, the Dense step, recurrent dropout)",
         "torch's CPU generator is sequential and its draws were a tenth of a dense network's "
         "step: 16 bits per entry with a randomised threshold keep each entry's drop "
         "probability exactly `rate` for half the random numbers",
         "halves the generator's share of the step (about 5% of an MNIST MLP step)", None, None),
     FastPath(
-        "simple_rnn_kernel", f"{_RNN}.simple_rnn_kernel",
+        "simple_rnn_pass", f"{_RNN}.simple_rnn_pass",
         "SimpleRNN (tanh or relu) on the CPU, training and inference; with recurrent dropout "
         "on any device",
         "one autograd node with hand-written BPTT (two operations per step) instead of torch's "
@@ -147,19 +150,19 @@ PATHS: tuple[FastPath, ...] = (
         "1.3-1.9x per step on CPU; imdb-rnn@100 epoch 1.69 -> 1.49 s (tanh as sigmoid)",
         1e-4, 1e-6),
     FastPath(
-        "gru_kernel", f"{_RNN}.gru_kernel",
+        "gru_pass", f"{_RNN}.gru_pass",
         "GRU (reset_after, tanh/sigmoid, no recurrent dropout) on the CPU: training (BPTT "
-        "kernel) and predict/evaluate (inference kernel)",
+        "pass) and predict/evaluate (inference pass)",
         "training: one autograd node with hand-written BPTT (three operations per step) "
         "instead of torch.gru's per-step autograd cells; inference: a few steps' gates at a "
         "time",
         "training 1.3-1.5x per step at maxlen 20 and 100; predict 2.3x torch.gru (batch "
         "1,024 x 100 steps)", 1e-4, 1e-6),
     FastPath(
-        "lstm_kernel", f"{_RNN}.lstm_kernel",
+        "lstm_pass", f"{_RNN}.lstm_pass",
         "LSTM (tanh/sigmoid, no recurrent dropout) on the CPU: predict/evaluate (inference "
-        "kernel); training only where torch.lstm would not run oneDNN (float64, oneDNN off: "
-        "the training kernel), float32 training keeps oneDNN's torch.lstm",
+        "pass); training only where torch.lstm would not run oneDNN (float64, oneDNN off: "
+        "the training pass), float32 training keeps oneDNN's torch.lstm",
         "inference: the gate buffer a few steps long instead of the whole sequence, one "
         "sigmoid_ per step (tanh = 2 sigmoid(2z) - 1); training without oneDNN: one autograd "
         "node with hand-written BPTT instead of per-step autograd cells",
@@ -169,13 +172,13 @@ PATHS: tuple[FastPath, ...] = (
     FastPath(
         "torch_rnn_ops", f"{_RNN}.torch_rnn_ops",
         "LSTM/GRU/SimpleRNN with default activations and no recurrent dropout where no statdl "
-        "kernel takes them (float32 LSTM training on the CPU through oneDNN, CUDA through "
-        "cuDNN, a kernel switched off), if the positional op passes statdl._torch_private's "
+        "pass takes them (float32 LSTM training on the CPU through oneDNN, CUDA through "
+        "cuDNN, a pass switched off), if the positional op passes statdl._torch_private's "
         "check",
         "torch's fused RNN ops (cuDNN on CUDA, oneDNN on CPU) over the Keras weights as "
         "transposed views, instead of statdl's step loop",
         "bench/fast_paths_speed.py (2 rounds, 2 cores, 2026-11-30): Embedding + "
-        "GRU(32) over 100 steps, kernel off, 1.25x against the step loop", 1e-4, 1e-6),
+        "GRU(32) over 100 steps, gru_pass off, 1.25x against the step loop", 1e-4, 1e-6),
     FastPath(
         "onehot_as_index", "statdl.training.loop:INDEX_TARGETS",
         "categorical cross-entropy on exact one-hot rows, unless a metric compares outputs "
@@ -193,7 +196,7 @@ PATHS: tuple[FastPath, ...] = (
         "784-256-128-10 epoch 1.04x", 0.0, 0.0, off_value=0),
     FastPath(
         "embedding_index_add", "statdl.layers.embedding:EmbeddingModule.index_add_backward",
-        "a trainable Embedding trained on the CPU through autograd (not the dense kernel, "
+        "a trainable Embedding trained on the CPU through autograd (not the Dense step, "
         "which has its own index_add_)",
         "torch's CPU backward of F.embedding sorts the ids first; zeros + one index_add_ "
         "does not",
@@ -212,8 +215,17 @@ PATHS: tuple[FastPath, ...] = (
 )
 
 
+#: Old switch names (from when "kernel" also meant a compute pass) -> the current ones.
+ALIASES: dict[str, str] = {
+    "dense_kernel": "dense_step",
+    "simple_rnn_kernel": "simple_rnn_pass",
+    "gru_kernel": "gru_pass",
+    "lstm_kernel": "lstm_pass",
+}
+
+
 def names() -> list[str]:
-    """Names of every registered fast path."""
+    """Names of every registered fast path (the current ones, not the old aliases)."""
     return [p.name for p in PATHS]
 
 
@@ -225,6 +237,7 @@ def get(name: str) -> FastPath:
     >>> get("fused_optimizer").switch
     'statdl.training.optimizers:Optimizer.fused'
     """
+    name = ALIASES.get(name, name)
     for path in PATHS:
         if path.name == name:
             return path
@@ -316,8 +329,8 @@ def apply_env(value: str | None = None) -> list[str]:
     Examples
     --------
     >>> with on():
-    ...     apply_env("-gru_kernel"), is_on("gru_kernel")
-    (['gru_kernel'], False)
+    ...     apply_env("-gru_pass"), is_on("gru_pass")
+    (['gru_pass'], False)
     """
     value = os.environ.get(ENV, "") if value is None else value
     value = value.strip()
@@ -328,8 +341,8 @@ def apply_env(value: str | None = None) -> list[str]:
     else:
         known, turned, bad = set(names()), [], []
         for item in (v.strip() for v in value.split(",")):
-            if item.startswith("-") and item[1:] in known:
-                turned.append(item[1:])
+            if item.startswith("-") and ALIASES.get(item[1:], item[1:]) in known:
+                turned.append(ALIASES.get(item[1:], item[1:]))
             elif item:
                 bad.append(item)
         if bad:

@@ -1,7 +1,7 @@
 """Dropout's random numbers: 0/1 keep masks drawn from torch's generator.
 
 ``keep_mask`` draws one mask, ``KeepMasks`` all of a training step's masks with one call to the
-generator into buffers reused from step to step (the ``dense_kernel`` fast path's way), ``dropout_mask`` the
+generator into buffers reused from step to step (the ``dense_step`` fast path's way), ``dropout_mask`` the
 inverted-dropout multiplier the Dropout layer and the recurrent cells apply. Both paths draw the
 same numbers in the same order, so a model trains to the same weights from one seed whichever
 path draws its masks.

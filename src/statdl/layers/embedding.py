@@ -24,7 +24,7 @@ class _Lookup(torch.autograd.Function):
     torch's CPU backward of ``F.embedding`` (``embedding_dense_backward``) sorts the ids first;
     for a batch of 128 x 100 ids into 10,000 x 8 it takes 918 us a step against 358 us here
     (1,360 against 5,005 us at 500 words), about a tenth of an imdb-rnn@100 training step.
-    A gradient that arrives time-major in memory (the ``simple_rnn_kernel`` pass hands back ``dX`` as a
+    A gradient that arrives time-major in memory (the ``simple_rnn_pass`` pass hands back ``dX`` as a
     ``(batch, time, d)`` view of a ``(d, time, batch)`` product) is read in that order, with
     the ids transposed to match, instead of being copied: 296 against 448 us.
     """

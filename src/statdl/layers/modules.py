@@ -1,6 +1,6 @@
 """The torch modules of models: a chain of layer modules, or a graph of them.
 
-Both live here, below the training package, so that the training loop's fast paths (``dense_kernel``,
+Both live here, below the training package, so that the training loop's fast paths (``dense_step``,
 the inference shortcuts) can recognise a chain without importing the model classes.
 A functional model whose graph is a chain lowers to the same ``SequentialModule`` as the
 ``Sequential`` that declares the same layers, so both train through the same fast paths.

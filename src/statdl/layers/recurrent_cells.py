@@ -8,9 +8,9 @@ Weights are stored exactly as Keras stores them, so ``get_weights()`` lines up w
   then recurrent bias.
 
 Words: ``kernel`` and ``recurrent_kernel`` are Keras's weight matrices. The compute paths are
-"passes" here ("hand-written pass", "torch's fused RNN ops"); only the names that were public
-before the distinction was made keep the other sense of the word: the switches
-``simple_rnn_kernel``, ``gru_kernel``, ``lstm_kernel`` and the modules ``_*_kernel.py``.
+"passes" here ("hand-written pass", "torch's fused RNN ops"): the switches
+``simple_rnn_pass``, ``gru_pass``, ``lstm_pass`` (old names ``*_kernel`` accepted by
+``statdl.fast_paths``) and the modules ``_*_pass.py``.
 
 Without recurrent dropout and with the default activations the forward pass calls torch's fused
 RNN ops (``torch.lstm``, ``torch.gru``, ``torch.rnn_tanh``/``rnn_relu``), which take a flat
@@ -20,22 +20,22 @@ Keras does not have. So the trainable parameters are exactly Keras's. Otherwise 
 runs, with the input projection of all time steps done in one matrix product.
 
 SimpleRNN (tanh or relu) is the exception on CPU, and with recurrent dropout on any device: it
-runs ``_simple_rnn_kernel``, one autograd node whose backward pass is written out by hand (only
+runs ``_simple_rnn_pass``, one autograd node whose backward pass is written out by hand (only
 the recurrence stays in the time loop), faster than torch's fused CPU op for training and
-for inference. Setting the class attribute ``RecurrentModule.simple_rnn_kernel = False``
+for inference. Setting the class attribute ``RecurrentModule.simple_rnn_pass = False``
 switches back to the old paths (fused op, step loop with recurrent dropout).
 
-GRU (``reset_after=True``, tanh, sigmoid, no recurrent dropout) likewise runs ``_gru_kernel`` on
+GRU (``reset_after=True``, tanh, sigmoid, no recurrent dropout) likewise runs ``_gru_pass`` on
 CPU instead of ``torch.gru`` when gradients are recorded (training), and
-``_gru_kernel.gru_inference`` when not (``predict``, ``evaluate``: 2.3 times torch.gru's speed,
-with a few steps' gates at a time). ``RecurrentModule.gru_kernel = False`` switches back.
+``_gru_pass.gru_inference`` when not (``predict``, ``evaluate``: 2.3 times torch.gru's speed,
+with a few steps' gates at a time). ``RecurrentModule.gru_pass = False`` switches back.
 
-LSTM (tanh, sigmoid) runs ``_lstm_kernel.lstm_inference`` on CPU when no gradient is recorded
+LSTM (tanh, sigmoid) runs ``_lstm_pass.lstm_inference`` on CPU when no gradient is recorded
 (``predict``, ``evaluate``): faster than ``torch.lstm`` there and with its gate buffer a few
 steps long instead of the whole sequence. For training it keeps ``torch.lstm`` where that runs
 oneDNN's fused LSTM (float32, the usual case), which is faster than a pass written in torch
-operations; elsewhere (float64, oneDNN off) it runs ``_lstm_train_kernel``, like the GRU's.
-``RecurrentModule.lstm_kernel = False`` switches back to ``torch.lstm`` for both.
+operations; elsewhere (float64, oneDNN off) it runs ``_lstm_train_pass``, like the GRU's.
+``RecurrentModule.lstm_pass = False`` switches back to ``torch.lstm`` for both.
 
 Dropout follows Keras (``dropout_rnn_cell.py``): one mask per sequence, reused at every step.
 ``dropout`` masks the inputs x_t, ``recurrent_dropout`` masks h_{t-1}. With
@@ -54,12 +54,12 @@ from torch import nn
 
 from .._torch_private import rnn_ops_ok
 from ..activations import activation_name, get_activation
-from ._gru_kernel import gru, gru_inference
-from ._lstm_kernel import lstm_inference
-from ._lstm_train_kernel import lstm
-from ._simple_rnn_kernel import simple_rnn
-from ._simple_rnn_kernel import train_backward as simple_rnn_train_backward
-from ._simple_rnn_kernel import train_forward as simple_rnn_train_forward
+from ._gru_pass import gru, gru_inference
+from ._lstm_pass import lstm_inference
+from ._lstm_train_pass import lstm
+from ._simple_rnn_pass import simple_rnn
+from ._simple_rnn_pass import train_backward as simple_rnn_train_backward
+from ._simple_rnn_pass import train_forward as simple_rnn_train_forward
 from .dropout_masks import KeepMasks, inverted_mask
 
 __all__ = ["RecurrentModule", "GATES", "simple_rnn_train_forward", "simple_rnn_train_backward"]
@@ -71,7 +71,7 @@ def onednn_lstm(x: torch.Tensor) -> bool:
     """Whether ``torch.lstm`` runs oneDNN's fused LSTM for ``x`` (float32 on CPU, oneDNN on).
 
     oneDNN's forward and backward are one native call each (``mkldnn_rnn_layer`` and its
-    backward), faster for training than ``_lstm_train_kernel``, whose time loop is a dozen torch
+    backward), faster for training than ``_lstm_train_pass``, whose time loop is a dozen torch
     calls per step: one RMSprop step of Embedding(10000, 8) -> LSTM(32) -> Dense(1), batch 128,
     2 cores (``bench/rnn_speed.py --lstm``), torch.lstm against the hand-written pass: 13.0
     against 20.0 ms at 100 steps, 3.6 against 5.1 ms at 20, 98 against 126 ms at 500. Without
@@ -91,19 +91,19 @@ class RecurrentModule(nn.Module):
     Keras, the returned sequence is in that processing (reversed) order.
     """
 
-    #: SimpleRNN (tanh/relu) runs ``_simple_rnn_kernel`` (one autograd node, BPTT by hand) on
+    #: SimpleRNN (tanh/relu) runs ``_simple_rnn_pass`` (one autograd node, BPTT by hand) on
     #: CPU and with recurrent dropout; ``False`` restores torch's fused op / the step loop.
-    simple_rnn_kernel: bool = True
-    #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_kernel`` (one autograd
+    simple_rnn_pass: bool = True
+    #: GRU (reset_after, tanh/sigmoid, no recurrent dropout) runs ``_gru_pass`` (one autograd
     #: node, BPTT by hand) on CPU with grad enabled, ``gru_inference`` without; ``False``
     #: restores torch's ``torch.gru``.
-    gru_kernel: bool = True
-    #: LSTM (tanh/sigmoid, no recurrent dropout) on CPU runs ``_lstm_kernel.lstm_inference``
+    gru_pass: bool = True
+    #: LSTM (tanh/sigmoid, no recurrent dropout) on CPU runs ``_lstm_pass.lstm_inference``
     #: without autograd (predict, evaluate: a few steps' gates at a time, so memory stays
-    #: bounded whatever the length), and ``_lstm_train_kernel`` (one autograd node, BPTT by
+    #: bounded whatever the length), and ``_lstm_train_pass`` (one autograd node, BPTT by
     #: hand) for training where ``torch.lstm`` would not use oneDNN (see ``onednn_lstm``);
     #: ``False`` restores ``torch.lstm`` for both.
-    lstm_kernel: bool = True
+    lstm_pass: bool = True
     #: torch's fused RNN ops (positional ``torch.lstm``/``gru``/``rnn_tanh``/``rnn_relu``, cuDNN
     #: on CUDA), used where they pass ``_torch_private.rnn_ops_ok``; ``False`` runs the step loop.
     torch_rnn_ops: bool = True
@@ -179,11 +179,11 @@ class RecurrentModule(nn.Module):
                 # Keras implementation 2: one input mask per sequence, constant over time.
                 x = x * inverted_mask((x.shape[0], 1, x.shape[2]), self.dropout, x.device,
                                       x.dtype)
-            if self.kind == "gru" and self.gru_kernel and not x.is_cuda:
+            if self.kind == "gru" and self.gru_pass and not x.is_cuda:
                 run = gru if torch.is_grad_enabled() else gru_inference
                 return run(x, self.kernel, self.recurrent_kernel, self.bias,
                            return_sequences=self.return_sequences)
-            if self.kind == "lstm" and self.lstm_kernel and not x.is_cuda:
+            if self.kind == "lstm" and self.lstm_pass and not x.is_cuda:
                 if not torch.is_grad_enabled():
                     return lstm_inference(x, self.kernel, self.recurrent_kernel, self.bias,
                                           return_sequences=self.return_sequences)
@@ -199,7 +199,7 @@ class RecurrentModule(nn.Module):
     def _use_simple_rnn_pass(self, x: torch.Tensor, use_rec_dropout: bool) -> bool:
         # CPU: faster than torch's fused op for training and inference alike; with
         # recurrent dropout it replaces the step loop on every device. cuDNN keeps CUDA.
-        return self.simple_rnn_kernel and (use_rec_dropout or not x.is_cuda)
+        return self.simple_rnn_pass and (use_rec_dropout or not x.is_cuda)
 
     def _simple_rnn_pass(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         rec_mask = None

@@ -4,7 +4,7 @@ Calling layers on symbolic tensors (``statdl.Input``) records nodes; ``Model(inp
 walks them back from the outputs, orders them (each node after the nodes it reads) and lowers
 the graph to a torch module: a ``SequentialModule`` when the graph is a chain (one input, one
 output, each node reading the previous one, no layer twice) -- the very module a
-``Sequential`` of the same layers builds, so the fast paths (``dense_kernel``, the inference
+``Sequential`` of the same layers builds, so the fast paths (``dense_step``, the inference
 shortcuts, the recurrent passes: ``statdl.fast_paths``) apply alike -- and a ``GraphModule`` otherwise. Layers keep one module
 however many nodes call them, so shared layers and models used inside other models share
 weights.

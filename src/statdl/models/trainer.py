@@ -1131,7 +1131,7 @@ def _split_outputs(out: np.ndarray, specs) -> list[np.ndarray]:
 def _scaled(loss: Loss, weight: float) -> Loss:
     if weight == 1.0:
         return loss
-    # a name of its own: dense_kernel's closed-form gradients go by the loss's name
+    # a name of its own: dense_step's closed-form gradients go by the loss's name
     return Loss(f"{loss.name}_weighted",
                 lambda p, y, from_logits=False: weight * loss(p, y, from_logits),
                 loss.logits_from, loss.target)

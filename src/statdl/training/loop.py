@@ -1,7 +1,7 @@
 """The training loop: mini-batches sliced from tensors already in memory.
 
 No DataLoader and no per-sample Python: each step gathers a batch with one ``index_select``,
-runs forward and backward (by hand for pure Dense/Dropout stacks, see ``dense_kernel``), and
+runs forward and backward (by hand for pure Dense/Dropout stacks, see ``dense_step``), and
 updates all weights through one flat buffer (``FlatParameters``). Running sums of the loss and metrics stay on the device and are read
 only when the progress display asks for them (a few times per second).
 """
@@ -21,7 +21,7 @@ from . import inference
 from .allocator import keep_freed_memory
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .data import InputRows, inference_batch
-from .dense_kernel import DenseStackKernel
+from .dense_step import DenseStackStep
 from .epoch_progress import EpochProgress
 from .history import History
 from .losses import LOSSES, Loss, batch_loss
@@ -125,7 +125,7 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
     logits = state.use_logits
     final_act = state.final_activation
     # the hand-written Dense pass runs in float32 only: reduced precision goes through autograd
-    kernel = DenseStackKernel.for_state(state, x.dim()) if mixed is None else None
+    hand_step = DenseStackStep.for_state(state, x.dim()) if mixed is None else None
     if mixed is not None:
         mixed.bind(optimizer, flat)
     perm_device = torch.device("cpu") if host is not None else device
@@ -158,8 +158,8 @@ def run_fit(model, x, y, w, val, *, batch_size: int, epochs: int, initial_epoch:
                     wb = None if w is None else w[start:stop]
                 for cb in per_batch:
                     cb.on_train_batch_begin(step, {})
-                if kernel is not None:
-                    total, out = kernel.train_step(xb, yb, wb, loss, logits, final_act)
+                if hand_step is not None:
+                    total, out = hand_step.train_step(xb, yb, wb, loss, logits, final_act)
                     optimizer.step(flat.w, flat.g)
                 elif mixed is None:
                     flat.zero_grad()

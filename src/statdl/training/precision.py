@@ -10,7 +10,7 @@ one flag per step from the device. ``"bf16"`` has float32's range, needs no scal
 read: prefer it on GPUs that have it (NVIDIA Ampere and later) and on CPUs.
 
 Reduced precision trains through autograd: the hand-written Dense pass
-(``training.dense_kernel``) runs only in float32.
+(``training.dense_step``) runs only in float32.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ With input bias ``b`` and ``h_{-1} = c_{-1} = 0``::
 
 Without oneDNN (float64, or ``torch.backends.mkldnn.enabled = False``) torch's CPU ``torch.lstm``
 records every step's cell on the autograd tape, so its backward pass runs many small nodes per
-time step. Here, as in ``_gru_kernel``, the forward pass is one node: the input projection
+time step. Here, as in ``_gru_pass``, the forward pass is one node: the input projection
 of all steps is one matrix product whose buffer the gates then overwrite in place. The
 candidate's columns of ``W``, ``U`` and ``b`` are doubled, so that one ``sigmoid_``
 over a step's ``(batch, 4 units)`` gives ``i, f, o`` and ``s = sigmoid(2 z_c)``, with
 ``tanh(z) = 2 sigmoid(2 z) - 1`` (torch's CPU ``tanh`` took 3.5 times as long as ``sigmoid``
-per value here, see ``_lstm_kernel``).
+per value here, see ``_lstm_pass``).
 
 The backward pass computes, for all steps at once, the coefficients that turn the incoming
 gradients into pre-activation gradients (Keras order i, f, c, o)::
@@ -27,7 +27,7 @@ also adds the sequence's gradient with ``return_sequences``). The gradients of `
 ``b`` and ``x`` are then one matrix product or sum each over all steps.
 
 For float32 on CPU, oneDNN's fused LSTM (what ``torch.lstm`` runs there) is faster still, so
-``RecurrentModule`` runs this kernel only where oneDNN does not (``recurrent_cells.onednn_lstm``
+``RecurrentModule`` runs this pass only where oneDNN does not (``recurrent_cells.onednn_lstm``
 has the figures). Measured per step at batch 128, 32 units: torch's elementwise calls cost
 4-20 us each here (``sigmoid_`` on 128 x 128 values 17 us, ``tanh`` on 128 x 32 13 us, the
 recurrent ``addmm_`` 12-30 us), and the forward loop needs seven of them against about 60 us

@@ -12,14 +12,14 @@ import statdl as sd
 from statdl import fast_paths
 from statdl import layers as L
 from statdl.layers.dropout_masks import keep_mask, threshold_16
-from statdl.training.dense_kernel import DenseStackKernel
+from statdl.training.dense_step import DenseStackStep
 from statdl.training.losses import LOSSES, mean_loss_and_gradient
 
 
 @pytest.fixture(autouse=True)
-def _kernel_paths_on():
-    """This file tests the kernel itself: its paths stay on under ``STATDL_FAST_PATHS=0``."""
-    with fast_paths.on("dense_kernel", "dense_narrow_layout", "dense_closed_form_loss"):
+def _step_paths_on():
+    """This file tests the step itself: its paths stay on under ``STATDL_FAST_PATHS=0``."""
+    with fast_paths.on("dense_step", "dense_narrow_layout", "dense_closed_form_loss"):
         yield
 
 
@@ -59,7 +59,7 @@ ARCHITECTURES = {
 
 
 def _train(monkeypatch, enabled, layers, loss, x, y, **fit_kwargs):
-    monkeypatch.setattr(DenseStackKernel, "enabled", enabled)
+    monkeypatch.setattr(DenseStackStep, "enabled", enabled)
     sd.set_seed(7)
     net = sd.Sequential(layers(), input_shape=x.shape[1:])
     net.compile("rmsprop", loss, ["accuracy"] if loss.endswith("crossentropy") else ["mae"])
@@ -68,11 +68,11 @@ def _train(monkeypatch, enabled, layers, loss, x, y, **fit_kwargs):
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
-def test_kernel_trains_like_autograd(monkeypatch, name):
+def test_step_trains_like_autograd(monkeypatch, name):
     layers, loss, task = ARCHITECTURES[name]
     x, y = _data(task=task)
     net_k, hist_k = _train(monkeypatch, True, layers, loss, x, y)
-    assert DenseStackKernel.for_state(net_k._training_state()) is not None
+    assert DenseStackStep.for_state(net_k._training_state()) is not None
     net_a, hist_a = _train(monkeypatch, False, layers, loss, x, y)
     for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
         np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
@@ -80,7 +80,7 @@ def test_kernel_trains_like_autograd(monkeypatch, name):
         np.testing.assert_allclose(hist_k.history[key], hist_a.history[key], rtol=1e-4)
 
 
-def test_kernel_with_embedding_trains_like_autograd(monkeypatch):
+def test_step_with_embedding_trains_like_autograd(monkeypatch):
     rng = np.random.default_rng(3)
     ids = rng.integers(0, 50, (96, 6))
     ids[:, :2] = 0  # padding, and repeated ids within a batch: index_add_ must accumulate
@@ -91,15 +91,15 @@ def test_kernel_with_embedding_trains_like_autograd(monkeypatch):
                 L.Dense(1, activation="sigmoid")]
 
     net_k, hist_k = _train(monkeypatch, True, layers, "binary_crossentropy", ids, y)
-    kernel = DenseStackKernel.for_state(net_k._training_state())
-    assert kernel is not None and kernel.embedding is not None
+    hand = DenseStackStep.for_state(net_k._training_state())
+    assert hand is not None and hand.embedding is not None
     net_a, hist_a = _train(monkeypatch, False, layers, "binary_crossentropy", ids, y)
     for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
         np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(hist_k.history["loss"], hist_a.history["loss"], rtol=1e-4)
 
 
-def test_kernel_runs_nested_models_like_an_autoencoder(monkeypatch):
+def test_step_runs_nested_models_like_an_autoencoder(monkeypatch):
     x, _ = _data(n=64, k=10)
     x = np.tanh(x)
 
@@ -111,8 +111,8 @@ def test_kernel_runs_nested_models_like_an_autoencoder(monkeypatch):
         return [encoder, decoder]
 
     net_k, _ = _train(monkeypatch, True, layers, "mse", x, x)
-    kernel = DenseStackKernel.for_state(net_k._training_state())
-    assert kernel is not None and len(kernel.steps) == 4
+    hand = DenseStackStep.for_state(net_k._training_state())
+    assert hand is not None and len(hand.steps) == 4
     net_a, _ = _train(monkeypatch, False, layers, "mse", x, x)
     for wk, wa in zip(net_k.get_weights(), net_a.get_weights()):
         np.testing.assert_allclose(wk, wa, rtol=1e-4, atol=1e-6)
@@ -125,26 +125,26 @@ def test_kernel_runs_nested_models_like_an_autoencoder(monkeypatch):
     {"variational": True},
     {"corruption": "masking", "corruption_rate": 0.2},
 ])
-def test_kernel_declines_autoencoders_with_extra_terms(options):
+def test_step_declines_autoencoders_with_extra_terms(options):
     ae = sd.autoencoders.Autoencoder(10, codings=3, hidden=(6,), **options)
     ae.model.compile("rmsprop", "mse")
-    assert DenseStackKernel.for_state(ae.model._training_state()) is None
+    assert DenseStackStep.for_state(ae.model._training_state()) is None
 
 
-def test_kernel_runs_the_plain_dense_autoencoder():
+def test_step_runs_the_plain_dense_autoencoder():
     ae = sd.autoencoders.Autoencoder(10, codings=3, hidden=(6,))
     ae.model.compile("rmsprop", "mse")
-    assert DenseStackKernel.for_state(ae.model._training_state()) is not None
+    assert DenseStackStep.for_state(ae.model._training_state()) is not None
 
 
-def test_kernel_embedding_keeps_the_id_check():
+def test_step_embedding_keeps_the_id_check():
     net = sd.Sequential([L.Embedding(10, 2), L.Flatten(), L.Dense(1)], input_shape=(3,))
     net.compile("rmsprop", "mse")
     with pytest.raises(sd.errors.ShapeError, match="word id 12"):
         net.fit(np.array([[1, 2, 12]]), np.zeros((1, 1)), epochs=1, verbose=0)
 
 
-def test_kernel_with_sample_weights_and_validation(monkeypatch):
+def test_step_with_sample_weights_and_validation(monkeypatch):
     layers, loss, task = ARCHITECTURES["relu-dropout-softmax"]
     x, y = _data(task=task)
     w = np.random.default_rng(1).uniform(0.2, 2.0, x.shape[0]).astype(np.float32)
@@ -157,8 +157,8 @@ def test_kernel_with_sample_weights_and_validation(monkeypatch):
     np.testing.assert_allclose(hist_k.history["val_loss"], hist_a.history["val_loss"], rtol=1e-4)
 
 
-def test_kernel_gradients_match_autograd_in_float64():
-    """One batch, same dropout masks: the kernel's gradients equal autograd's."""
+def test_step_gradients_match_autograd_in_float64():
+    """One batch, same dropout masks: the step's gradients equal autograd's."""
     torch.manual_seed(0)
     net = sd.Sequential([L.Dense(7, activation="tanh"), L.Dropout(0.5),
                          L.Dense(5, activation="relu"), L.Dropout(0.2), L.Dense(3)],
@@ -172,19 +172,19 @@ def test_kernel_gradients_match_autograd_in_float64():
     for p in params:
         p.grad = torch.zeros_like(p)
 
-    kernel = DenseStackKernel.for_state(state)
+    hand = DenseStackStep.for_state(state)
     torch.manual_seed(5)
-    z = kernel.forward(x).requires_grad_()
+    z = hand.forward(x).requires_grad_()
     ((z - target) ** 2).mean().backward()
-    kernel.backward(z.grad)
-    by_kernel = [p.grad.clone() for p in params]
+    hand.backward(z.grad)
+    by_hand = [p.grad.clone() for p in params]
 
     for p in params:
         p.grad = None
     torch.manual_seed(5)
     module.train()
     ((module(x) - target) ** 2).mean().backward()
-    for gk, p in zip(by_kernel, params):
+    for gk, p in zip(by_hand, params):
         torch.testing.assert_close(gk, p.grad, rtol=1e-12, atol=1e-12)
 
 
@@ -199,21 +199,21 @@ def test_kernel_gradients_match_autograd_in_float64():
     (lambda: [L.Dense(4, name="frozen"), L.Dense(1)], {"freeze": True}),
     (lambda: [L.Embedding(9, 2, name="frozen"), L.Flatten(), L.Dense(1)], {"freeze": True}),
 ])
-def test_kernel_declines_models_it_cannot_run(layers, kwargs):
+def test_step_declines_models_it_cannot_run(layers, kwargs):
     net = sd.Sequential(layers(), input_shape=(6,))
     if kwargs.get("freeze"):
         net.get_layer("frozen").trainable = False
     net.compile("rmsprop", "mse")
-    assert DenseStackKernel.for_state(net._training_state()) is None
+    assert DenseStackStep.for_state(net._training_state()) is None
     x, y = _data(n=20, k=6, task="mse")
     x = np.abs(x).astype(int)  # valid ids for the Embedding case, fine as numbers otherwise
     net.fit(x, y[:, :1], epochs=1, verbose=0)  # still trains, through autograd
 
 
-def test_kernel_declines_sequence_input():
+def test_step_declines_sequence_input():
     net = sd.Sequential([L.Dense(4), L.Dense(1)], input_shape=(5, 6))
     net.compile("rmsprop", "mse")
-    assert DenseStackKernel.for_state(net._training_state(), input_dims=3) is None
+    assert DenseStackStep.for_state(net._training_state(), input_dims=3) is None
     x = np.random.default_rng(0).normal(size=(8, 5, 6)).astype(np.float32)
     history = net.fit(x, np.zeros((8, 5, 1), np.float32), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])

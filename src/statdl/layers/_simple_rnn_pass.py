@@ -95,7 +95,7 @@ def train_forward(x: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch
                   relu: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The training forward pass: ``(xs, hs)``, the time-major inputs ``(T*B, in)`` and every
     state ``h_t`` ``(T, B, u)``, which ``train_backward`` takes back (the autograd node and
-    the hand-written training step of ``training.dense_kernel`` both run it)."""
+    the hand-written training step of ``training.dense_step`` both run it)."""
     batch, steps, n_in = x.shape
     xs = x.transpose(0, 1).reshape(steps * batch, n_in)              # time-major (T*B, in)
     recurrence = _relu_recurrence if relu else _sigmoid_recurrence

@@ -158,7 +158,7 @@ def gru_inference(x: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch
     ``predict``'s memory grew with the length. Here the projection is made
     ``STEPS_PER_PROJECTION`` steps at a time into one small reused buffer, and each step runs
     in place on its slice, with the candidate's columns doubled so that ``tanh(z) = 2
-    sigmoid(2 z) - 1`` replaces torch's slower CPU ``tanh`` (see ``_lstm_kernel``)::
+    sigmoid(2 z) - 1`` replaces torch's slower CPU ``tanh`` (see ``_lstm_pass``)::
 
         g = x_t W + b_i (candidate doubled)   q = h U + b_r (candidate doubled)
         z, r = sigmoid(g_zr + q_zr)           s = sigmoid(g_h + r q_h),  n = 2 s - 1
