@@ -29,8 +29,8 @@ A leading ``Embedding`` + ``Flatten`` is a row lookup whose gradient is one ``in
 into the (zeroed) embedding gradient. A leading ``SimpleRNN`` that returns its last state
 (the NYSE lab's) runs ``_simple_rnn_pass``'s forward and backward passes directly, its masks
 drawn first as the module draws them: one step of SimpleRNN(12, dropout 0.1, recurrent dropout
-0.1) + Dense(1), batch 64, 5 steps, went from 0.96 to 0.65 ms (``bench/train_speed.py``'s
-nyse-rnn; the same weights as autograd's step). Only used by ``fit`` when every layer qualifies (see
+0.1) + Dense(1), batch 64, 5 steps, went from 0.96 to 0.65 ms (``bench/nyse_rnn_speed.py``;
+the same weights as autograd's step). Only used by ``fit`` when every layer qualifies (see
 ``DenseStackStep.for_state``) and in float32; any other model, and any model trained with
 ``fit(..., precision="bf16"|"16")``, trains through autograd. On a GPU the step works as on
 the CPU (one mask per Dropout layer from ``keep_mask``'s device branch, no CPU-only layout).
