@@ -16,10 +16,13 @@ gradients of ``W``, ``U``, ``b`` and ``x`` are then one matrix product each over
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["simple_rnn", "train_forward", "train_backward"]
+__all__ = ["simple_rnn", "inference", "inference_from_ids", "train_forward", "train_backward",
+           "STEPS_PER_PROJECTION"]
 
 
 class _OneThread:
@@ -252,9 +255,150 @@ def simple_rnn(x: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch.Te
     ``kernel`` ``(features, units)``, ``recurrent_kernel`` ``(units, units)`` and ``bias``
     ``(units,)`` in Keras layout; ``rec_mask`` ``(batch, units)`` multiplies ``h_{t-1}`` before
     ``U`` (recurrent dropout). Returns the last state ``(batch, units)`` or, with
-    ``return_sequences``, every state ``(batch, timesteps, units)``.
+    ``return_sequences``, every state ``(batch, timesteps, units)``. Without gradients to
+    record and without a mask it runs ``inference``.
     """
     grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, kernel, recurrent_kernel, bias))
+    if not grad and rec_mask is None:
+        return inference(x, kernel, recurrent_kernel, bias, relu=relu,
+                         return_sequences=return_sequences)
     return _SimpleRNN.apply(x, kernel, recurrent_kernel, bias, rec_mask, relu,
                             return_sequences, grad)
+
+
+# ---------------------------------------------------------------- inference (no autograd)
+#: time steps whose input projection ``inference`` makes at once, into a reused buffer
+STEPS_PER_PROJECTION = 4
+
+#: (t0, n, out): write the pre-activations' input part of steps t0 .. t0+n-1 into ``out``
+#: ``(n, batch, units)``, time-major
+Projection = Callable[[int, int, torch.Tensor], None]
+
+
+def inference(x: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch.Tensor,
+              bias: torch.Tensor | None = None, *, relu: bool = False,
+              return_sequences: bool = False) -> torch.Tensor:
+    """The SimpleRNN forward pass without autograd (``predict``, ``evaluate``), a few steps'
+    input projection at a time.
+
+    The training pass projects every step's input at once, ``(steps, batch, units)`` floats
+    (26 MB for predict's 2,048 reviews of 100 words), then runs each step on its slice of that
+    buffer: the projection and every step read memory that has left the cache. Here
+    ``STEPS_PER_PROJECTION`` steps are projected at a time into a small buffer (two,
+    alternating, so the last state survives the next projection), with the bias and the tanh
+    constant folded into the product, and each step runs in place on its slice. Measured
+    (2026-12-01, one thread, 2,048 x 100 steps, 8 inputs, 32 units, in-loop profile):
+    the projection of all steps cost 15 ms and the in-loop ``addmm_`` 191 us a step on the
+    cold buffer, against 78 us in cache. With ``return_sequences`` the states are written
+    time-major and returned as a batch-first view (``transpose``), as ``torch.nn.RNN`` does
+    with ``batch_first``: a following recurrent layer then reads its input time-major without
+    a copy (the stacked SimpleRNNs of imdb-rnn3).
+
+    Examples
+    --------
+    >>> x, w, r = torch.zeros(2, 3, 4), torch.zeros(4, 5), torch.zeros(5, 5)
+    >>> with torch.inference_mode():
+    ...     inference(x, w, r, return_sequences=True).shape
+    torch.Size([2, 3, 5])
+    """
+    batch, steps, n_in = x.shape
+    w, r, c, first = _inference_weights(kernel, recurrent_kernel, bias, relu)
+    xt = x.transpose(0, 1)                                             # (T, B, in), a view
+    tm = xt.is_contiguous()  # time-major already (a previous layer's sequence): no copy
+    xbuf = None if tm else x.new_empty(min(STEPS_PER_PROJECTION, steps), batch, n_in)
+
+    def project(t0: int, n: int, out: torch.Tensor) -> None:
+        if tm:
+            xc = xt[t0:t0 + n]
+        else:
+            xc = xbuf[:n]
+            xc.copy_(xt[t0:t0 + n])
+        torch.addmm(c, xc.reshape(n * batch, n_in), w, out=out.view(n * batch, -1))
+
+    return _recurrence(project, x, batch, steps, r, first, relu, return_sequences)
+
+
+def inference_from_ids(ids: torch.Tensor, embeddings: torch.Tensor, kernel: torch.Tensor,
+                       recurrent_kernel: torch.Tensor, bias: torch.Tensor | None = None, *,
+                       relu: bool = False, return_sequences: bool = False) -> torch.Tensor:
+    """``inference`` of an Embedding's output, from the word ids ``(batch, timesteps)``
+    (checked by the caller) and the embedding matrix ``(words, features)``.
+
+    The input projection of a word is a row of ``embeddings @ W`` (plus the bias): that
+    table, ``(words, units)``, is made once per call and each step's projection is a row
+    lookup, with no embedded ``(batch, timesteps, features)`` tensor in between. Measured
+    (2026-12-01, one thread, 2,048 rows a step, 32 units, chunks of 4 steps, us a step):
+    the lookup 22 and the ids' time-major copy 5, against 20 for the time-major copy of the
+    embedded inputs and 38 for their product with ``W`` (8 features), and 17 for the
+    Embedding's own lookup of 8 features. The caller keeps it to vocabularies of at most
+    ``batch * timesteps`` words, where the table costs no more than the projections.
+
+    Examples
+    --------
+    >>> ids, e = torch.tensor([[1, 2, 0]]), torch.eye(3)
+    >>> w, r = torch.ones(3, 2), torch.zeros(2, 2)
+    >>> with torch.inference_mode():
+    ...     inference_from_ids(ids, e, w, r, relu=True, return_sequences=True)[0, :, 0]
+    tensor([1., 1., 1.])
+    """
+    batch, steps = ids.shape
+    w, r, c, first = _inference_weights(kernel, recurrent_kernel, bias, relu)
+    table = torch.addmm(c, embeddings, w)                              # (words, units)
+    idt = ids.t()                                                      # (T, B), a view
+    return _recurrence(_table_projection(idt, table), table, batch, steps, r, first, relu,
+                       return_sequences)
+
+
+def _table_projection(idt: torch.Tensor, table: torch.Tensor) -> Projection:
+    """Each step's input projection as rows of ``table`` for the time-major ids ``idt``."""
+    def project(t0: int, n: int, out: torch.Tensor) -> None:
+        torch.index_select(table, 0, idt[t0:t0 + n].reshape(-1),
+                           out=out.view(-1, table.shape[1]))
+    return project
+
+
+def _inference_weights(kernel, recurrent_kernel, bias, relu: bool):
+    """``(W', U', c, first)``: ``h_t = relu(x_t W' + c + h_{t-1} U')``, or for tanh the
+    ``s_t = sigmoid(x_t W' + c + s_{t-1} U')`` of ``_sigmoid_recurrence`` (``W' = 2 W``,
+    ``U' = 4 U``, ``c = 2 b - 2 (1 U)``); ``first`` is what step 0 adds back instead of the
+    product with the previous state (``2 (1 U)`` for tanh, as ``h_{-1} = 0``; None for relu)."""
+    if relu:
+        c = bias if bias is not None else kernel.new_zeros(kernel.shape[1])
+        return kernel, recurrent_kernel, c, None
+    first = recurrent_kernel.sum(0).mul_(2.0)
+    c = -first if bias is None else bias.mul(2.0).sub_(first)
+    return kernel.mul(2.0), recurrent_kernel.mul(4.0), c, first
+
+
+def _recurrence(project: Projection, like: torch.Tensor, batch: int, steps: int,
+                r: torch.Tensor, first: torch.Tensor | None, relu: bool,
+                return_sequences: bool) -> torch.Tensor:
+    """The step loop of ``inference``: ``project`` fills a few steps, each step then is one
+    in-place ``addmm_`` and one ``relu_``/``sigmoid_`` on its slice."""
+    u = r.shape[0]
+    if steps == 0:
+        return like.new_zeros(batch, 0, u) if return_sequences else like.new_zeros(batch, u)
+    chunk = STEPS_PER_PROJECTION
+    seq = like.new_empty(steps, batch, u) if return_sequences else None
+    bufs = None if seq is not None else \
+        [like.new_empty(min(chunk, steps), batch, u) for _ in range(1 + (steps > chunk))]
+    act = torch.relu_ if relu else torch.sigmoid_
+    s = None
+    with _OneThread(batch * u < _INFERENCE_THREADS_FROM):
+        for j, t0 in enumerate(range(0, steps, chunk)):
+            n = min(chunk, steps - t0)
+            g = seq[t0:t0 + n] if seq is not None else bufs[j % len(bufs)][:n]
+            project(t0, n, g)
+            for gt in g.unbind(0):  # views, cheaper than indexing at every step
+                if s is not None:
+                    gt.addmm_(s, r)
+                elif first is not None:
+                    gt.add_(first)
+                act(gt)
+                s = gt
+    if seq is not None:
+        if not relu:
+            seq.mul_(2.0).sub_(1.0)                                    # s_t -> h_t = 2 s_t - 1
+        return seq.transpose(0, 1)
+    return s.clone() if relu else s.mul(2.0).sub_(1.0)

@@ -312,8 +312,22 @@ class BidirectionalModule(nn.Module):
         self.return_sequences = return_sequences
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.forward_layer(x)
-        y_rev = self.backward_layer(x)
+        return self._merge(self.forward_layer(x), self.backward_layer(x))
+
+    def forward_from_ids(self, embedding: nn.Module, ids: torch.Tensor) -> torch.Tensor | None:
+        """``self(embedding(ids))`` through both directions' ``forward_from_ids`` (predict,
+        evaluate); None where either does not apply."""
+        forward_from_ids = getattr(self.forward_layer, "forward_from_ids", None)
+        backward_from_ids = getattr(self.backward_layer, "forward_from_ids", None)
+        if forward_from_ids is None or backward_from_ids is None:
+            return None
+        y = forward_from_ids(embedding, ids)
+        if y is None:
+            return None
+        y_rev = backward_from_ids(embedding, ids)
+        return None if y_rev is None else self._merge(y, y_rev)
+
+    def _merge(self, y: torch.Tensor, y_rev: torch.Tensor) -> torch.Tensor:
         if self.return_sequences:  # align the backward outputs with time, as Keras does
             y_rev = y_rev.flip(1)
         mode = self.merge_mode

@@ -57,6 +57,7 @@ from ..activations import activation_name, get_activation
 from ._gru_pass import gru, gru_inference
 from ._lstm_pass import lstm_inference
 from ._lstm_train_pass import lstm
+from ._simple_rnn_pass import inference_from_ids as simple_rnn_inference_from_ids
 from ._simple_rnn_pass import simple_rnn
 from ._simple_rnn_pass import train_backward as simple_rnn_train_backward
 from ._simple_rnn_pass import train_forward as simple_rnn_train_forward
@@ -194,6 +195,36 @@ class RecurrentModule(nn.Module):
                 return self._fused(x)
             return self._loop(x, False)  # x already carries Keras implementation 2's input mask
         return self._loop(x, training)
+
+    def forward_from_ids(self, embedding: nn.Module, ids: torch.Tensor) -> torch.Tensor | None:
+        """``self(embedding(ids))`` for ``predict``/``evaluate`` (``inference.forward``) of a
+        SimpleRNN, with the Embedding folded into the input projection: each step's
+        ``x_t W + b`` is a row of the table ``embeddings @ W + b``, made once per batch
+        (``_simple_rnn_pass.inference_from_ids``). imdb-rnn's predict, one thread, median of 8
+        calls in turn (2026-12-01): 74,400 -> 84,600 samples/s (two threads 137,000 ->
+        175,500). The same table for the LSTM (128 columns a row) measured 2% slower than its
+        product with the embedded inputs, so LSTM and GRU keep their usual path.
+
+        None where it does not apply: not a SimpleRNN (tanh/relu) with ``simple_rnn_pass``
+        on, gradients recorded, training mode, CUDA, autocast, a masking Embedding, other
+        dtypes, or a vocabulary larger than the batch's ``batch * timesteps`` words (the
+        table would cost more than the products); the caller then runs both modules.
+        """
+        if self.kind != "simple_rnn" or not (self._fused_ok and self.simple_rnn_pass) \
+                or self.training or torch.is_grad_enabled() or ids.is_cuda or ids.dim() != 2 \
+                or getattr(embedding, "mask_zero", True) \
+                or torch.is_autocast_enabled(ids.device.type):
+            return None
+        table = embedding.embeddings
+        if table.dtype != self.kernel.dtype or table.device != self.kernel.device \
+                or table.shape[0] > ids.numel():
+            return None
+        ids = embedding.checked_ids(ids)
+        if self.go_backwards:
+            ids = ids.flip(1)
+        return simple_rnn_inference_from_ids(
+            ids, table, self.kernel, self.recurrent_kernel, self.bias,
+            relu=self.activation_name == "relu", return_sequences=self.return_sequences)
 
     # SimpleRNN's hand-written pass (BPTT by hand) ------------------------------------
     def _use_simple_rnn_pass(self, x: torch.Tensor, use_rec_dropout: bool) -> bool:
