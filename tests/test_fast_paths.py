@@ -152,6 +152,19 @@ def _embedding(device):
                          L.Dense(2)], (5,), "mse", ids, y, device)[0], set()
 
 
+def _embedding_table(device):
+    """Trains Embedding + Flatten + Dense, then predicts more rows than words x units (the
+    table's threshold); the markers are the operations ``predict`` ran."""
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 20, (64, 5))
+    y = rng.normal(size=(64, 2)).astype(np.float32)
+    arrays, net = _fit(lambda: [L.Embedding(20, 3), L.Flatten(), L.Dense(2)], (5,), "mse", ids,
+                       y, device)
+    with record_function("predict"):
+        arrays.append(net.predict(ids))
+    return arrays, set()
+
+
 def _mc_dropout(device):
     """MC-dropout draws of a trained MLP (Dense before its first Dropout); the marker counts
     the rows the first Dense layer saw: each row once (head once) or once per pass."""
@@ -223,11 +236,13 @@ SCENARIOS: dict[str, Scenario] = {
     "metric_chunks": Scenario(None, "decision: chunked"),  # run needs monkeypatch: see below
     "embedding_index_add": Scenario(_embedding, "aten::index_add_", without=("dense_step",),
                                     cpu_only="CUDA's own embedding backward is kept"),
+    # the table replaces the Dense layer's matrix product on the embedding rows
+    "embedding_table": Scenario(_embedding_table, "predict: aten::addmm"),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 
 #: Paths whose marker is the absence of something: seen when OFF, not when on.
-MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass"}
+MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass", "embedding_table"}
 
 
 def _profiled(run, device):

@@ -203,6 +203,15 @@ PATHS: tuple[FastPath, ...] = (
         "918 -> 358 us a step for 128 x 100 ids into 10,000 x 8 (5,005 -> 1,360 us at 500 "
         "words), about a tenth of an imdb-rnn@100 step", 1e-5, 1e-7),
     FastPath(
+        "embedding_table", "statdl.training.inference:EMBEDDING_TABLE",
+        "predict/evaluate of a Sequential chain starting Embedding -> Flatten -> Dense(k), "
+        "when the call has at least words x k rows and the table at most "
+        "inference.TABLE_VALUES values",
+        "each position's embedding rows times its block of the Dense kernel, built once per "
+        "call: a row then gathers one k-value entry per position instead of the d-value "
+        "embedding rows and their matrix product",
+        "see inference._table_logits (bench/infer_speed.py --models embed)", 1e-5, 1e-7),
+    FastPath(
         "mc_dropout_head_once", "statdl.intervals.stochastic:HEAD_ONCE",
         "mc_dropout_predict (and method='mc_dropout' of predict_interval / "
         "predict_uncertainty) on a model whose module is a chain of layers (a Sequential, or a "

@@ -981,7 +981,7 @@ class Trainer:
             values = self._evaluate_order(logs)
             return values[0] if len(values) == 1 else values
         xt, yt, w = self._prepare_xy(x, y, sample_weight, stream=True)
-        with governed(), inference.kernel_copies():
+        with governed(), inference.kernel_copies(rows=xt.shape[0]):
             logs = run_evaluate(self, xt, yt, w, batch_size=batch_size)
         self._record_results(logs)
         if verbose:
@@ -1019,7 +1019,7 @@ class Trainer:
         # images/s in batches of 1,024 instead of ~10,000).
         out: torch.Tensor | None = None
         with torch.inference_mode(), governed(), keep_freed_memory(), \
-                inference.kernel_copies():
+                inference.kernel_copies(rows=rows.n):
             for start, stop, xb in rows.batches(bs):
                 yb = self._run_path(module, xb.to(device), path, logits)
                 if out is None:
