@@ -165,6 +165,41 @@ def _embedding_table(device):
     return arrays, set()
 
 
+def _conv_net(device):
+    """A Conv2D + MaxPooling2D network trained for 2 epochs (the inference paths' model)."""
+    x, y = _xy(n=32, shape=(8, 8, 1))
+    return x, *_fit(lambda: [L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+                             L.Dense(2)], (8, 8, 1), "mse", x, y, device)
+
+
+def _max_pool_views(device):
+    x, arrays, net = _conv_net(device)
+    with record_function("predict"):
+        arrays.append(net.predict(x))
+    return arrays, set()
+
+
+def _conv_pool(device):
+    """Predicts with slices of 8 images' convolution output; the marker counts the slices
+    (a spy around the convolution's own forward pass, which still runs)."""
+    from statdl.layers import conv
+
+    x, arrays, net = _conv_net(device)
+    calls, real, limit = [], conv.Conv2DModule.forward_logits, conv.CONV_POOL_BYTES
+
+    def counting(self, inputs):
+        calls.append(inputs.shape[0])
+        return real(self, inputs)
+
+    conv.Conv2DModule.forward_logits = counting
+    conv.CONV_POOL_BYTES = 8 * 6 * 6 * 4 * 4  # 8 images of (6, 6, 4) float32
+    try:
+        arrays.append(net.predict(x, batch_size=32))
+    finally:
+        conv.Conv2DModule.forward_logits, conv.CONV_POOL_BYTES = real, limit
+    return arrays, {f"decision: convolution in {len(calls)} slices"}
+
+
 def _mc_dropout(device):
     """MC-dropout draws of a trained MLP (Dense before its first Dropout); the marker counts
     the rows the first Dense layer saw: each row once (head once) or once per pass."""
@@ -224,7 +259,8 @@ SCENARIOS: dict[str, Scenario] = {
                                 "aten::_fused_adam_"),
     "dropout_16bit": Scenario(_dropout_16bit, "decision: 16-bit mask",
                               cpu_only="other devices draw 32 bits per entry"),
-    "simple_rnn_pass": Scenario(_simple_rnn, "_SimpleRNN"),
+    # the passes compute tanh as 2 sigmoid(2 z) - 1: off, torch's rnn_tanh / the step loop call tanh
+    "simple_rnn_pass": Scenario(_simple_rnn, "aten::tanh"),
     "gru_pass": Scenario(lambda d: _recurrent("GRU", d), "_GRU",
                          cpu_only="cuDNN's GRU on CUDA"),
     # predict runs the inference pass (plain operations) instead of torch.lstm
@@ -238,11 +274,16 @@ SCENARIOS: dict[str, Scenario] = {
                                     cpu_only="CUDA's own embedding backward is kept"),
     # the table replaces the Dense layer's matrix product on the embedding rows
     "embedding_table": Scenario(_embedding_table, "predict: aten::addmm"),
+    # off, max pooling is torch's kernel
+    "max_pool_views": Scenario(_max_pool_views, "predict: aten::max_pool2d"),
+    "conv_pool": Scenario(_conv_pool, "decision: convolution in 4 slices",
+                          needs=("max_pool_views",)),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 
 #: Paths whose marker is the absence of something: seen when OFF, not when on.
-MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass", "embedding_table"}
+MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass", "embedding_table", "simple_rnn_pass",
+                   "max_pool_views"}
 
 
 def _profiled(run, device):

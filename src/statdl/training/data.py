@@ -222,8 +222,15 @@ def inference_batch(model, batch_size: int | None, sample_shape) -> int:
     ``inference_batch_size`` over the shapes of its input and of its layers' outputs."""
     if batch_size is not None:
         return check_int(batch_size, "batch_size", low=1, allow_none=True)
+    from ..layers.conv import pooled_in_slices
+
     sample_shape = tuple(sample_shape)
-    shapes = [sample_shape, *(out for _, _, out in model._shapes(sample_shape))]
+    layers = model._shapes(sample_shape)
+    # a convolution that predict runs a slice at a time into its max pooling never holds
+    # its whole output (inference.forward, layers.conv.conv_max_pool)
+    shapes = [sample_shape] + [out for j, (layer, _, out) in enumerate(layers)
+                               if not (j + 1 < len(layers)
+                                       and pooled_in_slices(layer, layers[j + 1][0]))]
     return inference_batch_size(batch_size, shapes)
 
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..activations import ACTIVATIONS
-from ..layers.conv import Conv2DModule, PoolModule
+from ..layers.conv import Conv2DModule, PoolModule, conv_max_pool
 from ..layers.core import DenseModule, DropoutModule, FlattenModule
 from ..layers.embedding import EmbeddingModule
 from ..layers.modules import SequentialModule
@@ -62,6 +62,14 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
         x, i = (activate(z) if activate is not None else layers[2].activation(z)), 3
     while i <= last:
         m = layers[i]
+        if type(m) is EmbeddingModule and i < last:
+            # Embedding + SimpleRNN: each step's input projection is a row of one table
+            # (RecurrentModule/BidirectionalModule.forward_from_ids; None where it does not apply)
+            from_ids = getattr(layers[i + 1], "forward_from_ids", None)
+            y = None if from_ids is None else from_ids(m, x)
+            if y is not None:
+                x, i = y, i + 2
+                continue
         if logits and i == last:
             return _logits(m, x, i == 0) if hasattr(m, "forward_logits") else m(x)
         activate = _in_place_activation(m)
@@ -71,10 +79,12 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
             elif type(m) is not DropoutModule:  # dropout is the identity here
                 x = m(x)
         else:
-            z = _logits(m, x, i == 0)  # a fresh tensor, free to overwrite
             if i < last and _is_max_pool(layers[i + 1]) and not (logits and i + 1 == last):
-                i += 1
-                z = layers[i](z)
+                i += 1  # pooled first, then activated: a quarter of the values
+                z = conv_max_pool(m, layers[i], x) if type(m) is Conv2DModule \
+                    else layers[i](_logits(m, x, i == 1))
+            else:
+                z = _logits(m, x, i == 0)  # a fresh tensor, free to overwrite
             x = activate(z)
         i += 1
     return x
