@@ -40,7 +40,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["lstm"]
+__all__ = ["lstm", "train_forward", "train_backward"]
 
 
 def _double_candidate(t: torch.Tensor, units: int) -> torch.Tensor:
@@ -69,33 +69,61 @@ def _forward_steps(gates, cs, ts, hs, u2) -> None:
         torch.mul(ol[t], tl[t], out=hl[t])
 
 
+def train_forward(xs: torch.Tensor, kernel: torch.Tensor, recurrent_kernel: torch.Tensor,
+                  bias: torch.Tensor | None, steps: int, batch: int) -> tuple[torch.Tensor, ...]:
+    """The forward pass over time-major rows ``xs`` ``(steps * batch, features)``: returns
+    ``(gates, cs, ts, hs)``, what ``train_backward`` needs (``hs`` holds every state)."""
+    u = recurrent_kernel.shape[0]
+    w2 = _double_candidate(kernel, u)
+    u2 = _double_candidate(recurrent_kernel, u)
+    if bias is not None:
+        gates = torch.addmm(_double_candidate(bias, u), xs, w2)
+    else:
+        gates = xs @ w2
+    gates = gates.view(steps, batch, 4 * u)      # z_t, then i, f, s, o in place
+    cs = xs.new_empty(steps, batch, u)           # c_t
+    ts = xs.new_empty(steps, batch, u)           # tanh(c_t)
+    hs = xs.new_empty(steps, batch, u)
+    if steps:
+        _forward_steps(gates, cs, ts, hs, u2)
+    return gates, cs, ts, hs
+
+
+def train_backward(saved: tuple[torch.Tensor, ...], xs: torch.Tensor, kernel: torch.Tensor,
+                   recurrent_kernel: torch.Tensor, grad_h: torch.Tensor,
+                   grad_seq: list[torch.Tensor] | None = None,
+                   needs: tuple[bool, bool, bool, bool] = (True, True, True, True)):
+    """The gradients ``(dxs, dW, dU, db)`` (None where ``needs`` says so; ``dxs`` time-major
+    ``(steps * batch, features)``) from ``grad_h``, the gradient of the last state, and with
+    ``grad_seq`` that of every state; ``saved`` is ``train_forward``'s result, overwritten."""
+    gates, cs, ts, hs = saved
+    steps, batch, u = hs.shape
+    coef, dc_h = _coefficients(gates, cs, ts)
+    _backward_steps(coef, dc_h, gates[..., u:2 * u], recurrent_kernel.t(), grad_h, grad_seq)
+    dz = coef.view(steps * batch, 4 * u)
+    need_x, need_w, need_u, need_b = needs
+    dx = dz @ kernel.t() if need_x else None
+    dw = xs.t() @ dz if need_w else None
+    du = hs[:-1].reshape(-1, u).t() @ dz[batch:] if need_u else None
+    db = dz.sum(0) if need_b else None
+    return dx, dw, du, db
+
+
 class _LSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, recurrent_kernel, bias, return_sequences: bool):
         batch, steps, n_in = x.shape
         u = recurrent_kernel.shape[0]
         xs = x.transpose(0, 1).reshape(steps * batch, n_in)          # time-major (T*B, in)
-        w2 = _double_candidate(kernel, u)
-        u2 = _double_candidate(recurrent_kernel, u)
-        if bias is not None:
-            gates = torch.addmm(_double_candidate(bias, u), xs, w2)
-        else:
-            gates = xs @ w2
-        gates = gates.view(steps, batch, 4 * u)      # z_t, then i, f, s, o in place
-        cs = x.new_empty(steps, batch, u)            # c_t
-        ts = x.new_empty(steps, batch, u)            # tanh(c_t)
-        hs = x.new_empty(steps, batch, u)
-        if steps:
-            _forward_steps(gates, cs, ts, hs, u2)
-        h = hs[-1] if steps else None
+        gates, cs, ts, hs = train_forward(xs, kernel, recurrent_kernel, bias, steps, batch)
         ctx.return_sequences = return_sequences
         ctx.has_bias = bias is not None
         ctx.save_for_backward(xs, kernel, recurrent_kernel, gates, cs, ts, hs)
         if return_sequences:
             return hs.transpose(0, 1).contiguous()
-        if h is None:
+        if not steps:
             return x.new_zeros(batch, u)
-        return h.clone()
+        return hs[-1].clone()
 
     @staticmethod
     @once_differentiable
@@ -111,21 +139,12 @@ class _LSTM(torch.autograd.Function):
             du = torch.zeros_like(recurrent_kernel) if need_u else None
             db = kernel.new_zeros(4 * u) if need_b else None
             return dx, dw, du, db, None
-
-        coef, dc_h = _coefficients(gates, cs, ts)
         dhs = grad_out.transpose(0, 1).unbind(0) if ctx.return_sequences else None
-        _backward_steps(coef, dc_h, gates[..., u:2 * u], recurrent_kernel.t(),
-                        dhs[-1] if dhs is not None else grad_out, dhs)
-        dz = coef.view(steps * batch, 4 * u)
-        dx = dw = du = db = None
-        if need_x:
-            dx = (dz @ kernel.t()).view(steps, batch, n_in).transpose(0, 1)
-        if need_w:
-            dw = xs.t() @ dz
-        if need_u:
-            du = hs[:-1].reshape(-1, u).t() @ dz[batch:]
-        if need_b:
-            db = dz.sum(0)
+        dx, dw, du, db = train_backward(
+            (gates, cs, ts, hs), xs, kernel, recurrent_kernel,
+            dhs[-1] if dhs is not None else grad_out, dhs, (need_x, need_w, need_u, need_b))
+        if dx is not None:
+            dx = dx.view(steps, batch, n_in).transpose(0, 1)
         return dx, dw, du, db, None
 
 
