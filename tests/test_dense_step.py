@@ -293,3 +293,228 @@ def test_keep_masks_need_one_shape_per_rate():
 
     with pytest.raises(ValueError, match=r"`shapes` must give one shape per rate \(2\); got 1"):
         KeepMasks([0.4, 0.3]).draw([(4, 6)])
+
+
+# ------------------------------------------------------------ Conv1D and BiLSTM prefixes
+@pytest.fixture()
+def _prefixes_on(monkeypatch):
+    """The prefixes' own switches (and the LSTM pass the BiLSTM prefix belongs to) on."""
+    monkeypatch.setattr(DenseStackStep, "conv1d_prefix", True)
+    monkeypatch.setattr(DenseStackStep, "bilstm_prefix", True)
+    with fast_paths.on("lstm_pass"):
+        yield
+
+
+def _fit_both(layers, loss, x, y, **fit_kwargs):
+    """(prefix, weights, history) with the Dense step on, then with it off (autograd)."""
+    out = []
+    for switch in (fast_paths.on, fast_paths.off):
+        with switch("dense_step"):
+            sd.set_seed(3)
+            net = sd.Sequential(layers(), input_shape=x.shape[1:])
+            net.compile("rmsprop", loss)
+            hand = DenseStackStep.for_state(net._training_state(), x.ndim)
+            history = net.fit(x, y, epochs=3, batch_size=32, verbose=0, **fit_kwargs)
+        out.append((hand, net.get_weights(), history.history))
+    return out
+
+
+def _windows(n=150, steps=5, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, steps, channels)).astype(np.float32),
+            rng.normal(size=n).astype(np.float32))
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+@pytest.mark.parametrize("options", [
+    {"activation": "relu"},                       # the NYSE lab's Conv1D(16, 3, relu)
+    {"activation": "relu", "strides": 2},
+    {"activation": "tanh", "dilation_rate": 2},
+    {"activation": "sigmoid", "use_bias": False},
+    {},                                           # linear
+])
+def test_conv1d_prefix_trains_like_autograd(options):
+    x, y = _windows()
+
+    def layers():
+        return [L.Conv1D(16, 3, **options), L.Flatten(), L.Dense(4, activation="tanh"),
+                L.Dropout(0.2), L.Dense(1)]
+
+    (hand, w_k, h_k), (none, w_a, h_a) = _fit_both(layers, "mse", x, y,
+                                                   validation_data=(x[:40], y[:40]))
+    assert type(hand.prefix).__name__ == "_Conv1DPrefix" and none is None
+    for a, b in zip(w_k, w_a):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(h_k[key], h_a[key], rtol=1e-4)
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+@pytest.mark.parametrize("strides,dilation", [(1, 1), (2, 1), (1, 2)])
+def test_conv1d_prefix_gradients_equal_plain_torch_in_float64(strides, dilation):
+    """The step's gradients against F.conv1d + relu + flatten + Dense written in plain torch."""
+    torch.manual_seed(0)
+    net = sd.Sequential([L.Conv1D(6, 3, strides=strides, dilation_rate=dilation,
+                                  activation="relu"), L.Flatten(), L.Dense(1)],
+                        input_shape=(9, 2))
+    net.compile("sgd", "mse")
+    state = net._training_state()
+    module = state.module.double()
+    params = list(module.parameters())  # conv weight (6, 2, 3), conv bias, kernel, bias
+    with torch.no_grad():
+        for p in params:
+            p.normal_(0.0, 0.5)
+            p.grad = torch.zeros_like(p)
+    hand = DenseStackStep.for_state(state, 3)
+    assert type(hand.prefix).__name__ == "_Conv1DPrefix"
+    x = torch.randn(7, 9, 2, dtype=torch.float64)
+    target = torch.randn(7, dtype=torch.float64)
+    z = hand.forward(x)
+    hand.backward(2.0 * (z[:, 0] - target)[:, None] / 7)
+
+    w, b, k, c = [p.detach().clone().requires_grad_() for p in params]
+    conv = torch.relu(torch.nn.functional.conv1d(x.transpose(1, 2), w, b, stride=strides,
+                                                 dilation=dilation))   # (7, 6, positions)
+    flat = conv.transpose(1, 2).reshape(7, -1)                       # Keras order: t, filter
+    ((flat @ k + c)[:, 0] - target).square().mean().backward()
+    for p, ref in zip(params, (w, b, k, c)):
+        torch.testing.assert_close(p.grad, ref.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+@pytest.mark.parametrize("layers", [
+    lambda: [L.Conv1D(4, 3, padding="same"), L.Flatten(), L.Dense(1)],
+    lambda: [L.Conv1D(4, 3, padding="causal"), L.Flatten(), L.Dense(1)],
+    lambda: [L.Conv1D(6, 3, groups=3), L.Flatten(), L.Dense(1)],
+    lambda: [L.Conv1D(4, 3, activation="elu"), L.Flatten(), L.Dense(1)],
+    lambda: [L.Conv1D(4, 3), L.MaxPooling1D(), L.Flatten(), L.Dense(1)],
+    lambda: [L.Conv1D(4, 3, name="frozen"), L.Flatten(), L.Dense(1)],
+])
+def test_conv1d_models_the_prefix_cannot_run_train_through_autograd(layers):
+    x, y = _windows(n=40, steps=6)
+    net = sd.Sequential(layers(), input_shape=x.shape[1:])
+    if any(layer.name == "frozen" for layer in net.layers):
+        net.get_layer("frozen").trainable = False
+    net.compile("rmsprop", "mse")
+    assert DenseStackStep.for_state(net._training_state(), 3) is None
+    assert np.isfinite(net.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+
+
+def _reviews(n=150, steps=7, words=50, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, words, (n, steps))
+    ids[:, :2] = 0  # padding: repeated ids within a batch must accumulate
+    return ids, rng.integers(0, 2, n)
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+def test_bilstm_prefix_trains_like_autograd():
+    x, y = _reviews()
+
+    def layers():
+        return [L.Embedding(50, 4), L.Bidirectional(L.LSTM(5)), L.Dense(3, activation="relu"),
+                L.Dropout(0.2), L.Dense(1, activation="sigmoid")]
+
+    (hand, w_k, h_k), (none, w_a, h_a) = _fit_both(layers, "binary_crossentropy", x, y,
+                                                   validation_split=0.2)
+    assert type(hand.prefix).__name__ == "_BiLSTMPrefix" and none is None
+    for a, b in zip(w_k, w_a):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(h_k[key], h_a[key], rtol=1e-4)
+
+
+def _keras_lstm(x, w, u, b):
+    """Keras's LSTM (gates i, f, c, o) over batch-first ``x``, the last state, step by step."""
+    units = u.shape[0]
+    h = c = x.new_zeros(x.shape[0], units)
+    for t in range(x.shape[1]):
+        z = x[:, t] @ w + h @ u + b
+        i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return h
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+def test_bilstm_prefix_gradients_equal_plain_torch_in_float64():
+    """float64 takes the prefix's hand-written branch (``_lstm_train_pass``); the reference is
+    the embedding lookup, Keras's LSTM equations forwards and on the reversed sequence, and
+    the Dense layer, all through autograd."""
+    torch.manual_seed(0)
+    net = sd.Sequential([L.Embedding(20, 3), L.Bidirectional(L.LSTM(4)), L.Dense(1)],
+                        input_shape=(6,))
+    net.compile("sgd", "mse")
+    state = net._training_state()
+    module = state.module.double()
+    params = list(module.parameters())  # table, W_f, U_f, b_f, W_b, U_b, b_b, kernel, bias
+    with torch.no_grad():
+        for p in params:
+            p.normal_(0.0, 0.5)
+            p.grad = torch.zeros_like(p)
+    hand = DenseStackStep.for_state(state, 2)
+    assert type(hand.prefix).__name__ == "_BiLSTMPrefix"
+    ids = torch.randint(0, 20, (9, 6))
+    ids[:, 0] = 3
+    target = torch.randn(9, dtype=torch.float64)
+    z = hand.forward(ids)
+    hand.backward(2.0 * (z[:, 0] - target)[:, None] / 9)
+
+    ref = [p.detach().clone().requires_grad_() for p in params]
+    table, wf, uf, bf, wb, ub, bb, k, c = ref
+    x = table[ids]
+    h = torch.cat([_keras_lstm(x, wf, uf, bf), _keras_lstm(x.flip(1), wb, ub, bb)], 1)
+    ((h @ k + c)[:, 0] - target).square().mean().backward()
+    for p, r in zip(params, ref):
+        torch.testing.assert_close(p.grad, r.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+@pytest.mark.parametrize("layers", [
+    lambda: [L.Embedding(50, 4), L.Bidirectional(L.LSTM(5, dropout=0.2)), L.Dense(1)],
+    lambda: [L.Embedding(50, 4), L.Bidirectional(L.LSTM(5, recurrent_dropout=0.2)),
+             L.Dense(1)],
+    lambda: [L.Embedding(50, 4), L.Bidirectional(L.LSTM(5, use_bias=False)), L.Dense(1)],
+    lambda: [L.Embedding(50, 4), L.Bidirectional(L.LSTM(5), merge_mode="sum"), L.Dense(1)],
+    lambda: [L.Embedding(50, 4), L.Bidirectional(L.GRU(5)), L.Dense(1)],
+    lambda: [L.Embedding(50, 4, mask_zero=True), L.Bidirectional(L.LSTM(5)), L.Dense(1)],
+    lambda: [L.Embedding(50, 4), L.LSTM(5), L.Dense(1)],
+    lambda: [L.Embedding(50, 4, name="frozen"), L.Bidirectional(L.LSTM(5)), L.Dense(1)],
+])
+def test_recurrent_models_the_bilstm_prefix_cannot_run_train_through_autograd(layers):
+    x, y = _reviews(n=40)
+    net = sd.Sequential(layers(), input_shape=x.shape[1:])
+    if any(layer.name == "frozen" for layer in net.layers):
+        net.get_layer("frozen").trainable = False
+    net.compile("rmsprop", "binary_crossentropy")
+    assert DenseStackStep.for_state(net._training_state(), 2) is None
+    assert np.isfinite(net.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+
+
+@pytest.mark.usefixtures("_prefixes_on")
+def test_prefix_switches_turn_the_prefixes_off(monkeypatch):
+    conv = sd.Sequential([L.Conv1D(4, 3), L.Flatten(), L.Dense(1)], input_shape=(5, 3))
+    bilstm = sd.Sequential([L.Embedding(9, 2), L.Bidirectional(L.LSTM(3)), L.Dense(1)],
+                           input_shape=(4,))
+    for net in (conv, bilstm):
+        net.compile("rmsprop", "mse")
+    assert DenseStackStep.for_state(conv._training_state(), 3) is not None
+    assert DenseStackStep.for_state(bilstm._training_state(), 2) is not None
+    monkeypatch.setattr(DenseStackStep, "conv1d_prefix", False)
+    assert DenseStackStep.for_state(conv._training_state(), 3) is None
+    monkeypatch.setattr(DenseStackStep, "bilstm_prefix", False)
+    assert DenseStackStep.for_state(bilstm._training_state(), 2) is None
+    monkeypatch.setattr(DenseStackStep, "bilstm_prefix", True)
+    with fast_paths.off("lstm_pass"):
+        assert DenseStackStep.for_state(bilstm._training_state(), 2) is None
+
+
+def test_direct_onednn_lstm_calls_check_out_on_this_torch():
+    """The private oneDNN calls agree with torch.lstm's autograd (float32, CPU), so the
+    BiLSTM prefix uses them here; float64 takes the hand-written pass."""
+    from statdl.layers.recurrent_cells import onednn_lstm
+    from statdl.training.dense_step import _onednn_lstm_ok
+
+    x = torch.zeros(2, 3, 4)
+    assert _onednn_lstm_ok(x) == onednn_lstm(x)
+    assert not _onednn_lstm_ok(x.double())
