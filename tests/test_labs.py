@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from statdl import threads
 from statdl.cli import main
 from statdl.errors import ConfigError
 from statdl.labs import LABS, get_lab, run_lab
@@ -119,6 +120,10 @@ def test_hitters_quick_writes_a_run_folder(tmp_path):
     assert row["status"] == "completed" and row["flag_epochs"] == 5
     assert "Total params: 1,409" in row["model"]
     assert "Regression report" in (run / "statdl.d" / "output.txt").read_text()
+    # the threads its fits used and how idle threads waited (issue #13), as tuning runs record
+    reported = json.loads((run / "statdl.d" / "properties_reported.json").read_text())
+    assert reported["threads"] == threads.thread_settings()["threads"] >= 1
+    assert reported["thread_mode"] in ("auto", "fixed") and "thread_wait" in reported
 
 
 def test_course_split_is_r_sample():

@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..run_folders.files import CAPTIONS_FILE, RESULTS_FILE, read_json, to_jsonable
+from ..run_folders.files import (
+    CAPTIONS_FILE,
+    RESULTS_FILE,
+    read_json,
+    record_thread_settings,
+    to_jsonable,
+)
 from ..run_folders.writer import RunWriter
 
 __all__ = ["LabRun", "CAPTIONS_FILE"]
@@ -84,6 +90,7 @@ class LabRun:
         self._scope.close()                        # sys.stdout and STATDL_RUN_DIR as before
         if exc is not None:
             run.record_exception(exc)
+        record_thread_settings(run.path)  # the threads the lab's fits used (issue #13)
         run.finish(returncode=1 if exc is not None else 0)
         if self.view:
             try:

@@ -16,6 +16,7 @@ __all__ = [
     "ENV_RUN_DIR", "ENV_FLAGS", "ENV_DECLARE", "ENV_THREADS", "ENV_PARENT", "META",
     "CAPTIONS_FILE", "VIEW_FILE", "RESULTS_FILE",
     "write_text", "write_json", "read_json", "to_jsonable", "flag_value", "utc_now",
+    "record_thread_settings",
 ]
 
 ENV_RUN_DIR = "STATDL_RUN_DIR"          # the run folder of the current training run
@@ -101,6 +102,35 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         return default
+
+
+def record_thread_settings(run: str | os.PathLike) -> None:
+    """Add the thread count and OpenMP wait policy the run trained with to
+    ``statdl.d/properties_reported.json`` (what the run reported itself is kept): ``threads``
+    (the count the last fit or predict used), ``thread_mode`` ("auto" or "fixed"),
+    ``thread_cores`` (the most it would use), ``thread_wait`` and ``thread_source``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> (run / META).mkdir()
+    >>> record_thread_settings(run)
+    >>> sorted(read_json(run / META / "properties_reported.json"))[:2]
+    ['thread_cores', 'thread_mode']
+    """
+    from .. import threads
+
+    try:
+        settings = threads.thread_settings()
+    except ValueError as exc:      # e.g. a bad STATDL_NUM_THREADS, which the script met too
+        facts: dict[str, Any] = {"thread_error": str(exc)}
+    else:
+        facts = {"threads": settings["threads"],
+                 **{f"thread_{k}": v for k, v in settings.items() if k != "threads"}}
+    path = os.path.join(run, META, "properties_reported.json")
+    current = read_json(path, {}) or {}
+    write_json(path, {**facts, **current})
 
 
 def utc_now() -> str:

@@ -32,7 +32,7 @@ from ..run_folders.files import (
     ENV_RUN_DIR,
     ENV_THREADS,
     META,
-    read_json,
+    record_thread_settings,
     write_json,
 )
 from ..threads import when_torch_loads
@@ -69,19 +69,9 @@ def _record_threads(run: Path | None, torch_used: Callable[[], bool] = _torch_lo
     "fixed"), ``thread_cores`` (the most it would use), ``thread_wait`` (how idle OpenMP
     threads wait) and ``thread_source``; anything the script reported itself is kept.
     """
-    threads = sys.modules.get("statdl.threads")
-    if run is None or threads is None or not torch_used():
+    if run is None or "statdl.threads" not in sys.modules or not torch_used():
         return
-    try:
-        settings = threads.thread_settings()
-    except ValueError as exc:      # e.g. a bad STATDL_NUM_THREADS, which the script met too
-        facts: dict[str, Any] = {"thread_error": str(exc)}
-    else:
-        facts = {"threads": settings["threads"],
-                 **{f"thread_{k}": v for k, v in settings.items() if k != "threads"}}
-    path = run / META / "properties_reported.json"
-    current = read_json(path, {}) or {}
-    write_json(path, {**facts, **current})
+    record_thread_settings(run)
 
 
 def _record_error(run: Path | None, exc: BaseException) -> None:
