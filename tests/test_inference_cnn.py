@@ -53,7 +53,7 @@ def test_strided_max_pooling_equals_f_max_pool2d(pool, strides, padding, h, w):
     assert got.shape == expected.shape
     assert torch.equal(got.isnan(), expected.isnan())
     assert torch.equal(got.nan_to_num(), expected.nan_to_num())
-    assert module.views_apply(x) == (pool != (1, 1))
+    assert module.views_apply(x) == (pool != (1, 1) and C.PoolModule.strided_max)
 
 
 def test_strided_max_pooling_switched_off_and_under_autograd_takes_f_max_pool2d():
@@ -61,8 +61,7 @@ def test_strided_max_pooling_switched_off_and_under_autograd_takes_f_max_pool2d(
     x = torch.randn(2, 6, 6, 3)
     with torch.no_grad():
         on = module(x)
-        with sd.fast_paths.off("max_pool_views") if "max_pool_views" in sd.fast_paths.names() \
-                else _switched(C.PoolModule, "strided_max", False):
+        with sd.fast_paths.off("max_pool_views"):
             assert not module.views_apply(x)
             off = module(x)
     assert torch.equal(on, off)
@@ -72,20 +71,6 @@ def test_strided_max_pooling_switched_off_and_under_autograd_takes_f_max_pool2d(
     assert not module.views_apply(x)
     module(x).sum().backward()
     assert x.grad.sum().item() == 1.0
-
-
-class _switched:
-    """Set ``owner.name`` to ``value`` inside the block (a switch before fast_paths lists it)."""
-
-    def __init__(self, owner, name: str, value):
-        self.owner, self.name, self.value = owner, name, value
-
-    def __enter__(self):
-        self.before = getattr(self.owner, self.name)
-        setattr(self.owner, self.name, self.value)
-
-    def __exit__(self, *exc):
-        setattr(self.owner, self.name, self.before)
 
 
 def _conv_pool(filters, kernel, strides, pool, pool_strides, cin, h, w, dtype):
@@ -132,8 +117,8 @@ def test_conv_max_pool_switched_off_and_where_it_does_not_apply(monkeypatch):
     expected = _nchw_pool(_nchw_conv(conv, x), (2, 2), (2, 2), "valid")
     monkeypatch.setattr(C, "CONV_POOL_BYTES", 1000)
     with torch.no_grad():
-        for owner, name in ((C, "CONV_POOL"), (C.PoolModule, "strided_max")):
-            with _switched(owner, name, False):
+        for name in ("conv_pool", "max_pool_views"):
+            with sd.fast_paths.off(name):
                 got = C.conv_max_pool(conv, pool_module, x)
             np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
         same = L.MaxPooling2D(2, padding="same").make_module((8, 7, 5))
@@ -147,17 +132,20 @@ def test_conv_max_pool_switched_off_and_where_it_does_not_apply(monkeypatch):
     assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
 
 
-def test_pooled_in_slices_names_the_chains_inference_pools_in_slices(monkeypatch):
+def test_pooled_in_slices_names_the_chains_inference_pools_in_slices():
     relu, pool = L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(2)
-    assert C.pooled_in_slices(relu, pool)
-    assert C.pooled_in_slices(L.Conv2D(8, 3), pool)  # linear
+    on = C.CONV_POOL and C.PoolModule.strided_max  # both off under STATDL_FAST_PATHS=0
+    assert C.pooled_in_slices(relu, pool) == on
+    assert C.pooled_in_slices(L.Conv2D(8, 3), pool) == on  # linear
     assert not C.pooled_in_slices(L.Conv2D(8, 3, activation="elu"), pool)  # not monotone-safe
     assert not C.pooled_in_slices(relu, L.MaxPooling2D(2, padding="same"))
     assert not C.pooled_in_slices(relu, L.AveragePooling2D(2))
     assert not C.pooled_in_slices(relu, L.MaxPooling2D(1))
     assert not C.pooled_in_slices(relu, None)
-    monkeypatch.setattr(C, "CONV_POOL", False)
-    assert not C.pooled_in_slices(relu, pool)
+    with sd.fast_paths.on("conv_pool", "max_pool_views"):
+        assert C.pooled_in_slices(relu, pool)
+    with sd.fast_paths.off("conv_pool"):
+        assert not C.pooled_in_slices(relu, pool)
 
 
 def _course_cnn():
@@ -201,6 +189,6 @@ def test_course_cnn_predict_and_evaluate_equal_plain_torch(batch_size, monkeypat
     logs = model.evaluate(x, y, batch_size=batch_size, return_dict=True)
     assert logs["loss"] == pytest.approx(loss, rel=1e-5)
     assert logs["accuracy"] == pytest.approx(np.mean(expected.argmax(1) == y.argmax(1)))
-    with _switched(C, "CONV_POOL", False), _switched(C.PoolModule, "strided_max", False):
+    with sd.fast_paths.off("conv_pool", "max_pool_views"):
         plain = model.predict(x, batch_size=batch_size)
     np.testing.assert_allclose(plain, got, rtol=1e-5, atol=1e-7)
