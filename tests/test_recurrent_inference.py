@@ -120,6 +120,40 @@ def test_lstm_inference_matches_torch_lstm(dtype, steps, return_sequences, use_b
     torch.testing.assert_close(out_tm, expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("time_major", [False, True])
+def test_lstm_inference_with_rows_added_for_torch_threads_matches_torch_lstm(
+        dtype, return_sequences, time_major):
+    """1,000 rows of 32 units on two threads run as 1,025 (``_lstm_pass._rows``); on one
+    thread as they are: both give torch's values for the 1,000 rows."""
+    from statdl.layers import _lstm_pass
+
+    g = torch.Generator().manual_seed(7)
+    kernel, rec, bias = _weights(g, 3, 32, 4, dtype, True)
+    lstm = torch.nn.LSTM(3, 32, batch_first=True).to(dtype)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(kernel.t())
+        lstm.weight_hh_l0.copy_(rec.t())
+        lstm.bias_ih_l0.copy_(bias)
+        lstm.bias_hh_l0.zero_()
+    x = torch.randn(1000, 6, 3, generator=g, dtype=dtype)
+    if time_major:
+        x = x.transpose(0, 1).contiguous().transpose(0, 1)
+    expected = _run(lstm, x, return_sequences)
+    before = torch.get_num_threads()
+    try:
+        for threads, rows in ((2, 1025), (1, 1000)):
+            torch.set_num_threads(threads)
+            assert _lstm_pass._rows(1000, 32) == rows
+            with torch.inference_mode():
+                out = lstm_inference(x, kernel, rec, bias, return_sequences=return_sequences)
+            assert out.shape == expected.shape
+            torch.testing.assert_close(out, expected, rtol=TOL[dtype], atol=TOL[dtype])
+    finally:
+        torch.set_num_threads(before)
+
+
 def _embedded(layer, words=50, steps=7, dtype=torch.float64, mask_zero=False, seed=0):
     """An Embedding and ``layer`` built on it, in eval mode, and a batch of ids."""
     sd.set_seed(seed)

@@ -202,8 +202,9 @@ class RecurrentModule(nn.Module):
         ``x_t W + b`` is a row of the table ``embeddings @ W + b``, made once per batch
         (``_simple_rnn_pass.inference_from_ids``). imdb-rnn's predict, one thread, median of 8
         calls in turn (2026-12-01): 74,400 -> 84,600 samples/s (two threads 137,000 ->
-        175,500). The same table for the LSTM (128 columns a row) measured 2% slower than its
-        product with the embedded inputs, so LSTM and GRU keep their usual path.
+        175,500). For the LSTM neither the table (128 columns a row) nor looking each chunk's
+        inputs up time-major paid: 2% and 5-10% slower than its product with the embedded
+        inputs (predict, calls in turn, either order), so LSTM and GRU keep their usual path.
 
         None where it does not apply: not a SimpleRNN (tanh/relu) with ``simple_rnn_pass``
         on, gradients recorded, training mode, CUDA, autocast, a masking Embedding, other
