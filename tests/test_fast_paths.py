@@ -89,6 +89,26 @@ def _dense(device, layers, loss="mse", task="regression", optimizer="rmsprop", m
     return arrays, markers
 
 
+def _prefixed(device, layers, shape, x, y):
+    arrays, net = _fit(layers, shape, "mse", x, y, device)
+    hand = DenseStackStep.for_state(net._training_state(), x.ndim)
+    prefix = getattr(hand, "prefix", None)
+    return arrays, set() if prefix is None else {f"decision: {type(prefix).__name__}"}
+
+
+def _conv1d_prefix(device):
+    x, y = _xy(n=48, shape=(5, 3))
+    return _prefixed(device, lambda: [L.Conv1D(4, 3, activation="relu"), L.Flatten(),
+                                      L.Dense(2)], (5, 3), x, y)
+
+
+def _bilstm_prefix(device):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 20, (48, 6)), rng.normal(size=(48, 2)).astype(np.float32)
+    return _prefixed(device, lambda: [L.Embedding(20, 3), L.Bidirectional(L.LSTM(4)),
+                                      L.Dense(2)], (6,), x, y)
+
+
 def _mlp():
     return [L.Dense(8, activation="relu"), L.Dropout(0.3), L.Dense(5, activation="tanh"),
             L.Dense(2)]
@@ -255,6 +275,11 @@ SCENARIOS: dict[str, Scenario] = {
     "dense_closed_form_loss": Scenario(
         lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
         "autograd::engine", needs=("dense_step",)),
+    "dense_conv1d_prefix": Scenario(_conv1d_prefix, "decision: _Conv1DPrefix",
+                                    needs=("dense_step",)),
+    "dense_bilstm_prefix": Scenario(_bilstm_prefix, "decision: _BiLSTMPrefix",
+                                    needs=("dense_step", "lstm_pass"),
+                                    cpu_only="the prefix calls oneDNN; CUDA keeps cuDNN's LSTM"),
     "fused_optimizer": Scenario(lambda d: _dense(d, _mlp, optimizer="adam"),
                                 "aten::_fused_adam_"),
     "dropout_16bit": Scenario(_dropout_16bit, "decision: 16-bit mask",
