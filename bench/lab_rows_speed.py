@@ -21,6 +21,18 @@ ISLP NYSE data / the IMDB files (``--data-dir`` or ``STATDL_DATA``). Usage::
     python bench/lab_rows_speed.py --model bilstm --data-dir ../shared/data --epochs 2
 """
 
+# Measured 2026-12-01 (2 cores, under /tmp/team/benchlock; `--epochs 10 --repeats 3 --rounds 2`
+# for conv1d, `--epochs 2 --repeats 2` for bilstm; ms per step of the epoch's steps alone):
+# * conv1d, before the Conv1D prefix (06:10, a slow hour): statdl 0.985 (quiet) / 1.366 (1 busy)
+#   against Keras-JAX 0.472 / 0.531. After (07:21): statdl 0.250 / 0.245, Keras 0.235 / 0.285,
+#   STATDL_FAST_PATHS=0 0.740 / 0.704; epochs with validation statdl/Keras 0.86 quiet, 0.80 busy.
+# * bilstm, before the BiLSTM prefix (06:12, slow hour): statdl 14.1 / 15.4 against Keras 9.5 /
+#   11.6. After (07:24): statdl 4.69 / 7.13, Keras 4.78 / 4.90 (FAST_PATHS=0 10.7 / 11.9): per
+#   step statdl matches Keras quiet (two threads) but not busy, where the governor leaves it one
+#   thread and oneDNN's two directions run one after the other (Keras's XLA runs them at once).
+#   The lab rows still come out ahead (Keras compiles its step): bench/reproduce.py
+#   --labs imdb-bilstm@20 gave 12.7 s against 14.6 s busy, 8.4 against 12.0 s quiet.
+
 from __future__ import annotations
 
 import argparse
