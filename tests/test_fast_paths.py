@@ -17,6 +17,7 @@ import os
 import pkgutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -220,6 +221,29 @@ def _conv_pool(device):
     return arrays, {f"decision: convolution in {len(calls)} slices"}
 
 
+def _batch_workers(device):
+    """Predicts and evaluates in batches of 8 with two workers forced (otherwise the load
+    decides); the marker names the threads the forward passes ran on."""
+    from statdl.training import batch_workers, inference
+
+    x, arrays, net = _conv_net(device)
+    y = _xy(n=32)[1]
+    threads, real = set(), inference.forward
+
+    def spying(module, inputs, logits=False):
+        threads.add(threading.current_thread().name.rpartition("_")[0] or "caller")
+        return real(module, inputs, logits)
+
+    inference.forward, batch_workers.FORCED_WORKERS = spying, 2
+    try:
+        arrays.append(net.predict(x, batch_size=8))
+        arrays.append(np.asarray(net.evaluate(x, y, batch_size=8)))
+    finally:
+        inference.forward, batch_workers.FORCED_WORKERS = real, None
+    return arrays, {"decision: forward on workers" if "statdl-batch" in threads else
+                    "decision: forward in the caller only"}
+
+
 def _mc_dropout(device):
     """MC-dropout draws of a trained MLP (Dense before its first Dropout); the marker counts
     the rows the first Dense layer saw: each row once (head once) or once per pass."""
@@ -303,6 +327,8 @@ SCENARIOS: dict[str, Scenario] = {
     "max_pool_views": Scenario(_max_pool_views, "predict: aten::max_pool2d"),
     "conv_pool": Scenario(_conv_pool, "decision: convolution in 4 slices",
                           needs=("max_pool_views",)),
+    "batch_workers": Scenario(_batch_workers, "decision: forward on workers",
+                              cpu_only="workers replace torch's CPU threads"),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 

@@ -240,6 +240,16 @@ PATHS: tuple[FastPath, ...] = (
         "the course CNN's first pooling (193 x 26 x 26 x 32): 2.42 -> 1.49 ms (min of 30); "
         "its forward 12,014 -> 13,356 images/s (p25, 2 cores)", 0.0, 0.0),
     FastPath(
+        "batch_workers", "statdl.training.batch_workers:BATCH_WORKERS",
+        "predict/evaluate of a Sequential chain of Dense, Dropout, Flatten, Conv2D, pooling "
+        "and Embedding layers on the CPU, in two or more batches, when the thread governor "
+        "found a core taken (2 to batch_workers.MAX_CORES usable cores)",
+        "one worker thread per core, each with one torch thread, takes whole batches: a "
+        "worker the scheduler sets aside delays only its own batch, where torch's threads "
+        "would all wait for it at the next barrier",
+        "2 cores, one busy process: MLP predict 89,214 -> 109,689 samples/s, CNN 13,499 -> "
+        "18,763 (bench/infer_speed.py --background 1)", 1e-6, 1e-7),
+    FastPath(
         "conv_pool", "statdl.layers.conv:CONV_POOL",
         "predict/evaluate of a Sequential chain: Conv2D (relu/tanh/sigmoid/linear) then a "
         "valid MaxPooling2D (inference.forward's shortcut), with max_pool_views on",

@@ -44,6 +44,7 @@ from ..regularizers import L1L2
 from ..threads import governed
 from ..training import inference
 from ..training.allocator import keep_freed_memory
+from ..training.batch_workers import forward_batches, workers_for
 from ..training.callbacks import Callback
 from ..training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
 from ..training.flat import FlatParameters
@@ -1018,10 +1019,12 @@ class Trainer:
         # are kept for the next batch, as in fit (fresh pages: the course CNN at ~4,000
         # images/s in batches of 1,024 instead of ~10,000).
         out: torch.Tensor | None = None
-        with torch.inference_mode(), governed(), keep_freed_memory(), \
+        with torch.inference_mode(), governed() as governor, keep_freed_memory(), \
                 inference.kernel_copies(rows=rows.n):
-            for start, stop, xb in rows.batches(bs):
-                yb = self._run_path(module, xb.to(device), path, logits)
+            workers = workers_for(module, rows, bs, device, governor)
+            for start, stop, yb in forward_batches(
+                    rows, bs, lambda xb: self._run_path(module, xb.to(device), path, logits),
+                    workers):
                 if out is None:
                     out = torch.empty((rows.n, *yb.shape[1:]), dtype=torch.float32)
                 out[start:stop].copy_(yb)  # dtype and device in the same pass

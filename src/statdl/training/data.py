@@ -190,15 +190,26 @@ class InputRows:
         >>> [(start, stop, tuple(t.shape)) for start, stop, t in rows.batches(2)]
         [(0, 2, (2, 2)), (2, 4, (2, 2)), (4, 5, (1, 2))]
         """
-        buffer = None
-        if not self.integer_input and self.n and (self.sparse or not _float32_view(self.source)):
-            buffer = np.empty((min(batch_size, self.n), *self.shape[1:]), dtype=np.float32)
+        buffer = self.conversion_buffer(batch_size)
         for start in range(0, self.n, batch_size):
             stop = min(start + batch_size, self.n)
             t = self.tensor(start, stop, buffer, check=False)
             yield start, stop, t
-            if not _vouched(t):
-                _check_finite(t, self.argument, start)
+            self.check_batch(t, start)
+
+    def conversion_buffer(self, batch_size: int) -> np.ndarray | None:
+        """A float32 array for ``tensor(..., buffer=)`` to convert up to ``batch_size`` rows
+        into, or None where the rows need no conversion (float32 arrays, token ids)."""
+        if not self.integer_input and self.n and (self.sparse or not _float32_view(self.source)):
+            return np.empty((min(batch_size, self.n), *self.shape[1:]), dtype=np.float32)
+        return None
+
+    def check_batch(self, t: torch.Tensor, start: int) -> None:
+        """The NaN/infinity check of the batch ``t`` (made by ``tensor(..., check=False)``
+        from rows ``start, ...``) after its forward pass: nothing to read when that pass
+        vouched for it in this thread (``vouch_finite``)."""
+        if not _vouched(t):
+            _check_finite(t, self.argument, start)
 
 
 _vouch = threading.local()

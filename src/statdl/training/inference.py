@@ -37,7 +37,7 @@ from ..layers.embedding import EmbeddingModule
 from ..layers.modules import SequentialModule
 from .data import vouch_finite
 
-__all__ = ["forward", "kernel_copies"]
+__all__ = ["forward", "kernel_copies", "current_copies", "using_copies"]
 
 #: activations applied in place, all monotone non-decreasing (so they commute with max)
 _IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_,
@@ -148,6 +148,33 @@ def kernel_copies(rows: int | None = None) -> Iterator[None]:
         yield
         return
     _copies.kernels, _copies.rows = {}, rows
+    try:
+        yield
+    finally:
+        _copies.kernels = _copies.rows = None
+
+
+def current_copies() -> tuple[dict | None, int | None]:
+    """This thread's ``kernel_copies`` state (the copies, the call's rows), for worker
+    threads of the same call to share through ``using_copies``."""
+    return getattr(_copies, "kernels", None), getattr(_copies, "rows", None)
+
+
+@contextlib.contextmanager
+def using_copies(state: tuple[dict | None, int | None]) -> Iterator[None]:
+    """Inside the block, this thread uses the copies ``state`` (``current_copies()`` of the
+    thread that called predict or evaluate): one copy per layer and call, whichever thread
+    made it (two threads may both make the first one; both copies are equal).
+
+    Examples
+    --------
+    >>> with kernel_copies(rows=10):
+    ...     state = current_copies()
+    >>> with using_copies(state):
+    ...     current_copies()[1]
+    10
+    """
+    _copies.kernels, _copies.rows = state
     try:
         yield
     finally:

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..validation import check_int, check_number, message
 from . import inference
 from .allocator import keep_freed_memory
+from .batch_workers import forward_batches, workers_for
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .data import InputRows, inference_batch
 from .dense_step import DenseStackStep
@@ -386,13 +387,17 @@ def _evaluate(state, x, y, w, batch_size: int) -> dict[str, float]:
     loss, metrics, y = index_targets(state.loss, state.metrics, y.to(device))
     w = None if w is None else w.to(device)
     n = y.shape[0]
+    def forward(xb: torch.Tensor) -> torch.Tensor:
+        return inference.forward(module, xb.to(device), logits)
+
     if isinstance(x, InputRows):
-        batches = x.batches(batch_size)
+        workers = workers_for(module, x, batch_size, device, threads.current())
+        outputs = forward_batches(x, batch_size, forward, workers)
     else:
-        batches = ((start, stop, x[start:stop]) for start, stop in iterate_batches(n, batch_size))
+        outputs = ((start, stop, forward(x[start:stop]))
+                   for start, stop in iterate_batches(n, batch_size))
     total = torch.zeros((), device=device, dtype=torch.float64)
-    for start, stop, xb in batches:
-        out = inference.forward(module, xb.to(device), logits)
+    for start, stop, out in outputs:
         yb = y[start:stop]
         per_sample = loss(out, yb, from_logits=logits)
         if w is not None:
