@@ -135,19 +135,22 @@ def _governor(cores: int, threads: int, fixed: int | None = None) -> ThreadGover
     return governor
 
 
-@pytest.mark.parametrize("case, workers", [
-    ("busy 2 cores", 2), ("busy 4 cores", 4), ("quiet", 0), ("fixed count", 0),
-    ("8 cores", 0), ("one batch", 0), ("small batches", 0), ("gpu", 0), ("lstm", 0),
-    ("activity penalty", 0),
+@pytest.mark.parametrize("case, plan", [
+    ("busy 2 cores", (4, 200)), ("busy 4 cores", (5, 200)), ("automatic batches", (4, 133)),
+    ("quiet", None), ("fixed count", None), ("8 cores", None), ("one batch", None),
+    ("small batches", None), ("gpu", None), ("lstm", None), ("activity penalty", None),
 ])
-def test_workers_only_where_model_device_and_load_allow(case, workers):
-    """The model: 300 -> 100 -> 1, 30,100 multiply-adds a row; batches of 200 rows (6M)."""
+def test_workers_only_where_model_device_and_load_allow(case, plan):
+    """The model: 300 -> 100 -> 1, 30,100 multiply-adds a row, so batches of at least 133
+    rows (MIN_BATCH_MULTIPLY_ADDS); 1,000 rows in batches of 200; two workers per core."""
     rows = InputRows(np.ones((1000, 300)), (300,), integer_input=False)
     dense = sd.Sequential([L.Dense(100, activation="relu"), L.Dense(1)], input_shape=(300,))
-    module, batch_size, device = dense.module, 200, torch.device("cpu")
+    module, batch_size, device, automatic = dense.module, 200, torch.device("cpu"), False
     governor = _governor(2, 1)
     if case == "busy 4 cores":
         governor = _governor(4, 3)
+    elif case == "automatic batches":  # 1,000 rows for 4 workers: about 2 batches each
+        batch_size, automatic = 1000, True
     elif case == "quiet":
         governor = _governor(2, 2)
     elif case == "fixed count":
@@ -156,7 +159,7 @@ def test_workers_only_where_model_device_and_load_allow(case, workers):
         governor = _governor(8, 5)
     elif case == "one batch":
         batch_size = 1000
-    elif case == "small batches":  # 100 rows: 3M multiply-adds, under MIN_BATCH_MULTIPLY_ADDS
+    elif case == "small batches":  # 100 rows: 3M multiply-adds
         batch_size = 100
     elif case == "gpu":
         device = torch.device("cuda")
@@ -165,4 +168,5 @@ def test_workers_only_where_model_device_and_load_allow(case, workers):
     elif case == "activity penalty":
         module = sd.Sequential([L.Dense(100, activity_regularizer=sd.regularizers.L2(0.1)),
                                 L.Dense(1)], input_shape=(300,)).module
-    assert batch_workers.workers_for(module, rows, batch_size, device, governor) == workers
+    got = batch_workers.worker_plan(module, rows, batch_size, device, governor, automatic)
+    assert got == (plan or (0, batch_size))

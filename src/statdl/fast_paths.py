@@ -244,11 +244,11 @@ PATHS: tuple[FastPath, ...] = (
         "predict/evaluate of a Sequential chain of Dense, Dropout, Flatten, Conv2D, pooling "
         "and Embedding layers on the CPU, in two or more batches, when the thread governor "
         "found a core taken (2 to batch_workers.MAX_CORES usable cores)",
-        "one worker thread per core, each with one torch thread, takes whole batches: a "
+        "worker threads (two per core), each with one torch thread, take whole batches: a "
         "worker the scheduler sets aside delays only its own batch, where torch's threads "
         "would all wait for it at the next barrier",
-        "2 cores, one busy process: MLP predict 89,214 -> 109,689 samples/s, CNN 13,499 -> "
-        "18,763 (bench/infer_speed.py --background 1)", 1e-6, 1e-7),
+        "2 cores, one busy process: MLP predict 89,214 -> 121,664 samples/s, CNN 13,499 -> "
+        "19,711 (bench/infer_speed.py --background 1)", 1e-6, 1e-7),
     FastPath(
         "conv_pool", "statdl.layers.conv:CONV_POOL",
         "predict/evaluate of a Sequential chain: Conv2D (relu/tanh/sigmoid/linear) then a "

@@ -44,7 +44,7 @@ from ..regularizers import L1L2
 from ..threads import governed
 from ..training import inference
 from ..training.allocator import keep_freed_memory
-from ..training.batch_workers import forward_batches, workers_for
+from ..training.batch_workers import forward_batches, worker_plan
 from ..training.callbacks import Callback
 from ..training.data import InputRows, inference_batch, prepare_weights, prepare_y, require_rows
 from ..training.flat import FlatParameters
@@ -1021,7 +1021,8 @@ class Trainer:
         out: torch.Tensor | None = None
         with torch.inference_mode(), governed() as governor, keep_freed_memory(), \
                 inference.kernel_copies(rows=rows.n):
-            workers = workers_for(module, rows, bs, device, governor)
+            workers, bs = worker_plan(module, rows, bs, device, governor,
+                                      automatic=batch_size is None)
             for start, stop, yb in forward_batches(
                     rows, bs, lambda xb: self._run_path(module, xb.to(device), path, logits),
                     workers):

@@ -6,19 +6,32 @@ only the free cores, because torch's threads meet at a barrier after every opera
 of them descheduled stalls the rest. Inference batches need no barrier between them: each
 is a forward pass of its own rows. So where the governor gave fewer threads than the cores
 statdl may use and a batch is more than a few microseconds of work, ``forward_batches`` runs
-the batches on one worker thread per core, each worker with one torch thread. A worker that
-the scheduler sets aside delays only its own batch, and together the workers take the share
-of the cores the scheduler gives to runnable threads, as Keras-JAX's task pool does. Measured on 2 cores with one busy process
-(``bench/infer_speed.py --models logit,mlp,cnn,embed,mlp-f64 --background 1 --rounds 2
---scale 0.5``, samples/s, before and after in turn within the hour, best of 2 rounds): the
-MNIST MLP's predict 89,214 -> 109,689 (Keras-JAX 107,167 and 109,993 in the two runs), the
-course CNN 13,499 -> 18,763 (Keras-JAX 20,226 and 19,804), the softmax regression 1.06M ->
-1.36M, float64 input to the MLP 85,852 -> 117,172; evaluate likewise (CNN 13,457 -> 17,514).
+the batches on worker threads, two per core, each with one torch thread. A worker that the
+scheduler sets aside delays only its own batch, and together the workers take the share of
+the cores the scheduler gives to runnable threads, as Keras-JAX's task pool does.
+
+Measured on 2 cores with one busy process (``bench/infer_speed.py --models
+logit,mlp,cnn,embed,mlp-f64 --background 1 --rounds 2 --scale 0.5``, samples/s, best of 2
+rounds, runs in turn within the hour; Keras-JAX at batch 1,024 in the same runs):
+
+=====================  ==============  =================  ==================  ===========
+predict                one thread      1 worker per core  2 workers per core  Keras-JAX
+=====================  ==============  =================  ==================  ===========
+MNIST MLP              89,214          109,689            121,664             107-113,000
+course CNN             13,499          18,763 [*]_        19,711              19,800-20,600
+softmax regression     1.06M           1.36M              1.32M               1.09-1.31M
+MLP, float64 input     85,852          117,172            122,685             103-112,000
+=====================  ==============  =================  ==================  ===========
+
+.. [*] the CNN's 2,000 images then made 3 batches of 775; an automatic batch size now
+   shrinks so that each worker gets about two batches (here 250 rows: speed per image
+   does not depend on it between 400 and 2,000 rows).
+
 On a quiet machine the workers were slower than torch's own two threads (one process, in
 turn: softmax regression 1.65M against 2.01M, CNN 22,300 against 23,800), so they run only
 when the governor found a core taken. The price is memory: each worker holds its batch and
-keeps its own freed blocks (the CNN's predict +8 MB -> +67 MB above what it held before the
-call, still independent of the number of rows).
+keeps its own freed blocks (the CNN's predict +8 MB -> +81 MB above what it held before the
+call, Keras-JAX +30 MB; still independent of the number of rows).
 
 The results come back in batch order, at most one batch per worker ahead of the caller, so
 memory stays bounded and the caller (predict's output copy, evaluate's loss and metrics) sees
@@ -53,7 +66,7 @@ from ..layers.modules import SequentialModule
 from . import inference
 from .data import InputRows
 
-__all__ = ["forward_batches", "workers_for", "BATCH_WORKERS", "MAX_CORES"]
+__all__ = ["forward_batches", "worker_plan", "BATCH_WORKERS", "MAX_CORES"]
 
 #: Whether predict/evaluate may run batches on worker threads (the ``batch_workers`` fast path).
 BATCH_WORKERS = True
@@ -67,6 +80,11 @@ MAX_CORES = 4
 #: predicted 19M samples/s in one thread against 8-11M on two workers, with one busy process;
 #: the softmax regression (7,850 a row) gained.
 MIN_BATCH_MULTIPLY_ADDS = 4_000_000
+#: Workers per usable core. With one per core, 2 workers and 1 busy process on 2 cores, the
+#: scheduler sometimes put both workers on one core (MLP predict 74,000-116,000 samples/s,
+#: median 81,000, 8 calls); with two per core every core runs at least one of them (median
+#: 98,000; the CNN 14,500 -> 16,300, the softmax regression 1.01M -> 1.10M).
+WORKERS_PER_CORE = 2
 #: Tests set a worker count here to run the workers whatever the load (None: the load decides).
 FORCED_WORKERS: int | None = None
 
@@ -77,17 +95,18 @@ _ROW_BY_ROW = (DenseModule, DropoutModule, FlattenModule, Conv2DModule, PoolModu
 Batches = Iterator[tuple[int, int, torch.Tensor]]
 
 
-def workers_for(module: nn.Module, rows: object, batch_size: int, device: torch.device,
-                governor: object) -> int:
-    """Worker threads for ``rows`` through ``module`` in batches of ``batch_size`` (0: this
-    thread).
+def worker_plan(module: nn.Module, rows: object, batch_size: int, device: torch.device,
+                governor: object, automatic: bool = False) -> tuple[int, int]:
+    """``(workers, batch_size)`` for ``rows`` through ``module``: ``(0, batch_size)`` to run
+    in this thread.
 
     Workers run only on the CPU, for a plain ``SequentialModule`` of layers that treat rows
     independently (Dense, Dropout, Flatten, Conv2D, pooling, Embedding: no recurrent state,
     no losses collected by the forward pass), for an ``InputRows`` of at least two batches of
     at least ``MIN_BATCH_MULTIPLY_ADDS`` each, and when ``governor``
     (``statdl.threads.current()``) follows the load, may use 2 to ``MAX_CORES`` cores and
-    found fewer free.
+    found fewer free: then ``WORKERS_PER_CORE`` per core. An ``automatic`` batch size (not
+    the user's) shrinks so that every worker gets about two batches, but not below that work.
 
     Examples
     --------
@@ -98,26 +117,36 @@ def workers_for(module: nn.Module, rows: object, batch_size: int, device: torch.
     >>> rows = InputRows(torch.ones(1000, 300), (300,), integer_input=False)
     >>> governor = ThreadGovernor(torch, cores=2, fixed=None)
     >>> governor.threads = 1                     # one core taken by another process
-    >>> workers_for(m.module, rows, 200, torch.device("cpu"), governor)
-    2
+    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor)
+    (2, 500)
+    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor, automatic=True)
+    (4, 134)
     >>> governor.threads = 2                     # both cores free: torch's own threads
-    >>> workers_for(m.module, rows, 200, torch.device("cpu"), governor)
-    0
+    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor)
+    (0, 500)
     """
-    batches = -(-rows.n // batch_size) if isinstance(rows, InputRows) else 0
-    if not BATCH_WORKERS or batches < 2 or device.type != "cpu" or type(rows) is not InputRows:
-        return 0
+    serial = (0, batch_size)
+    if not BATCH_WORKERS or device.type != "cpu" or type(rows) is not InputRows:
+        return serial
     if type(module) is not SequentialModule or module.activity \
             or not all(type(m) in _ROW_BY_ROW for m in module.layers):
-        return 0
+        return serial
     if FORCED_WORKERS is not None:
-        return min(FORCED_WORKERS, batches)
-    if min(batch_size, rows.n) * _multiply_adds_per_row(module) < MIN_BATCH_MULTIPLY_ADDS:
-        return 0
-    if getattr(governor, "fixed", True) is not None:  # outside governed(), or a fixed count
-        return 0
-    cores, threads = governor.cores, governor.threads
-    return min(cores, batches) if 2 <= cores <= MAX_CORES and threads < cores else 0
+        workers = FORCED_WORKERS
+    elif getattr(governor, "fixed", True) is not None:  # outside governed(), or a fixed count
+        return serial
+    elif 2 <= governor.cores <= MAX_CORES and governor.threads < governor.cores:
+        workers = WORKERS_PER_CORE * governor.cores
+    else:
+        return serial
+    least = 1 if FORCED_WORKERS is not None else \
+        -(-MIN_BATCH_MULTIPLY_ADDS // max(1, _multiply_adds_per_row(module)))
+    if automatic:
+        batch_size = min(batch_size, max(least, -(-rows.n // (2 * workers))))
+    batches = -(-rows.n // batch_size)
+    if batches < 2 or min(batch_size, rows.n) < least:
+        return serial
+    return min(workers, batches), batch_size
 
 
 def _multiply_adds_per_row(module: SequentialModule) -> int:

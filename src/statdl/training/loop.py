@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..validation import check_int, check_number, message
 from . import inference
 from .allocator import keep_freed_memory
-from .batch_workers import forward_batches, workers_for
+from .batch_workers import forward_batches, worker_plan
 from .callbacks import Callback, TerminateOnNaN, batch_hooks
 from .data import InputRows, inference_batch
 from .dense_step import DenseStackStep
@@ -377,21 +377,23 @@ def run_evaluate(model, x, y, w=None, *, batch_size: int | None = None) -> dict[
     bs = inference_batch(model, batch_size, x.shape[1:])
     # freed activations serve the next batch; add_loss terms kept in inference mode
     with torch.inference_mode(), keep_freed_memory(), collecting_losses():
-        return _evaluate(state, x, y, w, bs)
+        return _evaluate(state, x, y, w, bs, automatic=batch_size is None)
 
 
-def _evaluate(state, x, y, w, batch_size: int) -> dict[str, float]:
+def _evaluate(state, x, y, w, batch_size: int, automatic: bool) -> dict[str, float]:
     module, device = state.module, state.device
     logits, final_act = state.use_logits, state.final_activation
     module.eval()
     loss, metrics, y = index_targets(state.loss, state.metrics, y.to(device))
     w = None if w is None else w.to(device)
     n = y.shape[0]
+
     def forward(xb: torch.Tensor) -> torch.Tensor:
         return inference.forward(module, xb.to(device), logits)
 
     if isinstance(x, InputRows):
-        workers = workers_for(module, x, batch_size, device, threads.current())
+        workers, batch_size = worker_plan(module, x, batch_size, device, threads.current(),
+                                          automatic)
         outputs = forward_batches(x, batch_size, forward, workers)
     else:
         outputs = ((start, stop, forward(x[start:stop]))
