@@ -20,8 +20,10 @@ labs.) The same models fed other input types show that memory stays bounded what
 Frameworks:
 
 * ``statdl``: ``model.predict(x)`` and ``model.evaluate(x, y)`` (automatic batches: up to
-  2,048 rows, ``statdl.training.data.INFERENCE_ROWS``, fewer where an activation is wide: 193
-  for the CNN). Unlike the torch loop, statdl checks every input row for NaN and infinity;
+  2,048 rows, ``statdl.training.data.INFERENCE_ROWS``, fewer where an activation is wide: 775
+  for the CNN; on a busy machine the dense and convolutional models' batches go to worker
+  threads, smaller so that each worker gets about two). Unlike the torch loop, statdl checks
+  every input row for NaN and infinity;
 * ``torch``: a plain ``torch.no_grad()`` loop over the same architecture (``nn.RNN``,
   ``nn.GRU``, ``nn.LSTM``, bidirectional and 3-layer where the model is) in statdl's batches
   (the same rows per batch, ``statdl_batch``), each converted from numpy on its own (float32
@@ -46,50 +48,71 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
     python bench/infer_speed.py --models gru,rnn --scale 0.1   # a tenth of the samples
 """
 
-# Measured 2026-12-01 00:56-01:26 UTC (2 cores; --frameworks statdl,torch,keras-jax-1024
-# --scale 0.5 --repeats 2, then the same with --background 1; samples/s, best call of >= 1 s of
-# calls; +MB: peak growth in the calls; ratio: statdl / fastest peer. Keras-JAX at its default
-# batch of 32 was left out for time: 3.5-18x slower than at 1,024 in the earlier run. The
-# machine's speed drifts by up to 1.8x within the hour, so compare within a row, not across):
+# Measured 2026-12-01 10:37-10:49 UTC (2 cores; every model, --frameworks
+# statdl,torch,keras-jax-1024 --rounds 2 --scale 0.5 --repeats 2, then the same with
+# --background 1; samples/s, best call of >= 1 s of calls, best of the 2 rounds; +MB: peak
+# growth in the calls; ratio: statdl / fastest peer). Keras-JAX at its default batch of 32 was
+# left out for time (3.5-18x slower than at 1,024 in earlier runs). Busy: predict and evaluate
+# of the dense and convolutional models ran their batches on worker threads
+# (statdl.training.batch_workers; before them, in the same hour: MLP predict 0.83, CNN 0.67,
+# softmax regression 0.81, float64 MLP 0.78 of the fastest peer).
 #
-# | model  | op       | machine | statdl           | torch            | Keras-JAX 1024   | ratio |
-# |--------|----------|---------|------------------|------------------|------------------|-------|
-# | logit  | predict  | quiet   | 1,208,403   +1 MB | 1,513,542   +2 MB |   875,355  +62 MB |  0.80 |
-# | logit  | predict  | busy    |   765,760   +1 MB |   841,584   +1 MB |   726,625  +58 MB |  0.91 |
-# | logit  | evaluate | quiet   | 1,059,246   +0 MB | 1,363,541   +0 MB |   841,434   +9 MB |  0.78 |
-# | logit  | evaluate | busy    |   618,191   +0 MB |   894,229   +0 MB |   534,874  +43 MB |  0.69 |
-# | mlp    | predict  | quiet   |   101,008   +4 MB |   117,992   +1 MB |    91,625  +35 MB |  0.86 |
-# | mlp    | predict  | busy    |    72,743   +8 MB |    62,945   +8 MB |    74,593  +38 MB |  0.98 |
-# | mlp    | evaluate | quiet   |    98,846   +0 MB |   115,252   +1 MB |   103,280   +4 MB |  0.86 |
-# | mlp    | evaluate | busy    |    71,942   +0 MB |    64,156   +7 MB |    71,027   +7 MB |  1.01 |
-# | embed  | predict  | quiet   | 5,398,610   +0 MB | 7,124,156  +16 MB | 2,994,494   +4 MB |  0.76 |
-# | embed  | predict  | busy    | 5,689,333   +3 MB | 4,922,173  +20 MB | 2,337,626   +5 MB |  1.16 |
-# | embed  | evaluate | quiet   | 3,861,141   +1 MB | 5,250,405   +0 MB | 3,019,833   +0 MB |  0.74 |
-# | embed  | evaluate | busy    | 4,029,601   +3 MB | 5,152,736   +0 MB | 1,771,292   +0 MB |  0.78 |
-# | cnn    | predict  | quiet   |    12,317   +0 MB |     4,612  +50 MB |    16,787  +23 MB |  0.73 |
-# | cnn    | predict  | busy    |     7,962   +0 MB |     3,053  +20 MB |     9,382  +23 MB |  0.85 |
-# | cnn    | evaluate | quiet   |    13,004   +0 MB |     4,207   +8 MB |    15,758  +24 MB |  0.83 |
-# | cnn    | evaluate | busy    |     7,931   +0 MB |     2,622  +20 MB |     8,881  +23 MB |  0.89 |
-# | rnn    | predict  | quiet   |    75,889  +12 MB |    52,153  +50 MB |   105,424  +43 MB |  0.72 |
-# | rnn    | predict  | busy    |    58,317  +25 MB |    14,170  +25 MB |    89,125  +22 MB |  0.65 |
-# | rnn    | evaluate | quiet   |   123,148  +13 MB |    61,748   +0 MB |    89,307   +0 MB |  1.38 |
-# | rnn    | evaluate | busy    |    46,817  +25 MB |    17,777  +15 MB |    76,491   +0 MB |  0.61 |
-# | rnn3   | predict  | quiet   |    23,997   +0 MB |    18,904  +79 MB |    19,451  +57 MB |  1.23 |
-# | rnn3   | predict  | busy    |    12,437  +32 MB |     5,157  +80 MB |    16,503  +59 MB |  0.75 |
-# | rnn3   | evaluate | quiet   |    24,945  +16 MB |    18,782  +17 MB |    20,024  +57 MB |  1.25 |
-# | rnn3   | evaluate | busy    |    15,726  +32 MB |     3,839  +41 MB |    14,245  +51 MB |  1.10 |
-# | gru    | predict  | quiet   |    40,224   +0 MB |    15,073  +97 MB |    10,491  +83 MB |  2.67 |
-# | gru    | predict  | busy    |    32,177   +0 MB |     5,427  +75 MB |     6,277  +70 MB |  5.13 |
-# | gru    | evaluate | quiet   |    42,761   +0 MB |    15,499  +97 MB |    10,395  +78 MB |  2.76 |
-# | gru    | evaluate | busy    |    32,582   +0 MB |     4,819  +75 MB |     6,334  +82 MB |  5.14 |
-# | lstm   | predict  | quiet   |     6,059   +0 MB |     4,035 +122 MB |     6,148  +92 MB |  0.99 |
-# | lstm   | predict  | busy    |     3,277   +0 MB |     1,155 +123 MB |     3,839 +105 MB |  0.85 |
-# | lstm   | evaluate | quiet   |     6,842   +0 MB |     3,938 +122 MB |     6,095  +92 MB |  1.12 |
-# | lstm   | evaluate | busy    |     3,199   +0 MB |       943 +122 MB |     3,897  +92 MB |  0.82 |
-# | bilstm | predict  | quiet   |    19,224   +0 MB |     8,156  +76 MB |    14,239  +53 MB |  1.35 |
-# | bilstm | predict  | busy    |     7,704   +0 MB |     2,478  +77 MB |     8,239  +46 MB |  0.94 |
-# | bilstm | evaluate | quiet   |    22,601   +0 MB |     8,061 +127 MB |    15,139  +53 MB |  1.49 |
-# | bilstm | evaluate | busy    |     7,719   +0 MB |     2,785  +76 MB |     8,451  +47 MB |  0.91 |
+# | model      | op       | machine | statdl            | torch             | Keras-JAX 1024    | ratio |
+# |------------|----------|---------|-------------------|-------------------|-------------------|-------|
+# | logit      | predict  | quiet   |  2,031,268   +2MB |  2,188,828   +2MB |  2,077,034  +59MB |  0.93 |
+# | logit      | predict  | busy    |  1,374,089   +6MB |  1,392,914   +2MB |  1,188,435  +71MB |  0.99 |
+# | logit      | evaluate | quiet   |  1,765,887   +0MB |  1,961,229   +0MB |  1,594,383  +37MB |  0.90 |
+# | logit      | evaluate | busy    |  1,065,044   +0MB |  1,123,877   -0MB |    984,753  +49MB |  0.95 |
+# | mlp        | predict  | quiet   |    178,521  +10MB |    176,553   +8MB |    177,250  +35MB |  1.01 |
+# | mlp        | predict  | busy    |    118,920  +16MB |     92,459   +8MB |    112,911  +32MB |  1.05 |
+# | mlp        | evaluate | quiet   |    176,304   +0MB |    171,884   +6MB |    167,060  +16MB |  1.03 |
+# | mlp        | evaluate | busy    |    113,876   +2MB |     80,339   +2MB |     98,450   +9MB |  1.16 |
+# | cnn        | predict  | quiet   |     25,473   +7MB |     11,138 +128MB |     28,144  +28MB |  0.91 |
+# | cnn        | predict  | busy    |     18,616 +113MB |      5,035 +144MB |     19,941  +28MB |  0.93 |
+# | cnn        | evaluate | quiet   |     25,553  +14MB |     11,124 +128MB |     27,879  +19MB |  0.92 |
+# | cnn        | evaluate | busy    |     19,033  +27MB |      5,006 +128MB |     16,817  +20MB |  1.13 |
+# | embed      | predict  | quiet   | 26,229,164   +3MB | 14,203,997  +20MB |  5,221,972   +5MB |  1.85 |
+# | embed      | predict  | busy    | 17,058,134   +2MB | 14,399,408  +20MB |  3,652,144   +4MB |  1.18 |
+# | embed      | evaluate | quiet   | 14,497,801   +0MB | 11,761,889   -0MB |  4,643,758   +1MB |  1.23 |
+# | embed      | evaluate | busy    | 10,885,832   +0MB |  9,338,791   +0MB |  3,241,882   +1MB |  1.17 |
+# | rnn        | predict  | quiet   |    357,751   +2MB |    108,963  +76MB |    164,940  +30MB |  2.17 |
+# | rnn        | predict  | busy    |    211,934   +1MB |     48,491  +50MB |    139,027  +21MB |  1.52 |
+# | rnn        | evaluate | quiet   |    349,337   +1MB |    109,748  +37MB |    162,752   +1MB |  2.15 |
+# | rnn        | evaluate | busy    |    207,483   +1MB |     26,916  +25MB |    137,623   +1MB |  1.51 |
+# | rnn3       | predict  | quiet   |     80,316  +16MB |     32,781  +97MB |     31,044  +62MB |  2.45 |
+# | rnn3       | predict  | busy    |     46,904  +32MB |     12,265  +65MB |     22,773  +62MB |  2.06 |
+# | rnn3       | evaluate | quiet   |     78,848  +15MB |     31,813  +50MB |     32,323  +62MB |  2.44 |
+# | rnn3       | evaluate | busy    |     47,256  +32MB |      7,425  +37MB |     23,004  +60MB |  2.05 |
+# | gru        | predict  | quiet   |     91,015  +10MB |     33,236 +101MB |     15,839  +81MB |  2.74 |
+# | gru        | predict  | busy    |     51,288   +0MB |     15,776  +99MB |     10,805  +89MB |  3.25 |
+# | gru        | evaluate | quiet   |     90,551   +0MB |     33,118  +98MB |     16,316  +95MB |  2.73 |
+# | gru        | evaluate | busy    |     50,877   +0MB |     13,686  +75MB |      9,953  +95MB |  3.72 |
+# | lstm       | predict  | quiet   |     14,384  +13MB |     10,322 +122MB |     11,378  +95MB |  1.26 |
+# | lstm       | predict  | busy    |      8,915   +0MB |      5,247 +122MB |      6,371  +98MB |  1.40 |
+# | lstm       | evaluate | quiet   |     14,416   +0MB |      9,804 +122MB |     11,143  +93MB |  1.29 |
+# | lstm       | evaluate | busy    |      8,886  +15MB |      5,230 +122MB |      6,454  +91MB |  1.38 |
+# | bilstm     | predict  | quiet   |     41,631   +9MB |     19,968  +77MB |     24,982  +58MB |  1.67 |
+# | bilstm     | predict  | busy    |     22,296   +0MB |      7,092  +76MB |     14,899  +61MB |  1.50 |
+# | bilstm     | evaluate | quiet   |     41,607   +0MB |     19,867  +78MB |     26,489  +57MB |  1.57 |
+# | bilstm     | evaluate | busy    |     22,544   +0MB |      8,277  +76MB |     14,676  +64MB |  1.54 |
+# | mlp-f64    | predict  | quiet   |    169,136   +6MB |    168,385  +10MB |    166,466 +104MB |  1.00 |
+# | mlp-f64    | predict  | busy    |    120,204  +26MB |     73,607   +2MB |    104,290  +91MB |  1.15 |
+# | mlp-f64    | evaluate | quiet   |    164,972   +2MB |    164,922   +5MB |    154,643  +24MB |  1.00 |
+# | mlp-f64    | evaluate | busy    |    114,337   +3MB |     78,897   +5MB |     88,978   +6MB |  1.28 |
+# | lstm-int32 | predict  | quiet   |     14,613  +15MB |     10,292 +168MB |     12,181 +103MB |  1.20 |
+# | lstm-int32 | predict  | busy    |      8,943  +13MB |      5,346 +153MB |      7,221  +98MB |  1.24 |
+# | lstm-int32 | evaluate | quiet   |     14,522  +15MB |      9,856 +137MB |     11,807 +106MB |  1.23 |
+# | lstm-int32 | evaluate | busy    |      8,948   +0MB |      5,215 +122MB |      6,883  +92MB |  1.30 |
+#
+# Below the fastest peer: the softmax regression (logit) against the plain torch loop (0.90-0.99;
+# ahead of Keras-JAX) and the CNN against Keras-JAX on a quiet machine (0.91, 0.92) and in the
+# busy predict (0.93; the busy evaluate 1.13). The CNN's time is oneDNN's convolution (68% of a
+# predict, ~82 G multiply-adds/s on the 2 cores), its max pooling (14%) and the Dense layers
+# (12%); its batch size does not matter (400 to 2,000 rows within 3%). Two quiet workers of one
+# thread each were slower than torch's two threads (22,300 against 23,800 images/s).
+#
+# Earlier runs (another machine of the same kind, about half as fast; see git history for their
+# tables):
 #
 # A later quiet run (01:30, statdl and torch only, after the finite check below) on a faster
 # hour of the same machine: logit predict 2,168,814 vs 2,466,270 (0.88), evaluate 1,708,881
