@@ -51,6 +51,23 @@ precision); the default ``--device cpu`` hides GPUs from the child processes. ``
 dtype policy for Keras.
 """
 
+# Measured 2026-12-01 10:42-10:55 UTC (2 cores; --models mlp,cnn,lstm --frameworks
+# statdl,torch,keras-jax --rounds 2, then the same with --background 1; samples/s, each
+# framework's best epoch; ratio: statdl / fastest peer):
+#
+# | model | machine | statdl | plain torch | Keras-JAX | ratio |
+# |-------|---------|--------|-------------|-----------|-------|
+# | mlp   | quiet   | 51,925 |      17,898 |    47,326 |  1.10 |
+# | mlp   | busy    | 31,865 |       6,421 |    31,856 |  1.00 |
+# | cnn   | quiet   |  5,907 |       3,540 |     1,542 |  1.67 |
+# | cnn   | busy    |  3,588 |       1,580 |     1,063 |  2.27 |
+# | lstm  | quiet   |  3,683 |       1,912 |     1,388 |  1.93 |
+# | lstm  | busy    |  2,213 |         596 |     1,101 |  2.01 |
+#
+# Busy, round by round, the MLP: statdl 31,865 and 31,228 against Keras-JAX 31,856 and 30,709.
+# When issue #13 was filed (busy, another machine of the kind): the LSTM 17-48 samples/s
+# against Keras-JAX's 1,035-1,066, the CNN 363-620 against 755-781.
+
 from __future__ import annotations
 
 import argparse

@@ -33,7 +33,6 @@ def keras_pad(monkeypatch):
     ([[1.0, 2.0], [3.0]], {}),                       # whole floats: cast as Keras casts
     ([[1.5, 2.25], [3]], {"dtype": "float32"}),
     ([[1.0, float("nan")], [3]], {"dtype": "float64"}),  # a float dtype keeps NaN
-    ([[1, 2], [300]], {"dtype": "str"}),
     ([[1, 2], [300]], {"dtype": "int16", "value": -1}),
     ([np.array([1, 2], np.int64), np.array([3], np.int64)], {"maxlen": 1}),
     ([np.array([1.0, 2.0]), np.array([7.0])], {"padding": "post"}),
@@ -231,3 +230,32 @@ def test_pad_sequences_refuses_a_maxlen_larger_than_memory_before_allocating():
 
     with pytest.raises(ConfigError, match=r"`maxlen` of pad_sequences .* GiB"):
         pad_sequences([[1, 2]], maxlen=2**40)
+
+
+@pytest.mark.parametrize("seqs, dtype", [
+    # a string dtype of unset length was counted as 0 bytes a value: 2**36 columns are 1.25 TiB
+    # of '<U1' (the fuzz test's maxlen=2**31 allocated 16 GiB and the machine killed it)
+    ([[1], [2, 3]], "str"),
+    ([[1], [2, 3]], "S"),
+    # steps of 1,000 values: 2**30 x 4 kB, where the check counted 4 bytes a step
+    ([np.zeros((2, 1000))], "float32"),
+])
+def test_the_memory_check_counts_string_lengths_and_step_shapes(seqs, dtype):
+    maxlen = 2**36 if dtype != "float32" else 2**30
+    with pytest.raises(ConfigError, match=r"`maxlen` of pad_sequences .* GiB"):
+        pad_sequences(seqs, maxlen=maxlen, dtype=dtype)
+
+
+def test_an_unsized_string_dtype_keeps_items_whole_where_keras_cuts_them(keras_pad):
+    seqs = [[1, 2], [300]]
+    assert keras_pad(seqs, dtype="str").tolist() == [["1", "2"], ["0", "3"]]  # sized from 0
+    assert pad_sequences(seqs, dtype="str").tolist() == [["1", "2"], ["0", "300"]]
+
+
+def test_an_unsized_string_dtype_keeps_every_item_whole():
+    """dtype='str' means strings of any length: no item is cut to the fill value's length
+    (numpy's np.full would size the array from the fill value alone)."""
+    got = pad_sequences([["a", "bb"], ["ccc"]], maxlen=3, dtype="str", value="")
+    assert got.tolist() == [["", "a", "bb"], ["", "", "ccc"]]
+    got = pad_sequences([[b"a", b"bbbb"]], maxlen=2, dtype="S", value=b"")
+    assert got.tolist() == [[b"a", b"bbbb"]]

@@ -39,7 +39,9 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     ``1.5`` to ``1``, turn NaN into ``-2147483648`` or wrap an integer beyond the dtype's range,
     this raises a ``ConfigError`` naming the item (whole floats such as ``2.0`` are cast as in
     Keras; a float ``dtype`` keeps NaN as Keras does). Ragged or non-numeric items raise a
-    ``ConfigError`` naming the sequence.
+    ``ConfigError`` naming the sequence. A string ``dtype`` of unset length (``"str"``,
+    ``"U"``, ``"S"``) holds the longest item whole, where Keras sizes it from ``value`` and
+    cuts ``300`` to ``"3"``.
 
     Returns
     -------
@@ -69,11 +71,14 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     if maxlen is None:
         maxlen = int(lengths.max()) if n else 0
     maxlen = int(maxlen)
-    # the result, the column index and the boolean mask that places the items
-    require_memory(n * maxlen * (dtype.itemsize + 1) + 8 * maxlen,
+    flat = _flat_scalars(sequences, lengths, dtype)
+    # the result (each step's values, strings sized by the fill value), the column index and
+    # the boolean mask that places the items
+    step = 1 if flat is not None else _step_values(sequences)
+    dtype = _sized(dtype, sequences, value)
+    require_memory(n * maxlen * (step * max(1, dtype.itemsize) + 1) + 8 * maxlen,
                    f"`maxlen` of pad_sequences ({maxlen}) makes a ({n}, {maxlen}) {dtype} array "
                    "too large for this machine")
-    flat = _flat_scalars(sequences, lengths, dtype)
     if flat is None:
         return _pad_general(sequences, maxlen, dtype, padding, truncating, value)
     x = np.full((n, maxlen), value, dtype=dtype)
@@ -88,6 +93,27 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype="int32",
     else:
         x[cols < keep[:, None]] = flat
     return x
+
+
+def _step_values(sequences) -> int:
+    """Values per step of the first non-empty sequence (1 for scalar items)."""
+    for idx, s in enumerate(sequences):
+        if len(s):
+            return int(np.prod(_as_array(s, idx, None).shape[1:], dtype=np.int64))
+    return 1
+
+
+def _sized(dtype: np.dtype, sequences, value) -> np.dtype:
+    """A string dtype of unset length ('str', 'U', 'S') made long enough for the longest item
+    and the fill value. ``np.full`` would size it from the fill value alone, so that
+    ``pad_sequences([['a', 'bb']], dtype='str', value='')`` cut 'bb' to 'b' (as Keras's does),
+    and the memory check counted 0 bytes a value (``maxlen=2**31`` allocated 16 GiB)."""
+    if dtype.kind not in "US" or dtype.itemsize:
+        return dtype
+    widths = [np.array(value, dtype=dtype).dtype.itemsize]
+    widths += [_as_array(s, idx, dtype).dtype.itemsize for idx, s in enumerate(sequences)
+               if len(s)]
+    return np.dtype((dtype.type, max(widths) // (4 if dtype.kind == "U" else 1) or 1))
 
 
 def _check_dtype(dtype) -> np.dtype:
