@@ -259,3 +259,8 @@ def test_an_unsized_string_dtype_keeps_every_item_whole():
     assert got.tolist() == [["", "a", "bb"], ["", "", "ccc"]]
     got = pad_sequences([[b"a", b"bbbb"]], maxlen=2, dtype="S", value=b"")
     assert got.tolist() == [[b"a", b"bbbb"]]
+
+
+def test_a_fill_value_a_str_dtype_cannot_hold_is_named():
+    with pytest.raises(ConfigError, match=r"`value` must be a value `dtype` <U0 can hold"):
+        pad_sequences([], dtype="str", value=b"\x80")

@@ -110,7 +110,12 @@ def _sized(dtype: np.dtype, sequences, value) -> np.dtype:
     and the memory check counted 0 bytes a value (``maxlen=2**31`` allocated 16 GiB)."""
     if dtype.kind not in "US" or dtype.itemsize:
         return dtype
-    widths = [np.array(value, dtype=dtype).dtype.itemsize]
+    try:
+        widths = [np.array(value, dtype=dtype).dtype.itemsize]
+    except (UnicodeError, ValueError, TypeError):  # b'\x80' as text, say
+        raise ConfigError(message("value", f"a value `dtype` {dtype} can hold", value,
+                                  fix="Pass a str value for a str dtype (bytes for 'S').")) \
+            from None
     widths += [_as_array(s, idx, dtype).dtype.itemsize for idx, s in enumerate(sequences)
                if len(s)]
     return np.dtype((dtype.type, max(widths) // (4 if dtype.kind == "U" else 1) or 1))
