@@ -122,7 +122,9 @@ def test_hitters_quick_writes_a_run_folder(tmp_path):
     assert "Regression report" in (run / "statdl.d" / "output.txt").read_text()
     # the threads its fits used and how idle threads waited (issue #13), as tuning runs record
     reported = json.loads((run / "statdl.d" / "properties_reported.json").read_text())
-    assert reported["threads"] == threads.thread_settings()["threads"] >= 1
+    # (the count follows the load, so a later look may differ: only its range is fixed)
+    assert 1 <= reported["threads"] <= reported["thread_cores"] == \
+        threads.thread_settings()["cores"]
     assert reported["thread_mode"] in ("auto", "fixed") and "thread_wait" in reported
 
 
