@@ -116,13 +116,14 @@ def worker_plan(module: nn.Module, rows: object, batch_size: int, device: torch.
     >>> m = sd.Sequential([sd.layers.Dense(100)], input_shape=(300,))
     >>> rows = InputRows(torch.ones(1000, 300), (300,), integer_input=False)
     >>> governor = ThreadGovernor(torch, cores=2, fixed=None)
-    >>> governor.threads = 1                     # one core taken by another process
-    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor)
-    (2, 500)
-    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor, automatic=True)
-    (4, 134)
-    >>> governor.threads = 2                     # both cores free: torch's own threads
-    >>> worker_plan(m.module, rows, 500, torch.device("cpu"), governor)
+    >>> cpu = torch.device("cpu")
+    >>> with sd.fast_paths.on("batch_workers"):
+    ...     governor.threads = 1                 # one core taken by another process
+    ...     print(worker_plan(m.module, rows, 500, cpu, governor),
+    ...           worker_plan(m.module, rows, 500, cpu, governor, automatic=True))
+    ...     governor.threads = 2                 # both cores free: torch's own threads
+    ...     print(worker_plan(m.module, rows, 500, cpu, governor))
+    (2, 500) (4, 134)
     (0, 500)
     """
     serial = (0, batch_size)
