@@ -17,6 +17,15 @@ from statdl import layers as L
 from statdl.layers._lstm_pass import lstm_inference
 from statdl.layers._simple_rnn_pass import STEPS_PER_PROJECTION, inference, inference_from_ids
 
+
+@pytest.fixture(autouse=True)
+def _passes_on():
+    """The inference passes these tests check, on also under STATDL_FAST_PATHS=0 (a test
+    that compares with the plain path switches them off inside)."""
+    with fast_paths.on("simple_rnn_pass", "lstm_pass"):
+        yield
+
+
 STEPS = [0, 1, STEPS_PER_PROJECTION, STEPS_PER_PROJECTION + 1, 3 * STEPS_PER_PROJECTION - 1]
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 

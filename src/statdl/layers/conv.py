@@ -146,10 +146,12 @@ def pooled_in_slices(layer: Layer, next_layer: Layer | None) -> bool:
     Examples
     --------
     >>> import statdl as sd
-    >>> pooled_in_slices(sd.layers.Conv2D(8, 3, activation="relu"), sd.layers.MaxPooling2D(2))
-    True
-    >>> pooled_in_slices(sd.layers.Conv2D(8, 3, activation="elu"), sd.layers.MaxPooling2D(2))
-    False
+    >>> with sd.fast_paths.on("conv_pool", "max_pool_views"):
+    ...     print(pooled_in_slices(sd.layers.Conv2D(8, 3, activation="relu"),
+    ...                            sd.layers.MaxPooling2D(2)),
+    ...           pooled_in_slices(sd.layers.Conv2D(8, 3, activation="elu"),
+    ...                            sd.layers.MaxPooling2D(2)))
+    True False
     """
     return CONV_POOL and PoolModule.strided_max and type(layer) is Conv2D \
         and type(next_layer) is MaxPooling2D and next_layer.padding == "valid" \
