@@ -221,6 +221,27 @@ def _conv_pool(device):
     return arrays, {f"decision: convolution in {len(calls)} slices"}
 
 
+def _few_class_softmax(device):
+    """Predicts with a 3-class softmax layer; torch's own softmax is the marker when off."""
+    x, y = _xy(task="sparse")
+    arrays, net = _fit(lambda: [L.Dense(4, activation="relu"), L.Dense(3, activation="softmax")],
+                       (6,), "sparse_categorical_crossentropy", x, y, device)
+    with record_function("predict"):
+        arrays.append(net.predict(x))
+    return arrays, set()
+
+
+def _few_class_cross_entropy(device):
+    """Evaluates a 3-class softmax network on class indices; torch's log-softmax is the marker
+    when off."""
+    x, y = _xy(task="sparse")
+    arrays, net = _fit(lambda: [L.Dense(4, activation="relu"), L.Dense(3, activation="softmax")],
+                       (6,), "sparse_categorical_crossentropy", x, y, device)
+    with record_function("predict"):
+        arrays.append(np.asarray(net.evaluate(x, y)))
+    return arrays, set()
+
+
 def _batch_workers(device):
     """Predicts and evaluates in batches of 8 with two workers forced (otherwise the load
     decides); the marker names the threads the forward passes ran on."""
@@ -327,13 +348,18 @@ SCENARIOS: dict[str, Scenario] = {
     "max_pool_views": Scenario(_max_pool_views, "predict: aten::max_pool2d"),
     "conv_pool": Scenario(_conv_pool, "decision: convolution in 4 slices",
                           needs=("max_pool_views",)),
+    "few_class_softmax": Scenario(_few_class_softmax, "predict: aten::_softmax",
+                                  cpu_only="a CPU kernel's weakness"),
+    "few_class_cross_entropy": Scenario(_few_class_cross_entropy,
+                                        "predict: aten::_log_softmax",
+                                        cpu_only="a CPU kernel's weakness"),
     "batch_workers": Scenario(_batch_workers, "decision: forward on workers",
                               cpu_only="workers replace torch's CPU threads"),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
 }
 
 #: Paths whose marker is the absence of something: seen when OFF, not when on.
-MARKED_WHEN_OFF = {"dense_closed_form_loss", "lstm_pass", "embedding_table", "simple_rnn_pass",
+MARKED_WHEN_OFF = {"dense_closed_form_loss", "few_class_softmax", "few_class_cross_entropy", "lstm_pass", "embedding_table", "simple_rnn_pass",
                    "max_pool_views"}
 
 

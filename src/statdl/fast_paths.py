@@ -240,6 +240,21 @@ PATHS: tuple[FastPath, ...] = (
         "the course CNN's first pooling (193 x 26 x 26 x 32): 2.42 -> 1.49 ms (min of 30); "
         "its forward 12,014 -> 13,356 images/s (p25, 2 cores)", 0.0, 0.0),
     FastPath(
+        "few_class_softmax", "statdl.training.inference:FEW_CLASS_SOFTMAX",
+        "predict/evaluate of a Sequential chain's Dense layer with the built-in softmax over "
+        "2 to 15 units, on the CPU",
+        "torch's CPU softmax kernel is slow for a last axis of fewer than 16 values; "
+        "exp(z - max) / sum as four elementwise passes is three times faster there",
+        "(2,048, 10): 183 -> 63 us (2 threads), 355 -> 67 us (1 thread); see "
+        "inference._softmax_few_", 1e-6, 1e-7),
+    FastPath(
+        "few_class_cross_entropy", "statdl.training.losses:FEW_CLASS_CROSS_ENTROPY",
+        "evaluate's (and validation's) sparse or one-hot categorical cross-entropy from 2 to "
+        "15 logits a row, on the CPU, with nothing for autograd to record",
+        "torch's CPU log-softmax kernel is slow for fewer than 16 values a row; logsumexp(z) - "
+        "z[y] in elementwise passes is faster there",
+        "see losses._cross_entropy_few (bench/infer_speed.py --models logit)", 1e-6, 1e-7),
+    FastPath(
         "batch_workers", "statdl.training.batch_workers:BATCH_WORKERS",
         "predict/evaluate of a Sequential chain of Dense, Dropout, Flatten, Conv2D, pooling "
         "and Embedding layers on the CPU, in two or more batches, when the thread governor "

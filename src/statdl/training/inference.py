@@ -75,7 +75,8 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
         activate = _in_place_activation(m)
         if activate is None:
             if type(m) is DenseModule:
-                x = m.activation(_logits(m, x, i == 0))
+                z = _logits(m, x, i == 0)
+                x = _softmax_few_(z) if _few_class_softmax(m, z) else m.activation(z)
             elif type(m) is not DropoutModule:  # dropout is the identity here
                 x = m(x)
         else:
@@ -257,6 +258,34 @@ def _vouch(x: torch.Tensor, z: torch.Tensor) -> None:
     if x.device.type == "cpu" and 0 < z.numel() <= x.numel() \
             and math.isfinite(z.sum().item()):
         vouch_finite(x)
+
+
+#: Whether predict/evaluate compute a softmax over 2 to 15 classes with elementwise
+#: operations (``_softmax_few_``; the ``few_class_softmax`` fast path).
+FEW_CLASS_SOFTMAX = True
+
+
+def _few_class_softmax(m: DenseModule, z: torch.Tensor) -> bool:
+    return FEW_CLASS_SOFTMAX and 1 < z.shape[-1] < 16 and m.activation.name == "softmax" \
+        and m.activation.fn is ACTIVATIONS["softmax"] and z.device.type == "cpu"
+
+
+def _softmax_few_(z: torch.Tensor) -> torch.Tensor:
+    """Keras's softmax over the last axis of ``z``, in place: ``exp(z - max) / sum``.
+
+    torch's CPU softmax kernel is slow for a last axis of 2 to 15 values: on (2,048, 10) it
+    took 183 us (2 threads; 355 on one) where these four elementwise passes took 63 (67),
+    which made the softmax a fifth of the course's softmax regression's predict; from 32
+    values on torch's kernel is the faster (31 against 61 us).
+
+    Examples
+    --------
+    >>> z = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, -1e30]])
+    >>> torch.allclose(_softmax_few_(z.clone()), torch.softmax(z, -1))
+    True
+    """
+    z.sub_(z.amax(-1, keepdim=True)).exp_()
+    return z.div_(z.sum(-1, keepdim=True))
 
 
 def _in_place_activation(m: nn.Module):
