@@ -104,12 +104,27 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
 # | lstm-int32 | evaluate | quiet   |     14,522  +15MB |      9,856 +137MB |     11,807 +106MB |  1.23 |
 # | lstm-int32 | evaluate | busy    |      8,948   +0MB |      5,215 +122MB |      6,883  +92MB |  1.30 |
 #
-# Below the fastest peer: the softmax regression (logit) against the plain torch loop (0.90-0.99;
-# ahead of Keras-JAX) and the CNN against Keras-JAX on a quiet machine (0.91, 0.92) and in the
-# busy predict (0.93; the busy evaluate 1.13). The CNN's time is oneDNN's convolution (68% of a
-# predict, ~82 G multiply-adds/s on the 2 cores), its max pooling (14%) and the Dense layers
-# (12%); its batch size does not matter (400 to 2,000 rows within 3%). Two quiet workers of one
-# thread each were slower than torch's two threads (22,300 against 23,800 images/s).
+# Then (11:39-11:42 UTC, --models logit,mlp,cnn, same settings) after the softmax and the
+# cross-entropy over few classes became elementwise passes (torch's CPU kernels are slow for a
+# last axis under 16 values; few_class_softmax, few_class_cross_entropy):
+#
+# | model | op       | quiet: statdl / torch / Keras-JAX   | ratio | busy: statdl / torch / Keras-JAX | ratio |
+# |-------|----------|-------------------------------------|-------|----------------------------------|-------|
+# | logit | predict  | 2,303,813 / 2,125,337 / 1,765,034   |  1.08 | 1,524,698 / 1,136,905 / 1,363,749 |  1.12 |
+# | logit | evaluate | 1,892,381 / 1,906,343 / 1,623,579   |  0.99 | 1,343,091 / 1,083,126 / 1,079,621 |  1.24 |
+# | mlp   | predict  |   175,462 /   171,483 /   165,911   |  1.02 |   117,309 /    82,867 /   110,188 |  1.06 |
+# | mlp   | evaluate |   172,175 /   167,678 /   163,995   |  1.03 |   109,355 /    82,608 /   100,045 |  1.09 |
+# | cnn   | predict  |    24,548 /    10,500 /    28,295   |  0.87 |    17,675 /     4,982 /    19,347 |  0.91 |
+# | cnn   | evaluate |    24,428 /    10,398 /    28,762   |  0.85 |    17,966 /     4,639 /    20,206 |  0.89 |
+#
+# Below the fastest peer: the CNN against Keras-JAX (0.85-0.93 over these runs; 1.13 once for
+# the busy evaluate), and the softmax regression's quiet evaluate at the plain torch loop's speed
+# (0.99; its accuracy's argmax over 10 values is the same slow kind of kernel, 76 us a batch,
+# left as it is because a comparison with the true class's logit would count ties as correct).
+# The CNN's time is oneDNN's convolution (68% of a predict, ~82 G multiply-adds/s on the 2
+# cores), its max pooling (14%) and the Dense layers (12%); its batch size does not matter (400
+# to 2,000 rows within 3%), and two quiet workers of one thread each were slower than torch's
+# two threads (22,300 against 23,800 images/s).
 #
 # Earlier runs (another machine of the same kind, about half as fast; see git history for their
 # tables):
