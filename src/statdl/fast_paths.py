@@ -249,11 +249,11 @@ PATHS: tuple[FastPath, ...] = (
         "inference._softmax_few_", 1e-6, 1e-7),
     FastPath(
         "few_class_cross_entropy", "statdl.training.losses:FEW_CLASS_CROSS_ENTROPY",
-        "evaluate's (and validation's) sparse or one-hot categorical cross-entropy from 2 to "
-        "15 logits a row, on the CPU, with nothing for autograd to record",
+        "evaluate's (and validation's) categorical cross-entropy on class indices (one-hot "
+        "targets become indices) from 2 to 15 logits a row, on the CPU, without autograd",
         "torch's CPU log-softmax kernel is slow for fewer than 16 values a row; logsumexp(z) - "
         "z[y] in elementwise passes is faster there",
-        "see losses._cross_entropy_few (bench/infer_speed.py --models logit)", 1e-6, 1e-7),
+        "(2,048, 10): 167 -> 100 us (2 threads); see losses._cross_entropy_few", 1e-6, 1e-7),
     FastPath(
         "batch_workers", "statdl.training.batch_workers:BATCH_WORKERS",
         "predict/evaluate of a Sequential chain of Dense, Dropout, Flatten, Conv2D, pooling "

@@ -36,8 +36,8 @@ call, Keras-JAX +30 MB; still independent of the number of rows).
 The results come back in batch order, at most one batch per worker ahead of the caller, so
 memory stays bounded and the caller (predict's output copy, evaluate's loss and metrics) sees
 the serial sequence: the same numbers (up to float32 rounding, one torch thread doing what
-several did), and the same first error (a NaN in the input
-is reported for its first row however the batches were spread).
+several did), and the same first error (a NaN in the input is reported for its first row
+however the batches were spread).
 
 Examples
 --------
