@@ -270,9 +270,11 @@ PATHS: tuple[FastPath, ...] = (
         "valid MaxPooling2D (inference.forward's shortcut), with max_pool_views on",
         "the convolution runs on slices of at most conv.CONV_POOL_BYTES of output, each "
         "pooled while in the cache, so the whole output never exists and predict can take "
-        "larger batches",
+        "larger batches; a valid convolution reads only the input rows and columns whose "
+        "outputs some pooling window reads",
         "the course CNN's first convolution + pooling on 1,024 images 80-90 -> 18-20 ms; "
-        "forward in 1,024-row batches 14,463 images/s against 13,356 in 193-row batches",
+        "forward in 1,024-row batches 14,463 images/s against 13,356 in 193-row batches; its "
+        "second convolution on 12 x 12 of its 13 x 13 inputs 17.8 -> 16.4 ms (800 images)",
         0.0, 0.0),
     FastPath(
         "mc_dropout_head_once", "statdl.intervals.stochastic:HEAD_ONCE",
