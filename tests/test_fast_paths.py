@@ -242,6 +242,23 @@ def _few_class_cross_entropy(device):
     return arrays, set()
 
 
+def _onednn_dense(device):
+    """Predicts and evaluates a 3-class softmax network with every batch large enough for
+    oneDNN's product (its threshold lowered to one multiply-add); oneDNN's op is the marker."""
+    from statdl.training import inference
+    x, y = _xy(task="sparse")
+    arrays, net = _fit(lambda: [L.Dense(4, activation="relu"), L.Dense(3, activation="softmax")],
+                       (6,), "sparse_categorical_crossentropy", x, y, device)
+    limit, inference.ONEDNN_DENSE_MIN = inference.ONEDNN_DENSE_MIN, 1
+    try:
+        with record_function("predict"):
+            arrays.append(net.predict(x))
+            arrays.append(np.asarray(net.evaluate(x, y)))
+    finally:
+        inference.ONEDNN_DENSE_MIN = limit
+    return arrays, set()
+
+
 def _batch_workers(device):
     """Predicts and evaluates in batches of 8 with two workers forced (otherwise the load
     decides); the marker names the threads the forward passes ran on."""
@@ -353,6 +370,8 @@ SCENARIOS: dict[str, Scenario] = {
     "few_class_cross_entropy": Scenario(_few_class_cross_entropy,
                                         "predict: aten::_log_softmax",
                                         cpu_only="a CPU kernel's weakness"),
+    "onednn_dense": Scenario(_onednn_dense, "predict: mkldnn::_linear_pointwise",
+                             cpu_only="oneDNN is the CPU's library"),
     "batch_workers": Scenario(_batch_workers, "decision: forward on workers",
                               cpu_only="workers replace torch's CPU threads"),
     "mc_dropout_head_once": Scenario(_mc_dropout, "decision: first layer saw 1x the rows"),
@@ -597,6 +616,10 @@ def test_private_torch_calls_check_out_on_the_installed_torch(device):
     assert _torch_private.relu_backward(dev) is _torch_private._threshold_backward
     for op in _torch_private.RNN_OPS:
         assert _torch_private.rnn_ops_ok(op, dev), op
+    # oneDNN's linear is a CPU float32 op: asked elsewhere, it is refused without a check
+    assert _torch_private.onednn_linear_ok(dev, torch.float32) == (
+        device == "cpu" and torch.backends.mkldnn.is_available())
+    assert not _torch_private.onednn_linear_ok(dev, torch.float64)
     refused = {k: v for k, v in _torch_private.status().items() if not v[0]}
     assert not refused, refused
 

@@ -6,7 +6,9 @@ between torch releases without notice:
 * ``torch._fused_adam_`` (the fused optimiser step, ``training/optimizers.py``);
 * ``torch.ops.aten.threshold_backward`` (ReLU's derivative in one pass, ``dense_step``);
 * the positional forms ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``
-  (torch's fused RNN ops over Keras-layout weights, ``layers/recurrent_cells.py``).
+  (torch's fused RNN ops over Keras-layout weights, ``layers/recurrent_cells.py``);
+* ``torch.ops.mkldnn._linear_pointwise`` (oneDNN's matrix product, the ``onednn_dense`` path
+  of ``training/inference.py``).
 
 The first time a process needs one of them on a device (and dtype), ``check`` runs it on a tiny
 input and compares it with the same computation written with public operations (a plain step
@@ -34,7 +36,7 @@ from collections.abc import Callable
 import torch
 
 __all__ = ["check", "status", "fused_adam_ok", "fused_adam_", "relu_backward", "rnn_ops_ok",
-           "RNN_OPS"]
+           "RNN_OPS", "onednn_linear", "onednn_linear_ok"]
 
 log = logging.getLogger("statdl")
 
@@ -251,3 +253,64 @@ def rnn_ops_ok(op: str, device: torch.device, dtype: torch.dtype = torch.float32
 
 
 _RNN_OK: dict[tuple[str, torch.device, torch.dtype], bool] = {}
+
+
+# ------------------------------------------------------------ oneDNN's linear
+def onednn_linear(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None
+                  ) -> torch.Tensor:
+    """``x @ kernel + bias`` through oneDNN's matrix product (callers ask
+    ``onednn_linear_ok`` first): ``x`` (rows, in), ``kernel`` (in, out) as a Dense layer holds
+    it, ``bias`` (out,) or None. No autograd."""
+    return torch.ops.mkldnn._linear_pointwise(x, kernel.t(), bias, "none", [], "")
+
+
+def _linear_inputs(device, dtype):
+    """Rows with a NaN and an infinity among ordinary values, kernels of 3 and 1 outputs (a
+    fixed formula: the global generator is not touched)."""
+    def values(*shape, phase):
+        n = math.prod(shape)
+        return (torch.sin(torch.arange(n, dtype=torch.float64) * 0.7 + phase)
+                ).reshape(shape).to(device=device, dtype=dtype)
+    x = values(6, 5, phase=0.1)
+    x[1, 2], x[4, 0] = float("nan"), float("inf")
+    return x, values(5, 3, phase=0.2), values(3, phase=0.3), values(5, 1, phase=0.4)
+
+
+def _split_finite(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # allclose cannot compare NaN: the finite values, and where the values are not finite
+    finite = torch.isfinite(z)
+    return torch.where(finite, z, z.new_zeros(())), finite.to(z.dtype)
+
+
+def _linear_run(device, dtype):
+    x, k3, b3, k1 = _linear_inputs(device, dtype)
+    return (*_split_finite(onednn_linear(x, k3, b3)), *_split_finite(onednn_linear(x, k1, None)),
+            *_split_finite(onednn_linear(x[::2], k3, b3)))  # rows with a stride
+
+
+def _linear_reference(device, dtype):
+    x, k3, b3, k1 = (a.double() for a in _linear_inputs(device, dtype))
+    return (*_split_finite(torch.addmm(b3, x, k3)), *_split_finite(x @ k1),
+            *_split_finite(torch.addmm(b3, x[::2], k3)))
+
+
+def onednn_linear_ok(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``torch.ops.mkldnn._linear_pointwise`` exists here and computes
+    ``x @ kernel + bias`` (NaN and infinity passed on) for ``device`` and ``dtype``: float32
+    on a CPU with oneDNN; checked once per process."""
+    ok = _LINEAR_OK.get((device, dtype))  # asked once a batch: one dict lookup
+    if ok is None:
+        key = ("torch.ops.mkldnn._linear_pointwise", str(device), str(dtype))
+        if torch.device(device).type != "cpu" or dtype != torch.float32:
+            ok = False  # only asked about other devices and dtypes by tests; nothing to log
+        elif not (torch.backends.mkldnn.is_available()
+                  and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+            _CHECKED.setdefault(key, (False, "this torch has no oneDNN linear"))
+            ok = False
+        else:
+            ok = check(key[0], device, dtype, _linear_run, _linear_reference)
+        _LINEAR_OK[(device, dtype)] = ok
+    return ok
+
+
+_LINEAR_OK: dict[tuple[torch.device, torch.dtype], bool] = {}
