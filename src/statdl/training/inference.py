@@ -32,12 +32,12 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from .._torch_private import onednn_linear, onednn_linear_ok
 from ..activations import ACTIVATIONS
 from ..layers.conv import Conv2DModule, PoolModule, conv_max_pool
 from ..layers.core import DenseModule, DropoutModule, FlattenModule
 from ..layers.embedding import EmbeddingModule
 from ..layers.modules import SequentialModule
-from .._torch_private import onednn_linear, onednn_linear_ok
 from .data import vouch_finite
 
 __all__ = ["forward", "kernel_copies", "current_copies", "using_copies"]
