@@ -115,6 +115,18 @@ def _mlp():
             L.Dense(2)]
 
 
+def _dense_onednn(device):
+    """Trains a 16-12-2 network (dropout before the second layer) with oneDNN's threshold
+    lowered to one multiply-add; oneDNN's op is the marker (predict's own path held off)."""
+    from statdl.training import inference
+    limit, inference.ONEDNN_DENSE_MIN = inference.ONEDNN_DENSE_MIN, 1
+    try:
+        return _dense(device, lambda: [L.Dense(16, activation="relu"), L.Dropout(0.25),
+                                       L.Dense(12, activation="tanh"), L.Dense(2)])
+    finally:
+        inference.ONEDNN_DENSE_MIN = limit
+
+
 def _sparse_mlp():
     return [L.Dense(8, activation="relu"), L.Dropout(0.25), L.Dense(3, activation="softmax")]
 
@@ -329,6 +341,9 @@ def _mask_32bit(seed, n, rate):
 
 SCENARIOS: dict[str, Scenario] = {
     "dense_step": Scenario(lambda d: _dense(d, _mlp), "decision: dense step"),
+    "dense_onednn_product": Scenario(_dense_onednn, "mkldnn::_linear_pointwise",
+                                     needs=("dense_step",), without=("onednn_dense",),
+                                     cpu_only="oneDNN is the CPU's library"),
     "dense_narrow_layout": Scenario(
         lambda d: _dense(d, _sparse_mlp, "sparse_categorical_crossentropy", "sparse"),
         "decision: narrow layout", needs=("dense_step",),

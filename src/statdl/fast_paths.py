@@ -121,6 +121,17 @@ PATHS: tuple[FastPath, ...] = (
         "MKL multiplies by the kernel's transpose in about half the time for narrow layers",
         "MNIST multinomial logit 1.18x per epoch (784-512-256-10 unchanged)", 1e-5, 1e-7),
     FastPath(
+        "dense_onednn_product", f"{_DENSE}.onednn_product",
+        "inside dense_step, float32 on the CPU, a product of at least "
+        "inference.ONEDNN_DENSE_MIN multiply-adds with a Dense layer of other than 2 to 10 "
+        "units: the forward product of a layer with no dropout before it, and every input "
+        "gradient, where statdl._torch_private's check of torch.ops.mkldnn._linear_pointwise "
+        "passes",
+        "oneDNN's matrix product instead of MKL's addmm where it was measured faster (the "
+        "weight gradients stay addmm's)",
+        "the course MLP at batch 128 (2 cores, us): first layer forward 561 -> 519, second "
+        "layer input gradient 244 -> 186", 1e-5, 1e-7),
+    FastPath(
         "dense_closed_form_loss", f"{_DENSE}.closed_form_loss",
         "inside dense_step, no sample/class weights, linear output or from_logits: "
         "cross-entropy on logits (class indices) and mean squared error",

@@ -53,7 +53,7 @@ from typing import Union
 import torch
 from torch.nn import functional as F
 
-from .._torch_private import check, relu_backward
+from .._torch_private import check, onednn_linear, onednn_linear_ok, relu_backward
 from ..layers._lstm_train_pass import train_backward, train_forward
 from ..layers.conv1d import Conv1DModule
 from ..layers.core import DenseModule, DropoutModule, FlattenModule
@@ -67,6 +67,7 @@ from ..layers.recurrent_cells import (
     simple_rnn_train_backward,
     simple_rnn_train_forward,
 )
+from . import inference
 from .losses import Loss, batch_loss, mean_loss_and_gradient
 
 __all__ = ["DenseStackStep"]
@@ -124,6 +125,9 @@ class DenseStackStep:
     conv1d_prefix: bool = True
     #: Set to False to leave models that start Embedding -> Bidirectional(LSTM) to autograd.
     bilstm_prefix: bool = True
+    #: Set to False to run every matrix product through ``addmm`` instead of oneDNN's where
+    #: ``_through_onednn`` allows it.
+    onednn_product: bool = True
 
     def __init__(self, steps: list[_DenseStep], embedding: EmbeddingModule | None = None,
                  prefix: _Prefix | None = None):
@@ -136,6 +140,7 @@ class DenseStackStep:
         self._masks = KeepMasks([r for step in steps for r in step.rates if r > 0.0])
         # aten.threshold_backward where it checks out on this device (statdl._torch_private)
         self._relu_backward = relu_backward(steps[0].kernel.device, steps[0].kernel.dtype)
+        self._onednn_ok = onednn_linear_ok(steps[0].kernel.device, steps[0].kernel.dtype)
 
     @classmethod
     def for_state(cls, state, input_dims: int = 2) -> DenseStackStep | None:
@@ -231,7 +236,10 @@ class DenseStackStep:
             kernel = step.kernel
             if step.narrow and self.narrow_layout:
                 kernel = kernel.t().contiguous().t()
-            z = torch.addmm(bias, a, kernel, alpha=scale)
+            if scale == 1.0 and self._through_onednn(step, a.shape[0]):
+                z = onednn_linear(a, kernel, step.bias)
+            else:
+                z = torch.addmm(bias, a, kernel, alpha=scale)
             used: list[torch.Tensor] = []
             self._saved.append((a, scale, used))
             if i == last:
@@ -264,7 +272,12 @@ class DenseStackStep:
                 torch.sum(dz, 0, out=step.bias_grad)
             if i == 0 and self.embedding is None and self.prefix is None:
                 break
-            da = torch.addmm(zero, dz, step.kernel.t(), beta=0, alpha=scale)
+            if self._through_onednn(step, dz.shape[0]):
+                da = onednn_linear(dz, step.kernel.t(), None)
+                if scale != 1.0:
+                    da.mul_(scale)
+            else:
+                da = torch.addmm(zero, dz, step.kernel.t(), beta=0, alpha=scale)
             if i == 0 and self.prefix is not None:
                 self.prefix.backward(da, self._relu_backward)
                 break
@@ -278,6 +291,18 @@ class DenseStackStep:
                                        self._relu_backward)
         self._saved = []
         self._ids = None
+
+    def _through_onednn(self, step: _DenseStep, rows: int) -> bool:
+        """Whether a product of ``rows`` rows with ``step``'s kernel (forward, or its
+        transpose backward) goes through oneDNN (``_torch_private.onednn_linear``) instead of
+        ``addmm``: checked on this device and dtype (float32 CPU), at least
+        ``inference.ONEDNN_DENSE_MIN`` multiply-adds (predict's threshold), and not a narrow layer (2 to 10 units, which MKL
+        runs faster transposed). The course MLP's step at batch 128 (2 cores, min of 200,
+        in turn): the first layer's forward 561 -> 519 us, the second's input gradient 244 ->
+        186 us; oneDNN was slower for the weight gradients (521 -> 585 us), which stay
+        ``addmm``'s."""
+        return self._onednn_ok and self.onednn_product and not step.narrow \
+            and rows * step.kernel.numel() >= inference.ONEDNN_DENSE_MIN
 
     def _zero(self, like: torch.Tensor) -> torch.Tensor:
         """A zero scalar on ``like``'s device and dtype, made once (``addmm``'s ignored or
