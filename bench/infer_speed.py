@@ -48,115 +48,84 @@ while N busy processes compete for the cores (``bench/_background.py``). Usage::
     python bench/infer_speed.py --models gru,rnn --scale 0.1   # a tenth of the samples
 """
 
-# Measured 2026-12-01 10:37-10:49 UTC (2 cores; every model, --frameworks
+# Measured 2026-12-01 12:46-13:00 UTC (2 cores; every model, --frameworks
 # statdl,torch,keras-jax-1024 --rounds 2 --scale 0.5 --repeats 2, then the same with
 # --background 1; samples/s, best call of >= 1 s of calls, best of the 2 rounds; +MB: peak
 # growth in the calls; ratio: statdl / fastest peer). Keras-JAX at its default batch of 32 was
-# left out for time (3.5-18x slower than at 1,024 in earlier runs). Busy: predict and evaluate
-# of the dense and convolutional models ran their batches on worker threads
-# (statdl.training.batch_workers; before them, in the same hour: MLP predict 0.83, CNN 0.67,
-# softmax regression 0.81, float64 MLP 0.78 of the fastest peer).
+# left out for time (3.5-18x slower than at 1,024 in earlier runs). Since the table of 10:37
+# (git history): Dense layers through oneDNN's product (onednn_dense), the CNN's second
+# convolution on the input its pooling reads (conv_pool), accuracy from t.max(-1), DataFrame
+# batches converted by torch's copy.
 #
-# | model      | op       | machine | statdl            | torch             | Keras-JAX 1024    | ratio |
-# |------------|----------|---------|-------------------|-------------------|-------------------|-------|
-# | logit      | predict  | quiet   |  2,031,268   +2MB |  2,188,828   +2MB |  2,077,034  +59MB |  0.93 |
-# | logit      | predict  | busy    |  1,374,089   +6MB |  1,392,914   +2MB |  1,188,435  +71MB |  0.99 |
-# | logit      | evaluate | quiet   |  1,765,887   +0MB |  1,961,229   +0MB |  1,594,383  +37MB |  0.90 |
-# | logit      | evaluate | busy    |  1,065,044   +0MB |  1,123,877   -0MB |    984,753  +49MB |  0.95 |
-# | mlp        | predict  | quiet   |    178,521  +10MB |    176,553   +8MB |    177,250  +35MB |  1.01 |
-# | mlp        | predict  | busy    |    118,920  +16MB |     92,459   +8MB |    112,911  +32MB |  1.05 |
-# | mlp        | evaluate | quiet   |    176,304   +0MB |    171,884   +6MB |    167,060  +16MB |  1.03 |
-# | mlp        | evaluate | busy    |    113,876   +2MB |     80,339   +2MB |     98,450   +9MB |  1.16 |
-# | cnn        | predict  | quiet   |     25,473   +7MB |     11,138 +128MB |     28,144  +28MB |  0.91 |
-# | cnn        | predict  | busy    |     18,616 +113MB |      5,035 +144MB |     19,941  +28MB |  0.93 |
-# | cnn        | evaluate | quiet   |     25,553  +14MB |     11,124 +128MB |     27,879  +19MB |  0.92 |
-# | cnn        | evaluate | busy    |     19,033  +27MB |      5,006 +128MB |     16,817  +20MB |  1.13 |
-# | embed      | predict  | quiet   | 26,229,164   +3MB | 14,203,997  +20MB |  5,221,972   +5MB |  1.85 |
-# | embed      | predict  | busy    | 17,058,134   +2MB | 14,399,408  +20MB |  3,652,144   +4MB |  1.18 |
-# | embed      | evaluate | quiet   | 14,497,801   +0MB | 11,761,889   -0MB |  4,643,758   +1MB |  1.23 |
-# | embed      | evaluate | busy    | 10,885,832   +0MB |  9,338,791   +0MB |  3,241,882   +1MB |  1.17 |
-# | rnn        | predict  | quiet   |    357,751   +2MB |    108,963  +76MB |    164,940  +30MB |  2.17 |
-# | rnn        | predict  | busy    |    211,934   +1MB |     48,491  +50MB |    139,027  +21MB |  1.52 |
-# | rnn        | evaluate | quiet   |    349,337   +1MB |    109,748  +37MB |    162,752   +1MB |  2.15 |
-# | rnn        | evaluate | busy    |    207,483   +1MB |     26,916  +25MB |    137,623   +1MB |  1.51 |
-# | rnn3       | predict  | quiet   |     80,316  +16MB |     32,781  +97MB |     31,044  +62MB |  2.45 |
-# | rnn3       | predict  | busy    |     46,904  +32MB |     12,265  +65MB |     22,773  +62MB |  2.06 |
-# | rnn3       | evaluate | quiet   |     78,848  +15MB |     31,813  +50MB |     32,323  +62MB |  2.44 |
-# | rnn3       | evaluate | busy    |     47,256  +32MB |      7,425  +37MB |     23,004  +60MB |  2.05 |
-# | gru        | predict  | quiet   |     91,015  +10MB |     33,236 +101MB |     15,839  +81MB |  2.74 |
-# | gru        | predict  | busy    |     51,288   +0MB |     15,776  +99MB |     10,805  +89MB |  3.25 |
-# | gru        | evaluate | quiet   |     90,551   +0MB |     33,118  +98MB |     16,316  +95MB |  2.73 |
-# | gru        | evaluate | busy    |     50,877   +0MB |     13,686  +75MB |      9,953  +95MB |  3.72 |
-# | lstm       | predict  | quiet   |     14,384  +13MB |     10,322 +122MB |     11,378  +95MB |  1.26 |
-# | lstm       | predict  | busy    |      8,915   +0MB |      5,247 +122MB |      6,371  +98MB |  1.40 |
-# | lstm       | evaluate | quiet   |     14,416   +0MB |      9,804 +122MB |     11,143  +93MB |  1.29 |
-# | lstm       | evaluate | busy    |      8,886  +15MB |      5,230 +122MB |      6,454  +91MB |  1.38 |
-# | bilstm     | predict  | quiet   |     41,631   +9MB |     19,968  +77MB |     24,982  +58MB |  1.67 |
-# | bilstm     | predict  | busy    |     22,296   +0MB |      7,092  +76MB |     14,899  +61MB |  1.50 |
-# | bilstm     | evaluate | quiet   |     41,607   +0MB |     19,867  +78MB |     26,489  +57MB |  1.57 |
-# | bilstm     | evaluate | busy    |     22,544   +0MB |      8,277  +76MB |     14,676  +64MB |  1.54 |
-# | mlp-f64    | predict  | quiet   |    169,136   +6MB |    168,385  +10MB |    166,466 +104MB |  1.00 |
-# | mlp-f64    | predict  | busy    |    120,204  +26MB |     73,607   +2MB |    104,290  +91MB |  1.15 |
-# | mlp-f64    | evaluate | quiet   |    164,972   +2MB |    164,922   +5MB |    154,643  +24MB |  1.00 |
-# | mlp-f64    | evaluate | busy    |    114,337   +3MB |     78,897   +5MB |     88,978   +6MB |  1.28 |
-# | lstm-int32 | predict  | quiet   |     14,613  +15MB |     10,292 +168MB |     12,181 +103MB |  1.20 |
-# | lstm-int32 | predict  | busy    |      8,943  +13MB |      5,346 +153MB |      7,221  +98MB |  1.24 |
-# | lstm-int32 | evaluate | quiet   |     14,522  +15MB |      9,856 +137MB |     11,807 +106MB |  1.23 |
-# | lstm-int32 | evaluate | busy    |      8,948   +0MB |      5,215 +122MB |      6,883  +92MB |  1.30 |
+# | model      | op       | machine | statdl             | torch              | Keras-JAX 1024     | ratio |
+# |------------|----------|---------|--------------------|--------------------|--------------------|-------|
+# | logit      | predict  | quiet   |   4,114,548   +1MB |   2,066,678   +2MB |   1,509,445  +65MB |  1.99 |
+# | logit      | predict  | busy    |   2,996,219   +9MB |   1,135,886   +2MB |   1,439,644  +66MB |  2.08 |
+# | logit      | evaluate | quiet   |   3,121,341   +0MB |   1,869,452   +0MB |   1,502,475  +49MB |  1.67 |
+# | logit      | evaluate | busy    |   2,129,110   +0MB |   1,065,269   +0MB |   1,082,665  +55MB |  1.97 |
+# | mlp        | predict  | quiet   |     189,177   +4MB |     146,696   +1MB |     160,135  +40MB |  1.18 |
+# | mlp        | predict  | busy    |     137,566  +56MB |      80,322   +8MB |     117,815  +34MB |  1.17 |
+# | mlp        | evaluate | quiet   |     181,115   +0MB |     144,584   +1MB |     154,341  +36MB |  1.17 |
+# | mlp        | evaluate | busy    |     137,639   +7MB |      83,081   +8MB |      90,868  +12MB |  1.51 |
+# | cnn        | predict  | quiet   |      26,922   +0MB |      10,098 +128MB |      26,181  +29MB |  1.03 |
+# | cnn        | predict  | busy    |      21,197  +74MB |       4,332 +150MB |      20,081  +26MB |  1.06 |
+# | cnn        | evaluate | quiet   |      26,339  +16MB |      11,236 +133MB |      28,266  +21MB |  0.93 |
+# | cnn        | evaluate | busy    |      20,561  +30MB |       4,557 +173MB |      20,365  +21MB |  1.01 |
+# | embed      | predict  | quiet   |  24,385,272   +2MB |  14,031,232  +21MB |   5,377,822   +6MB |  1.74 |
+# | embed      | predict  | busy    |  18,534,534   +1MB |   2,903,453  +17MB |   2,946,201   +5MB |  6.29 |
+# | embed      | evaluate | quiet   |  12,404,141   +2MB |  11,791,140   +2MB |   4,795,645   +0MB |  1.05 |
+# | embed      | evaluate | busy    |   9,371,678   +2MB |   1,990,768   -0MB |   2,951,736   +0MB |  3.17 |
+# | rnn        | predict  | quiet   |     345,404   +2MB |     102,612  +58MB |     157,399  +78MB |  2.19 |
+# | rnn        | predict  | busy    |     212,722   +2MB |      30,382  +60MB |     139,100  +45MB |  1.53 |
+# | rnn        | evaluate | quiet   |     341,338   +1MB |     104,810  +27MB |     151,961   +3MB |  2.25 |
+# | rnn        | evaluate | busy    |     215,366   +5MB |      44,536   +0MB |     143,944   +1MB |  1.50 |
+# | rnn3       | predict  | quiet   |      75,974   +1MB |      31,876  +94MB |      29,518  +59MB |  2.38 |
+# | rnn3       | predict  | busy    |      47,211  +32MB |       9,885  +80MB |      24,280  +68MB |  1.94 |
+# | rnn3       | evaluate | quiet   |      74,671  +14MB |      31,707  +48MB |      30,151  +58MB |  2.36 |
+# | rnn3       | evaluate | busy    |      46,557   +0MB |       8,844 +104MB |      23,221  +60MB |  2.00 |
+# | gru        | predict  | quiet   |      90,228   +0MB |      32,461 +103MB |      15,887  +88MB |  2.78 |
+# | gru        | predict  | busy    |      51,448   +0MB |      13,988  +99MB |       9,776  +92MB |  3.68 |
+# | gru        | evaluate | quiet   |      88,428   +0MB |      31,009  +91MB |      16,324  +92MB |  2.85 |
+# | gru        | evaluate | busy    |      51,726   +0MB |      14,648  +75MB |      10,672  +82MB |  3.53 |
+# | lstm       | predict  | quiet   |      14,406   +6MB |       9,155 +123MB |      11,118  +96MB |  1.30 |
+# | lstm       | predict  | busy    |       8,660   +4MB |       4,917 +122MB |       6,290 +110MB |  1.38 |
+# | lstm       | evaluate | quiet   |      14,204   +0MB |       9,033 +122MB |      11,162  +95MB |  1.27 |
+# | lstm       | evaluate | busy    |       8,823   +0MB |       4,732 +122MB |       6,419 +105MB |  1.37 |
+# | bilstm     | predict  | quiet   |      40,616   +2MB |      17,632  +79MB |      24,231  +64MB |  1.68 |
+# | bilstm     | predict  | busy    |      22,521  +14MB |       6,503  +77MB |      14,397  +57MB |  1.56 |
+# | bilstm     | evaluate | quiet   |      40,710   +8MB |      17,091  +76MB |      25,214  +67MB |  1.61 |
+# | bilstm     | evaluate | busy    |      22,529   +0MB |       7,884  +76MB |      14,590  +66MB |  1.54 |
+# | mlp-f64    | predict  | quiet   |     178,308   +4MB |     163,687   +8MB |     161,601  +88MB |  1.09 |
+# | mlp-f64    | predict  | busy    |     134,529  +27MB |      75,909   +6MB |     107,474 +106MB |  1.25 |
+# | mlp-f64    | evaluate | quiet   |     175,968   +0MB |     153,653   +8MB |     146,778   -0MB |  1.15 |
+# | mlp-f64    | evaluate | busy    |     130,015   +5MB |      80,700   +8MB |      94,342   +7MB |  1.38 |
+# | mlp-pandas | predict  | quiet   |     170,116   +2MB |     149,644   +0MB |     146,694  +96MB |  1.14 |
+# | mlp-pandas | predict  | busy    |     125,069  +27MB |      73,510   +2MB |     100,515 +104MB |  1.24 |
+# | mlp-pandas | evaluate | quiet   |     170,760   +0MB |     152,828   +0MB |     144,640  +18MB |  1.12 |
+# | mlp-pandas | evaluate | busy    |     117,622   +2MB |      71,327   +0MB |      86,908  +83MB |  1.35 |
+# | lstm-int32 | predict  | quiet   |      13,176   +0MB |       9,159 +160MB |      11,338  +98MB |  1.16 |
+# | lstm-int32 | predict  | busy    |       8,933  +13MB |       5,108 +137MB |       6,683  +96MB |  1.34 |
+# | lstm-int32 | evaluate | quiet   |      10,495   +0MB |       8,924 +153MB |      11,678  +92MB |  0.90 |
+# | lstm-int32 | evaluate | busy    |       8,837   +0MB |       3,240 +149MB |       6,626 +101MB |  1.33 |
 #
-# Then (11:39-11:42 UTC, --models logit,mlp,cnn, same settings) after the softmax and the
-# cross-entropy over few classes became elementwise passes (torch's CPU kernels are slow for a
-# last axis under 16 values; few_class_softmax, few_class_cross_entropy):
+# The host was noisy this hour (load ~1.7 with nothing of ours running): the same statdl op
+# moved by 20% between rounds (lstm-int32 evaluate 10,495 then 9,733; 14,438 in a rerun), and
+# the busy rows' peers moved as much (torch's embed predict 14.0M quiet, 2.9M busy). A rerun
+# of the two quiet rows below 1 (13:06, --models cnn,lstm-int32 --frameworks
+# statdl,keras-jax-1024 --rounds 3): cnn predict 25,805 against 26,352 (0.98), evaluate
+# 26,820 against 29,040 (0.92); lstm-int32 1.21 and 1.26.
 #
-# | model | op       | quiet: statdl / torch / Keras-JAX   | ratio | busy: statdl / torch / Keras-JAX | ratio |
-# |-------|----------|-------------------------------------|-------|----------------------------------|-------|
-# | logit | predict  | 2,303,813 / 2,125,337 / 1,765,034   |  1.08 | 1,524,698 / 1,136,905 / 1,363,749 |  1.12 |
-# | logit | evaluate | 1,892,381 / 1,906,343 / 1,623,579   |  0.99 | 1,343,091 / 1,083,126 / 1,079,621 |  1.24 |
-# | mlp   | predict  |   175,462 /   171,483 /   165,911   |  1.02 |   117,309 /    82,867 /   110,188 |  1.06 |
-# | mlp   | evaluate |   172,175 /   167,678 /   163,995   |  1.03 |   109,355 /    82,608 /   100,045 |  1.09 |
-# | cnn   | predict  |    24,548 /    10,500 /    28,295   |  0.87 |    17,675 /     4,982 /    19,347 |  0.91 |
-# | cnn   | evaluate |    24,428 /    10,398 /    28,762   |  0.85 |    17,966 /     4,639 /    20,206 |  0.89 |
-#
-# Below the fastest peer: the CNN against Keras-JAX (0.85-0.93 over these runs; 1.13 once for
-# the busy evaluate), and the softmax regression's quiet evaluate at the plain torch loop's speed
-# (0.99; its accuracy's argmax over 10 values is the same slow kind of kernel, 76 us a batch,
-# left as it is because a comparison with the true class's logit would count ties as correct).
-# The CNN's time is oneDNN's convolution (68% of a predict, ~82 G multiply-adds/s on the 2
-# cores), its max pooling (14%) and the Dense layers (12%); its batch size does not matter (400
-# to 2,000 rows within 3%), and two quiet workers of one thread each were slower than torch's
-# two threads (22,300 against 23,800 images/s).
-#
-# Earlier runs (another machine of the same kind, about half as fast; see git history for their
-# tables):
-#
-# A later quiet run (01:30, statdl and torch only, after the finite check below) on a faster
-# hour of the same machine: logit predict 2,168,814 vs 2,466,270 (0.88), evaluate 1,708,881
-# vs 2,057,523 (0.83); embed 8,028,760 vs 9,463,530 (0.85), 5,424,134 vs 7,887,304 (0.69);
-# mlp 145,204 vs 142,095 (1.02), 143,010 vs 144,265 (0.99).
-#
-# Not at the fastest peer: logit, embed (quiet) and cnn/rnn against Keras-JAX. For logit the
-# forward pass itself matches the plain loop (20,000 rows, p25 of 60 interleaved calls in one
-# process: the torch loop 2.30M; statdl's ops written out (column-major kernel copy per
-# batch, addmm, softmax into a preallocated output) 2.30M; plus the finite check 2.15M with
-# torch.isfinite, 2.28M with math.isfinite; the full predict 1.84M): what is left is per call
-# (threads.governed, the malloc scope, input checks, module.eval: ~0.35 ms on 1 row) and per
-# batch (the InputRows generator, inference.forward's dispatch, the output copy). Until 2026-12-01 the torch loop ran
-# batches of 1,024 against statdl's 2,048 and each op was timed twice (a 10 ms call: best of
-# 2 ranged 1.25M-2.0M for the same torch loop), so the older ratios (logit 0.86, embed 0.98,
-# mlp 0.84 quiet) are not comparable with these.
-#
-# 2026-12-01 04:38-04:45 UTC, after the per-call kernel copy (`--models logit,embed,mlp,cnn
-# --frameworks statdl,torch,keras-jax-1024 --scale 0.5 --repeats 2`, quiet, one round, noisy:
-# Ray processes of other jobs were running): predict statdl/best peer logit 0.75, embed 0.69,
-# mlp 0.67 (its predict below its own evaluate: noise), cnn 0.96; evaluate 0.98, 1.09, 0.97,
-# 0.93. Not at the target; the gap is per batch (logit, 20,000 rows, p25 of 60 calls in turn:
-# torch loop 1.15M, inference.forward loop 1.01M, with the kernel copied once 1.08M, predict
-# 1.02M), not the ~0.2 ms fixed per call (1-row predict 245 us against 32 us for the module).
-#
-# Changes measured here (same machine, interleaved): the malloc trimming thread woken only
-# when it sleeps without a deadline: predict of 2,048 rows of the MNIST softmax regression
-# 5.2 -> 2.1 ms (the wake-up cost ~1.3 ms of every call); math.isfinite instead of
-# torch.isfinite on a batch's 0-d sum: 2.19M -> 2.28M samples/s (p25) for the forward loop.
+# Below the fastest peer: the CNN's quiet evaluate against Keras-JAX (0.92-0.93; its predict
+# 0.98-1.03 and, busy, 1.01-1.06). Its time is convolution: oneDNN's kernels take 71% of an
+# evaluate, the max pooling 8%, the Dense layers 11%. XLA fuses each convolution with its
+# ReLU and pooling into one YNNPACK kernel (the HLO's `__ynn_fusion`; the second convolution
+# + ReLU + pooling on 800 images in 15.7 ms, against oneDNN's 16.4 ms for the cropped
+# convolution alone plus 1.5 for the pooling), and this torch build has neither XNNPACK nor
+# a working NNPACK. Tried and measured slower than the present slices for the first
+# convolution (one input channel; 7.5 ms on 800 images): a 4 x 4 stride-2 convolution with 128
+# outputs, the same after a space-to-depth, four stride-2 convolutions, im2col with MKL's or
+# oneDNN's product (8.6-29 ms). Keras-JAX's evaluate is itself 7-10% faster than its predict,
+# statdl's the same as its predict.
 
 from __future__ import annotations
 

@@ -65,6 +65,12 @@ dtype policy for Keras.
 # | lstm  | busy    |  2,213 |         596 |     1,101 |  2.01 |
 #
 # Busy, round by round, the MLP: statdl 31,865 and 31,228 against Keras-JAX 31,856 and 30,709.
+# After the Dense step's oneDNN products (dense_onednn_product; the step at batch 128 2,707 ->
+# 2,609 us, median of 20 interleaved blocks), 2026-12-01 13:08-13:12 on a noisy host (load
+# ~1.7 with nothing of ours running): MLP quiet, three rounds, statdl 41,685 / 49,940 / 47,658
+# against Keras-JAX 43,290 / 49,467 / 48,803 (best 1.01); busy, two rounds, best 30,360
+# against 28,226 (1.08). Both sides run the MLP's products at about 85 G multiply-adds/s, the
+# rate of MKL's own large products on these 2 cores, so the MLP stays level rather than ahead.
 # When issue #13 was filed (busy, another machine of the kind): the LSTM 17-48 samples/s
 # against Keras-JAX's 1,035-1,066, the CNN 363-620 against 755-781.
 
