@@ -296,11 +296,11 @@ class DenseStackStep:
         """Whether a product of ``rows`` rows with ``step``'s kernel (forward, or its
         transpose backward) goes through oneDNN (``_torch_private.onednn_linear``) instead of
         ``addmm``: checked on this device and dtype (float32 CPU), at least
-        ``inference.ONEDNN_DENSE_MIN`` multiply-adds (predict's threshold), and not a narrow layer (2 to 10 units, which MKL
-        runs faster transposed). The course MLP's step at batch 128 (2 cores, min of 200,
-        in turn): the first layer's forward 561 -> 519 us, the second's input gradient 244 ->
-        186 us; oneDNN was slower for the weight gradients (521 -> 585 us), which stay
-        ``addmm``'s."""
+        ``inference.ONEDNN_DENSE_MIN`` multiply-adds (predict's threshold), and not a narrow
+        layer (2 to 10 units, which MKL runs faster transposed). The course MLP's step at
+        batch 128 (2 cores, min of 200, in turn): the first layer's forward 561 -> 519 us,
+        the second's input gradient 244 -> 186 us; oneDNN was slower for the weight
+        gradients (521 -> 585 us), which stay ``addmm``'s."""
         return self._onednn_ok and self.onednn_product and not step.narrow \
             and rows * step.kernel.numel() >= inference.ONEDNN_DENSE_MIN
 
