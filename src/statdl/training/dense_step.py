@@ -19,7 +19,9 @@ into a zeroed buffer. This step runs the same mathematics with fewer passes over
 * every dropout mask of a step from one call to the generator into buffers reused from step
   to step (``layers.dropout_masks.KeepMasks``), in the order the Dropout layers would draw them;
 * layers of 2 to 10 units (a classifier's output) multiplied through the kernel's transposed
-  layout, which MKL runs in about half the time.
+  layout, which MKL runs in about half the time;
+* on the CPU, oneDNN's matrix product instead of ``addmm`` for a layer's forward product when
+  no dropout scale rides on it, and for the input gradients (``_through_onednn``).
 
 Between a step's large matrix products every small operation costs several microseconds of
 dispatch, so the step keeps their number low: parameters and gradient views are held
