@@ -118,13 +118,13 @@ def _mlp():
 def _dense_onednn(device):
     """Trains a 16-12-2 network (dropout before the second layer) with oneDNN's threshold
     lowered to one multiply-add; oneDNN's op is the marker (predict's own path held off)."""
-    from statdl.training import inference
-    limit, inference.ONEDNN_DENSE_MIN = inference.ONEDNN_DENSE_MIN, 1
+    from statdl.layers import core
+    limit, core.ONEDNN_DENSE_MIN = core.ONEDNN_DENSE_MIN, 1
     try:
         return _dense(device, lambda: [L.Dense(16, activation="relu"), L.Dropout(0.25),
                                        L.Dense(12, activation="tanh"), L.Dense(2)])
     finally:
-        inference.ONEDNN_DENSE_MIN = limit
+        core.ONEDNN_DENSE_MIN = limit
 
 
 def _sparse_mlp():
@@ -257,17 +257,17 @@ def _few_class_cross_entropy(device):
 def _onednn_dense(device):
     """Predicts and evaluates a 3-class softmax network with every batch large enough for
     oneDNN's product (its threshold lowered to one multiply-add); oneDNN's op is the marker."""
-    from statdl.training import inference
+    from statdl.layers import core
     x, y = _xy(task="sparse")
     arrays, net = _fit(lambda: [L.Dense(4, activation="relu"), L.Dense(3, activation="softmax")],
                        (6,), "sparse_categorical_crossentropy", x, y, device)
-    limit, inference.ONEDNN_DENSE_MIN = inference.ONEDNN_DENSE_MIN, 1
+    limit, core.ONEDNN_DENSE_MIN = core.ONEDNN_DENSE_MIN, 1
     try:
         with record_function("predict"):
             arrays.append(net.predict(x))
             arrays.append(np.asarray(net.evaluate(x, y)))
     finally:
-        inference.ONEDNN_DENSE_MIN = limit
+        core.ONEDNN_DENSE_MIN = limit
     return arrays, set()
 
 

@@ -1,6 +1,7 @@
-"""The ``onednn_dense`` path (``statdl.training.inference._onednn_dense``): Dense layers of
-predict and evaluate multiplied through oneDNN's matrix product, checked against the float64
-definition ``x @ kernel + bias`` at the course's shapes, and where it must not be taken."""
+"""The ``onednn_dense`` path (``statdl.layers.core.uses_onednn``): Dense layers multiplied
+through oneDNN's matrix product when nothing is recorded for autograd (predict and evaluate of
+every model form), checked against the float64 definition ``x @ kernel + bias`` at the
+course's shapes, and where it must not be taken."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 import statdl as sd
 from statdl import _torch_private
 from statdl import layers as L
-from statdl.training import inference
+from statdl.layers import core
 
 CPU = torch.device("cpu")
 pytestmark = pytest.mark.skipif(not _torch_private.onednn_linear_ok(CPU, torch.float32),
@@ -56,20 +57,45 @@ def _dense(units: int, n_in: int, dtype=torch.float32):
 
 
 def test_where_onednn_dense_applies():
-    m = _dense(512, 784)
+    k = _dense(512, 784).kernel
     big = torch.ones(2048, 784)
     with torch.inference_mode():
-        assert inference._onednn_dense(m, big) == inference.ONEDNN_DENSE
-        small = _dense(4, 784)  # 50 x 784 x 4 = 156,800 multiply-adds: below the threshold
-        assert not inference._onednn_dense(small, big[:50])
-        assert inference._onednn_dense(small, big[:100]) == inference.ONEDNN_DENSE  # 313,600
-        assert not inference._onednn_dense(_dense(512, 784, torch.float64), big.double())
+        assert core.uses_onednn(k, big) == core.ONEDNN_DENSE
+        small = _dense(4, 784).kernel  # 50 x 784 x 4 = 156,800 multiply-adds: below
+        assert not core.uses_onednn(small, big[:50])
+        assert core.uses_onednn(small, big[:100]) == core.ONEDNN_DENSE  # 313,600
+        assert not core.uses_onednn(_dense(512, 784, torch.float64).kernel, big.double())
         with sd.fast_paths.off("onednn_dense"):
-            assert not inference._onednn_dense(m, big)
+            assert not core.uses_onednn(k, big)
     with torch.enable_grad():  # a product autograd must record stays torch's
-        assert not inference._onednn_dense(m, big)
+        assert not core.uses_onednn(k, big)
+        assert core.uses_onednn(k.detach(), big) == core.ONEDNN_DENSE  # nothing to record
+        assert not core.uses_onednn(k.detach(), big.requires_grad_())
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not inference._onednn_dense(m, big)
+        assert not core.uses_onednn(k, torch.ones(2048, 784))
+
+
+def test_a_branching_graph_predicts_through_onednn():
+    """Not a chain, so not inference.forward's Sequential shortcuts: the Dense modules' own
+    forward takes oneDNN's product, and the outputs are the float64 network's."""
+    sd.set_seed(4)
+    inp = sd.Input((300,))
+    left = L.Dense(64, activation="relu")(inp)
+    right = L.Dense(32, activation="tanh")(inp)
+    out = L.Dense(1)(L.Concatenate()([left, right]))
+    net = sd.Model(inp, out)
+    net.compile("rmsprop", "mse")
+    x = np.random.default_rng(4).random((2500, 300), dtype=np.float32)
+    kl, bl, kr, br, ko, bo = (torch.from_numpy(w).double() for w in net.get_weights())
+    t = torch.from_numpy(x).double()
+    h = torch.cat([torch.relu(t @ kl + bl), torch.tanh(t @ kr + br)], 1)
+    expected = (h @ ko + bo).numpy()
+    with torch.profiler.profile() as prof, sd.fast_paths.on("onednn_dense"):
+        got = net.predict(x)
+    assert "mkldnn::_linear_pointwise" in {e.name for e in prof.events()}
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    with sd.fast_paths.off("onednn_dense"):
+        np.testing.assert_allclose(net.predict(x), got, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("units", [10, 300])

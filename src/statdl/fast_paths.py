@@ -123,7 +123,7 @@ PATHS: tuple[FastPath, ...] = (
     FastPath(
         "dense_onednn_product", f"{_DENSE}.onednn_product",
         "inside dense_step, float32 on the CPU, a product of at least "
-        "inference.ONEDNN_DENSE_MIN multiply-adds with a Dense layer of other than 2 to 10 "
+        "layers.core.ONEDNN_DENSE_MIN multiply-adds with a Dense layer of other than 2 to 10 "
         "units: the forward product of a layer with no dropout before it, and every input "
         "gradient, where statdl._torch_private's check of torch.ops.mkldnn._linear_pointwise "
         "passes",
@@ -266,14 +266,15 @@ PATHS: tuple[FastPath, ...] = (
         "z[y] in elementwise passes is faster there",
         "(2,048, 10): 167 -> 100 us (2 threads); see losses._cross_entropy_few", 1e-6, 1e-7),
     FastPath(
-        "onednn_dense", "statdl.training.inference:ONEDNN_DENSE",
-        "predict/evaluate of a Sequential chain's Dense layer on float32 rows on the CPU, a "
-        "batch of at least inference.ONEDNN_DENSE_MIN multiply-adds, where statdl."
-        "_torch_private's check of torch.ops.mkldnn._linear_pointwise passes",
+        "onednn_dense", "statdl.layers.core:ONEDNN_DENSE",
+        "a Dense layer's product on float32 rows on the CPU with nothing for autograd to "
+        "record (predict, evaluate, validation, of every model form), at least "
+        "layers.core.ONEDNN_DENSE_MIN multiply-adds, where statdl._torch_private's check of "
+        "torch.ops.mkldnn._linear_pointwise passes",
         "oneDNN's matrix product instead of MKL's addmm (no weight copy: the kernel is read "
         "transposed in place)",
         "2 cores, ms: (2,048 x 784 x 10) 0.53 -> 0.25, (2,048 x 784 x 512) 8.6 -> 7.7, "
-        "(775 x 576 x 512) 2.25 -> 2.12; see inference._onednn_dense", 1e-5, 1e-6),
+        "(775 x 576 x 512) 2.25 -> 2.12; see layers.core.uses_onednn", 1e-5, 1e-6),
     FastPath(
         "batch_workers", "statdl.training.batch_workers:BATCH_WORKERS",
         "predict/evaluate of a Sequential chain of Dense, Dropout, Flatten, Conv2D, pooling "

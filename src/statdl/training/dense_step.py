@@ -56,6 +56,7 @@ import torch
 from torch.nn import functional as F
 
 from .._torch_private import check, onednn_linear, onednn_linear_ok, relu_backward
+from ..layers import core
 from ..layers._lstm_train_pass import train_backward, train_forward
 from ..layers.conv1d import Conv1DModule
 from ..layers.core import DenseModule, DropoutModule, FlattenModule
@@ -69,7 +70,6 @@ from ..layers.recurrent_cells import (
     simple_rnn_train_backward,
     simple_rnn_train_forward,
 )
-from . import inference
 from .losses import Loss, batch_loss, mean_loss_and_gradient
 
 __all__ = ["DenseStackStep"]
@@ -298,13 +298,13 @@ class DenseStackStep:
         """Whether a product of ``rows`` rows with ``step``'s kernel (forward, or its
         transpose backward) goes through oneDNN (``_torch_private.onednn_linear``) instead of
         ``addmm``: checked on this device and dtype (float32 CPU), at least
-        ``inference.ONEDNN_DENSE_MIN`` multiply-adds (predict's threshold), and not a narrow
+        ``core.ONEDNN_DENSE_MIN`` multiply-adds (predict's threshold), and not a narrow
         layer (2 to 10 units, which MKL runs faster transposed). The course MLP's step at
         batch 128 (2 cores, min of 200, in turn): the first layer's forward 561 -> 519 us,
         the second's input gradient 244 -> 186 us; oneDNN was slower for the weight
         gradients (521 -> 585 us), which stay ``addmm``'s."""
         return self._onednn_ok and self.onednn_product and not step.narrow \
-            and rows * step.kernel.numel() >= inference.ONEDNN_DENSE_MIN
+            and rows * step.kernel.numel() >= core.ONEDNN_DENSE_MIN
 
     def _zero(self, like: torch.Tensor) -> torch.Tensor:
         """A zero scalar on ``like``'s device and dtype, made once (``addmm``'s ignored or

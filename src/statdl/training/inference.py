@@ -6,10 +6,10 @@ computed from, and a max pooling can come before a monotone activation instead o
 the largest tensors of a convolutional network; measured on 2 cores, the course CNN's forward
 pass went from about 9,700 to 11,500 images/s in batches of 128. A Dense layer on float32
 rows multiplies through oneDNN's matrix product, which is faster than MKL's ``addmm`` on these
-shapes (``_onednn_dense``); where oneDNN is missing, a layer with a few outputs multiplies by a
-column-major copy of its kernel (``_logits``: the course's softmax regression (784 -> 10)
-predicted 640,000 -> 1,000,000 samples/s). Anything else runs as in training, module by
-module.
+shapes (``layers.core.uses_onednn``, in every model form); where oneDNN is not used, a layer
+with a few outputs multiplies by a column-major copy of its kernel (``_logits``: the course's
+softmax regression (784 -> 10) predicted 640,000 -> 1,000,000 samples/s). Anything else runs
+as in training, module by module.
 
 Examples
 --------
@@ -32,10 +32,9 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from .._torch_private import onednn_linear, onednn_linear_ok
 from ..activations import ACTIVATIONS
 from ..layers.conv import Conv2DModule, PoolModule, conv_max_pool
-from ..layers.core import DenseModule, DropoutModule, FlattenModule
+from ..layers.core import DenseModule, DropoutModule, FlattenModule, uses_onednn
 from ..layers.embedding import EmbeddingModule
 from ..layers.modules import SequentialModule
 from .data import vouch_finite
@@ -95,19 +94,17 @@ def forward(module: nn.Module, x: torch.Tensor, logits: bool = False) -> torch.T
 
 
 def _logits(m: nn.Module, x: torch.Tensor, first: bool = False) -> torch.Tensor:
-    """``m.forward_logits(x)``; for a Dense layer on rows, through oneDNN's matrix product
-    where ``_onednn_dense`` allows it, else for 2 to 15 outputs from a column-major copy of
-    its kernel (a few KB), which MKL multiplies faster: (1024, 784) x (784, 10) took 1,040
-    against 510 us, 2 outputs 825 against 303 us, while 16 or more outputs are as fast or
-    faster row-major (2 threads, 40 batches in turn; 1 thread 1,885 against 1,004 us).
+    """``m.forward_logits(x)`` (a Dense layer's goes through oneDNN's product where
+    ``layers.core.uses_onednn`` allows it); where it does not, a Dense layer with 2 to 15
+    outputs multiplies by a column-major copy of its kernel (a few KB), which MKL multiplies
+    faster: (1024, 784) x (784, 10) took 1,040 against 510 us, 2 outputs 825 against 303 us,
+    while 16 or more outputs are as fast or faster row-major (2 threads, 40 batches in turn;
+    1 thread 1,885 against 1,004 us).
 
     For the network's ``first`` layer, logits found finite vouch for the input batch
     (``_vouch``)."""
-    if type(m) is not DenseModule or x.dim() != 2:
-        z = m.forward_logits(x)
-    elif _onednn_dense(m, x):
-        z = onednn_linear(x, m.kernel, m.bias)
-    elif 1 < m.kernel.shape[1] < 16:
+    if type(m) is DenseModule and x.dim() == 2 and 1 < m.kernel.shape[1] < 16 \
+            and not uses_onednn(m.kernel, x):
         kernel = _column_major(m)
         z = torch.mm(x, kernel) if m.bias is None else torch.addmm(m.bias, x, kernel)
     else:
@@ -115,31 +112,6 @@ def _logits(m: nn.Module, x: torch.Tensor, first: bool = False) -> torch.Tensor:
     if first and type(m) is DenseModule:
         _vouch(x, z)
     return z
-
-
-#: Whether predict/evaluate multiply a Dense layer's rows through oneDNN's matrix product
-#: (``_onednn_dense``; the ``onednn_dense`` fast path).
-ONEDNN_DENSE = True
-#: Fewest multiply-adds in a batch for oneDNN's product: below, its fixed cost loses to
-#: MKL's (2,048 x 32 x 1: 18 against 9 us; 2,048 x 160 x 1: 30 against 35 us).
-ONEDNN_DENSE_MIN = 2**18
-
-
-def _onednn_dense(m: DenseModule, x: torch.Tensor) -> bool:
-    """Whether ``x @ kernel + bias`` goes through oneDNN's matrix product
-    (``_torch_private.onednn_linear``) rather than MKL's ``addmm``: float32 rows on the CPU,
-    no autograd, no autocast, a batch of at least ``ONEDNN_DENSE_MIN`` multiply-adds, and
-    the op checked once per process. Measured on 2 cores (min of 40, in turn, ms): the
-    course's softmax regression (2,048 x 784 x 10) 0.53 -> 0.25 against the column-major
-    copy, the MLP's first layer (2,048 x 784 x 512) 8.6 -> 7.7, the CNN's (775 x 576 x 512)
-    2.25 -> 2.12."""
-    kernel = m.kernel
-    return ONEDNN_DENSE and x.dtype == torch.float32 and kernel.dtype == torch.float32 \
-        and x.device.type == "cpu" and kernel.device.type == "cpu" \
-        and x.shape[0] * kernel.numel() >= ONEDNN_DENSE_MIN \
-        and not (torch.is_grad_enabled() and (kernel.requires_grad or x.requires_grad)) \
-        and not torch.is_autocast_enabled("cpu") \
-        and onednn_linear_ok(x.device, torch.float32)
 
 
 def _column_major(m: DenseModule) -> torch.Tensor:
