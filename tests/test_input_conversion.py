@@ -65,3 +65,19 @@ def test_predict_on_a_frame_equals_predict_on_its_array():
         warnings.simplefilter("error")
         got = net.predict(frame, batch_size=50)
     np.testing.assert_array_equal(got, net.predict(BASE.astype(np.float32), batch_size=50))
+
+
+def test_numpy_converts_where_dlpack_refuses_the_values(monkeypatch):
+    """numpy before 2.1 exports no read-only array through DLPack (BufferError): the batch
+    is then converted by numpy, to the same values."""
+    import torch
+
+    def refuse(values):
+        raise BufferError("Cannot export readonly array since signalling readonly is "
+                          "unsupported by DLPack.")
+
+    monkeypatch.setattr(torch, "from_dlpack", refuse)
+    frame = pd.DataFrame(BASE)
+    rows = InputRows(frame, (13,), integer_input=False)
+    got = np.concatenate([t.numpy().copy() for _, _, t in rows.batches(64)])
+    np.testing.assert_array_equal(got, BASE.astype(np.float32))
