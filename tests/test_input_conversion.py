@@ -38,6 +38,9 @@ def _inputs():
         "frame mixed dtypes": mixed,
         "frame of a slice": pd.DataFrame(BASE).iloc[1:],
         "frame float32": pd.DataFrame(BASE.astype(np.float32)),
+        "frame nullable Float64": pd.DataFrame(BASE).astype("Float64"),  # pandas converts
+        "frame bool and uint16": pd.DataFrame({"a": BASE[:, 0] > 0,
+                                               "b": (ints[:, 1] + 1000).astype(np.uint16)}),
     }
 
 
@@ -45,7 +48,7 @@ def _inputs():
 def test_batches_hold_numpys_float32_values(name):
     x = _inputs()[name]
     expected = np.asarray(x).astype(np.float32)
-    rows = InputRows(x, (13,), integer_input=False)
+    rows = InputRows(x, x.shape[1:], integer_input=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. torch's "NumPy array is not writable"
         got = [t.numpy().copy() for _, _, t in rows.batches(64)]

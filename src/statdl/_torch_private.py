@@ -7,8 +7,8 @@ between torch releases without notice:
 * ``torch.ops.aten.threshold_backward`` (ReLU's derivative in one pass, ``dense_step``);
 * the positional forms ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``
   (torch's fused RNN ops over Keras-layout weights, ``layers/recurrent_cells.py``);
-* ``torch.ops.mkldnn._linear_pointwise`` (oneDNN's matrix product, the ``onednn_dense`` path
-  of ``training/inference.py``).
+* ``torch.ops.mkldnn._linear_pointwise`` (oneDNN's matrix product: the ``onednn_dense`` path
+  of ``layers/core.py`` and the ``dense_onednn_product`` path of ``dense_step``).
 
 The first time a process needs one of them on a device (and dtype), ``check`` runs it on a tiny
 input and compares it with the same computation written with public operations (a plain step

@@ -100,11 +100,14 @@ def _tensor(array) -> torch.Tensor:
     return torch.as_tensor(array)
 
 
-def _all_numeric(frame) -> bool:
+def _dtypes(frame) -> list:
+    """The column dtypes of a DataFrame (a Series': its one dtype)."""
     dtypes = getattr(frame, "dtypes", None)
-    if dtypes is None:
-        dtypes = [frame.dtype]
-    return all(getattr(d, "kind", "O") in "biuf" for d in dtypes)
+    return [frame.dtype] if dtypes is None else list(dtypes)
+
+
+def _all_numeric(frame) -> bool:
+    return all(getattr(d, "kind", "O") in "biuf" for d in _dtypes(frame))
 
 
 def _check_finite(t: torch.Tensor, argument: str, first_row: int = 0) -> None:
@@ -332,12 +335,10 @@ _TORCH_COPIED = frozenset(np.dtype(t) for t in ("float64", "float32", "float16",
 
 
 def _copy_frame_rows(out: np.ndarray, frame) -> None:
-    """``out[...] = frame`` as float32, through ``_into_float32`` where the frame's values
-    come as a numpy array of a plain numeric dtype."""
-    values = frame.to_numpy()
-    if isinstance(values, np.ndarray) and values.dtype in _TORCH_COPIED \
-            and values.shape == out.shape:
-        _into_float32(out, values)
+    """``out[...] = frame`` as float32, converted once: columns of numpy dtypes through
+    ``_into_float32``, others (pandas' nullable dtypes) by pandas."""
+    if all(isinstance(d, np.dtype) for d in _dtypes(frame)):
+        _into_float32(out, frame.to_numpy())
     else:
         out[...] = frame.to_numpy(dtype=np.float32)
 
